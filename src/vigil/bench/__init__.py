@@ -1,0 +1,1 @@
+"""Benchmarks behind ``vigil bench``: performance targets are measured here, never in tests."""

@@ -1,0 +1,29 @@
+"""The ``vigil`` command: one Typer app with a sub-command per job.
+
+Every command that reports something takes ``--json`` and then prints exactly one JSON document to stdout;
+progress and logs go to stderr. A :class:`~vigil.errors.VigilError` ends the command with its message and
+exit status 1, without a traceback (see :mod:`vigil.cli.boundary`); any other exception keeps its traceback.
+"""
+
+import typer
+
+from vigil.cli.bench import create_bench_app
+from vigil.cli.faces import register_face_commands
+
+
+def create_app() -> typer.Typer:
+    """Build the ``vigil`` command with all its sub-commands."""
+    app = typer.Typer(
+        name="vigil",
+        help="Vigil: watchlist face recognition for body-worn cameras and the command centre.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+    )
+    register_face_commands(app)
+    app.add_typer(create_bench_app(), name="bench")
+    return app
+
+
+def main() -> None:
+    """Run the ``vigil`` command line."""
+    create_app()()

@@ -1,0 +1,284 @@
+"""Face commands: ``vigil detect``, ``vigil verify`` and ``vigil evaluate``."""
+
+import enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import BaseModel, Field
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from vigil.cli.boundary import exits_on_vigil_error
+from vigil.vision.embedding import DEFAULT_THRESHOLD, face_distance
+from vigil.vision.engine import Face, FaceEngine
+from vigil.vision.errors import ImageError, NoFaceFound
+from vigil.vision.evaluation import evaluate_pairs
+from vigil.vision.image import load_image
+from vigil.vision.pairs import read_pairs
+from vigil.vision.quality import FaceQuality
+from vigil.vision.settings import (
+    BlazeFaceDetectorSettings,
+    DetectorSettings,
+    HogDetectorSettings,
+    VisionSettings,
+    build_engine,
+)
+from vigil.vision.verification import VerificationReport
+
+
+class DetectorKind(enum.StrEnum):
+    """The detector backends a command can use."""
+
+    HOG = "hog"
+    BLAZEFACE = "blazeface"
+
+
+DetectorOption = Annotated[
+    DetectorKind,
+    typer.Option("--detector", help="Face detector: hog (accurate on stills) or blazeface (fast, for video)."),
+]
+UpsampleOption = Annotated[
+    int, typer.Option("--upsample", min=0, max=3, help="HOG only: times the image is doubled (finds smaller faces).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")]
+MaxSideOption = Annotated[
+    int, typer.Option("--max-side", min=64, max=16384, help="Shrink images to this long side (px) before detection.")
+]
+
+
+def vision_settings(
+    *, detector: DetectorKind, upsample: int, max_side_px: int = 1600, threshold: float = DEFAULT_THRESHOLD
+) -> VisionSettings:
+    """Vision settings from the common command-line options."""
+    chosen: DetectorSettings = (
+        HogDetectorSettings(upsample=upsample) if detector is DetectorKind.HOG else BlazeFaceDetectorSettings()
+    )
+    return VisionSettings(detector=chosen, max_side_px=max_side_px, match_threshold=threshold)
+
+
+class BoxReport(BaseModel):
+    """A face box in image pixels."""
+
+    left: float
+    top: float
+    right: float
+    bottom: float
+
+
+class FaceReport(BaseModel):
+    """One detected face."""
+
+    box: BoxReport
+    score: float = Field(description="Detector confidence; scales differ between detectors.")
+    landmarks: list[tuple[float, float]] = Field(description="Five (x, y) points: eye corners and nose base.")
+    quality: FaceQuality
+
+
+class ImageReport(BaseModel):
+    """The faces of one image, or why it could not be read."""
+
+    file: str
+    width: int | None = None
+    height: int | None = None
+    faces: list[FaceReport] = Field(default_factory=list)
+    error: str | None = Field(None, description="Why the image could not be read; null when it was.")
+
+
+class DetectReport(BaseModel):
+    """What ``vigil detect`` prints."""
+
+    detector: str
+    images: list[ImageReport]
+
+
+class VerifiedImage(BaseModel):
+    """The face ``vigil verify`` used from one image."""
+
+    file: str
+    faces_found: int = Field(description="Faces found in the image; the largest one is compared.")
+    face: FaceReport
+
+
+class VerifyReport(BaseModel):
+    """What ``vigil verify`` prints."""
+
+    distance: float = Field(description="Euclidean embedding distance; smaller is more alike.")
+    threshold: float = Field(description="Distance at or below which the faces are taken as the same person.")
+    same: bool
+    first: VerifiedImage
+    second: VerifiedImage
+
+
+def face_report(face: Face) -> FaceReport:
+    """The printable form of a face (no chip, no embedding)."""
+    box = face.detection.box
+    return FaceReport(
+        box=BoxReport(left=box.left, top=box.top, right=box.right, bottom=box.bottom),
+        score=face.detection.score,
+        landmarks=[(float(x), float(y)) for x, y in face.landmarks.points.tolist()],
+        quality=face.quality,
+    )
+
+
+def register_face_commands(app: typer.Typer) -> None:
+    """Add ``detect``, ``verify`` and ``evaluate`` to the ``vigil`` app."""
+    app.command("detect")(exits_on_vigil_error(detect))
+    app.command("verify")(exits_on_vigil_error(verify))
+    app.command("evaluate")(exits_on_vigil_error(evaluate))
+
+
+def detect(
+    images: Annotated[list[Path], typer.Argument(help="Image files (JPEG, PNG, WebP).", exists=True, dir_okay=False)],
+    detector: DetectorOption = DetectorKind.HOG,
+    upsample: UpsampleOption = 1,
+    max_side: MaxSideOption = 1600,
+    json_output: JsonOption = False,
+) -> None:
+    """Find the faces in images: boxes, landmarks and quality. Exits 1 when any image could not be read."""
+    engine = build_engine(vision_settings(detector=detector, upsample=upsample, max_side_px=max_side))
+    reports = [_detect_one(engine, path) for path in images]
+    report = DetectReport(detector=engine.detector.name, images=reports)
+    if json_output:
+        typer.echo(report.model_dump_json(indent=2))
+    else:
+        _print_detections(report)
+    if any(image.error is not None for image in reports):
+        raise typer.Exit(code=1)
+
+
+def _detect_one(engine: FaceEngine, path: Path) -> ImageReport:
+    try:
+        image = load_image(path)
+    except ImageError as exc:
+        return ImageReport(file=str(path), error=str(exc))
+    faces = engine.find_faces(image)
+    return ImageReport(
+        file=str(path), width=image.shape[1], height=image.shape[0], faces=[face_report(f) for f in faces]
+    )
+
+
+def _print_detections(report: DetectReport) -> None:
+    console = Console()
+    table = Table(title=f"Faces ({report.detector})")
+    for column in ("image", "face", "box (l, t, r, b)", "score", "quality", "problems"):
+        table.add_column(column)
+    for image in report.images:
+        name = Path(image.file).name
+        if image.error is not None:
+            table.add_row(name, "-", "-", "-", "-", f"[red]{image.error}[/red]")
+            continue
+        if not image.faces:
+            table.add_row(name, "0", "no face found", "", "", "")
+        for number, face in enumerate(image.faces, start=1):
+            box = face.box
+            verdict = f"{face.quality.score:.2f} " + ("ok" if face.quality.passed else "[yellow]poor[/yellow]")
+            table.add_row(
+                name,
+                str(number),
+                f"{box.left:.0f}, {box.top:.0f}, {box.right:.0f}, {box.bottom:.0f}",
+                f"{face.score:.2f}",
+                verdict,
+                "; ".join(face.quality.reasons),
+            )
+    console.print(table)
+
+
+def verify(
+    image_a: Annotated[Path, typer.Argument(help="First image.", exists=True, dir_okay=False)],
+    image_b: Annotated[Path, typer.Argument(help="Second image.", exists=True, dir_okay=False)],
+    threshold: Annotated[
+        float, typer.Option("--threshold", min=0.0, max=2.0, help="Distance at or below which faces match.")
+    ] = 0.6,
+    detector: DetectorOption = DetectorKind.HOG,
+    upsample: UpsampleOption = 1,
+    max_side: MaxSideOption = 1600,
+    json_output: JsonOption = False,
+) -> None:
+    """Say whether two photos show the same person (the largest face of each is compared)."""
+    settings = vision_settings(detector=detector, upsample=upsample, max_side_px=max_side, threshold=threshold)
+    engine = build_engine(settings)
+    first_faces, first = _largest_face(engine, image_a)
+    second_faces, second = _largest_face(engine, image_b)
+    if first.embedding is None or second.embedding is None:
+        raise RuntimeError("the engine returned a face without an embedding")
+    distance = face_distance(first.embedding, second.embedding)
+    report = VerifyReport(
+        distance=distance,
+        threshold=settings.match_threshold,
+        same=distance <= settings.match_threshold,
+        first=VerifiedImage(file=str(image_a), faces_found=first_faces, face=face_report(first)),
+        second=VerifiedImage(file=str(image_b), faces_found=second_faces, face=face_report(second)),
+    )
+    if json_output:
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    verdict = "[green]same person[/green]" if report.same else "[red]different people[/red]"
+    Console().print(f"{verdict}: distance {report.distance:.3f} (threshold {report.threshold:.2f})")
+    for side in (report.first, report.second):
+        if not side.face.quality.passed:
+            Console().print(f"[yellow]warning[/yellow] {side.file}: {'; '.join(side.face.quality.reasons)}")
+
+
+def _largest_face(engine: FaceEngine, path: Path) -> tuple[int, Face]:
+    faces = engine.find_faces(load_image(path))
+    if not faces:
+        raise NoFaceFound("no face found; use a photo where the face is at least 40 px wide", source=str(path))
+    largest = max(faces, key=lambda face: face.detection.box.area)
+    return len(faces), engine.embed([largest])[0]
+
+
+def evaluate(
+    pairs: Annotated[
+        Path, typer.Option("--pairs", help="Pairs file: CSV file_x,file_y,Decision or LFW pairs.txt.", exists=True)
+    ],
+    images: Annotated[Path, typer.Option("--images", help="Folder the pairs file's names refer to.", exists=True)],
+    threshold: Annotated[
+        float, typer.Option("--threshold", min=0.0, max=2.0, help="Threshold for the accuracy figure.")
+    ] = 0.6,
+    detector: DetectorOption = DetectorKind.HOG,
+    upsample: UpsampleOption = 1,
+    max_side: MaxSideOption = 1024,
+    json_output: JsonOption = False,
+) -> None:
+    """Benchmark face verification over labelled pairs: TAR at fixed FAR, EER, accuracy, failed pairs."""
+    settings = vision_settings(detector=detector, upsample=upsample, max_side_px=max_side, threshold=threshold)
+    pair_list = read_pairs(pairs, images)
+    engine = build_engine(settings)
+    with Progress(
+        TextColumn("embedding images"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("images", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        report = evaluate_pairs(engine, pair_list, threshold=settings.match_threshold, on_progress=advance)
+    if json_output:
+        typer.echo(report.model_dump_json(indent=2, by_alias=True))
+    else:
+        _print_evaluation(report)
+
+
+def _print_evaluation(report: VerificationReport) -> None:
+    console = Console()
+    table = Table(title="Verification benchmark")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("pairs", str(report.pairs))
+    table.add_row("genuine / impostor scored", f"{report.genuine} / {report.impostor}")
+    table.add_row("failed pairs", str(len(report.failed)))
+    for far, tar in report.tar_at_far.items():
+        table.add_row(f"TAR at FAR {far}", "n/a" if tar is None else f"{tar:.4f}")
+    table.add_row("EER", "n/a" if report.eer is None else f"{report.eer:.4f}")
+    accuracy = report.accuracy_at_default_threshold
+    table.add_row(f"accuracy at {report.default_threshold:.2f}", "n/a" if accuracy is None else f"{accuracy:.4f}")
+    console.print(table)
+    for failure in report.failed:
+        console.print(f"[yellow]failed[/yellow] {failure.first} ↔ {failure.second}: {failure.reason}")

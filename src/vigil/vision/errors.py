@@ -1,0 +1,115 @@
+"""Errors of the face engine.
+
+Hierarchy::
+
+    VigilError
+    └── VisionError
+        ├── ImageError                  the input is not an image Vigil can safely decode
+        │   ├── EmptyImage              zero bytes
+        │   ├── NotAnImage              bytes of some other format (text, PDF, …)
+        │   ├── UnsupportedImage        an image format or pixel mode Vigil does not read
+        │   ├── CorruptImage            the decoder failed part way, or the file is cut short
+        │   └── ImageTooLarge           too many pixels or bytes (decompression bombs)
+        ├── ModelError                  a model file is missing, damaged or will not load
+        │   ├── ModelNotInstalled
+        │   ├── ModelChecksumMismatch
+        │   └── ModelLoadFailed         the inference runtime refuses a verified file
+        ├── FaceError                   an image is fine but its faces do not allow the request
+        │   ├── NoFaceFound
+        │   └── MultipleFacesFound
+        └── PairsFileError              a labelled pairs file (``vigil evaluate``) cannot be read
+"""
+
+from pathlib import Path
+
+from vigil.errors import VigilError
+
+
+class VisionError(VigilError):
+    """Base class of every face-engine error."""
+
+
+class ImageError(VisionError):
+    """The input cannot be used as an image.
+
+    Attributes:
+        source: what was being read (a path, or ``"<bytes>"``).
+    """
+
+    def __init__(self, message: str, *, source: str) -> None:
+        super().__init__(f"{source}: {message}")
+        self.source = source
+
+
+class EmptyImage(ImageError):
+    """The input has no bytes at all."""
+
+
+class NotAnImage(ImageError):
+    """The bytes are not in any image format Vigil reads (JPEG, PNG, WebP, BMP, TIFF)."""
+
+
+class UnsupportedImage(ImageError):
+    """An image, but in a format or pixel mode Vigil does not read."""
+
+
+class CorruptImage(ImageError):
+    """An image whose data is damaged or cut short."""
+
+
+class ImageTooLarge(ImageError):
+    """An image over the pixel or byte limit, refused before it is decoded."""
+
+
+class ModelError(VisionError):
+    """A model file cannot be used.
+
+    Attributes:
+        path: the model file concerned.
+    """
+
+    def __init__(self, message: str, *, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class ModelNotInstalled(ModelError):
+    """The package that ships a model is not installed, or lacks the file."""
+
+
+class ModelChecksumMismatch(ModelError):
+    """A model file's sha256 differs from the one Vigil was built and tested with."""
+
+
+class ModelLoadFailed(ModelError):
+    """The inference runtime cannot load or prepare a model file whose checksum is right (a runtime problem)."""
+
+
+class FaceError(VisionError):
+    """The image is readable but its faces do not allow what was asked."""
+
+    def __init__(self, message: str, *, source: str) -> None:
+        super().__init__(f"{source}: {message}")
+        self.source = source
+
+
+class NoFaceFound(FaceError):
+    """No face was detected where one was required."""
+
+
+class MultipleFacesFound(FaceError):
+    """Several faces were found where exactly one was required."""
+
+
+class PairsFileError(VisionError):
+    """A labelled pairs file is malformed: an unknown format, a bad line, or a count that does not add up.
+
+    Attributes:
+        path: the pairs file.
+        line: the 1-based line number where the problem is.
+    """
+
+    def __init__(self, message: str, *, path: Path, line: int) -> None:
+        super().__init__(f"{path}, line {line}: {message}")
+        self.path = path
+        self.line = line

@@ -1,0 +1,108 @@
+import csv
+import json
+import subprocess
+import sys
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from vigil.cli.app import create_app
+
+
+def _vigil(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from vigil.cli.app import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "same"),
+    [("obama.jpg", "obama2.jpg", True), ("obama.jpg", "biden.jpg", False)],
+)
+def test_verify_json(testdata: Path, first: str, second: str, same: bool) -> None:
+    result = _vigil("verify", str(testdata / "faces" / first), str(testdata / "faces" / second), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["same"] is same
+    assert report["threshold"] == 0.6
+    assert (report["distance"] <= 0.6) is same
+    assert report["first"]["faces_found"] == 1
+
+
+def test_verify_without_a_face_fails_cleanly(testdata: Path, tmp_path: Path) -> None:
+    blank = tmp_path / "wall.png"
+    Image.fromarray(np.full((200, 300, 3), 90, dtype=np.uint8)).save(blank)
+    result = _vigil("verify", str(testdata / "faces" / "obama.jpg"), str(blank))
+    assert result.returncode == 1
+    assert "wall.png: no face found" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_detect_reports_each_image_and_flags_unreadable_ones(testdata: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes((testdata / "faces" / "obama.jpg").read_bytes()[:2000])
+    result = CliRunner().invoke(
+        create_app(), ["detect", str(testdata / "faces" / "two_people.jpg"), str(broken), "--json"]
+    )
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["detector"] == "hog"
+    good, bad = report["images"]
+    assert len(good["faces"]) == 2
+    assert [p["name"] for p in good["faces"][0]["quality"]["parts"]][:2] == ["face_size", "sharpness"]
+    assert bad["faces"] == []
+    assert "damaged or cut short" in bad["error"]
+
+
+def test_detect_table_for_people(testdata: Path) -> None:
+    result = CliRunner().invoke(create_app(), ["detect", str(testdata / "faces" / "obama.jpg")])
+    assert result.exit_code == 0
+    assert "obama.jpg" in result.stdout
+    assert "ok" in result.stdout
+
+
+def _identity_photos(testdata: Path) -> list[tuple[Path, str]]:
+    photos = [(p, p.parent.name) for p in sorted((testdata / "identities" / "train").glob("*/*"))]
+    test_names = {"alex_lacamoire1.jpg": "alex_lacamoire", "johnsnow_test1.jpg": "kit_harington", "obama1.jpg": "obama"}
+    photos += [(testdata / "identities" / "test" / name, person) for name, person in test_names.items()]
+    return photos
+
+
+def test_evaluate_on_the_test_identities(testdata: Path, tmp_path: Path) -> None:
+    photos = _identity_photos(testdata)
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.zeros((100, 100, 3), dtype=np.uint8)).save(blank)
+    pairs_file = tmp_path / "pairs.csv"
+    with pairs_file.open("w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["file_x", "file_y", "Decision"])
+        for (a, person_a), (b, person_b) in combinations(photos, 2):
+            writer.writerow([a.relative_to(testdata), b.relative_to(testdata), "Yes" if person_a == person_b else "No"])
+        writer.writerow([blank, "faces/obama.jpg", "No"])
+        writer.writerow(["faces/missing.jpg", "faces/obama.jpg", "Yes"])
+
+    result = CliRunner().invoke(
+        create_app(), ["evaluate", "--pairs", str(pairs_file), "--images", str(testdata), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    total = len(photos) * (len(photos) - 1) // 2
+    assert report["pairs"] == total + 2
+    assert report["genuine"] + report["impostor"] == total
+    assert report["genuine"] == 9  # obama 3 photos: 3, biden 1, kit 3, rose 1, alex 1
+    assert report["tar_at_far"]["0"] == 1.0
+    assert report["eer"] == 0.0
+    assert report["accuracy_at_default_threshold"] == 1.0
+    failed = {(Path(f["first"]).name, Path(f["second"]).name): f["reason"] for f in report["failed"]}
+    assert failed.keys() == {("blank.png", "obama.jpg"), ("missing.jpg", "obama.jpg")}
+    assert "no face found" in failed[("blank.png", "obama.jpg")]
+    assert "not found" in failed[("missing.jpg", "obama.jpg")]
+    assert "threshold_at_far_0.001" in report
