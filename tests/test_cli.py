@@ -11,6 +11,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from vigil.cli.app import create_app
+from vigil.vision.models import DLIB_FACE_RECOGNITION
 
 
 def _vigil(*args: str) -> subprocess.CompletedProcess[str]:
@@ -76,19 +77,24 @@ def _identity_photos(testdata: Path) -> list[tuple[Path, str]]:
     return photos
 
 
-def test_evaluate_on_the_test_identities(testdata: Path, tmp_path: Path) -> None:
-    photos = _identity_photos(testdata)
+def _write_identity_pairs(testdata: Path, tmp_path: Path) -> Path:
+    """Every pair of identity photos, labelled, plus a pair with a blank image and one with a missing file."""
     blank = tmp_path / "blank.png"
     Image.fromarray(np.zeros((100, 100, 3), dtype=np.uint8)).save(blank)
     pairs_file = tmp_path / "pairs.csv"
     with pairs_file.open("w", newline="") as stream:
         writer = csv.writer(stream)
         writer.writerow(["file_x", "file_y", "Decision"])
-        for (a, person_a), (b, person_b) in combinations(photos, 2):
+        for (a, person_a), (b, person_b) in combinations(_identity_photos(testdata), 2):
             writer.writerow([a.relative_to(testdata), b.relative_to(testdata), "Yes" if person_a == person_b else "No"])
         writer.writerow([blank, "faces/obama.jpg", "No"])
         writer.writerow(["faces/missing.jpg", "faces/obama.jpg", "Yes"])
+    return pairs_file
 
+
+def test_evaluate_on_the_test_identities(testdata: Path, tmp_path: Path) -> None:
+    photos = _identity_photos(testdata)
+    pairs_file = _write_identity_pairs(testdata, tmp_path)
     result = CliRunner().invoke(
         create_app(), ["evaluate", "--pairs", str(pairs_file), "--images", str(testdata), "--json"]
     )
@@ -106,3 +112,70 @@ def test_evaluate_on_the_test_identities(testdata: Path, tmp_path: Path) -> None
     assert "no face found" in failed[("blank.png", "obama.jpg")]
     assert "not found" in failed[("missing.jpg", "obama.jpg")]
     assert "threshold_at_far_0.001" in report
+
+
+def test_evaluate_gives_the_same_results_with_either_embedder(testdata: Path, tmp_path: Path) -> None:
+    pairs_file = _write_identity_pairs(testdata, tmp_path)
+    reports = {}
+    for embedder in ("dlib", "onnx"):
+        result = CliRunner().invoke(
+            create_app(),
+            ["evaluate", "--pairs", str(pairs_file), "--images", str(testdata), "--embedder", embedder, "--json"],
+        )
+        assert result.exit_code == 0, result.output
+        reports[embedder] = json.loads(result.stdout)
+    dlib, onnx = reports["dlib"], reports["onnx"]
+    # Thresholds are distances, equal to float precision (1e-6); every count, rate and failure is identical.
+    thresholds = [key for key in dlib if "threshold" in key and key != "default_threshold"]
+    assert thresholds
+    for key in thresholds:
+        ours, theirs = onnx.pop(key), dlib.pop(key)
+        assert _flat(ours) == pytest.approx(_flat(theirs), abs=1e-5), key
+    assert onnx == dlib
+
+
+def _flat(value: object) -> list[float | None]:
+    """A threshold field as a list: a number, null, or a dict of them by FAR target."""
+    if isinstance(value, dict):
+        return [value[key] for key in sorted(value)]
+    assert value is None or isinstance(value, float)
+    return [value]
+
+
+def test_verify_with_the_dlib_embedder(testdata: Path) -> None:
+    result = _vigil(
+        "verify", str(testdata / "faces" / "obama.jpg"), str(testdata / "faces" / "obama2.jpg"), "--embedder", "dlib"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "same person" in result.stdout
+
+
+def test_models_build_reports_the_cached_model(model_cache: Path) -> None:
+    result = _vigil("models", "build", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert Path(report["path"]).parent == model_cache
+    assert report["source_sha256"] == DLIB_FACE_RECOGNITION.sha256
+
+
+def test_models_build_converts_and_verifies_into_a_new_cache(tmp_path: Path) -> None:
+    no_faces = tmp_path / "photos"
+    (no_faces / "faces").mkdir(parents=True)
+    cache = tmp_path / "cache"
+    result = _vigil("models", "build", "--cache-dir", str(cache), "--testdata", str(no_faces), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["built"] is True
+    assert Path(report["path"]).is_file()
+    assert Path(report["path"]).parent == cache
+    verification = report["verification"]
+    assert (verification["synthetic_chips"], verification["face_chips"]) == (16, 0)
+    assert verification["result"]["min_cosine"] >= 0.9999
+    assert verification["result"]["decisions_changed"] == 0
+
+
+def test_models_build_with_missing_test_photos_fails_cleanly(tmp_path: Path) -> None:
+    result = _vigil("models", "build", "--cache-dir", str(tmp_path), "--testdata", str(tmp_path / "nowhere"), "--force")
+    assert result.returncode == 1
+    assert "no test photos at" in result.stderr
+    assert "Traceback" not in result.stderr

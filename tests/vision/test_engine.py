@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import ImageFile
 
-from vigil.vision.embedding import DEFAULT_THRESHOLD, DlibEmbedder, face_distance
+from vigil.vision.embedding import DEFAULT_THRESHOLD, face_distance
 from vigil.vision.engine import FaceEngine
 from vigil.vision.image import load_image
-from vigil.vision.settings import HogDetectorSettings, VisionSettings, build_engine
+from vigil.vision.settings import DlibEmbedderSettings, HogDetectorSettings, VisionSettings, build_engine
 
 
 def _largest_embedding(engine: FaceEngine, path: Path) -> np.ndarray:
@@ -89,7 +89,9 @@ def test_embeddings_equal_the_face_recognition_package(testdata: Path, monkeypat
     # face_recognition sets Pillow's global LOAD_TRUNCATED_IMAGES on import; restore it after this test.
     monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", False)
     face_recognition = importlib.import_module("face_recognition")
-    engine = build_engine(VisionSettings(detector=HogDetectorSettings(upsample=1), max_side_px=4096))
+    engine = build_engine(
+        VisionSettings(detector=HogDetectorSettings(upsample=1), embedder=DlibEmbedderSettings(), max_side_px=4096)
+    )
     for name in ("obama.jpg", "biden.jpg", "two_people.jpg", "obama_small.jpg"):
         image = load_image(testdata / "faces" / name)
         ours = engine.analyse(image)
@@ -107,26 +109,3 @@ def test_embeddings_equal_the_face_recognition_package(testdata: Path, monkeypat
         for face, reference in zip(ours, theirs, strict=True):
             assert face.embedding is not None
             assert face_distance(face.embedding, reference.astype(np.float32)) < 1e-5, name
-
-
-@pytest.mark.parametrize(
-    ("chips", "message"),
-    [
-        ([np.zeros((150, 150), dtype=np.uint8)], r"chip 0 must be \(150, 150, 3\) uint8"),
-        ([np.zeros((150, 150, 3), dtype=np.uint8), np.zeros((112, 112, 3), dtype=np.uint8)], "chip 1"),
-        ([np.zeros((150, 150, 3), dtype=np.float32)], "float32"),
-    ],
-)
-def test_embedder_refuses_malformed_chips(chips: list[np.ndarray], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        DlibEmbedder().embed(chips)
-
-
-def test_embedder_batch_equals_single(hog_engine: FaceEngine, testdata: Path) -> None:
-    faces = hog_engine.find_faces(load_image(testdata / "faces" / "two_people.jpg"))
-    embedder = DlibEmbedder()
-    batch = embedder.embed([f.chip for f in faces])
-    assert batch.shape == (2, 128)
-    for row, face in zip(batch, faces, strict=True):
-        np.testing.assert_allclose(row, embedder.embed([face.chip])[0], atol=1e-6)
-    assert embedder.embed([]).shape == (0, 128)

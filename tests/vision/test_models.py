@@ -4,7 +4,6 @@ import pytest
 
 from vigil.vision.errors import ModelChecksumMismatch, ModelNotInstalled
 from vigil.vision.models import (
-    BLAZEFACE_FULL_RANGE,
     BLAZEFACE_SHORT_RANGE,
     DLIB_FACE_RECOGNITION,
     DLIB_SHAPE_PREDICTOR_5,
@@ -14,9 +13,7 @@ from vigil.vision.models import (
 )
 
 
-@pytest.mark.parametrize(
-    "model", [DLIB_FACE_RECOGNITION, DLIB_SHAPE_PREDICTOR_5, BLAZEFACE_FULL_RANGE, BLAZEFACE_SHORT_RANGE]
-)
+@pytest.mark.parametrize("model", [DLIB_FACE_RECOGNITION, DLIB_SHAPE_PREDICTOR_5, BLAZEFACE_SHORT_RANGE])
 def test_installed_models_are_found_and_verified(model: ModelFile) -> None:
     path = locate_model(model)
     assert path.is_file()

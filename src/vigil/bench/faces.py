@@ -23,6 +23,7 @@ from vigil.vision.settings import (
     DlibEmbedderSettings,
     EmbedderSettings,
     HogDetectorSettings,
+    OnnxEmbedderSettings,
     build_detector,
     build_embedder,
 )
@@ -32,7 +33,11 @@ DETECTORS: tuple[DetectorSettings, ...] = (
     HogDetectorSettings(upsample=1),
     BlazeFaceDetectorSettings(),
 )
-EMBEDDERS: tuple[EmbedderSettings, ...] = (DlibEmbedderSettings(),)
+EMBEDDERS: tuple[EmbedderSettings, ...] = (
+    DlibEmbedderSettings(),
+    OnnxEmbedderSettings(threads=1),
+    OnnxEmbedderSettings(threads=2),
+)
 
 
 class DetectorFigures(BaseModel):
@@ -47,7 +52,7 @@ class DetectorFigures(BaseModel):
 class EmbedderFigures(BaseModel):
     """One embedder's speed."""
 
-    embedder: str
+    embedder: str = Field(description="Backend, and its CPU threads where it has that setting.")
     one_face: Timing = Field(description="Embedding one aligned chip.")
     batch_of_8: Timing = Field(description="Embedding eight chips in one call.")
 
@@ -71,6 +76,9 @@ class FaceBenchReport(BaseModel):
     fast_detector_speedup: float = Field(
         description="HOG (upsample 1) time / BlazeFace time on the 640×360 frame, medians of the same run."
     )
+    fast_embedder_speedup: float = Field(
+        description="dlib time / ONNX (1 thread) time to embed one face, medians of the same run."
+    )
 
 
 def _label(settings: DetectorSettings) -> str:
@@ -79,6 +87,14 @@ def _label(settings: DetectorSettings) -> str:
             return f"hog upsample {settings.upsample}"
         case BlazeFaceDetectorSettings():
             return "blazeface"
+
+
+def _embedder_label(settings: EmbedderSettings) -> str:
+    match settings:
+        case DlibEmbedderSettings():
+            return "dlib"
+        case OnnxEmbedderSettings():
+            return f"onnx {settings.threads} thread" + ("s" if settings.threads > 1 else "")
 
 
 def run_face_bench(testdata: Path, *, runs: int) -> FaceBenchReport:
@@ -118,10 +134,10 @@ def run_face_bench(testdata: Path, *, runs: int) -> FaceBenchReport:
     embedder_figures = []
     for embedder_settings in EMBEDDERS:
         embedder = build_embedder(embedder_settings)
-        embedders.append((embedder.name, embedder))
+        embedders.append((_embedder_label(embedder_settings), embedder))
         embedder_figures.append(
             EmbedderFigures(
-                embedder=embedder.name,
+                embedder=_embedder_label(embedder_settings),
                 one_face=measure(partial(embedder.embed, [chip]), runs=runs),
                 batch_of_8=measure(partial(embedder.embed, [chip] * 8), runs=max(1, runs // 2)),
             )
@@ -144,10 +160,13 @@ def run_face_bench(testdata: Path, *, runs: int) -> FaceBenchReport:
 
     by_label = {figures.detector: figures for figures in detector_figures}
     speedup = by_label["hog upsample 1"].frame_640x360.median_ms / by_label["blazeface"].frame_640x360.median_ms
+    by_embedder = {figures.embedder: figures for figures in embedder_figures}
+    embedder_speedup = by_embedder["dlib"].one_face.median_ms / by_embedder["onnx 1 thread"].one_face.median_ms
     return FaceBenchReport(
         detectors=detector_figures,
         landmarks_and_alignment=landmarks_and_alignment,
         embedders=embedder_figures,
         end_to_end=end_to_end,
         fast_detector_speedup=speedup,
+        fast_embedder_speedup=embedder_speedup,
     )

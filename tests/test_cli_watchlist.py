@@ -1,0 +1,168 @@
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from vigil.cli.app import create_app
+
+PEOPLE = ["alex_lacamoire", "biden", "kit_harington", "obama", "rose_leslie"]
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(create_app(), [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(scope="module")
+def watchlist(tmp_path_factory: pytest.TempPathFactory, testdata: Path) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "op.sqlite"
+    assert _run("watchlist", "create", path, "--name", "Operation Test")[0] == 0
+    for person in PEOPLE:
+        photos = sorted((testdata / "identities" / "train" / person).iterdir())
+        code, _, err = _run(
+            "watchlist",
+            "enrol",
+            path,
+            *photos,
+            "--id",
+            person,
+            "--name",
+            person.replace("_", " ").title(),
+            "--category",
+            "wanted_on_warrant",
+            "--legal-basis",
+            "Warrant 2026/17",
+            "--expires",
+            "2099-12-31",
+            "--proposed-by",
+            "pc.smith",
+        )
+        assert code == 0, err
+        code, _, err = _run("watchlist", "approve", path, "--id", person, "--by", "sgt.jones")
+        assert code == 0, err
+    return path
+
+
+def test_list_shows_every_subject_live(watchlist: Path) -> None:
+    code, out, _ = _run("watchlist", "list", watchlist, "--json")
+    assert code == 0
+    listing = json.loads(out)
+    assert [row["subject"]["subject_id"] for row in listing["subjects"]] == PEOPLE
+    assert {row["status"] for row in listing["subjects"]} == {"live"}
+    assert [row["templates"] for row in listing["subjects"]] == [1, 2, 2, 2, 2]
+    assert listing["version"] == 1 + 2 * len(PEOPLE)
+
+
+def test_identify_names_both_people_in_a_group_photo(watchlist: Path, testdata: Path) -> None:
+    code, out, err = _run(
+        "identify", testdata / "identities" / "test" / "obama_and_biden.jpg", "--watchlist", watchlist, "--json"
+    )
+    assert code == 0, err
+    report = json.loads(out)
+    matched = sorted(face["match"]["subject_id"] for face in report["faces"] if face["match"])
+    assert matched == ["biden", "obama"]
+    assert all(face["match"]["distance"] <= report["threshold"] for face in report["faces"] if face["match"])
+    assert len(report["faces"]) == 3  # a third person stands in the photo and matches nobody
+
+
+def test_identify_table_for_people(watchlist: Path, testdata: Path) -> None:
+    code, out, _ = _run("identify", testdata / "identities" / "test" / "kit_with_rose.jpg", "--watchlist", watchlist)
+    assert code == 0
+    assert "Kit Harington" in out
+    assert "Rose Leslie" in out
+
+
+def test_enrolment_refusals_give_the_reason(tmp_path: Path, testdata: Path) -> None:
+    path = tmp_path / "w.sqlite"
+    _run("watchlist", "create", path, "--name", "Op")
+    common = [
+        "--id",
+        "x",
+        "--name",
+        "X",
+        "--category",
+        "missing_person",
+        "--legal-basis",
+        "Order 1",
+        "--expires",
+        "2099-01-01",
+    ]
+    code, _, err = _run("watchlist", "enrol", path, testdata / "faces" / "two_people.jpg", *common)
+    assert code == 1
+    assert "2 faces found; give a box" in err
+    code, _, err = _run("watchlist", "enrol", path, testdata / "detection" / "training.xml", *common)
+    assert code == 1
+    assert "not a JPEG, PNG or WebP" in err
+    code, _, err = _run(
+        "watchlist", "enrol", path, testdata / "faces" / "two_people.jpg", *common, "--box", "100,100,300,300"
+    )
+    assert code == 1
+    assert "no face found inside the given box" in err
+    code, _, err = _run("watchlist", "enrol", path, testdata / "faces" / "obama.jpg", *common, "--proposed-by", "pc.a")
+    assert code == 0, err
+    code, _, err = _run("watchlist", "approve", path, "--id", "x", "--by", "pc.a")
+    assert code == 1
+    assert "cannot also approve it" in err
+
+
+def test_export_then_inspect_as_the_device(watchlist: Path, tmp_path: Path) -> None:
+    assert _run("watchlist", "keys", "--signing-key", tmp_path / "cc.pem", "--verify-key", tmp_path / "cc.pub")[0] == 0
+    assert _run("watchlist", "device-key", tmp_path / "cam7.key")[0] == 0
+    package = tmp_path / "cam7.vwl"
+    code, out, err = _run(
+        "watchlist",
+        "export",
+        watchlist,
+        "--out",
+        package,
+        "--device-id",
+        "cam-7",
+        "--device-key",
+        tmp_path / "cam7.key",
+        "--signing-key",
+        tmp_path / "cc.pem",
+        "--json",
+    )
+    assert code == 0, err
+    assert json.loads(out)["header"]["subjects"] == 5
+    code, out, err = _run(
+        "watchlist",
+        "inspect",
+        package,
+        "--verify-key",
+        tmp_path / "cc.pub",
+        "--device-key",
+        tmp_path / "cam7.key",
+        "--json",
+    )
+    assert code == 0, err
+    assert json.loads(out)["subject_ids"] == PEOPLE
+    assert _run("watchlist", "device-key", tmp_path / "other.key")[0] == 0
+    code, _, err = _run(
+        "watchlist", "inspect", package, "--verify-key", tmp_path / "cc.pub", "--device-key", tmp_path / "other.key"
+    )
+    assert code == 1
+    assert "encrypted for another key" in err
+
+
+def test_calibrate_stores_the_threshold(watchlist: Path, testdata: Path, tmp_path: Path) -> None:
+    watchlist = Path(shutil.copy(watchlist, tmp_path / "copy.sqlite"))
+    code, out, err = _run(
+        "calibrate",
+        "--identities",
+        testdata / "identities" / "train",
+        "--watchlist-size",
+        "1000",
+        "--store",
+        watchlist,
+        "--json",
+    )
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["watchlist_size"] == 1000
+    assert report["method"] == "normal_fit"
+    assert 0.2 < report["threshold"] < 0.6
+    code, out, _ = _run("watchlist", "list", watchlist, "--json")
+    assert json.loads(out)["threshold"] == pytest.approx(report["threshold"])

@@ -1,0 +1,105 @@
+"""The Embedder contract, passed by both backends, and the ONNX backend's equivalence to dlib on real faces."""
+
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vigil.vision.embedding import DEFAULT_THRESHOLD, DlibEmbedder, Embedder
+from vigil.vision.engine import FaceEngine
+from vigil.vision.errors import ModelLoadFailed
+from vigil.vision.image import RgbImage, load_image
+from vigil.vision.model_cache import OnnxModelBuild
+from vigil.vision.onnx_embedder import OnnxEmbedder
+from vigil.vision.settings import OnnxEmbedderSettings, VisionSettings, build_embedder
+
+
+@pytest.fixture(scope="module")
+def dlib_embedder() -> DlibEmbedder:
+    return DlibEmbedder()
+
+
+@pytest.fixture(scope="module")
+def onnx_embedder(onnx_model: OnnxModelBuild) -> OnnxEmbedder:
+    return OnnxEmbedder(onnx_model.path)
+
+
+@pytest.fixture(params=["dlib", "onnx"])
+def embedder(request: pytest.FixtureRequest) -> Embedder:
+    fixture: Embedder = request.getfixturevalue(f"{request.param}_embedder")
+    return fixture
+
+
+@pytest.mark.parametrize(
+    ("chips", "message"),
+    [
+        ([np.zeros((150, 150), dtype=np.uint8)], r"chip 0 must be \(150, 150, 3\) uint8"),
+        ([np.zeros((150, 150, 3), dtype=np.uint8), np.zeros((112, 112, 3), dtype=np.uint8)], "chip 1"),
+        ([np.zeros((150, 150, 3), dtype=np.float32)], "float32"),
+    ],
+)
+def test_embedder_refuses_malformed_chips(embedder: Embedder, chips: list[np.ndarray], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        embedder.embed(chips)
+
+
+def test_embedder_batch_equals_single(embedder: Embedder, hog_engine: FaceEngine, testdata: Path) -> None:
+    faces = hog_engine.find_faces(load_image(testdata / "faces" / "two_people.jpg"))
+    batch = embedder.embed([f.chip for f in faces])
+    assert batch.shape == (2, 128)
+    assert batch.dtype == np.float32
+    for row, face in zip(batch, faces, strict=True):
+        np.testing.assert_allclose(row, embedder.embed([face.chip])[0], atol=1e-6)
+    assert embedder.embed([]).shape == (0, 128)
+
+
+def test_onnx_gives_dlibs_embeddings_on_every_test_photo_face(
+    dlib_embedder: DlibEmbedder, onnx_embedder: OnnxEmbedder, real_face_chips: list[RgbImage]
+) -> None:
+    assert len(real_face_chips) >= 25
+    reference = dlib_embedder.embed(real_face_chips).astype(np.float64)
+    ours = onnx_embedder.embed(real_face_chips).astype(np.float64)
+    cosines = (reference * ours).sum(axis=1) / (np.linalg.norm(reference, axis=1) * np.linalg.norm(ours, axis=1))
+    assert cosines.min() >= 0.9999
+    np.testing.assert_allclose(ours, reference, atol=1e-5)
+
+
+def test_onnx_makes_dlibs_decision_for_every_pair_of_test_photo_faces(
+    dlib_embedder: DlibEmbedder, onnx_embedder: OnnxEmbedder, real_face_chips: list[RgbImage]
+) -> None:
+    reference = dlib_embedder.embed(real_face_chips)
+    ours = onnx_embedder.embed(real_face_chips)
+    pairs = list(combinations(range(len(real_face_chips)), 2))
+    same_by_dlib = [float(np.linalg.norm(reference[i] - reference[j])) <= DEFAULT_THRESHOLD for i, j in pairs]
+    same_by_onnx = [float(np.linalg.norm(ours[i] - ours[j])) <= DEFAULT_THRESHOLD for i, j in pairs]
+    assert same_by_onnx == same_by_dlib
+    # The set holds both kinds of pair, so the comparison can fail either way.
+    assert 0 < sum(same_by_dlib) < len(pairs)
+
+
+def test_onnx_is_the_default_embedder(onnx_model: OnnxModelBuild) -> None:
+    settings = VisionSettings()
+    assert isinstance(settings.embedder, OnnxEmbedderSettings)
+    embedder = build_embedder(settings.embedder)
+    assert isinstance(embedder, OnnxEmbedder)
+    assert embedder.name == "onnx"
+    assert embedder.providers[-1] == "CPUExecutionProvider"
+
+
+def test_threads_are_validated(onnx_model: OnnxModelBuild) -> None:
+    with pytest.raises(ValueError, match="threads must be at least 1, got 0"):
+        OnnxEmbedder(onnx_model.path, threads=0)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "File doesn't exist"), (b"", "delete the file"), (b"not a model" * 100, "Protobuf parsing failed")],
+)
+def test_an_unloadable_onnx_file_is_refused(tmp_path: Path, content: bytes | None, message: str) -> None:
+    path = tmp_path / "model.onnx"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ModelLoadFailed, match=message) as caught:
+        OnnxEmbedder(path)
+    assert caught.value.path == path
