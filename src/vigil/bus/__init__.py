@@ -1,0 +1,1 @@
+"""The message bus between body cameras and the command centre: in-process by default, MQTT 5 in the field."""

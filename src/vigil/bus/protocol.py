@@ -1,0 +1,59 @@
+"""The :class:`Bus` seam: publish and subscribe with at-least-once delivery.
+
+A message is *accepted* when :meth:`Bus.publish` returns (for MQTT: the broker's PUBACK). A subscriber's
+handler *acknowledges* a message by returning; if it raises, the message is delivered again, so handlers must
+be idempotent (events carry their id for that). Topics and filters follow MQTT: ``/``-separated levels, ``+``
+matches one level, ``#`` the rest, and ``$share/<group>/<filter>`` shares a filter among several subscribers.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message as delivered to a subscriber."""
+
+    topic: str
+    payload: bytes
+
+
+Handler = Callable[[Message], None]
+"""Handles one message; returning acknowledges it, raising has it delivered again."""
+
+
+class Bus(Protocol):
+    """Publish/subscribe with at-least-once delivery."""
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        """Send a message; returns once the bus has accepted it.
+
+        Raises:
+            BusUnavailable: the link is down or the broker did not confirm; the caller keeps the message.
+            BusRefused: the broker will not take it (ACL).
+            BusClosed: the bus was stopped.
+        """
+        ...
+
+    def subscribe(self, topic_filter: str, handler: Handler) -> None:
+        """Call ``handler`` for every message matching ``topic_filter``, in order, on a thread of the bus."""
+        ...
+
+    def stop(self) -> None:
+        """Stop delivering and release the connection; unacknowledged messages stay with the broker."""
+        ...
+
+
+def topic_matches(topic_filter: str, topic: str) -> bool:
+    """Whether an MQTT topic filter matches a topic (``+``, ``#`` and ``$share/<group>/`` understood)."""
+    if topic_filter.startswith("$share/"):
+        topic_filter = topic_filter.split("/", 2)[2]
+    wanted = topic_filter.split("/")
+    levels = topic.split("/")
+    for index, part in enumerate(wanted):
+        if part == "#":
+            return True
+        if index >= len(levels) or (part != "+" and part != levels[index]):
+            return False
+    return len(wanted) == len(levels)

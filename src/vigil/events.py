@@ -1,0 +1,326 @@
+"""The event contracts between body cameras and the command centre, shared by both ends.
+
+Every event carries ``id`` (a UUIDv7: time-ordered, and the idempotency key: a receiver ignores an id it has
+already stored), ``type``, ``v`` (the schema version), ``at`` (UTC) and ``device_id``, then its own fields.
+Events travel as JSON over a bus; on MQTT under ``vigil/v1/devices/{device_id}/up/{type}`` (device to centre)
+and ``vigil/v1/devices/{device_id}/down/{type}`` (centre to device).
+
+Validation here is structural: ranges, sizes, formats. Whether a device may speak for a unit, or an event id is
+new, is the receiver's business.
+"""
+
+import base64
+import enum
+import os
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
+
+from vigil.errors import VigilError
+
+TOPIC_ROOT = "vigil/v1/devices"
+MAX_PROBE_JPEG_BYTES = 256 * 1024
+MAX_EVENT_BYTES = 1024 * 1024
+DEVICE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+class MalformedEvent(VigilError):
+    """Bytes that are not a valid event.
+
+    Attributes:
+        reason: what is wrong, for a person.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"malformed event: {reason}")
+        self.reason = reason
+
+
+class Direction(enum.StrEnum):
+    """Which way an event travels."""
+
+    UP = "up"
+    DOWN = "down"
+
+
+def new_event_id() -> uuid.UUID:
+    """A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then random bits, so ids sort by creation time."""
+    milliseconds = time.time_ns() // 1_000_000
+    value = (milliseconds & ((1 << 48) - 1)) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    return uuid.UUID(int=value)
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def _jpeg_from_base64(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        data = value
+    elif isinstance(value, str):
+        try:
+            data = base64.b64decode(value, validate=True)
+        except ValueError as exc:
+            raise ValueError("not valid base64") from exc
+    else:
+        raise ValueError(f"expected base64 text, got {type(value).__name__}")
+    if len(data) > MAX_PROBE_JPEG_BYTES:
+        raise ValueError(f"the image is {len(data):,} bytes; the limit is {MAX_PROBE_JPEG_BYTES:,}")
+    if not data.startswith(b"\xff\xd8\xff"):
+        raise ValueError("not a JPEG image (it must start with the JPEG marker FF D8 FF)")
+    return data
+
+
+JpegBytes = Annotated[
+    bytes,
+    Field(json_schema_extra={"contentEncoding": "base64", "contentMediaType": "image/jpeg"}),
+    PlainSerializer(lambda data: base64.b64encode(data).decode("ascii"), return_type=str, when_used="json"),
+]
+"""JPEG bytes, base64 in JSON, at most 256 KiB."""
+
+
+class Location(BaseModel):
+    """A point on Earth (WGS 84) with its uncertainty."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lat: float = Field(ge=-90, le=90, description="Latitude, degrees.")
+    lon: float = Field(ge=-180, le=180, description="Longitude, degrees.")
+    accuracy_m: float | None = Field(None, ge=0, le=100_000, description="Radius of 68 % confidence, metres.")
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: uuid.UUID = Field(default_factory=new_event_id, description="UUIDv7; the idempotency key.")
+    type: str = Field(description="What happened; each event class fixes it.")
+    v: Literal[1] = Field(1, description="Schema version.")
+    at: AwareDatetime = Field(default_factory=utc_now, description="When the event happened (UTC).")
+    device_id: str = Field(pattern=DEVICE_ID_PATTERN, description="The body camera concerned.")
+
+    @field_validator("at")
+    @classmethod
+    def _in_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+
+class PositionSource(enum.StrEnum):
+    """Where a position came from."""
+
+    GPS = "gps"
+    NETWORK = "network"
+    SIM = "sim"
+
+
+class Position(_Event):
+    """Up: where an officer's device is."""
+
+    type: Literal["position"] = "position"
+    unit_id: str = Field(min_length=1, max_length=64)
+    lat: float = Field(ge=-90, le=90, description="Latitude, degrees (WGS 84).")
+    lon: float = Field(ge=-180, le=180, description="Longitude, degrees (WGS 84).")
+    accuracy_m: float | None = Field(None, ge=0, le=100_000, description="Horizontal accuracy, metres.")
+    heading_deg: float | None = Field(None, ge=0, lt=360, description="Course over ground, degrees from north.")
+    speed_mps: float | None = Field(None, ge=0, le=150, description="Speed over ground, metres per second.")
+    source: PositionSource = PositionSource.GPS
+
+
+class QualitySummary(BaseModel):
+    """The quality of the face that raised an alert."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    score: float = Field(ge=0, le=1, description="Overall quality, the weakest part's score.")
+    parts: dict[str, float] = Field(default_factory=dict, description="Each part's measured value.")
+
+
+class AlertRaised(_Event):
+    """Up: a watchlist subject was recognised, from several frames of one person's track."""
+
+    type: Literal["alert.raised"] = "alert.raised"
+    alert_id: uuid.UUID
+    unit_id: str = Field(min_length=1, max_length=64)
+    subject_id: str = Field(min_length=1, max_length=64)
+    watchlist_version: int = Field(ge=1)
+    distance: float = Field(ge=0, le=4, description="Embedding distance of the match.")
+    threshold: float = Field(gt=0, le=2, description="The watchlist's threshold when it matched.")
+    quality: QualitySummary
+    frames: int = Field(ge=1, description="Frames of the track that matched.")
+    first_seen_at: AwareDatetime
+    location: Location | None = None
+    probe_jpeg: JpegBytes = Field(description="The matched face crop, and nothing else of the frame.")
+
+    @field_validator("probe_jpeg", mode="before")
+    @classmethod
+    def _probe_is_jpeg(cls, value: Any) -> bytes:
+        return _jpeg_from_base64(value)
+
+
+class ReviewDecision(enum.StrEnum):
+    """A person's decision on an alert."""
+
+    CONFIRMED = "confirmed"
+    DISMISSED = "dismissed"
+
+
+class AlertReviewed(_Event):
+    """Down: the command centre's decision on an alert."""
+
+    type: Literal["alert.reviewed"] = "alert.reviewed"
+    alert_id: uuid.UUID
+    decision: ReviewDecision
+    reviewer: str = Field(min_length=1, max_length=200)
+    reason: str = Field("", max_length=2000)
+
+
+class SubjectBrief(BaseModel):
+    """What an officer is told about the person they are sent to."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    subject_id: str
+    name: str
+    category: str
+    risk_notes: str = ""
+    photo_jpeg: JpegBytes | None = None
+
+    @field_validator("photo_jpeg", mode="before")
+    @classmethod
+    def _photo_is_jpeg(cls, value: Any) -> bytes | None:
+        return None if value is None else _jpeg_from_base64(value)
+
+
+class DispatchOrder(_Event):
+    """Down: go to the target."""
+
+    type: Literal["dispatch.order"] = "dispatch.order"
+    dispatch_id: uuid.UUID
+    incident_id: uuid.UUID
+    unit_id: str = Field(min_length=1, max_length=64)
+    target: Location
+    area: dict[str, Any] = Field(description="The search area, a GeoJSON (RFC 7946) Polygon geometry.")
+    subject: SubjectBrief
+    instructions: str = Field("", max_length=4000)
+
+
+class DispatchState(enum.StrEnum):
+    """An officer's answer to a dispatch order, in the order they usually come."""
+
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EN_ROUTE = "en_route"
+    ON_SCENE = "on_scene"
+    CLEARED = "cleared"
+
+
+class DispatchStatus(_Event):
+    """Up: an officer's answer to a dispatch order."""
+
+    type: Literal["dispatch.status"] = "dispatch.status"
+    dispatch_id: uuid.UUID
+    status: DispatchState
+    reason: str = Field("", max_length=2000, description="Why, for a decline.")
+
+
+class WatchlistAvailable(_Event):
+    """Down: a new watchlist package is ready for the device."""
+
+    type: Literal["watchlist.available"] = "watchlist.available"
+    version: int = Field(ge=1)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    url: str = Field(min_length=1, max_length=2000)
+
+
+class DeviceStatus(_Event):
+    """Up: the device's health, and how many faces it has looked at (for the public report)."""
+
+    type: Literal["device.status"] = "device.status"
+    battery_pct: float | None = Field(None, ge=0, le=100)
+    free_storage_mb: float | None = Field(None, ge=0)
+    watchlist_version: int | None = Field(None, ge=1)
+    model_versions: dict[str, str] = Field(default_factory=dict)
+    faces_processed: int = Field(0, ge=0, description="Faces searched since the agent started.")
+    last_error: str | None = Field(None, max_length=2000)
+
+
+class Ack(_Event):
+    """Down: the command centre has committed these events; the device may now delete them from its outbox."""
+
+    type: Literal["ack"] = "ack"
+    ids: list[uuid.UUID] = Field(min_length=1, max_length=10_000)
+
+
+Event = Annotated[
+    Position | AlertRaised | AlertReviewed | DispatchOrder | DispatchStatus | WatchlistAvailable | DeviceStatus | Ack,
+    Field(discriminator="type"),
+]
+
+EVENT_TYPES: dict[str, type[_Event]] = {
+    "position": Position,
+    "alert.raised": AlertRaised,
+    "alert.reviewed": AlertReviewed,
+    "dispatch.order": DispatchOrder,
+    "dispatch.status": DispatchStatus,
+    "watchlist.available": WatchlistAvailable,
+    "device.status": DeviceStatus,
+    "ack": Ack,
+}
+
+DIRECTIONS: dict[str, Direction] = {
+    "position": Direction.UP,
+    "alert.raised": Direction.UP,
+    "dispatch.status": Direction.UP,
+    "device.status": Direction.UP,
+    "alert.reviewed": Direction.DOWN,
+    "dispatch.order": Direction.DOWN,
+    "watchlist.available": Direction.DOWN,
+    "ack": Direction.DOWN,
+}
+
+_EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def parse_event(data: bytes | str) -> Event:
+    """Validate one JSON event.
+
+    Raises:
+        MalformedEvent: too large, not JSON, an unknown type, or a field out of its range; the reason says which.
+    """
+    if len(data) > MAX_EVENT_BYTES:
+        raise MalformedEvent(f"{len(data):,} bytes; the limit is {MAX_EVENT_BYTES:,}")
+    try:
+        return _EVENT_ADAPTER.validate_json(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "event"
+        raise MalformedEvent(f"{where}: {first['msg']} ({exc.error_count()} problem(s) in all)") from exc
+
+
+def encode_event(event: _Event) -> bytes:
+    """The event as compact JSON."""
+    return event.model_dump_json().encode("utf-8")
+
+
+def topic_for(event: _Event) -> str:
+    """The MQTT topic an event travels on."""
+    return f"{TOPIC_ROOT}/{event.device_id}/{DIRECTIONS[event.type].value}/{event.type}"
+
+
+def is_from_the_future(event: _Event, *, now: datetime, tolerance: timedelta = timedelta(minutes=5)) -> bool:
+    """True when the event claims a time beyond ``now`` plus the clock tolerance."""
+    return event.at > now + tolerance
