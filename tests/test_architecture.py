@@ -16,7 +16,7 @@ ALLOWED: dict[str, set[str]] = {
     "dispatch": {"dispatch", "events"},
     "edge": {"edge", "vision", "watchlist", "events", "bus"},
     "command": {"command", "watchlist", "dispatch", "events", "bus"},
-    "bench": {"bench", "vision", "watchlist", "events", "bus", "dispatch"},
+    "bench": {"bench", "vision", "watchlist", "events", "bus", "dispatch", "edge", "sim"},
     "sim": {"sim", "vision", "watchlist", "events", "bus", "dispatch", "edge", "command"},
     "cli": {"cli", "vision", "watchlist", "events", "bus", "dispatch", "edge", "command", "bench", "sim"},
 }

@@ -34,6 +34,8 @@ TOPIC_ROOT = "vigil/v1/devices"
 MAX_PROBE_JPEG_BYTES = 256 * 1024
 MAX_EVENT_BYTES = 1024 * 1024
 DEVICE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+MAX_ACCURACY_M = 100_000.0
+MAX_SPEED_MPS = 150.0
 
 
 class MalformedEvent(VigilError):
@@ -101,7 +103,7 @@ class Location(BaseModel):
 
     lat: float = Field(ge=-90, le=90, description="Latitude, degrees.")
     lon: float = Field(ge=-180, le=180, description="Longitude, degrees.")
-    accuracy_m: float | None = Field(None, ge=0, le=100_000, description="Radius of 68 % confidence, metres.")
+    accuracy_m: float | None = Field(None, ge=0, le=MAX_ACCURACY_M, description="Horizontal accuracy, metres.")
 
 
 class _Event(BaseModel):
@@ -119,7 +121,7 @@ class _Event(BaseModel):
         return value.astimezone(UTC)
 
 
-class PositionSource(enum.StrEnum):
+class PositionOrigin(enum.StrEnum):
     """Where a position came from."""
 
     GPS = "gps"
@@ -134,10 +136,10 @@ class Position(_Event):
     unit_id: str = Field(min_length=1, max_length=64)
     lat: float = Field(ge=-90, le=90, description="Latitude, degrees (WGS 84).")
     lon: float = Field(ge=-180, le=180, description="Longitude, degrees (WGS 84).")
-    accuracy_m: float | None = Field(None, ge=0, le=100_000, description="Horizontal accuracy, metres.")
+    accuracy_m: float | None = Field(None, ge=0, le=MAX_ACCURACY_M, description="Horizontal accuracy, metres.")
     heading_deg: float | None = Field(None, ge=0, lt=360, description="Course over ground, degrees from north.")
-    speed_mps: float | None = Field(None, ge=0, le=150, description="Speed over ground, metres per second.")
-    source: PositionSource = PositionSource.GPS
+    speed_mps: float | None = Field(None, ge=0, le=MAX_SPEED_MPS, description="Speed over ground, metres per second.")
+    source: PositionOrigin = PositionOrigin.GPS
 
 
 class QualitySummary(BaseModel):

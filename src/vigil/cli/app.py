@@ -8,6 +8,7 @@ exit status 1, without a traceback (see :mod:`vigil.cli.boundary`); any other ex
 import typer
 
 from vigil.cli.bench import create_bench_app
+from vigil.cli.edge import create_edge_app
 from vigil.cli.faces import register_face_commands
 from vigil.cli.models import create_models_app
 from vigil.cli.watchlist import register_watchlist_commands
@@ -25,6 +26,7 @@ def create_app() -> typer.Typer:
     register_watchlist_commands(app)
     app.add_typer(create_bench_app(), name="bench")
     app.add_typer(create_models_app(), name="models")
+    app.add_typer(create_edge_app(), name="edge")
     return app
 
 

@@ -7,6 +7,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from vigil.bench.edge import run_edge_bench
 from vigil.bench.faces import FaceBenchReport, run_face_bench
 from vigil.bench.gallery import SIZES, run_gallery_bench
 from vigil.bench.testdata import locate_testdata
@@ -18,6 +19,7 @@ def create_bench_app() -> typer.Typer:
     bench = typer.Typer(help="Measure Vigil's performance on this machine.", no_args_is_help=True)
     bench.command("faces")(exits_on_vigil_error(faces))
     bench.command("gallery")(exits_on_vigil_error(gallery))
+    bench.command("edge")(exits_on_vigil_error(edge))
     return bench
 
 
@@ -99,3 +101,44 @@ def gallery(
         )
     Console().print(table)
     Console().print(f"galleries up to {report.exact_up_to:,} templates are searched exactly")
+
+
+def edge(
+    testdata: Annotated[
+        Path | None,
+        typer.Option("--testdata", help="Test-data folder (default: $VIGIL_TESTDATA or ../shared/testdata)."),
+    ] = None,
+    runs: Annotated[int, typer.Option("--runs", min=1, max=20, help="Runs per video size (medians).")] = 3,
+    seconds: Annotated[float, typer.Option("--seconds", min=8, max=120, help="Length of each video.")] = 20.0,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")] = False,
+) -> None:
+    """Body camera: processing rate on one core and alert latency, at 640×360 and 1280×720."""
+    Console(stderr=True).print("[dim]running the edge pipeline on one core; this takes a minute or two…[/dim]")
+    report = run_edge_bench(locate_testdata(testdata), runs=runs, seconds=seconds)
+    if json_output:
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    table = Table(
+        title=f"Edge pipeline, {report.cpu_cores} core, {report.embedder} embedder, {report.fps_of_video:g} fps video"
+    )
+    for column in (
+        "size",
+        "frames",
+        "processed fps (median)",
+        "alerts",
+        "wrong alerts",
+        "latency frames",
+        "latency ms",
+    ):
+        table.add_column(column, justify="right")
+    for row in report.rows:
+        table.add_row(
+            row.size,
+            str(row.frames),
+            f"{row.processing_fps:.1f}",
+            f"{row.alerts_raised}/{row.alerts_expected}",
+            str(row.wrong_alerts),
+            ", ".join(str(f) for f in row.latency_frames),
+            ", ".join(f"{ms:.0f}" for ms in row.latency_ms_at_camera_pace),
+        )
+    Console().print(table)

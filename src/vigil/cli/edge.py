@@ -1,0 +1,102 @@
+"""``vigil edge run``: the body camera's agent over a video source."""
+
+import urllib.parse
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from vigil.bus.mqtt import MqttSettings
+from vigil.cli.boundary import exits_on_vigil_error
+from vigil.cli.faces import JsonOption
+from vigil.edge.notifier import ConsoleNotifier
+from vigil.edge.runner import run_edge
+from vigil.edge.settings import EdgeSettings, GpsdSettings, NmeaFileSettings, PositionSettings, SimulatedRouteSettings
+
+
+def create_edge_app() -> typer.Typer:
+    """Build the ``vigil edge`` command group."""
+    group = typer.Typer(help="The body camera's agent.", no_args_is_help=True)
+    group.command("run")(exits_on_vigil_error(run))
+    return group
+
+
+def broker_settings(url: str, *, client_id: str) -> MqttSettings:
+    """MQTT settings from ``mqtt://[user[:password]@]host[:port]``.
+
+    Raises:
+        typer.BadParameter: not an mqtt:// URL.
+    """
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme != "mqtt" or not parsed.hostname:
+        raise typer.BadParameter(f"{url!r} is not mqtt://host[:port]")
+    return MqttSettings(
+        host=parsed.hostname,
+        port=parsed.port or 1883,
+        client_id=client_id,
+        username=urllib.parse.unquote(parsed.username) if parsed.username else None,
+        password=urllib.parse.unquote(parsed.password) if parsed.password else None,
+    )
+
+
+def position_settings(spec: str) -> PositionSettings:
+    """Position settings from ``sim``, ``nmea:PATH`` or ``gpsd[:HOST[:PORT]]``.
+
+    Raises:
+        typer.BadParameter: none of those.
+    """
+    kind, _, rest = spec.partition(":")
+    if kind == "sim" and not rest:
+        return SimulatedRouteSettings()
+    if kind == "nmea" and rest:
+        return NmeaFileSettings(path=Path(rest))
+    if kind == "gpsd":
+        host, _, port = rest.partition(":")
+        return GpsdSettings(host=host or "127.0.0.1", port=int(port) if port else 2947)
+    raise typer.BadParameter(f"{spec!r}: use sim, nmea:PATH or gpsd[:HOST[:PORT]]")
+
+
+def run(
+    source: Annotated[str, typer.Option("--source", help="Video file, image folder, camera index or rtsp/http URL.")],
+    watchlist: Annotated[Path, typer.Option("--watchlist", help="Device package (.vwl) or local watchlist file.")],
+    server: Annotated[
+        str | None, typer.Option("--server", help="The command centre's broker, mqtt://host:port.")
+    ] = None,
+    offline: Annotated[bool, typer.Option("--offline", help="No link: events stay in the outbox.")] = False,
+    device_key: Annotated[Path | None, typer.Option("--device-key", help="This device's key file.")] = None,
+    verify_key: Annotated[Path | None, typer.Option("--verify-key", help="The command centre's public key.")] = None,
+    device_id: Annotated[str, typer.Option("--device-id", help="This device's id.")] = "cam-1",
+    unit_id: Annotated[str, typer.Option("--unit-id", help="The officer's unit.")] = "unit-1",
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="Where the outbox lives.")] = Path(".vigil/edge"),
+    position: Annotated[str, typer.Option("--position", help="sim, nmea:PATH or gpsd[:HOST[:PORT]].")] = "sim",
+    events_out: Annotated[Path | None, typer.Option("--events-out", help="Write every event as a JSON line.")] = None,
+    fast: Annotated[bool, typer.Option("--fast", help="Process a file as fast as possible, every frame.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Watch a video source for watchlist faces; alert here and send alerts and positions to the command centre."""
+    if (server is None) == (not offline):
+        raise typer.BadParameter("give either --server mqtt://host:port or --offline")
+    settings = EdgeSettings(
+        device_id=device_id,
+        unit_id=unit_id,
+        data_dir=data_dir,
+        source=source,
+        realtime=not fast,
+        watchlist=watchlist,
+        device_key=device_key,
+        verify_key=verify_key,
+        bus=broker_settings(server, client_id=f"edge-{device_id}") if server is not None else None,
+        position=position_settings(position),
+        events_out=events_out,
+    )
+    report = run_edge(settings, notifiers=[ConsoleNotifier()])
+    if json_output:
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    Console().print(
+        f"frames read {report.frames_read}, processed {report.frames_processed} "
+        f"({report.processing_fps:.1f} fps), dropped {report.frames_dropped}, corrupt {report.frames_corrupt}; "
+        f"faces seen {report.faces_seen}, tracks {report.tracks}, alerts {report.alerts}; "
+        f"outbox backlog {report.outbox_backlog}"
+    )

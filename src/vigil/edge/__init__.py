@@ -1,0 +1,1 @@
+"""The body camera and its handset: video in, faces recognised, alerts out, orders in."""

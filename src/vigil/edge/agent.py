@@ -1,0 +1,350 @@
+"""The edge agent: the body camera's process, from video in to alerts out and orders in.
+
+:class:`EdgeAgent` wires the parts: the video source feeds the recognition pipeline through a drop-oldest
+buffer; alerts become ``alert.raised`` events with the officer's position and the matched crop, shown on the
+device's notifiers at once and stored in the outbox; a position goes out every few seconds and a device status
+every minute; the uplink sends the outbox and the downlink takes acks, reviews, orders and new watchlists.
+"""
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from pydantic import BaseModel, Field
+
+from vigil.bus.protocol import Bus
+from vigil.edge.active_watchlist import ActiveWatchlist
+from vigil.edge.downlink import Downlink
+from vigil.edge.event_log import EventLog
+from vigil.edge.frame_buffer import FrameBuffer
+from vigil.edge.notifier import AlertCard, Notifier
+from vigil.edge.orders import OrderBook
+from vigil.edge.outbox import Outbox
+from vigil.edge.position import PositionSource
+from vigil.edge.recognition import RecognitionPipeline, RecognitionSettings, TrackAlert
+from vigil.edge.uplink import Uplink
+from vigil.edge.video import VideoSource
+from vigil.edge.watchlist_update import WatchlistUpdater
+from vigil.events import (
+    MAX_ACCURACY_M,
+    MAX_SPEED_MPS,
+    TOPIC_ROOT,
+    Ack,
+    AlertRaised,
+    DeviceStatus,
+    DispatchState,
+    DispatchStatus,
+    Event,
+    Location,
+    Position,
+    QualitySummary,
+    utc_now,
+)
+from vigil.vision.detection import Detector
+from vigil.vision.embedding import Embedder
+from vigil.vision.image import encode_jpeg
+from vigil.vision.landmarks import FivePointLandmarker
+from vigil.vision.quality import QualityPolicy
+
+_log = logging.getLogger(__name__)
+
+
+class EdgeRunReport(BaseModel):
+    """What ``vigil edge run`` prints at the end."""
+
+    frames_read: int = Field(description="Frames the source delivered.")
+    frames_processed: int = Field(description="Frames the pipeline processed.")
+    frames_dropped: int = Field(description="Frames dropped because the pipeline was behind the camera.")
+    frames_corrupt: int = Field(description="Frames the source could not decode (skipped).")
+    processing_fps: float = Field(description="Frames processed per second of processing time.")
+    faces_seen: int = Field(description="Face detections, all frames together.")
+    tracks: int = Field(description="People tracked (one track per person per encounter).")
+    embeddings: int = Field(description="Faces embedded and searched.")
+    alerts: int = Field(description="Alerts raised.")
+    outbox_backlog: int = Field(description="Events still waiting for the server's acknowledgement.")
+
+
+@dataclass(frozen=True)
+class EdgeIdentity:
+    """Who this device is."""
+
+    device_id: str
+    unit_id: str
+
+
+class EdgeAgent:
+    """One body camera: see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        identity: EdgeIdentity,
+        detector: Detector,
+        landmarker: FivePointLandmarker,
+        embedder: Embedder,
+        quality_policy: QualityPolicy,
+        watchlist: ActiveWatchlist,
+        recognition: RecognitionSettings,
+        outbox: Outbox,
+        bus: Bus | None,
+        position: PositionSource,
+        notifiers: Sequence[Notifier],
+        updater_factory: Callable[[ActiveWatchlist, Callable[[str], None]], WatchlistUpdater] | None = None,
+        event_log: EventLog | None = None,
+        position_interval_s: float = 5.0,
+        status_interval_s: float = 60.0,
+    ) -> None:
+        """Assemble the agent; nothing runs until :meth:`start`.
+
+        Args:
+            identity: this device and the officer's unit.
+            detector: face detector for video.
+            landmarker: 5-point landmarks.
+            embedder: embedding backend.
+            quality_policy: faces below it are not searched.
+            watchlist: the watchlist in force.
+            recognition: the track-level decision settings.
+            outbox: the durable event store.
+            bus: the link to the command centre; None when offline.
+            position: where the officer is.
+            notifiers: what shows the officer alerts, reviews and orders.
+            updater_factory: builds the watchlist updater (needs the device's keys); None: no live updates.
+            event_log: every event also written here, as JSON lines.
+            position_interval_s: seconds between positions.
+            status_interval_s: seconds between device statuses.
+        """
+        self.identity = identity
+        self.watchlist = watchlist
+        self.outbox = outbox
+        self._bus = bus
+        self._position = position
+        self._notifiers = list(notifiers)
+        self._event_log = event_log
+        self._position_interval_s = position_interval_s
+        self._status_interval_s = status_interval_s
+        self._last_error: str | None = None
+        self._stopping = threading.Event()
+        self._timers: list[threading.Thread] = []
+        self._awaiting_delivery: dict[uuid.UUID, DispatchStatus] = {}
+        self.pipeline = RecognitionPipeline(
+            detector=detector,
+            landmarker=landmarker,
+            embedder=embedder,
+            quality_policy=quality_policy,
+            watchlist=watchlist,
+            settings=recognition,
+            on_alert=self._raise_alert,
+        )
+        self.orders = OrderBook(device_id=identity.device_id, emit=self._emit_answer)
+        self.updater = updater_factory(watchlist, self._record_error) if updater_factory is not None else None
+        self.uplink = Uplink(outbox=outbox, bus=bus) if bus is not None else None
+        self.downlink = Downlink(
+            device_id=identity.device_id,
+            outbox=outbox,
+            orders=self.orders,
+            notifiers=self._notifiers,
+            on_watchlist=self.updater.announce if self.updater is not None else lambda _: None,
+            on_acknowledged=self._delivered,
+        )
+        self.frames_read = 0
+        self.frames_dropped = 0
+        self.frames_corrupt = 0
+        self._processing_s = 0.0
+
+    def start(self) -> None:
+        """Start positions, statuses, the uplink and the downlink."""
+        self._position.start()
+        if self._bus is not None and self.uplink is not None:
+            self._bus.subscribe(f"{TOPIC_ROOT}/{self.identity.device_id}/down/#", self.downlink)
+            self.uplink.start()
+        for name, interval, action in [
+            ("position", self._position_interval_s, self._send_position),
+            ("device-status", self._status_interval_s, self._send_status),
+        ]:
+            thread = threading.Thread(target=self._every, args=(interval, action), name=name, daemon=True)
+            thread.start()
+            self._timers.append(thread)
+
+    def run(self, source: VideoSource, *, realtime: bool) -> None:
+        """Process the source until it ends (or :meth:`stop`).
+
+        Args:
+            source: the video.
+            realtime: True for a live camera: a reader thread feeds a drop-oldest buffer, so the pipeline never
+                holds the camera back. False processes every frame in turn, as fast as it can.
+        """
+        if realtime:
+            buffer = FrameBuffer(capacity=2)
+            reader = threading.Thread(target=self._read_into, args=(source, buffer), name="camera", daemon=True)
+            reader.start()
+            while (frame := buffer.get()) is not None and not self._stopping.is_set():
+                started = time.perf_counter()
+                self.pipeline.process(frame)
+                self._processing_s += time.perf_counter() - started
+            reader.join(5)
+            self.frames_dropped = buffer.dropped
+        else:
+            for frame in source:
+                if self._stopping.is_set():
+                    break
+                self.frames_read += 1
+                started = time.perf_counter()
+                self.pipeline.process(frame)
+                self._processing_s += time.perf_counter() - started
+        self.frames_corrupt = source.stats.frames_corrupt
+        self.pipeline.drain()
+
+    def _read_into(self, source: VideoSource, buffer: FrameBuffer) -> None:
+        try:
+            for frame in source:
+                if self._stopping.is_set():
+                    break
+                self.frames_read += 1
+                buffer.put(frame)
+        finally:
+            buffer.close()
+
+    def stop(self) -> None:
+        """Stop everything; events not yet acknowledged stay in the outbox for the next start."""
+        self._stopping.set()
+        self.pipeline.close()
+        for thread in self._timers:
+            thread.join(5)
+        if self.updater is not None:
+            self.updater.wait(10)
+        if self.uplink is not None:
+            self.uplink.stop()
+        self._position.stop()
+
+    def report(self) -> EdgeRunReport:
+        """Counts so far."""
+        stats = self.pipeline.stats
+        return EdgeRunReport(
+            frames_read=self.frames_read,
+            frames_processed=stats.frames,
+            frames_dropped=self.frames_dropped,
+            frames_corrupt=self.frames_corrupt,
+            processing_fps=stats.frames / self._processing_s if self._processing_s > 0 else 0.0,
+            faces_seen=stats.faces_seen,
+            tracks=stats.tracks,
+            embeddings=stats.embeddings,
+            alerts=stats.alerts,
+            outbox_backlog=self.outbox.backlog(),
+        )
+
+    def answer(self, dispatch_id: uuid.UUID, status: DispatchState, *, reason: str = "") -> DispatchStatus:
+        """The officer answers a dispatch order (stored, then sent)."""
+        return self.orders.answer(dispatch_id, status, reason=reason)
+
+    def emit(self, event: Event) -> None:
+        """Store an event for sending (durable before this returns) and log it."""
+        self.outbox.put(event)
+        if self._event_log is not None:
+            self._event_log.write(event)
+        if self.uplink is not None:
+            self.uplink.wake()
+
+    def _emit_answer(self, event: DispatchStatus) -> None:
+        self._awaiting_delivery[event.id] = event
+        self.emit(event)
+        for notifier in self._notifiers:
+            notifier.order_status(event.dispatch_id, event.status, delivered=False)
+
+    def _delivered(self, ack: Ack) -> None:
+        for event_id in ack.ids:
+            answer = self._awaiting_delivery.pop(event_id, None)
+            if answer is not None:
+                for notifier in self._notifiers:
+                    notifier.order_status(answer.dispatch_id, answer.status, delivered=True)
+
+    def _raise_alert(self, alert: TrackAlert) -> None:
+        fix = self._position.latest()
+        location = None
+        if fix is not None:
+            # An estimate beyond the contract's 100 km (gpsd's first epoch after losing the fix) says nothing useful.
+            accuracy = fix.accuracy_m if fix.accuracy_m is not None and fix.accuracy_m <= MAX_ACCURACY_M else None
+            location = Location(lat=fix.lat, lon=fix.lon, accuracy_m=accuracy)
+        probe_jpeg = encode_jpeg(alert.probe_crop, quality=85)
+        now = utc_now()
+        event = AlertRaised(
+            device_id=self.identity.device_id,
+            alert_id=uuid.uuid4(),
+            unit_id=self.identity.unit_id,
+            subject_id=alert.match.subject.subject_id,
+            watchlist_version=alert.watchlist_version,
+            distance=alert.match.distance,
+            threshold=alert.threshold,
+            quality=QualitySummary(
+                score=alert.quality.score, parts={part.name: part.value for part in alert.quality.parts}
+            ),
+            frames=alert.matching_embeddings,
+            first_seen_at=now - timedelta(seconds=max(0.0, alert.decided_s - alert.first_seen_s)),
+            location=location,
+            probe_jpeg=probe_jpeg,
+            at=now,
+        )
+        card = AlertCard(
+            alert_id=event.alert_id,
+            subject_id=alert.match.subject.subject_id,
+            name=alert.match.subject.display_name,
+            category=alert.match.subject.category.value,
+            notes=alert.match.subject.notes,
+            distance=alert.match.distance,
+            threshold=alert.threshold,
+            probe_jpeg=probe_jpeg,
+            watchlist_jpeg=self.watchlist.current.gallery.template_chip(alert.match.template),
+            at=now,
+        )
+        for notifier in self._notifiers:
+            notifier.alert(card)
+        self.emit(event)
+        _log.info(
+            "alert.raised",
+            extra={"alert_id": str(event.alert_id), "subject_id": event.subject_id, "distance": event.distance},
+        )
+
+    def _send_position(self) -> None:
+        fix = self._position.latest()
+        if fix is None:
+            return
+        self.emit(
+            Position(
+                device_id=self.identity.device_id,
+                unit_id=self.identity.unit_id,
+                lat=fix.lat,
+                lon=fix.lon,
+                accuracy_m=fix.accuracy_m if fix.accuracy_m is not None and fix.accuracy_m <= MAX_ACCURACY_M else None,
+                heading_deg=fix.heading_deg,
+                speed_mps=fix.speed_mps if fix.speed_mps is not None and fix.speed_mps <= MAX_SPEED_MPS else None,
+                source=fix.source,
+                at=fix.at,
+            )
+        )
+
+    def _send_status(self) -> None:
+        current = self.watchlist.current
+        self.emit(
+            DeviceStatus(
+                device_id=self.identity.device_id,
+                watchlist_version=current.version,
+                faces_processed=self.pipeline.stats.embeddings,
+                last_error=self._last_error,
+            )
+        )
+
+    def _record_error(self, message: str) -> None:
+        self._last_error = message[:2000]
+
+    def _every(self, interval_s: float, action: Callable[[], None]) -> None:
+        while not self._stopping.is_set():
+            try:
+                action()
+            except Exception:
+                # A failed position or status must not end the timer; the next one may succeed.
+                _log.exception("edge.timer_failed", extra={"action": action.__name__})
+            if self._stopping.wait(interval_s):
+                return

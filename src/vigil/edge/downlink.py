@@ -1,0 +1,79 @@
+"""What the command centre sends a device: acknowledgements, review decisions, dispatch orders, new watchlists.
+
+One handler takes every message on the device's ``…/down/#`` topics. Acks delete events from the outbox;
+reviews and orders go to the officer's notifiers (a redelivered order is recorded once); a new watchlist is handed
+to the updater. A malformed message, or one for another device, is logged and dropped: it will never become
+valid, and holding it would block the messages behind it.
+"""
+
+import logging
+from collections.abc import Callable, Sequence
+
+from vigil.bus.protocol import Message
+from vigil.edge.notifier import Notifier
+from vigil.edge.orders import OrderBook
+from vigil.edge.outbox import Outbox
+from vigil.events import Ack, AlertReviewed, DispatchOrder, MalformedEvent, WatchlistAvailable, parse_event
+
+_log = logging.getLogger(__name__)
+
+
+class Downlink:
+    """Handles messages from the command centre to one device."""
+
+    def __init__(
+        self,
+        *,
+        device_id: str,
+        outbox: Outbox,
+        orders: OrderBook,
+        notifiers: Sequence[Notifier],
+        on_watchlist: Callable[[WatchlistAvailable], None],
+        on_acknowledged: Callable[[Ack], None] | None = None,
+    ) -> None:
+        """Wire the handler.
+
+        Args:
+            device_id: this device; messages for others are dropped.
+            outbox: acknowledged events are deleted from it.
+            orders: dispatch orders are recorded in it.
+            notifiers: shown reviews and orders.
+            on_watchlist: called with each new-watchlist announcement.
+            on_acknowledged: called after an ack was applied (e.g. to show answers as delivered).
+        """
+        self._device_id = device_id
+        self._outbox = outbox
+        self._orders = orders
+        self._notifiers = list(notifiers)
+        self._on_watchlist = on_watchlist
+        self._on_acknowledged = on_acknowledged
+        self.reviews: dict[str, AlertReviewed] = {}
+
+    def __call__(self, message: Message) -> None:
+        """Handle one message (a :data:`vigil.bus.protocol.Handler`)."""
+        try:
+            event = parse_event(message.payload)
+        except MalformedEvent as exc:
+            _log.warning("downlink.malformed", extra={"topic": message.topic, "reason": exc.reason})
+            return
+        if event.device_id != self._device_id:
+            _log.warning("downlink.other_device", extra={"topic": message.topic, "device_id": event.device_id})
+            return
+        match event:
+            case Ack():
+                self._outbox.acknowledge(event.ids)
+                if self._on_acknowledged is not None:
+                    self._on_acknowledged(event)
+            case AlertReviewed():
+                if str(event.alert_id) not in self.reviews:
+                    self.reviews[str(event.alert_id)] = event
+                    for notifier in self._notifiers:
+                        notifier.reviewed(event)
+            case DispatchOrder():
+                if self._orders.receive(event):
+                    for notifier in self._notifiers:
+                        notifier.order(event)
+            case WatchlistAvailable():
+                self._on_watchlist(event)
+            case _:
+                _log.warning("downlink.unexpected", extra={"topic": message.topic, "type": event.type})

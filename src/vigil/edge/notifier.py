@@ -1,0 +1,103 @@
+"""How the officer is told: the :class:`Notifier` seam, and the console notifier of a device without a screen.
+
+A notifier shows an alert card the moment a track decides (the subject's name, category, notes, watchlist photo
+beside the live crop, distance against threshold), then the command centre's review of it, and dispatch orders.
+The handset screen is another notifier; the agent can drive several at once.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from rich.console import Console
+from rich.panel import Panel
+
+from vigil.events import AlertReviewed, DispatchOrder, DispatchState
+
+
+@dataclass(frozen=True)
+class AlertCard:
+    """What the officer sees when the camera recognises a watchlist subject.
+
+    Attributes:
+        alert_id: the alert.
+        subject_id: who.
+        name: the subject's name.
+        category: why they are on the watchlist.
+        notes: notes for officers.
+        distance: the match distance.
+        threshold: the watchlist threshold.
+        probe_jpeg: the live face crop.
+        watchlist_jpeg: the enrolled face chip.
+        at: when the alert was raised (UTC).
+    """
+
+    alert_id: uuid.UUID
+    subject_id: str
+    name: str
+    category: str
+    notes: str
+    distance: float
+    threshold: float
+    probe_jpeg: bytes
+    watchlist_jpeg: bytes
+    at: datetime
+
+
+class Notifier(Protocol):
+    """Something that shows the officer what happens."""
+
+    def alert(self, card: AlertCard) -> None:
+        """Show a new alert: unconfirmed until the command centre reviews it."""
+        ...
+
+    def reviewed(self, review: AlertReviewed) -> None:
+        """Show the command centre's decision on an alert."""
+        ...
+
+    def order(self, order: DispatchOrder) -> None:
+        """Show a dispatch order."""
+        ...
+
+    def order_status(self, dispatch_id: uuid.UUID, status: DispatchState, delivered: bool) -> None:
+        """Show the officer's own answer to an order: sent, then delivered once the server has it."""
+        ...
+
+
+class ConsoleNotifier:
+    """Alert cards on a terminal (stderr), for a device without a screen and for the command line."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        """Print to ``console`` (default: stderr)."""
+        self._console = console or Console(stderr=True)
+
+    def alert(self, card: AlertCard) -> None:
+        """See :meth:`Notifier.alert`."""
+        body = (
+            f"[bold]{card.name}[/bold]  ({card.category.replace('_', ' ')})\n"
+            f"distance {card.distance:.3f} against threshold {card.threshold:.3f}\n"
+            f"{card.notes}\n"
+            "[yellow]UNCONFIRMED: do not act on the match alone; control is reviewing it[/yellow]"
+        )
+        self._console.print(Panel(body, title=f"WATCHLIST ALERT {card.at:%H:%M:%S}", border_style="red"))
+
+    def reviewed(self, review: AlertReviewed) -> None:
+        """See :meth:`Notifier.reviewed`."""
+        verdict = "[green]CONFIRMED by control[/green]" if review.decision == "confirmed" else "DISMISSED by control"
+        reason = f": {review.reason}" if review.reason else ""
+        self._console.print(f"alert {str(review.alert_id)[:8]} {verdict} ({review.reviewer}){reason}")
+
+    def order(self, order: DispatchOrder) -> None:
+        """See :meth:`Notifier.order`."""
+        body = (
+            f"go to {order.target.lat:.5f}, {order.target.lon:.5f}\n"
+            f"subject: [bold]{order.subject.name}[/bold] ({order.subject.category.replace('_', ' ')})\n"
+            f"{order.subject.risk_notes}\n{order.instructions}"
+        )
+        self._console.print(Panel(body, title=f"DISPATCH {str(order.dispatch_id)[:8]}", border_style="blue"))
+
+    def order_status(self, dispatch_id: uuid.UUID, status: DispatchState, delivered: bool) -> None:
+        """See :meth:`Notifier.order_status`."""
+        state = "delivered" if delivered else "sent"
+        self._console.print(f"dispatch {str(dispatch_id)[:8]}: {status.value.replace('_', ' ')} ({state})")

@@ -1,0 +1,154 @@
+"""Starting a body camera's agent from its settings, in named steps, and running it over a video source."""
+
+from collections.abc import Callable, Sequence
+
+from vigil.bus.mqtt import MqttBus
+from vigil.bus.protocol import Bus
+from vigil.edge.active_watchlist import ActiveWatchlist, LoadedWatchlist
+from vigil.edge.agent import EdgeAgent, EdgeIdentity, EdgeRunReport
+from vigil.edge.errors import EdgeError
+from vigil.edge.event_log import EventLog
+from vigil.edge.gpsd import GpsdSource
+from vigil.edge.nmea_replay import NmeaFileSource
+from vigil.edge.notifier import Notifier
+from vigil.edge.outbox import Outbox
+from vigil.edge.position import PositionSource
+from vigil.edge.route import SimulatedRoute
+from vigil.edge.settings import EdgeSettings, GpsdSettings, NmeaFileSettings, PositionSettings, SimulatedRouteSettings
+from vigil.edge.video_spec import open_source
+from vigil.edge.watchlist_update import WatchlistUpdater, loaded_from_package
+from vigil.events import utc_now
+from vigil.vision.landmarks import FivePointLandmarker
+from vigil.vision.settings import build_detector, build_embedder
+from vigil.watchlist.gallery import Gallery
+from vigil.watchlist.keys import load_device_key, load_verify_key
+from vigil.watchlist.package import MAGIC, open_package
+from vigil.watchlist.store import WatchlistStore
+
+
+class WatchlistNotUsable(EdgeError):
+    """The watchlist given to the agent cannot be loaded."""
+
+
+def load_watchlist(settings: EdgeSettings) -> LoadedWatchlist:
+    """Load the watchlist the agent starts with: a device package (verified and decrypted) or a local file.
+
+    Raises:
+        WatchlistNotUsable: a package without the keys to open it, or a file that is neither.
+        PackageError: the package is refused.
+    """
+    path = settings.watchlist
+    try:
+        head = path.read_bytes()[: len(MAGIC)] if path.is_file() else b""
+    except OSError as exc:
+        raise WatchlistNotUsable(f"cannot read the watchlist {path} ({exc})") from exc
+    if head == MAGIC:
+        if settings.device_key is None or settings.verify_key is None:
+            raise WatchlistNotUsable(f"{path} is a device package: give --device-key and --verify-key to open it")
+        package = open_package(
+            path.read_bytes(),
+            verify_key=load_verify_key(settings.verify_key),
+            device_key=load_device_key(settings.device_key),
+            now=utc_now(),
+            device_id=settings.device_id,
+        )
+        return loaded_from_package(package)
+    if not path.is_file():
+        raise WatchlistNotUsable(f"no watchlist at {path}")
+    with WatchlistStore.open(path) as store:
+        return LoadedWatchlist(
+            gallery=Gallery(store.live_entries(), threshold=store.threshold),
+            version=store.version,
+            valid_until=None,
+            package=None,
+        )
+
+
+def open_position_source(settings: PositionSettings) -> PositionSource:
+    """The position source the settings name."""
+    match settings:
+        case SimulatedRouteSettings():
+            return SimulatedRoute(settings.waypoints, settings.speed_mps)
+        case NmeaFileSettings():
+            return NmeaFileSource(settings.path, loop=settings.loop)
+        case GpsdSettings():
+            return GpsdSource(settings.host, settings.port)
+
+
+def connect_bus(settings: EdgeSettings) -> Bus | None:
+    """The link to the command centre, or None offline.
+
+    Raises:
+        BusUnavailable: the broker cannot be reached at start (the device then runs offline; retry later).
+    """
+    return MqttBus(settings.bus) if settings.bus is not None else None
+
+
+def build_agent(
+    settings: EdgeSettings,
+    *,
+    bus: Bus | None,
+    notifiers: Sequence[Notifier],
+    event_log: EventLog | None = None,
+) -> EdgeAgent:
+    """Assemble an agent from settings (not yet started).
+
+    Raises:
+        VigilError: a model, the watchlist or a key cannot be loaded.
+    """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    active = ActiveWatchlist(load_watchlist(settings))
+    updater_factory = None
+    if settings.device_key is not None and settings.verify_key is not None:
+        device_key = load_device_key(settings.device_key)
+        verify_key = load_verify_key(settings.verify_key)
+
+        def updater_factory(active: ActiveWatchlist, on_error: Callable[[str], None]) -> WatchlistUpdater:
+            return WatchlistUpdater(
+                active=active,
+                device_id=settings.device_id,
+                device_key=device_key,
+                verify_key=verify_key,
+                on_error=on_error,
+            )
+
+    return EdgeAgent(
+        identity=EdgeIdentity(device_id=settings.device_id, unit_id=settings.unit_id),
+        detector=build_detector(settings.vision.detector),
+        landmarker=FivePointLandmarker(),
+        embedder=build_embedder(settings.vision.embedder),
+        quality_policy=settings.vision.quality,
+        watchlist=active,
+        recognition=settings.recognition,
+        outbox=Outbox(settings.data_dir / "outbox.sqlite"),
+        bus=bus,
+        position=open_position_source(settings.position),
+        notifiers=notifiers,
+        updater_factory=updater_factory,
+        event_log=event_log,
+        position_interval_s=settings.position_interval_s,
+        status_interval_s=settings.status_interval_s,
+    )
+
+
+def run_edge(settings: EdgeSettings, *, notifiers: Sequence[Notifier]) -> EdgeRunReport:
+    """Run the agent over its video source until the source ends; the command ``vigil edge run``."""
+    bus = connect_bus(settings)
+    event_log = EventLog(settings.events_out) if settings.events_out is not None else None
+    try:
+        agent = build_agent(settings, bus=bus, notifiers=notifiers, event_log=event_log)
+        source = open_source(settings.source, realtime=settings.realtime)
+        agent.start()
+        try:
+            agent.run(source, realtime=settings.realtime)
+        finally:
+            source.close()
+            agent.stop()
+        report = agent.report()
+        agent.outbox.close()
+        return report
+    finally:
+        if event_log is not None:
+            event_log.close()
+        if bus is not None:
+            bus.stop()

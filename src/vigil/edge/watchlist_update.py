@@ -1,0 +1,137 @@
+"""Fetching, verifying and swapping in a new watchlist package while the camera keeps running.
+
+On a ``watchlist.available`` announcement the updater downloads the package on its own thread, checks the
+announced sha256, verifies and decrypts it (:func:`vigil.watchlist.package.open_package`: signature, this
+device's key, newer than the one held, not expired), builds its gallery and swaps it in. The pipeline never
+waits: searches in progress finish on the old gallery. A refused package leaves the old one in force and is
+reported through ``on_error``.
+"""
+
+import hashlib
+import logging
+import threading
+import urllib.request
+from collections.abc import Callable
+from urllib.error import URLError
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from vigil.edge.active_watchlist import ActiveWatchlist, LoadedWatchlist
+from vigil.edge.errors import EdgeError
+from vigil.errors import VigilError
+from vigil.events import WatchlistAvailable, utc_now
+from vigil.watchlist.gallery import Gallery
+from vigil.watchlist.package import WatchlistPackage, open_package
+
+_log = logging.getLogger(__name__)
+MAX_PACKAGE_BYTES = 512 * 1024 * 1024
+
+
+class WatchlistFetchFailed(EdgeError):
+    """The package could not be downloaded, or is not the one announced."""
+
+
+def fetch_url(url: str, *, timeout_s: float = 60.0, max_bytes: int = MAX_PACKAGE_BYTES) -> bytes:
+    """Download a package (``http(s)://`` or ``file://``).
+
+    Raises:
+        WatchlistFetchFailed: unreachable, an HTTP error, or larger than ``max_bytes``.
+    """
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:  # the command centre's own URL
+            data = bytes(response.read(max_bytes + 1))
+    except (URLError, OSError, ValueError) as exc:
+        raise WatchlistFetchFailed(f"cannot download the watchlist package from {url} ({exc})") from exc
+    if len(data) > max_bytes:
+        raise WatchlistFetchFailed(f"the package at {url} is larger than {max_bytes:,} bytes")
+    return data
+
+
+def loaded_from_package(package: WatchlistPackage) -> LoadedWatchlist:
+    """The searchable form of an opened package."""
+    return LoadedWatchlist(
+        gallery=Gallery(list(package.entries), threshold=package.header.threshold),
+        version=package.header.version,
+        valid_until=package.header.valid_until,
+        package=package.held,
+    )
+
+
+class WatchlistUpdater:
+    """Swaps in announced packages."""
+
+    def __init__(
+        self,
+        *,
+        active: ActiveWatchlist,
+        device_id: str,
+        device_key: bytes,
+        verify_key: Ed25519PublicKey,
+        on_error: Callable[[str], None],
+        fetch: Callable[[str], bytes] = fetch_url,
+    ) -> None:
+        """Wire the updater.
+
+        Args:
+            active: the watchlist in force, to swap.
+            device_id: this device.
+            device_key: this device's AES key.
+            verify_key: the command centre's public key.
+            on_error: told why a package was refused (for the device status).
+            fetch: downloads a URL.
+        """
+        self._active = active
+        self._device_id = device_id
+        self._device_key = device_key
+        self._verify_key = verify_key
+        self._on_error = on_error
+        self._fetch = fetch
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    def announce(self, announcement: WatchlistAvailable) -> None:
+        """Start fetching an announced package, unless the device already holds that version or newer."""
+        if announcement.version <= self._active.current.version:
+            return
+        thread = threading.Thread(target=self._update, args=(announcement,), name="watchlist-update", daemon=True)
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def wait(self, timeout_s: float = 60.0) -> None:
+        """Wait for updates in progress (for tests and orderly shutdown)."""
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout_s)
+
+    def _update(self, announcement: WatchlistAvailable) -> None:
+        with self._lock:  # one update at a time, so two announcements cannot race each other
+            try:
+                self.apply(self._fetch(announcement.url), expected_sha256=announcement.sha256)
+            except VigilError as exc:
+                _log.warning("watchlist.update_refused", extra={"version": announcement.version, "reason": str(exc)})
+                self._on_error(str(exc))
+
+    def apply(self, data: bytes, *, expected_sha256: str | None = None) -> LoadedWatchlist:
+        """Verify a package's bytes and swap it in.
+
+        Raises:
+            WatchlistFetchFailed: the bytes are not the announced package.
+            PackageError: the package is refused (signature, key, replay, expiry, corruption).
+        """
+        if expected_sha256 is not None and hashlib.sha256(data).hexdigest() != expected_sha256:
+            raise WatchlistFetchFailed("the downloaded package does not match the announced sha256")
+        current = self._active.current
+        package = open_package(
+            data,
+            verify_key=self._verify_key,
+            device_key=self._device_key,
+            now=utc_now(),
+            held=current.package,
+            device_id=self._device_id,
+        )
+        loaded = loaded_from_package(package)
+        self._active.swap(loaded)
+        _log.info("watchlist.swapped", extra={"version": loaded.version, "subjects": len(package.entries)})
+        return loaded

@@ -1,0 +1,255 @@
+import io
+import logging
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from tests.edge.conftest import active_watchlist
+from vigil.bus.memory import MemoryBus
+from vigil.bus.protocol import Message
+from vigil.edge.agent import EdgeAgent, EdgeIdentity
+from vigil.edge.event_log import EventLog
+from vigil.edge.notifier import AlertCard, ConsoleNotifier
+from vigil.edge.outbox import Outbox
+from vigil.edge.recognition import RecognitionSettings
+from vigil.edge.route import SimulatedRoute
+from vigil.edge.video_spec import open_source
+from vigil.events import (
+    Ack,
+    AlertRaised,
+    AlertReviewed,
+    DispatchOrder,
+    DispatchState,
+    DispatchStatus,
+    Event,
+    Location,
+    SubjectBrief,
+    encode_event,
+    parse_event,
+)
+from vigil.sim.patrol_scene import standard_patrol_scene
+from vigil.vision.blazeface import BlazeFaceDetector
+from vigil.vision.embedding import face_distance
+from vigil.vision.engine import FaceEngine
+from vigil.vision.image import RgbImage, load_image
+from vigil.vision.landmarks import FivePointLandmarker
+from vigil.vision.quality import QualityPolicy
+from vigil.vision.settings import OnnxEmbedderSettings, build_embedder
+from vigil.watchlist.store import WatchlistEntry
+
+ROUTE = [(51.50809, -0.12804), (51.50927, -0.12493)]
+
+
+class RecordingEmbedder:
+    """The real ONNX embedder, remembering what it computed so the test can look for it on disk."""
+
+    def __init__(self) -> None:
+        self._inner = build_embedder(OnnxEmbedderSettings())
+        self.computed: list[np.ndarray] = []
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    def embed(self, chips: Sequence[RgbImage]) -> np.ndarray:
+        result = self._inner.embed(chips)
+        self.computed.extend(result)
+        return result
+
+
+class Screen:
+    """A notifier that keeps what it was shown."""
+
+    def __init__(self) -> None:
+        self.cards: list[AlertCard] = []
+        self.reviews: list[AlertReviewed] = []
+        self.orders: list[DispatchOrder] = []
+        self.statuses: list[tuple[uuid.UUID, DispatchState, bool]] = []
+
+    def alert(self, card: AlertCard) -> None:
+        self.cards.append(card)
+
+    def reviewed(self, review: AlertReviewed) -> None:
+        self.reviews.append(review)
+
+    def order(self, order: DispatchOrder) -> None:
+        self.orders.append(order)
+
+    def order_status(self, dispatch_id: uuid.UUID, status: DispatchState, delivered: bool) -> None:
+        self.statuses.append((dispatch_id, status, delivered))
+
+
+def _agent(
+    tmp_path: Path,
+    watchlist,
+    *,
+    bus=None,
+    embedder=None,
+    notifiers=(),
+    event_log=None,  # type: ignore[no-untyped-def]
+) -> EdgeAgent:
+    data = tmp_path / "device"
+    data.mkdir(exist_ok=True)
+    return EdgeAgent(
+        identity=EdgeIdentity(device_id="cam-7", unit_id="Bravo-2"),
+        detector=BlazeFaceDetector(),
+        landmarker=FivePointLandmarker(),
+        embedder=embedder or build_embedder(OnnxEmbedderSettings()),
+        quality_policy=QualityPolicy(),
+        watchlist=watchlist,
+        recognition=RecognitionSettings(),
+        outbox=Outbox(data / "outbox.sqlite"),
+        bus=bus,
+        position=SimulatedRoute(ROUTE, 1.4),
+        notifiers=list(notifiers),
+        event_log=event_log,
+        position_interval_s=0.5,
+        status_interval_s=1.0,
+    )
+
+
+def _video(testdata: Path, tmp_path: Path, watchlist_people: tuple[str, ...], passers_by: tuple[str, ...]) -> Path:
+    footage = standard_patrol_scene(
+        testdata, fps=15, seconds=16, watchlist_people=watchlist_people, passers_by=passers_by
+    )
+    return footage.write_mp4(tmp_path / "street.mp4")
+
+
+def test_faces_that_match_nobody_leave_no_trace(
+    tmp_path: Path, testdata: Path, watchlist_entries: dict[str, WatchlistEntry], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    video = _video(testdata, tmp_path, (), ("alex_lacamoire", "biden", "rose_leslie", "kit_harington"))
+    embedder = RecordingEmbedder()
+    console = io.StringIO()
+    (tmp_path / "device").mkdir()
+    event_log = EventLog(tmp_path / "device" / "events.jsonl")
+    agent = _agent(
+        tmp_path,
+        active_watchlist(watchlist_entries, ["obama"]),
+        embedder=embedder,
+        notifiers=[ConsoleNotifier(Console(file=console))],
+        event_log=event_log,
+    )
+    agent.start()
+    with open_source(str(video), realtime=False) as source:
+        agent.run(source, realtime=False)
+    time.sleep(1.2)  # let a position and a device status go out
+    agent.stop()
+    report = agent.report()
+    agent.outbox.close()
+    event_log.close()
+
+    assert report.alerts == 0
+    assert report.tracks >= 4
+    assert len(embedder.computed) == report.embeddings > 0  # their faces were searched, in memory
+
+    stored = sqlite3.connect(tmp_path / "device" / "outbox.sqlite")
+    kinds = {kind for (kind,) in stored.execute("SELECT type FROM outbox")}
+    stored.close()
+    logged = [parse_event(line) for line in (tmp_path / "device" / "events.jsonl").read_bytes().splitlines()]
+    assert kinds == {e.type for e in logged} == {"position", "device.status"}
+
+    everything = b"".join(p.read_bytes() for p in (tmp_path / "device").rglob("*") if p.is_file())
+    everything += caplog.text.encode() + console.getvalue().encode()
+    everything += b"".join(repr(vars(record)).encode() for record in caplog.records)
+    for marker in (b"\xff\xd8\xff", b"\x89PNG"):
+        assert marker not in everything, "an image reached the device's storage or logs"
+    for embedding in embedder.computed:
+        assert embedding.astype(np.float32).tobytes()[:16] not in everything
+        assert f"{embedding[0]:.5f}".encode() not in everything
+
+
+class ControlRoom:
+    """Stands in for the command centre on the in-process bus: stores up events once, acks, replies."""
+
+    def __init__(self, bus: MemoryBus) -> None:
+        self.bus = bus
+        self.events: dict[uuid.UUID, Event] = {}
+        self.order: list[Event] = []
+        self._changed = threading.Condition()
+        bus.subscribe("vigil/v1/devices/+/up/#", self)
+
+    def __call__(self, message: Message) -> None:
+        event = parse_event(message.payload)
+        with self._changed:
+            if event.id not in self.events:
+                self.events[event.id] = event
+                self.order.append(event)
+            self._changed.notify_all()
+        self.send(Ack(device_id=event.device_id, ids=[event.id]))
+
+    def send(self, event: Event) -> None:
+        kind = event.type
+        self.bus.publish(f"vigil/v1/devices/{event.device_id}/down/{kind}", encode_event(event))
+
+    def wait_for(self, predicate, timeout_s: float = 20) -> bool:  # type: ignore[no-untyped-def]
+        with self._changed:
+            return self._changed.wait_for(lambda: predicate(self.order), timeout_s)
+
+
+def test_alert_review_dispatch_and_answers_over_the_bus(
+    tmp_path: Path, testdata: Path, watchlist_entries: dict[str, WatchlistEntry], hog_engine: FaceEngine
+) -> None:
+    video = _video(testdata, tmp_path, ("obama",), ("biden",))
+    bus = MemoryBus()
+    room = ControlRoom(bus)
+    screen = Screen()
+    agent = _agent(tmp_path, active_watchlist(watchlist_entries, ["obama"]), bus=bus, notifiers=[screen])
+    agent.start()
+    with open_source(str(video), realtime=False) as source:
+        agent.run(source, realtime=False)
+
+    assert room.wait_for(lambda events: any(isinstance(e, AlertRaised) for e in events))
+    alert = next(e for e in room.order if isinstance(e, AlertRaised))
+    assert (alert.subject_id, alert.unit_id, alert.device_id) == ("obama", "Bravo-2", "cam-7")
+    assert alert.location is not None
+    assert abs(alert.location.lat - 51.508) < 0.01
+    assert alert.distance <= alert.threshold
+    # The one image that leaves is the matched face: it is obama's, not the passer-by's.
+    probe_faces = hog_engine.analyse(load_image(alert.probe_jpeg))
+    assert len(probe_faces) == 1
+    obama = watchlist_entries["obama"].templates[0].embedding
+    assert probe_faces[0].embedding is not None
+    assert face_distance(probe_faces[0].embedding, obama) <= 0.6
+    assert [c.subject_id for c in screen.cards] == ["obama"]
+    assert screen.cards[0].watchlist_jpeg.startswith(b"\xff\xd8")
+
+    room.send(AlertReviewed(device_id="cam-7", alert_id=alert.alert_id, decision="confirmed", reviewer="op.a"))
+    order = DispatchOrder(
+        device_id="cam-7",
+        dispatch_id=uuid.uuid4(),
+        incident_id=uuid.uuid4(),
+        unit_id="Bravo-2",
+        target=alert.location or Location(lat=0, lon=0),
+        area={"type": "Polygon", "coordinates": [[[-0.13, 51.5], [-0.12, 51.5], [-0.12, 51.51], [-0.13, 51.5]]]},
+        subject=SubjectBrief(subject_id="obama", name="Obama", category="wanted_on_warrant"),
+    )
+    room.send(order)
+    deadline = time.monotonic() + 10
+    while (not screen.orders or not screen.reviews) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [r.decision for r in screen.reviews] == ["confirmed"]
+    assert [o.dispatch_id for o in screen.orders] == [order.dispatch_id]
+
+    steps = [DispatchState.ACCEPTED, DispatchState.EN_ROUTE, DispatchState.ON_SCENE, DispatchState.CLEARED]
+    for step in steps:
+        agent.answer(order.dispatch_id, step)
+    assert room.wait_for(lambda events: sum(isinstance(e, DispatchStatus) for e in events) == 4)
+    assert [e.status for e in room.order if isinstance(e, DispatchStatus)] == steps
+    deadline = time.monotonic() + 10
+    while len([d for *_, d in screen.statuses if d]) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # Acknowledged answers left the outbox and show as delivered; only the latest positions may still wait.
+    assert [(s, d) for _, s, d in screen.statuses if d] == [(step, True) for step in steps]
+    assert {item.type for item in agent.outbox.oldest()} <= {"position", "device.status"}
+    agent.stop()
+    agent.outbox.close()
+    bus.stop()

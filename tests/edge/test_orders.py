@@ -1,0 +1,104 @@
+import uuid
+from pathlib import Path
+
+import pytest
+
+from vigil.bus.protocol import Message
+from vigil.edge.downlink import Downlink
+from vigil.edge.orders import InvalidDispatchAnswer, OrderBook, UnknownDispatch
+from vigil.edge.outbox import Outbox
+from vigil.events import (
+    Ack,
+    AlertReviewed,
+    DispatchOrder,
+    DispatchState,
+    DispatchStatus,
+    Location,
+    Position,
+    SubjectBrief,
+    WatchlistAvailable,
+    encode_event,
+)
+
+AREA = {"type": "Polygon", "coordinates": [[[-0.1, 51.5], [-0.09, 51.5], [-0.09, 51.51], [-0.1, 51.5]]]}
+
+
+def _order(device_id: str = "cam-1") -> DispatchOrder:
+    return DispatchOrder(
+        device_id=device_id,
+        dispatch_id=uuid.uuid4(),
+        incident_id=uuid.uuid4(),
+        unit_id="u1",
+        target=Location(lat=51.5, lon=-0.1),
+        area=AREA,
+        subject=SubjectBrief(subject_id="s1", name="A Person", category="wanted_on_warrant"),
+    )
+
+
+class Shown:
+    def __init__(self) -> None:
+        self.reviews: list[AlertReviewed] = []
+        self.orders: list[DispatchOrder] = []
+        self.statuses: list[tuple[uuid.UUID, DispatchState, bool]] = []
+
+    def alert(self, card: object) -> None:
+        raise AssertionError("no alerts expected")
+
+    def reviewed(self, review: AlertReviewed) -> None:
+        self.reviews.append(review)
+
+    def order(self, order: DispatchOrder) -> None:
+        self.orders.append(order)
+
+    def order_status(self, dispatch_id: uuid.UUID, status: DispatchState, delivered: bool) -> None:
+        self.statuses.append((dispatch_id, status, delivered))
+
+
+def test_answers_move_forward_only() -> None:
+    emitted: list[DispatchStatus] = []
+    book = OrderBook(device_id="cam-1", emit=emitted.append)
+    order = _order()
+    assert book.receive(order)
+    assert not book.receive(order)  # a redelivery
+    with pytest.raises(InvalidDispatchAnswer, match="accept the order before reporting on scene"):
+        book.answer(order.dispatch_id, DispatchState.ON_SCENE)
+    for state in [DispatchState.ACCEPTED, DispatchState.EN_ROUTE, DispatchState.ON_SCENE, DispatchState.CLEARED]:
+        book.answer(order.dispatch_id, state)
+    assert [e.status for e in emitted] == ["accepted", "en_route", "on_scene", "cleared"]
+    with pytest.raises(InvalidDispatchAnswer, match="answers only move forward"):
+        book.answer(order.dispatch_id, DispatchState.EN_ROUTE)
+    with pytest.raises(InvalidDispatchAnswer, match="can no longer be declined"):
+        book.answer(order.dispatch_id, DispatchState.DECLINED)
+    with pytest.raises(UnknownDispatch):
+        book.answer(uuid.uuid4(), DispatchState.ACCEPTED)
+
+
+def test_declined_order_cannot_be_taken_up() -> None:
+    book = OrderBook(device_id="cam-1", emit=lambda event: None)
+    order = _order()
+    book.receive(order)
+    book.answer(order.dispatch_id, DispatchState.DECLINED, reason="already on another call")
+    with pytest.raises(InvalidDispatchAnswer, match="was declined"):
+        book.answer(order.dispatch_id, DispatchState.ACCEPTED)
+
+
+def test_downlink_routes_each_kind(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    position = Position(device_id="cam-1", unit_id="u1", lat=1, lon=1)
+    outbox.put(position)
+    shown = Shown()
+    announced: list[WatchlistAvailable] = []
+    book = OrderBook(device_id="cam-1", emit=lambda event: None)
+    downlink = Downlink(device_id="cam-1", outbox=outbox, orders=book, notifiers=[shown], on_watchlist=announced.append)
+    order = _order()
+    review = AlertReviewed(device_id="cam-1", alert_id=uuid.uuid4(), decision="confirmed", reviewer="op.a")
+    available = WatchlistAvailable(device_id="cam-1", version=9, sha256="0" * 64, url="file:///x.vwl")
+    for event in [Ack(device_id="cam-1", ids=[position.id]), order, order, review, review, available, _order("cam-2")]:
+        downlink(Message(topic="vigil/v1/devices/cam-1/down/x", payload=encode_event(event)))
+    downlink(Message(topic="vigil/v1/devices/cam-1/down/x", payload=b"{not json"))
+    assert outbox.backlog() == 0
+    assert shown.orders == [order]
+    assert shown.reviews == [review]
+    assert announced == [available]
+    assert [o.dispatch_id for o, _ in book.orders()] == [order.dispatch_id]
+    outbox.close()

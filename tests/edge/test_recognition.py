@@ -1,0 +1,86 @@
+from pathlib import Path
+
+import pytest
+
+from tests.edge.conftest import active_watchlist
+from vigil.edge.recognition import RecognitionPipeline, RecognitionSettings, TrackAlert
+from vigil.edge.video import Frame
+from vigil.sim.patrol_scene import standard_patrol_scene
+from vigil.vision.blazeface import BlazeFaceDetector
+from vigil.vision.landmarks import FivePointLandmarker
+from vigil.vision.quality import QualityPolicy
+from vigil.vision.settings import OnnxEmbedderSettings, build_embedder
+from vigil.watchlist.store import WatchlistEntry
+
+FPS = 30.0
+
+
+def _run(
+    footage, watchlist, settings: RecognitionSettings, *, passes: int = 1
+) -> tuple[list[TrackAlert], RecognitionPipeline]:  # type: ignore[no-untyped-def]
+    alerts: list[TrackAlert] = []
+    pipeline = RecognitionPipeline(
+        detector=BlazeFaceDetector(),
+        landmarker=FivePointLandmarker(),
+        embedder=build_embedder(OnnxEmbedderSettings()),
+        quality_policy=QualityPolicy(),
+        watchlist=watchlist,
+        settings=settings,
+        on_alert=alerts.append,
+    )
+    index = 0
+    for _ in range(passes):
+        for image in footage.frames():
+            pipeline.process(Frame(index=index, timestamp_s=index / FPS, image=image))
+            index += 1
+    assert pipeline.drain()
+    pipeline.close()
+    return alerts, pipeline
+
+
+@pytest.mark.parametrize(
+    ("watchlist_people", "passers_by"),
+    [
+        (("obama", "kit_harington"), ("alex_lacamoire", "biden", "rose_leslie")),
+        (("biden", "rose_leslie"), ("alex_lacamoire", "obama", "kit_harington")),
+    ],
+)
+def test_every_watchlist_person_raises_exactly_one_alert_and_nobody_else_any(
+    testdata: Path,
+    watchlist_entries: dict[str, WatchlistEntry],
+    watchlist_people: tuple[str, ...],
+    passers_by: tuple[str, ...],
+) -> None:
+    footage = standard_patrol_scene(
+        testdata, fps=FPS, seconds=20, watchlist_people=watchlist_people, passers_by=passers_by
+    )
+    # The gallery holds every test identity but the passers-by's, so their faces have near neighbours to resist.
+    alerts, pipeline = _run(footage, active_watchlist(watchlist_entries, list(watchlist_people)), RecognitionSettings())
+    assert sorted(a.match.subject.subject_id for a in alerts) == sorted(watchlist_people)
+    for alert in alerts:
+        truth = footage.truth[alert.decided_frame]
+        assert alert.match.distance <= alert.threshold
+        assert alert.probe_crop.ndim == 3
+        assert alert.first_seen_frame <= alert.decided_frame
+        # The alert is raised while the person is still in view, before they grow to a 60 px face plus 10 frames.
+        first_clear = next(
+            i
+            for i, faces in enumerate(footage.truth)
+            if any(f.person_id == alert.match.subject.subject_id and f.width >= 60 for f in faces)
+        )
+        assert alert.decided_frame < first_clear + 10, (alert.decided_frame, first_clear)
+        assert truth is not None
+    assert pipeline.stats.tracks >= len(watchlist_people) + len(passers_by)
+    assert pipeline.stats.embeddings <= pipeline.stats.tracks * RecognitionSettings().max_embeddings_per_track
+
+
+@pytest.mark.parametrize(("cooldown_s", "expected"), [(3600.0, ["obama"]), (0.0, ["obama", "obama"])])
+def test_cooldown_stops_a_second_alert_for_the_same_subject(
+    testdata: Path, watchlist_entries: dict[str, WatchlistEntry], cooldown_s: float, expected: list[str]
+) -> None:
+    """The same person walks past twice (two encounters, two tracks)."""
+    footage = standard_patrol_scene(testdata, fps=FPS, seconds=8, watchlist_people=("obama",), passers_by=())
+    watchlist = active_watchlist(watchlist_entries, ["obama"])
+    alerts, pipeline = _run(footage, watchlist, RecognitionSettings(cooldown_s=cooldown_s), passes=2)
+    assert [a.match.subject.subject_id for a in alerts] == expected
+    assert pipeline.stats.tracks >= 2

@@ -1,0 +1,109 @@
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from vigil.cli.app import create_app
+from vigil.events import AlertRaised, parse_event
+from vigil.sim.patrol_scene import standard_patrol_scene
+
+
+def _run(*args: object) -> tuple[int, str, str]:
+    result = CliRunner().invoke(create_app(), [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(scope="module")
+def street(tmp_path_factory: pytest.TempPathFactory, testdata: Path) -> Path:
+    footage = standard_patrol_scene(testdata, fps=15, seconds=12, watchlist_people=("obama",), passers_by=("biden",))
+    return footage.write_mp4(tmp_path_factory.mktemp("video") / "street.mp4")
+
+
+@pytest.mark.parametrize("form", ["file", "package"])
+def test_edge_run_offline_writes_the_events(tmp_path: Path, testdata: Path, street: Path, form: str) -> None:
+    watchlist = tmp_path / "op.sqlite"
+    assert _run("watchlist", "create", watchlist, "--name", "Op")[0] == 0
+    photos = sorted((testdata / "identities" / "train" / "obama").iterdir())
+    code, _, err = _run(
+        "watchlist",
+        "enrol",
+        watchlist,
+        *photos,
+        "--id",
+        "obama",
+        "--name",
+        "Barack Obama",
+        "--category",
+        "wanted_on_warrant",
+        "--legal-basis",
+        "Warrant 1",
+        "--expires",
+        "2099-01-01",
+        "--proposed-by",
+        "pc.a",
+    )
+    assert code == 0, err
+    assert _run("watchlist", "approve", watchlist, "--id", "obama", "--by", "sgt.b")[0] == 0
+    keys: list[object] = []
+    if form == "package":
+        _run("watchlist", "keys", "--signing-key", tmp_path / "cc.pem", "--verify-key", tmp_path / "cc.pub")
+        _run("watchlist", "device-key", tmp_path / "cam.key")
+        package = tmp_path / "cam.vwl"
+        code, _, err = _run(
+            "watchlist",
+            "export",
+            watchlist,
+            "--out",
+            package,
+            "--device-id",
+            "cam-1",
+            "--device-key",
+            tmp_path / "cam.key",
+            "--signing-key",
+            tmp_path / "cc.pem",
+        )
+        assert code == 0, err
+        watchlist = package
+        keys = ["--device-key", tmp_path / "cam.key", "--verify-key", tmp_path / "cc.pub"]
+    events = tmp_path / "events.jsonl"
+    code, out, err = _run(
+        "edge",
+        "run",
+        "--source",
+        street,
+        "--watchlist",
+        watchlist,
+        *keys,
+        "--offline",
+        "--fast",
+        "--events-out",
+        events,
+        "--data-dir",
+        tmp_path / "device",
+        "--json",
+    )
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["frames_read"] == report["frames_processed"] == 180
+    assert report["alerts"] == 1
+    assert report["tracks"] >= 2
+    assert report["outbox_backlog"] >= 1  # offline: everything waits in the outbox
+    emitted = [parse_event(line) for line in events.read_bytes().splitlines()]
+    alerts = [e for e in emitted if isinstance(e, AlertRaised)]
+    assert [a.subject_id for a in alerts] == ["obama"]
+    assert "WATCHLIST ALERT" in err
+
+
+def test_edge_run_needs_a_link_or_offline(tmp_path: Path, street: Path) -> None:
+    code, _, err = _run("edge", "run", "--source", street, "--watchlist", tmp_path / "x.sqlite")
+    assert code == 2
+    assert "--offline" in err
+
+
+def test_edge_run_refuses_a_package_without_keys(tmp_path: Path, street: Path) -> None:
+    package = tmp_path / "cam.vwl"
+    package.write_bytes(b"VIGILWL\x01" + b"\x00" * 100)
+    code, _, err = _run("edge", "run", "--source", street, "--watchlist", package, "--offline", "--data-dir", tmp_path)
+    assert code == 1
+    assert "is a device package: give --device-key and --verify-key" in err
