@@ -1,0 +1,1 @@
+"""Alerts raised by body cameras: stored with their face crops, listed for review."""

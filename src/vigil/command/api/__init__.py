@@ -1,0 +1,1 @@
+"""What every router shares: dependencies, the error shape, request bodies read within limits."""

@@ -1,0 +1,159 @@
+"""The command-centre server: :func:`create_app` builds the FastAPI app; its lifespan runs the startup steps.
+
+Startup, in named steps (each logged as ``command.startup_step`` with its duration):
+
+1. ``init_database``: open the database and migrate it to the newest schema;
+2. ``connect_bus``: the bus passed in, or the one the settings name (none: events arrive over HTTP only);
+3. ``start_ingestion``: subscribe to every device's events on the bus.
+
+Shutdown stops taking bus messages, stops a bus the server connected itself, and closes the database. Nothing
+happens at import time, and nothing is shared between two apps.
+"""
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+import vigil
+from vigil.bus.memory import MemoryBus
+from vigil.bus.mqtt import MqttBus, MqttSettings
+from vigil.bus.protocol import Bus
+from vigil.command.alerts.router import router as alerts_router
+from vigil.command.api.problems import install_error_handlers
+from vigil.command.database import Database
+from vigil.command.devices.router import router as devices_router
+from vigil.command.ingestion.metrics import IngestionMetrics
+from vigil.command.ingestion.router import osmand_router
+from vigil.command.ingestion.router import router as ingestion_router
+from vigil.command.ingestion.subscriber import start_ingestion
+from vigil.command.runtime import ServerRuntime
+from vigil.command.settings import CommandSettings, MemoryBusSettings
+from vigil.command.units.router import router as units_router
+from vigil.events import utc_now
+
+_log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+OPENAPI_URL = "/api/v1/openapi.json"
+
+
+def create_app(settings: CommandSettings, *, bus: Bus | None = None) -> FastAPI:
+    """Build the server; it starts (database, bus, ingestion) when the ASGI server runs its lifespan.
+
+    Args:
+        settings: the server's settings.
+        bus: a bus to use instead of the one the settings name; it stays the caller's to stop.
+
+    Returns:
+        The app, with its OpenAPI document at ``/api/v1/openapi.json`` and docs at ``/api/docs``.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await run_in_threadpool(start_server, settings, bus)
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            await run_in_threadpool(stop_server, runtime)
+
+    app = FastAPI(
+        title="Vigil command centre",
+        version=vigil.__version__,
+        summary="Ingests body cameras' events; serves units, devices and alerts to the operators' map.",
+        lifespan=lifespan,
+        openapi_url=OPENAPI_URL,
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    for router in (ingestion_router, units_router, devices_router, alerts_router):
+        app.include_router(router)
+    if settings.osmand_enabled:
+        app.include_router(osmand_router)
+    return app
+
+
+def start_server(settings: CommandSettings, bus: Bus | None) -> ServerRuntime:
+    """Run the startup steps; on a failure, undo the steps that ran and raise.
+
+    Raises:
+        DatabaseUnavailable, MigrationFailed: the database step failed.
+        BusError: the bus could not be connected or subscribed to.
+    """
+    database = _step("init_database", lambda: init_database(settings))
+    runtime = ServerRuntime(settings=settings, database=database, metrics=IngestionMetrics(), started_at=utc_now())
+    try:
+        runtime.bus, runtime.owns_bus = _step("connect_bus", lambda: connect_bus(settings, bus))
+        if runtime.bus is not None:
+            connected = runtime.bus
+            runtime.subscriber = _step(
+                "start_ingestion",
+                lambda: start_ingestion(
+                    bus=connected,
+                    database=database,
+                    limits=settings.limits,
+                    metrics=runtime.metrics,
+                    group=settings.bus_group,
+                ),
+            )
+    except BaseException:
+        stop_server(runtime)
+        raise
+    return runtime
+
+
+def stop_server(runtime: ServerRuntime) -> None:
+    """Stop taking bus messages, stop the bus if the server connected it, close the database."""
+    if runtime.subscriber is not None:
+        runtime.subscriber.close()
+    if runtime.bus is not None and runtime.owns_bus:
+        runtime.bus.stop()
+    runtime.database.dispose()
+    _log.info("command.stopped")
+
+
+def init_database(settings: CommandSettings) -> Database:
+    """Open the database and migrate it to the newest schema.
+
+    Raises:
+        DatabaseUnavailable: it cannot be reached.
+        MigrationFailed: a migration failed.
+    """
+    database = Database(settings.sqlalchemy_url())
+    try:
+        database.migrate()
+    except BaseException:
+        database.dispose()
+        raise
+    return database
+
+
+def connect_bus(settings: CommandSettings, given: Bus | None) -> tuple[Bus | None, bool]:
+    """The bus to ingest from, and whether the server connected it (and so must stop it).
+
+    Raises:
+        BusUnavailable, BusRefused: the MQTT broker cannot be reached or refused the connection.
+    """
+    if given is not None:
+        return given, False
+    match settings.bus:
+        case None:
+            return None, False
+        case MemoryBusSettings():
+            return MemoryBus(), True
+        case MqttSettings():
+            return MqttBus(settings.bus), True
+
+
+def _step(name: str, run: Callable[[], T]) -> T:
+    started = time.perf_counter()
+    result = run()
+    _log.info("command.startup_step", extra={"step": name, "ms": round((time.perf_counter() - started) * 1000, 1)})
+    return result

@@ -1,0 +1,187 @@
+"""The database: SQLAlchemy 2 over SQLite (the embedded default) or PostgreSQL with PostGIS.
+
+Both run the same models and the same Alembic migrations (shipped in :mod:`vigil.command.migrations`, applied
+by :meth:`Database.migrate`). SQLite runs in WAL mode with ``synchronous=FULL`` (committed means on disk),
+foreign keys on, and takes the write lock when a transaction begins (``BEGIN IMMEDIATE``): the server writes
+from several threads, and a reader that upgrades to a writer later could otherwise fail at once instead of
+waiting its turn. Driver errors that mean "not now" become :class:`DatabaseUnavailable` here, so callers never
+handle SQLAlchemy's exceptions.
+"""
+
+import enum
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import alembic.command
+import alembic.util
+from alembic.config import Config
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Enum, Integer, MetaData, Uuid, create_engine, event, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.types import TypeDecorator
+
+from vigil.command.errors import DatabaseUnavailable, MigrationFailed
+
+MIGRATIONS = "vigil.command:migrations"
+_MIGRATION_LOCK = 0x76696769  # "vigi": one server migrates at a time
+_SQLITE_BUSY_TIMEOUT_MS = 10_000
+UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, PoolTimeout)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every database (SQLite has no time zones: it stores UTC, naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Store UTC; refuse naive datetimes, whose zone nobody knows."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()}: give a timezone-aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Read back an aware UTC datetime."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+BigIntegerId = BigInteger().with_variant(Integer(), "sqlite")
+"""A 64-bit surrogate key. On SQLite only a column declared INTEGER becomes the (64-bit) row id."""
+
+JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+def string_enum(enum_type: type[enum.StrEnum], *, name: str) -> Enum:
+    """A column type for a string enum: its values as VARCHAR with a CHECK constraint, alike on every database."""
+    return Enum(
+        enum_type,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    """The declarative base of every command-centre table."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012  # SQLAlchemy reads this class attribute
+        datetime: UtcDateTime(),
+        uuid.UUID: Uuid(),
+        dict[str, Any]: JsonDocument,
+    }
+
+
+class Database:
+    """One database: an engine, sessions and the schema's migrations."""
+
+    def __init__(self, url: str, *, connect_timeout_s: int = 5) -> None:
+        """Prepare the engine; nothing connects until first use.
+
+        Args:
+            url: a SQLAlchemy URL, ``sqlite:///PATH`` or ``postgresql+psycopg://…``.
+            connect_timeout_s: how long to wait for a PostgreSQL server, seconds.
+        """
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "sqlite":
+            if parsed.database:
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = create_engine(url, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_MS / 1000})
+            event.listen(self.engine, "connect", _configure_sqlite)
+            event.listen(self.engine, "begin", _begin_immediately)
+        else:
+            self.engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": connect_timeout_s})
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session, closed at the end; the caller commits.
+
+        Raises:
+            DatabaseUnavailable: the database could not be reached, or stayed locked, meanwhile.
+        """
+        try:
+            with self._sessions() as session:
+                yield session
+        except UNAVAILABLE_ERRORS as exc:
+            raise unavailable(exc) from exc
+
+    def migrate(self) -> None:
+        """Bring the schema up to the newest migration (a no-op when it is there already).
+
+        On PostgreSQL, servers starting together take turns under an advisory lock.
+
+        Raises:
+            DatabaseUnavailable: the database cannot be reached.
+            MigrationFailed: a migration failed (on PostgreSQL, most often PostGIS is not installed).
+        """
+        config = Config()
+        config.set_main_option("script_location", MIGRATIONS)
+        try:
+            with self.engine.begin() as connection:
+                if self.dialect == "postgresql":
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+                config.attributes["connection"] = connection
+                alembic.command.upgrade(config, "head")
+        except UNAVAILABLE_ERRORS as exc:
+            raise unavailable(exc) from exc
+        except DBAPIError as exc:
+            hint = ""
+            if "postgis" in str(exc.orig).lower():
+                hint = (
+                    "; install PostGIS on the server (Debian: postgresql-15-postgis-3) and have a superuser run "
+                    "CREATE EXTENSION postgis in this database"
+                )
+            raise MigrationFailed(f"the database schema could not be updated: {exc.orig}{hint}") from exc
+        except alembic.util.CommandError as exc:
+            raise MigrationFailed(f"the database schema could not be updated: {exc}") from exc
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def unavailable(exc: DBAPIError | PoolTimeout) -> DatabaseUnavailable:
+    """The domain error for a driver's "not now", without the SQL or its parameters (they may hold images)."""
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    detail = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    return DatabaseUnavailable(f"the database is unavailable ({detail[:300]}); try again shortly")
+
+
+def _configure_sqlite(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    # The driver's own transaction handling would issue a deferred BEGIN itself; _begin_immediately does it.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {_SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = FULL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def _begin_immediately(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")

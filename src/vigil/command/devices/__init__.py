@@ -1,0 +1,1 @@
+"""Registered devices: machine tokens, revocation and reported statuses."""

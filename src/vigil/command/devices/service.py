@@ -1,0 +1,173 @@
+"""Devices: registration with a machine token, revocation, authentication and reported statuses.
+
+A token is ``<device_id>.<secret>``, the secret 32 random bytes (URL-safe base64). The server keeps only the
+secret's SHA-256: a machine-made secret has full entropy, so a slow password hash would add nothing. The id
+part finds the row; the hashes are compared in constant time, and an unknown id is compared against a dummy
+so that the reply takes as long as for a wrong secret.
+"""
+
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vigil.command.devices.models import Device, DeviceStatusRecord
+from vigil.command.devices.schemas import DeviceList, DeviceOut, DeviceRegistration, DeviceStatusReported
+from vigil.command.errors import DeviceAlreadyRegistered, InvalidDeviceId, NotAuthenticated, UnknownDevice
+from vigil.command.units.models import UnitKind
+from vigil.command.units.service import upsert_unit
+from vigil.events import DEVICE_ID_PATTERN, DeviceStatus
+
+_SECRET_BYTES = 32
+_MAX_UNIT_ID = 64
+# Compared against when the device id is unknown, so that the reply takes as long as for a wrong secret.
+_DUMMY_SHA256 = hashlib.sha256(b"no such device").hexdigest()
+
+
+def register_device(
+    *,
+    session: Session,
+    device_id: str,
+    unit_id: str,
+    call_sign: str | None,
+    radio_id: str | None,
+    kind: UnitKind | None,
+    now: datetime,
+) -> DeviceRegistration:
+    """Register a device, bind it to its unit (created if missing, updated where told) and issue its token.
+
+    Commits.
+
+    Raises:
+        InvalidDeviceId: the device or unit id is not valid.
+        DeviceAlreadyRegistered: the id is taken, by a live or a revoked device.
+    """
+    if not re.fullmatch(DEVICE_ID_PATTERN, device_id):
+        raise InvalidDeviceId(
+            f"{device_id!r} is not a device id: use 1 to 64 letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit",
+            device_id=device_id,
+        )
+    if not 1 <= len(unit_id) <= _MAX_UNIT_ID:
+        raise InvalidDeviceId(f"the unit id must be 1 to {_MAX_UNIT_ID} characters", device_id=device_id)
+    existing = session.get(Device, device_id)
+    if existing is not None:
+        state = "revoked" if existing.revoked_at is not None else f"registered to unit {existing.unit_id}"
+        raise DeviceAlreadyRegistered(
+            f"device {device_id!r} is already {state}; register the replacement under a new device id",
+            device_id=device_id,
+        )
+    upsert_unit(session=session, unit_id=unit_id, call_sign=call_sign, radio_id=radio_id, kind=kind, now=now)
+    session.flush()  # the unit first: the device row refers to it
+    secret = secrets.token_urlsafe(_SECRET_BYTES)
+    device = Device(device_id=device_id, unit_id=unit_id, token_sha256=_sha256(secret), created_at=now)
+    session.add(device)
+    session.commit()
+    return DeviceRegistration(device=device_out(device), token=f"{device_id}.{secret}")
+
+
+def list_devices(*, session: Session) -> DeviceList:
+    """Every device, by id."""
+    return DeviceList(devices=[device_out(d) for d in session.scalars(select(Device).order_by(Device.device_id))])
+
+
+def revoke_device(*, session: Session, device_id: str, now: datetime) -> DeviceOut:
+    """Revoke a device: its token stops working and its events are rejected. Revoking twice keeps the first time.
+
+    Commits.
+
+    Raises:
+        UnknownDevice: no such device.
+    """
+    device = session.get(Device, device_id)
+    if device is None:
+        raise UnknownDevice(f"no device {device_id!r} is registered", device_id=device_id)
+    if device.revoked_at is None:
+        device.revoked_at = now
+        session.commit()
+    return device_out(device)
+
+
+def authenticate(*, session: Session, token: str) -> Device:
+    """The live device a token belongs to.
+
+    Raises:
+        NotAuthenticated: the token is malformed, unknown, wrong or revoked (the message does not say which).
+    """
+    device_id, _, secret = token.rpartition(".")
+    device = session.get(Device, device_id) if device_id and secret else None
+    expected = device.token_sha256 if device is not None else _DUMMY_SHA256
+    matches = hmac.compare_digest(_sha256(secret), expected)
+    if device is None or not matches or device.revoked_at is not None:
+        raise NotAuthenticated(
+            "the device token is missing, wrong or revoked; send Authorization: Bearer <token> with the token "
+            "`vigil devices register` printed",
+            device_id=device_id[:64],
+        )
+    return device
+
+
+def record_status(
+    *, session: Session, event: DeviceStatus, device: Device, received_at: datetime
+) -> DeviceStatusReported:
+    """Store a status report, and make it the device's current status unless a newer one is known.
+
+    The caller commits.
+    """
+    session.add(
+        DeviceStatusRecord(
+            event_id=event.id,
+            device_id=event.device_id,
+            at=event.at,
+            battery_pct=event.battery_pct,
+            free_storage_mb=event.free_storage_mb,
+            watchlist_version=event.watchlist_version,
+            model_versions=dict(event.model_versions),
+            faces_processed=event.faces_processed,
+            last_error=event.last_error,
+            received_at=received_at,
+        )
+    )
+    if device.status_at is None or event.at >= device.status_at:
+        device.status_at = event.at
+        device.battery_pct = event.battery_pct
+        device.free_storage_mb = event.free_storage_mb
+        device.watchlist_version = event.watchlist_version
+        device.faces_processed = event.faces_processed
+        device.last_error = event.last_error
+    return DeviceStatusReported(
+        event_id=event.id,
+        device_id=event.device_id,
+        unit_id=device.unit_id,
+        at=event.at,
+        battery_pct=event.battery_pct,
+        free_storage_mb=event.free_storage_mb,
+        watchlist_version=event.watchlist_version,
+        faces_processed=event.faces_processed,
+        last_error=event.last_error,
+    )
+
+
+def device_out(device: Device) -> DeviceOut:
+    """The API shape of a device."""
+    return DeviceOut(
+        device_id=device.device_id,
+        unit_id=device.unit_id,
+        created_at=device.created_at,
+        revoked_at=device.revoked_at,
+        last_seen_at=device.last_seen_at,
+        status_at=device.status_at,
+        battery_pct=device.battery_pct,
+        free_storage_mb=device.free_storage_mb,
+        watchlist_version=device.watchlist_version,
+        faces_processed=device.faces_processed,
+        last_error=device.last_error,
+    )
+
+
+def _sha256(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()

@@ -1,0 +1,1 @@
+"""Units' answers to dispatch orders."""

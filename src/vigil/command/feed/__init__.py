@@ -1,0 +1,1 @@
+"""The feed of accepted events' effects, for the live view."""

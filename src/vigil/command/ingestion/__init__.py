@@ -1,0 +1,1 @@
+"""Ingestion: devices' events over the bus and HTTP, stored exactly once or recorded as rejected."""

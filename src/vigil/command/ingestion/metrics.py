@@ -1,0 +1,44 @@
+"""In-process counters of ingestion outcomes, shared by the HTTP handlers and the bus subscriber."""
+
+import threading
+from collections import Counter
+
+from vigil.command.ingestion.models import RejectReason, Transport
+from vigil.command.ingestion.schemas import IngestionCounts, IngestResult, Outcome, TransportCounts
+
+
+class IngestionMetrics:
+    """Counts of accepted, duplicate and rejected events (per reason and per transport). Thread-safe."""
+
+    def __init__(self) -> None:
+        """Start every count at zero."""
+        self._lock = threading.Lock()
+        self._counts: Counter[tuple[Transport, Outcome, RejectReason | None]] = Counter()
+
+    def count(self, *, transport: Transport, result: IngestResult) -> None:
+        """Count one result."""
+        with self._lock:
+            self._counts[(transport, result.outcome, result.reason)] += 1
+
+    def snapshot(self) -> IngestionCounts:
+        """The counts now."""
+        with self._lock:
+            counts = dict(self._counts)
+        by_outcome: Counter[Outcome] = Counter()
+        by_reason: Counter[RejectReason] = Counter()
+        by_transport = {transport: TransportCounts() for transport in Transport}
+        for (transport, outcome, reason), count in counts.items():
+            by_outcome[outcome] += count
+            if reason is not None:
+                by_reason[reason] += count
+            current = by_transport[transport]
+            by_transport[transport] = current.model_copy(
+                update={outcome.value: getattr(current, outcome.value) + count}
+            )
+        return IngestionCounts(
+            accepted=by_outcome[Outcome.ACCEPTED],
+            duplicate=by_outcome[Outcome.DUPLICATE],
+            rejected=by_outcome[Outcome.REJECTED],
+            rejected_by_reason=dict(by_reason),
+            by_transport=by_transport,
+        )

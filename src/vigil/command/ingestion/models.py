@@ -1,0 +1,74 @@
+"""What ingestion records: every event id it has committed, and every event it turned away, with why."""
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from vigil.command.database import Base, BigIntegerId, string_enum
+
+
+class Transport(enum.StrEnum):
+    """How an event reached the server."""
+
+    MQTT = "mqtt"
+    HTTP = "http"
+    OSMAND = "osmand"
+
+
+class RejectReason(enum.StrEnum):
+    """Why an event was turned away."""
+
+    MALFORMED = "malformed"
+    """Not JSON, not an event, or a field out of its range (coordinates included)."""
+    DOWN_ONLY_TYPE = "down_only_type"
+    """A type only the command centre sends (an ack, an order …)."""
+    PROBE_TOO_LARGE = "probe_too_large"
+    """The alert's face crop is over the byte or pixel limit."""
+    PROBE_NOT_JPEG = "probe_not_jpeg"
+    """The alert's face crop is not a readable JPEG."""
+    FROM_THE_FUTURE = "from_the_future"
+    """Stamped later than now plus the allowed clock skew."""
+    UNKNOWN_DEVICE = "unknown_device"
+    """No device is registered under the sender's id."""
+    REVOKED_DEVICE = "revoked_device"
+    """The sender was revoked."""
+    DEVICE_MISMATCH = "device_mismatch"
+    """The event names another device than the one that sent it."""
+    UNIT_MISMATCH = "unit_mismatch"
+    """The event speaks for another unit than the device's."""
+    CONFLICT = "conflict"
+    """It contradicts a stored event (an alert id already stored under another event id)."""
+
+
+class IngestedEvent(Base):
+    """The idempotency record: an event id here has been committed, and a copy is only acknowledged."""
+
+    __tablename__ = "ingested_events"
+
+    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.device_id"), index=True)
+    transport: Mapped[Transport] = mapped_column(string_enum(Transport, name="transport"))
+    at: Mapped[datetime]
+    received_at: Mapped[datetime]
+
+
+class RejectedEvent(Base):
+    """An event turned away: the dead letters, kept for diagnosis (its bytes capped)."""
+
+    __tablename__ = "rejected_events"
+
+    id: Mapped[int] = mapped_column(BigIntegerId, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    transport: Mapped[Transport] = mapped_column(string_enum(Transport, name="transport"))
+    sender_device_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    claimed_device_id: Mapped[str | None] = mapped_column(String(200))
+    claimed_event_id: Mapped[uuid.UUID | None]
+    claimed_type: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[RejectReason] = mapped_column(string_enum(RejectReason, name="reject_reason"))
+    message: Mapped[str] = mapped_column(Text)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    raw_size: Mapped[int]

@@ -1,0 +1,96 @@
+"""Ingestion over HTTP: devices' events with a bearer token, OsmAnd trackers' fixes, and the counters."""
+
+import urllib.parse
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from vigil.command.api.body import read_body
+from vigil.command.api.dependencies import DeviceIdDep, OperatorDep, RuntimeDep
+from vigil.command.api.problems import ERROR_RESPONSES
+from vigil.command.errors import FixRejected, InvalidRequest
+from vigil.command.ingestion.batch import ingest_request
+from vigil.command.ingestion.osmand import ingest_osmand
+from vigil.command.ingestion.schemas import IngestResponse, IngestResult, MetricsReport, Outcome
+from vigil.events import utc_now
+
+router = APIRouter(prefix="/api/v1", tags=["ingestion"], responses=ERROR_RESPONSES)
+osmand_router = APIRouter(tags=["osmand"], responses=ERROR_RESPONSES)
+
+_EVENTS_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "description": "One event (see vigil.events), or a JSON array of events.",
+                    "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}],
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/events", openapi_extra=_EVENTS_BODY)
+async def post_events(request: Request, device_id: DeviceIdDep, runtime: RuntimeDep) -> IngestResponse:
+    """Send events as the device whose token the request carries; each is committed before the answer.
+
+    Forget (delete from the outbox) the ids in ``committed``; a rejected event will never be accepted, and its
+    reason says why.
+    """
+    body = await read_body(request, limit_bytes=runtime.settings.limits.max_request_bytes)
+
+    def run() -> IngestResponse:
+        with runtime.database.session() as session:
+            return ingest_request(
+                session=session,
+                body=body,
+                authenticated_device_id=device_id,
+                limits=runtime.settings.limits,
+                metrics=runtime.metrics,
+            )
+
+    return await run_in_threadpool(run)
+
+
+@router.get("/metrics")
+def get_metrics(runtime: RuntimeDep, operator: OperatorDep) -> MetricsReport:
+    """Events accepted, duplicate and rejected (by reason and transport) since the server started."""
+    now = utc_now()
+    return MetricsReport(
+        started_at=runtime.started_at,
+        uptime_s=(now - runtime.started_at).total_seconds(),
+        ingestion=runtime.metrics.snapshot(),
+    )
+
+
+@osmand_router.get("/osmand", response_class=Response)
+@osmand_router.post("/osmand", response_class=Response)
+@osmand_router.api_route("/", methods=["GET", "POST"], response_class=Response, include_in_schema=False)
+async def osmand(request: Request, runtime: RuntimeDep) -> Response:
+    """A position from an OsmAnd tracker such as Traccar Client (``id``, ``lat``, ``lon``, ``timestamp`` …).
+
+    Answers 200 with an empty body once the fix is committed (or was already), 400 when it was rejected (it is
+    recorded among the rejected events).
+    """
+    body = await read_body(request, limit_bytes=runtime.settings.limits.max_request_bytes)
+    params = dict(request.query_params)
+    if body and request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        params.update(urllib.parse.parse_qsl(body.decode("utf-8", errors="replace")))
+    if not params:
+        raise InvalidRequest("this is the OsmAnd endpoint: send id, lat, lon and timestamp; the API is at /api/docs")
+    raw = request.url.query.encode("utf-8") + (b"\n" + body if body else b"")
+
+    def run() -> list[IngestResult]:
+        with runtime.database.session() as session:
+            return ingest_osmand(
+                session=session, params=params, raw=raw, limits=runtime.settings.limits, metrics=runtime.metrics
+            )
+
+    results = await run_in_threadpool(run)
+    for result in results:
+        if result.outcome is Outcome.REJECTED and result.reason is not None:
+            raise FixRejected(result.message or "the fix was rejected", reason=result.reason.value)
+    return Response(status_code=200)

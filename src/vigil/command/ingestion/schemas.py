@@ -1,0 +1,87 @@
+"""Shapes of ingestion results, in the API and in process."""
+
+import enum
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from vigil.command.ingestion.models import RejectReason, Transport
+
+
+class Outcome(enum.StrEnum):
+    """What became of one event."""
+
+    ACCEPTED = "accepted"
+    """Committed now."""
+    DUPLICATE = "duplicate"
+    """Committed before: this copy changed nothing."""
+    REJECTED = "rejected"
+    """Turned away and stored among the rejected events, with the reason."""
+
+
+class IngestResult(BaseModel):
+    """The result for one event; it is returned only after the database committed it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    outcome: Outcome
+    event_id: uuid.UUID | None = Field(
+        description="The event's id; for a rejected event the id it claimed, None when none could be read."
+    )
+    type: str | None = Field(description="The event's type, or the type it claimed.")
+    reason: RejectReason | None = Field(None, description="Why it was rejected; None otherwise.")
+    message: str | None = Field(None, description="The rejection, for a person.")
+
+    @model_validator(mode="after")
+    def _reason_iff_rejected(self) -> "IngestResult":
+        if (self.reason is not None) != (self.outcome is Outcome.REJECTED):
+            raise ValueError(f"a {self.outcome.value} result has reason {self.reason}; only rejections have one")
+        return self
+
+    @property
+    def committed(self) -> bool:
+        """Whether the event is in the database (now or from before)."""
+        return self.outcome is not Outcome.REJECTED
+
+
+class EventOutcome(IngestResult):
+    """The result for one event of a request."""
+
+    index: int = Field(ge=0, description="The event's position in the request (0 for a single event).")
+
+
+class IngestResponse(BaseModel):
+    """The result of ``POST /api/v1/events``."""
+
+    results: list[EventOutcome]
+    committed: list[uuid.UUID] = Field(description="Ids stored, now or before: the device may forget them.")
+    accepted: int
+    duplicates: int
+    rejected: int
+
+
+class TransportCounts(BaseModel):
+    """Events by outcome, for one transport."""
+
+    accepted: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+
+
+class IngestionCounts(BaseModel):
+    """Events by outcome since the server started."""
+
+    accepted: int
+    duplicate: int
+    rejected: int
+    rejected_by_reason: dict[RejectReason, int]
+    by_transport: dict[Transport, TransportCounts]
+
+
+class MetricsReport(BaseModel):
+    """``GET /api/v1/metrics``: the server's counters since it started."""
+
+    started_at: datetime
+    uptime_s: float
+    ingestion: IngestionCounts

@@ -1,0 +1,345 @@
+"""Ingestion: turn the bytes a device sent into stored facts, exactly once, or into a recorded rejection.
+
+:func:`ingest` never raises for a bad event: it stores it in ``rejected_events`` with a reason code and the
+first bytes of what arrived (the dead letters, for diagnosis and replay), and returns. The checks, in order:
+
+1. readable (JSON, an event, fields in range), not a type only the centre sends, a probe crop that is a JPEG
+   within the limits;
+2. sent by a registered device that is not revoked, about itself (``device_id`` is the sender);
+3. new: an id in ``ingested_events`` is a duplicate, acknowledged and otherwise ignored;
+4. not stamped in the future (beyond the clock-skew limit), about the device's own unit, not contradicting a
+   stored alert.
+
+An accepted event is stored in one transaction with its ``ingested_events`` row and a feed entry, and the
+function returns after the commit. Two copies racing each other (an MQTT resend and an HTTP retry, or two
+servers) both pass step 3; the primary key lets only one commit, and the other becomes a duplicate.
+
+Only an unavailable database raises (:class:`DatabaseUnavailable`): nothing can be stored, so the transport
+must retry (HTTP 503, the bus redelivers).
+"""
+
+import base64
+import binascii
+import io
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import assert_never
+
+from PIL import Image
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from vigil.command.alerts.service import alert_exists, record_alert
+from vigil.command.database import UNAVAILABLE_ERRORS, unavailable
+from vigil.command.devices.models import Device
+from vigil.command.devices.service import record_status as record_device_status
+from vigil.command.dispatches.service import record_status as record_dispatch_status
+from vigil.command.feed.service import FeedKind, append_entry
+from vigil.command.ingestion.metrics import IngestionMetrics
+from vigil.command.ingestion.models import IngestedEvent, RejectedEvent, RejectReason, Transport
+from vigil.command.ingestion.schemas import IngestResult, Outcome
+from vigil.command.settings import IngestionLimits
+from vigil.command.units.service import record_position
+from vigil.events import (
+    MAX_EVENT_BYTES,
+    AlertRaised,
+    DeviceStatus,
+    DispatchStatus,
+    MalformedEvent,
+    Position,
+    is_from_the_future,
+    parse_event,
+    utc_now,
+)
+
+_log = logging.getLogger(__name__)
+
+UpEvent = Position | AlertRaised | DeviceStatus | DispatchStatus
+"""The events devices send (``events.DIRECTIONS`` says "up")."""
+
+_MAX_MESSAGE_CHARS = 2000
+_MAX_CLAIM_CHARS = 200
+
+
+class _Rejection(Exception):
+    """Internal: why an event is turned away. It never leaves this module."""
+
+    def __init__(self, reason: RejectReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What an event says about itself, read without trusting it: for the rejection record and the ack."""
+
+    event_id: uuid.UUID | None = None
+    type: str | None = None
+    device_id: str | None = None
+    probe_base64: str | None = None
+
+    @classmethod
+    def read(cls, raw: bytes) -> "Claim":
+        """Whatever of ``id``, ``type``, ``device_id`` and ``probe_jpeg`` the bytes hold (nothing when unreadable)."""
+        if len(raw) > MAX_EVENT_BYTES:
+            return cls()
+        try:
+            document = json.loads(raw)
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+            return cls()
+        if not isinstance(document, dict):
+            return cls()
+        event_id = None
+        if isinstance(document.get("id"), str):
+            try:
+                event_id = uuid.UUID(document["id"])
+            except ValueError:
+                event_id = None
+        return cls(
+            event_id=event_id,
+            type=_text(document.get("type")),
+            device_id=_text(document.get("device_id")),
+            probe_base64=document.get("probe_jpeg") if isinstance(document.get("probe_jpeg"), str) else None,
+        )
+
+
+def ingest(
+    *,
+    session: Session,
+    raw: bytes,
+    transport: Transport,
+    authenticated_device_id: str,
+    limits: IngestionLimits,
+    metrics: IngestionMetrics,
+    now: datetime | None = None,
+) -> IngestResult:
+    """Store one event sent by a device, or record why not; returns after the commit.
+
+    Args:
+        session: a session with nothing pending; this function commits it (or rolls it back).
+        raw: the event's JSON, as received.
+        transport: how it arrived.
+        authenticated_device_id: the device that sent it, as the transport established (the MQTT topic, which
+            the broker's ACL ties to the client; the HTTP token).
+        limits: what is accepted.
+        metrics: counted here.
+        now: the time of receipt (UTC); the current time when None.
+
+    Returns:
+        Accepted, duplicate or rejected with its reason.
+
+    Raises:
+        DatabaseUnavailable: nothing could be stored; retry later.
+    """
+    received_at = now if now is not None else utc_now()
+    claim = Claim.read(raw)
+    try:
+        try:
+            result = _ingest(session, raw, claim, authenticated_device_id, transport, limits, received_at)
+        except _Rejection as rejection:
+            session.rollback()
+            result = record_rejection(
+                session=session,
+                raw=raw,
+                claim=claim,
+                transport=transport,
+                sender_device_id=authenticated_device_id,
+                reason=rejection.reason,
+                message=rejection.message,
+                limits=limits,
+                now=received_at,
+            )
+    except UNAVAILABLE_ERRORS as exc:
+        session.rollback()
+        raise unavailable(exc) from exc
+    metrics.count(transport=transport, result=result)
+    return result
+
+
+def record_rejection(
+    *,
+    session: Session,
+    raw: bytes,
+    claim: Claim,
+    transport: Transport,
+    sender_device_id: str | None,
+    reason: RejectReason,
+    message: str,
+    limits: IngestionLimits,
+    now: datetime,
+) -> IngestResult:
+    """Store a rejected event (its bytes cut to ``limits.max_rejected_raw_bytes``) and commit.
+
+    Returns:
+        The rejected result.
+    """
+    session.add(
+        RejectedEvent(
+            received_at=now,
+            transport=transport,
+            sender_device_id=sender_device_id[:_MAX_CLAIM_CHARS] if sender_device_id is not None else None,
+            claimed_device_id=claim.device_id,
+            claimed_event_id=claim.event_id,
+            claimed_type=claim.type[:64] if claim.type is not None else None,
+            reason=reason,
+            message=message[:_MAX_MESSAGE_CHARS],
+            raw=raw[: limits.max_rejected_raw_bytes],
+            raw_size=len(raw),
+        )
+    )
+    session.commit()
+    _log.warning(
+        "ingestion.rejected",
+        extra={"reason": reason.value, "transport": transport.value, "device_id": sender_device_id, "size": len(raw)},
+    )
+    return IngestResult(
+        outcome=Outcome.REJECTED, event_id=claim.event_id, type=claim.type, reason=reason, message=message
+    )
+
+
+def _ingest(
+    session: Session,
+    raw: bytes,
+    claim: Claim,
+    sender: str,
+    transport: Transport,
+    limits: IngestionLimits,
+    received_at: datetime,
+) -> IngestResult:
+    event = _readable(raw, claim, limits)
+    device = _sender(session, event, sender)
+    if session.get(IngestedEvent, event.id) is not None:
+        return _duplicate(event)
+    _plausible(session, event, device, limits, received_at)
+    try:
+        _store(session, event, device, transport, received_at)
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        if session.get(IngestedEvent, event.id) is not None:
+            return _duplicate(event)
+        raise _Rejection(RejectReason.CONFLICT, f"it contradicts a stored event ({exc.orig})") from exc
+    _log.debug("ingestion.accepted", extra={"event_id": str(event.id), "type": event.type, "device_id": sender})
+    return IngestResult(outcome=Outcome.ACCEPTED, event_id=event.id, type=event.type)
+
+
+def _readable(raw: bytes, claim: Claim, limits: IngestionLimits) -> UpEvent:
+    if claim.type == "alert.raised" and claim.probe_base64 is not None:
+        _check_probe(claim.probe_base64, limits)
+    try:
+        event = parse_event(raw)
+    except MalformedEvent as exc:
+        raise _Rejection(RejectReason.MALFORMED, exc.reason) from exc
+    if not isinstance(event, UpEvent):
+        raise _Rejection(
+            RejectReason.DOWN_ONLY_TYPE,
+            f"{event.type!r} events travel from the command centre to devices, never to the centre",
+        )
+    return event
+
+
+def _check_probe(encoded: str, limits: IngestionLimits) -> None:
+    """Reject a probe crop over the byte or pixel limits, or one that does not decode as a JPEG.
+
+    Text that is not base64 is left to the event schema, which calls it malformed.
+    """
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except binascii.Error:
+        return
+    if len(data) > limits.max_probe_bytes:
+        raise _Rejection(
+            RejectReason.PROBE_TOO_LARGE,
+            f"the probe crop is {len(data):,} bytes; the limit is {limits.max_probe_bytes:,}",
+        )
+    try:
+        with Image.open(io.BytesIO(data), formats=["JPEG"]) as image:
+            width, height = image.size
+            # Checked before decoding: a small file can declare a huge image.
+            if max(width, height) > limits.max_probe_side_px:
+                raise _Rejection(
+                    RejectReason.PROBE_TOO_LARGE,
+                    f"the probe crop is {width:,}×{height:,} px; the limit is {limits.max_probe_side_px:,} px "
+                    "on the long side",
+                )
+            image.load()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise _Rejection(RejectReason.PROBE_NOT_JPEG, f"the probe crop is not a readable JPEG ({exc})") from exc
+
+
+def _sender(session: Session, event: UpEvent, sender: str) -> Device:
+    device = session.get(Device, sender)
+    if device is None:
+        raise _Rejection(RejectReason.UNKNOWN_DEVICE, f"no device {sender!r} is registered")
+    if device.revoked_at is not None:
+        raise _Rejection(RejectReason.REVOKED_DEVICE, f"device {sender!r} was revoked")
+    if event.device_id != sender:
+        raise _Rejection(
+            RejectReason.DEVICE_MISMATCH, f"device {sender!r} sent an event for device {event.device_id!r}"
+        )
+    return device
+
+
+def _plausible(
+    session: Session, event: UpEvent, device: Device, limits: IngestionLimits, received_at: datetime
+) -> None:
+    skew = timedelta(seconds=limits.max_clock_skew_s)
+    if is_from_the_future(event, now=received_at, tolerance=skew):
+        raise _Rejection(
+            RejectReason.FROM_THE_FUTURE,
+            f"the event is stamped {event.at.isoformat()}, {(event.at - received_at).total_seconds():,.0f} s after "
+            f"it arrived; the allowed clock skew is {limits.max_clock_skew_s:g} s (check the device's clock)",
+        )
+    if isinstance(event, Position | AlertRaised) and event.unit_id != device.unit_id:
+        raise _Rejection(
+            RejectReason.UNIT_MISMATCH,
+            f"device {device.device_id!r} serves unit {device.unit_id!r}, not {event.unit_id!r}",
+        )
+    if isinstance(event, AlertRaised) and alert_exists(session=session, alert_id=event.alert_id):
+        raise _Rejection(RejectReason.CONFLICT, f"alert {event.alert_id} is already stored under another event")
+
+
+def _store(session: Session, event: UpEvent, device: Device, transport: Transport, received_at: datetime) -> None:
+    session.add(
+        IngestedEvent(
+            event_id=event.id,
+            type=event.type,
+            device_id=event.device_id,
+            transport=transport,
+            at=event.at,
+            received_at=received_at,
+        )
+    )
+    # The idempotency row goes first: the other rows refer to it, and a racing copy fails here.
+    session.flush()
+    match event:
+        case Position():
+            payload: BaseModel = record_position(session=session, event=event, received_at=received_at)
+            kind = FeedKind.UNIT_POSITION
+        case AlertRaised():
+            payload = record_alert(session=session, event=event, received_at=received_at)
+            kind = FeedKind.ALERT_RAISED
+        case DeviceStatus():
+            payload = record_device_status(session=session, event=event, device=device, received_at=received_at)
+            kind = FeedKind.DEVICE_STATUS
+        case DispatchStatus():
+            payload = record_dispatch_status(session=session, event=event, device=device, received_at=received_at)
+            kind = FeedKind.DISPATCH_STATUS
+        case _:
+            assert_never(event)
+    append_entry(session=session, kind=kind, payload=payload, now=received_at)
+    if device.last_seen_at is None or received_at > device.last_seen_at:
+        device.last_seen_at = received_at
+
+
+def _duplicate(event: UpEvent) -> IngestResult:
+    return IngestResult(outcome=Outcome.DUPLICATE, event_id=event.id, type=event.type)
+
+
+def _text(value: object) -> str | None:
+    return value[:_MAX_CLAIM_CHARS] if isinstance(value, str) else None

@@ -1,0 +1,22 @@
+"""Every table of the command centre, gathered so that ``Base.metadata`` is complete (migrations compare to it)."""
+
+from vigil.command.alerts.models import Alert
+from vigil.command.database import Base
+from vigil.command.devices.models import Device, DeviceStatusRecord
+from vigil.command.dispatches.models import DispatchStatusRecord
+from vigil.command.feed.models import FeedEntry
+from vigil.command.ingestion.models import IngestedEvent, RejectedEvent
+from vigil.command.units.models import PositionRecord, Unit
+
+__all__ = [
+    "Alert",
+    "Base",
+    "Device",
+    "DeviceStatusRecord",
+    "DispatchStatusRecord",
+    "FeedEntry",
+    "IngestedEvent",
+    "PositionRecord",
+    "RejectedEvent",
+    "Unit",
+]

@@ -1,0 +1,1 @@
+"""Units: call signs, status, latest position and track."""

@@ -1,0 +1,164 @@
+"""Units: created when a device is registered to them; their latest position and track follow the devices."""
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vigil.command.devices.models import Device
+from vigil.command.errors import UnknownUnit
+from vigil.command.units.models import PositionRecord, Unit, UnitKind, UnitStatus
+from vigil.command.units.schemas import PositionReported, Track, TrackPoint, UnitList, UnitOut, UnitPosition
+from vigil.events import Position
+
+
+def upsert_unit(
+    *,
+    session: Session,
+    unit_id: str,
+    call_sign: str | None,
+    radio_id: str | None,
+    kind: UnitKind | None,
+    now: datetime,
+) -> Unit:
+    """The unit with this id, created when missing (available, on foot unless told) and updated where told.
+
+    The caller commits.
+    """
+    unit = session.get(Unit, unit_id)
+    if unit is None:
+        unit = Unit(
+            unit_id=unit_id,
+            call_sign=call_sign or unit_id,
+            radio_id=radio_id,
+            kind=kind or UnitKind.FOOT,
+            status=UnitStatus.AVAILABLE,
+            status_changed_at=now,
+            created_at=now,
+        )
+        session.add(unit)
+        return unit
+    if call_sign is not None:
+        unit.call_sign = call_sign
+    if radio_id is not None:
+        unit.radio_id = radio_id
+    if kind is not None:
+        unit.kind = kind
+    return unit
+
+
+def record_position(*, session: Session, event: Position, received_at: datetime) -> PositionReported:
+    """Add a position to the unit's track, and make it the unit's latest unless a newer one is known.
+
+    Devices resend old positions after a gap in coverage, so arrival order is not time order. On PostgreSQL the
+    unit's row is locked (``FOR NO KEY UPDATE``) before anything refers to it, so concurrent reports for one
+    unit take turns instead of moving it backwards; taking the lock after inserting the position would deadlock
+    them, as the insert's foreign-key check holds a share lock on the same row. The caller has checked that the
+    unit exists, and commits.
+    """
+    unit = session.get_one(Unit, event.unit_id, with_for_update={"key_share": True})
+    session.add(
+        PositionRecord(
+            event_id=event.id,
+            unit_id=event.unit_id,
+            device_id=event.device_id,
+            at=event.at,
+            lat=event.lat,
+            lon=event.lon,
+            accuracy_m=event.accuracy_m,
+            heading_deg=event.heading_deg,
+            speed_mps=event.speed_mps,
+            source=event.source.value,
+            received_at=received_at,
+        )
+    )
+    is_latest = unit.position_at is None or event.at >= unit.position_at
+    if is_latest:
+        unit.position_lat = event.lat
+        unit.position_lon = event.lon
+        unit.position_accuracy_m = event.accuracy_m
+        unit.position_heading_deg = event.heading_deg
+        unit.position_speed_mps = event.speed_mps
+        unit.position_source = event.source.value
+        unit.position_at = event.at
+    return PositionReported(
+        event_id=event.id,
+        unit_id=event.unit_id,
+        device_id=event.device_id,
+        at=event.at,
+        lat=event.lat,
+        lon=event.lon,
+        accuracy_m=event.accuracy_m,
+        heading_deg=event.heading_deg,
+        speed_mps=event.speed_mps,
+        source=event.source.value,
+        is_latest=is_latest,
+    )
+
+
+def list_units(*, session: Session, now: datetime) -> UnitList:
+    """Every unit with its latest position; ``age_s`` is measured from ``now``."""
+    devices: dict[str, list[str]] = {}
+    for device_id, unit_id in session.execute(
+        select(Device.device_id, Device.unit_id).where(Device.revoked_at.is_(None)).order_by(Device.device_id)
+    ):
+        devices.setdefault(unit_id, []).append(device_id)
+    units = session.scalars(select(Unit).order_by(Unit.unit_id))
+    return UnitList(units=[_unit_out(unit, devices.get(unit.unit_id, []), now) for unit in units])
+
+
+def get_track(*, session: Session, unit_id: str, since: datetime | None, until: datetime | None, limit: int) -> Track:
+    """A unit's positions between ``since`` and ``until`` (inclusive), oldest first, at most ``limit``.
+
+    Raises:
+        UnknownUnit: no such unit.
+    """
+    if session.get(Unit, unit_id) is None:
+        raise UnknownUnit(unit_id)
+    query = select(PositionRecord).where(PositionRecord.unit_id == unit_id)
+    if since is not None:
+        query = query.where(PositionRecord.at >= since)
+    if until is not None:
+        query = query.where(PositionRecord.at <= until)
+    rows = session.scalars(query.order_by(PositionRecord.at, PositionRecord.id).limit(limit))
+    return Track(
+        unit_id=unit_id,
+        points=[
+            TrackPoint(
+                at=row.at,
+                lat=row.lat,
+                lon=row.lon,
+                accuracy_m=row.accuracy_m,
+                heading_deg=row.heading_deg,
+                speed_mps=row.speed_mps,
+                source=row.source,
+                device_id=row.device_id,
+            )
+            for row in rows
+        ],
+    )
+
+
+def _unit_out(unit: Unit, device_ids: list[str], now: datetime) -> UnitOut:
+    position = None
+    if unit.position_at is not None and unit.position_lat is not None and unit.position_lon is not None:
+        position = UnitPosition(
+            lat=unit.position_lat,
+            lon=unit.position_lon,
+            accuracy_m=unit.position_accuracy_m,
+            heading_deg=unit.position_heading_deg,
+            speed_mps=unit.position_speed_mps,
+            source=unit.position_source or "gps",
+            at=unit.position_at,
+            age_s=(now - unit.position_at).total_seconds(),
+        )
+    return UnitOut(
+        unit_id=unit.unit_id,
+        call_sign=unit.call_sign,
+        radio_id=unit.radio_id,
+        kind=unit.kind,
+        status=unit.status,
+        status_changed_at=unit.status_changed_at,
+        device_ids=device_ids,
+        position=position,
+    )

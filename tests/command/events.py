@@ -1,0 +1,60 @@
+"""Events as a device would send them, for the command-centre tests."""
+
+import base64
+import json
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from vigil.events import (
+    AlertRaised,
+    DeviceStatus,
+    DispatchState,
+    DispatchStatus,
+    Location,
+    Position,
+    QualitySummary,
+    encode_event,
+    utc_now,
+)
+
+
+def position(**changes: Any) -> Position:
+    fields: dict[str, Any] = {"device_id": "cam-1", "unit_id": "A-12", "lat": 51.5081, "lon": -0.1281}
+    return Position(**(fields | changes))
+
+
+def alert(probe_jpeg: bytes, **changes: Any) -> AlertRaised:
+    fields: dict[str, Any] = {
+        "device_id": "cam-1",
+        "unit_id": "A-12",
+        "alert_id": uuid.uuid4(),
+        "subject_id": "obama",
+        "watchlist_version": 3,
+        "distance": 0.41,
+        "threshold": 0.5,
+        "quality": QualitySummary(score=0.8, parts={"sharpness": 0.9}),
+        "frames": 4,
+        "first_seen_at": utc_now() - timedelta(seconds=3),
+        "location": Location(lat=51.5081, lon=-0.1281, accuracy_m=8),
+        "probe_jpeg": probe_jpeg,
+    }
+    return AlertRaised(**(fields | changes))
+
+
+def device_status(**changes: Any) -> DeviceStatus:
+    fields: dict[str, Any] = {"device_id": "cam-1", "battery_pct": 71.0, "watchlist_version": 3, "faces_processed": 9}
+    return DeviceStatus(**(fields | changes))
+
+
+def dispatch_status(**changes: Any) -> DispatchStatus:
+    fields: dict[str, Any] = {"device_id": "cam-1", "dispatch_id": uuid.uuid4(), "status": DispatchState.EN_ROUTE}
+    return DispatchStatus(**(fields | changes))
+
+
+def with_fields(event: Any, **fields: Any) -> bytes:
+    """The event's JSON with some fields replaced, bypassing the model's own checks (as a broken device would)."""
+    document = json.loads(encode_event(event))
+    for name, value in fields.items():
+        document[name] = base64.b64encode(value).decode() if isinstance(value, bytes) else value
+    return json.dumps(document).encode()

@@ -1,0 +1,121 @@
+"""``POST /api/v1/events`` on a real server: device tokens, batches, limits and the error shape."""
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from tests.command.conftest import Register, RunningServer
+from tests.command.events import position, with_fields
+from vigil.command.database import Database
+from vigil.command.devices.service import revoke_device
+from vigil.command.units.models import PositionRecord
+from vigil.events import encode_event, utc_now
+
+
+def test_a_device_sends_one_event_and_learns_it_was_committed(server: RunningServer, register: Register) -> None:
+    event = position()
+    with server.client(register()) as client:
+        response = client.post("/api/v1/events", content=encode_event(event))
+    assert response.status_code == 200
+    assert response.json() == {
+        "results": [
+            {
+                "index": 0,
+                "outcome": "accepted",
+                "event_id": str(event.id),
+                "type": "position",
+                "reason": None,
+                "message": None,
+            }
+        ],
+        "committed": [str(event.id)],
+        "accepted": 1,
+        "duplicates": 0,
+        "rejected": 0,
+    }
+
+
+def test_a_batch_with_a_bad_event_keeps_the_others(
+    server: RunningServer, register: Register, database: Database
+) -> None:
+    first, last = position(), position(lat=51.52)
+    body = b"[" + b",".join([encode_event(first), with_fields(position(), lat=123), encode_event(last)]) + b"]"
+    with server.client(register()) as client:
+        answer = client.post("/api/v1/events", content=body).json()
+        again = client.post("/api/v1/events", content=body).json()
+    assert [(r["outcome"], r["reason"]) for r in answer["results"]] == [
+        ("accepted", None),
+        ("rejected", "malformed"),
+        ("accepted", None),
+    ]
+    assert answer["results"][1]["message"].startswith("position.lat: Input should be less than or equal to 90")
+    assert answer["committed"] == [str(first.id), str(last.id)]
+    assert [r["outcome"] for r in again["results"]] == ["duplicate", "rejected", "duplicate"]
+    with database.session() as session:
+        assert session.scalars(select(PositionRecord.lat).order_by(PositionRecord.lat)).all() == [51.5081, 51.52]
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "Basic Y2FtLTE6eA==",
+        "Bearer cam-1.wrong-secret",
+        "Bearer ghost.whatever",
+        "Bearer no-dot",
+        "Bearer revoked",
+    ],
+)
+def test_a_request_without_a_valid_device_token_is_refused(
+    server: RunningServer, register: Register, database: Database, authorization: str | None
+) -> None:
+    register("cam-1")
+    revoked = register("cam-old")
+    with database.session() as session:
+        revoke_device(session=session, device_id="cam-old", now=utc_now())
+    if authorization == "Bearer revoked":
+        authorization = f"Bearer {revoked}"
+    headers = {"Authorization": authorization} if authorization is not None else {}
+    with server.client() as client:
+        response = client.post("/api/v1/events", content=encode_event(position()), headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json()["error"]["code"] == "not_authenticated"
+    assert "Bearer" in response.json()["error"]["message"]
+
+
+def test_a_body_over_the_limit_is_refused_whether_declared_or_streamed(
+    server: RunningServer, register: Register
+) -> None:
+    limit = 512 * 1024
+    body = b"[" + b" " * limit + b"]"
+    with server.client(register()) as client:
+        declared = client.post("/api/v1/events", content=body)
+        streamed = client.post("/api/v1/events", content=iter([body[:1000], body[1000:]]))
+    for response in (declared, streamed):
+        assert response.status_code == 413
+        assert response.json()["error"] == {
+            "code": "body_too_large",
+            "message": f"the request body is over the limit of {limit:,} bytes; send fewer events at a time",
+            "details": {"limit_bytes": limit},
+        }
+
+
+def test_a_batch_over_the_event_limit_is_refused(server: RunningServer, register: Register) -> None:
+    body = json.dumps([json.loads(encode_event(position())) for _ in range(21)])
+    with server.client(register()) as client:
+        response = client.post("/api/v1/events", content=body)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "batch_too_large"
+    assert response.json()["error"]["details"] == {"count": 21, "limit": 20}
+
+
+def test_the_counters_follow_what_arrived(server: RunningServer, register: Register) -> None:
+    with server.client(register()) as client:
+        client.post("/api/v1/events", content=b"[" + encode_event(position()) + b', {"type": "x"}]')
+        metrics = client.get("/api/v1/metrics").json()
+    assert metrics["ingestion"]["accepted"] == 1
+    assert metrics["ingestion"]["rejected_by_reason"] == {"malformed": 1}
+    assert metrics["ingestion"]["by_transport"]["http"] == {"accepted": 1, "duplicate": 0, "rejected": 1}
+    assert metrics["uptime_s"] >= 0

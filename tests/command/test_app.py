@@ -1,0 +1,52 @@
+"""The app factory: the published API, and startup steps that undo themselves when one fails."""
+
+import pytest
+
+from tests.command.conftest import RunningServer
+from vigil.bus.errors import BusUnavailable
+from vigil.bus.memory import MemoryBus
+from vigil.bus.mqtt import MqttSettings
+from vigil.command.app import create_app, start_server, stop_server
+from vigil.command.settings import CommandSettings, MemoryBusSettings
+
+
+def test_the_openapi_document_lists_the_api(server: RunningServer) -> None:
+    with server.client() as client:
+        document = client.get("/api/v1/openapi.json").json()
+    assert set(document["paths"]) == {
+        "/api/v1/events",
+        "/api/v1/metrics",
+        "/api/v1/units",
+        "/api/v1/units/{unit_id}/track",
+        "/api/v1/devices",
+        "/api/v1/alerts",
+        "/api/v1/alerts/{alert_id}/probe.jpg",
+        "/osmand",
+    }
+    assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert document["paths"]["/api/v1/events"]["post"]["responses"]["413"]["content"]["application/json"]
+
+
+def test_a_bus_passed_in_stays_the_callers(settings: CommandSettings) -> None:
+    bus = MemoryBus()
+    runtime = start_server(settings, bus)
+    assert (runtime.bus, runtime.owns_bus, runtime.subscriber is not None) == (bus, False, True)
+    stop_server(runtime)
+    bus.publish("vigil/v1/devices/cam-1/up/position", b"{}")  # still open: the caller stops it
+    bus.stop()
+
+
+def test_the_bus_named_in_the_settings_belongs_to_the_server(settings: CommandSettings) -> None:
+    runtime = start_server(settings.model_copy(update={"bus": MemoryBusSettings()}), None)
+    assert (isinstance(runtime.bus, MemoryBus), runtime.owns_bus) == (True, True)
+    stop_server(runtime)
+
+
+def test_a_failing_step_stops_startup_with_its_error(settings: CommandSettings) -> None:
+    unreachable = MqttSettings(host="127.0.0.1", port=1, connect_timeout_s=1)
+    with pytest.raises(BusUnavailable, match="cannot reach the MQTT broker"):
+        start_server(settings.model_copy(update={"bus": unreachable}), None)
+
+
+def test_building_the_app_touches_nothing(settings: CommandSettings) -> None:
+    create_app(settings.model_copy(update={"database_url": "postgresql://nobody@127.0.0.1:1/none"}))

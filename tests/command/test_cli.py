@@ -1,0 +1,88 @@
+"""``vigil devices`` and ``vigil serve`` as an operator runs them."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from typer.testing import CliRunner
+
+from tests.command.events import position
+from vigil.cli.app import create_app
+from vigil.events import encode_event
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(create_app(), list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_devices_are_registered_listed_and_revoked(database_url: str) -> None:
+    register = ["devices", "register", "--db", database_url]
+    code, out, _ = _run(*register, "--device-id", "cam-1", "--unit-id", "A-12", "--kind", "car", "--json")
+    registration = json.loads(out)
+    assert code == 0
+    assert registration["device"]["unit_id"] == "A-12"
+    assert registration["token"].startswith("cam-1.")
+
+    code, out, err = _run(*register, "--device-id", "cam-2", "--unit-id", "A-12")
+    assert (code, out.count("\n"), "its token (shown once)" in err) == (0, 1, True)
+
+    code, out, err = _run(*register, "--device-id", "cam-1", "--unit-id", "B-7")
+    assert (code, err.strip()) == (
+        1,
+        "error: device 'cam-1' is already registered to unit A-12; register the replacement under a new device id",
+    )
+
+    code, out, _ = _run("devices", "revoke", "cam-1", "--db", database_url, "--json")
+    assert (code, json.loads(out)["revoked_at"] is not None) == (0, True)
+
+    code, out, _ = _run("devices", "list", "--db", database_url, "--json")
+    listed = json.loads(out)["devices"]
+    assert [(d["device_id"], d["revoked_at"] is None) for d in listed] == [("cam-1", False), ("cam-2", True)]
+
+    code, out, _ = _run("devices", "list", "--db", database_url)
+    assert (code, "cam-2" in out, "never" in out) == (0, True, True)
+
+
+def test_vigil_serve_takes_a_devices_events(tmp_path: Path) -> None:
+    code, out, _ = _run("devices", "register", "--device-id", "cam-1", "--unit-id", "A-12", "--data-dir", str(tmp_path))
+    assert code == 0
+    token = out.strip()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    vigil = Path(sys.executable).parent / "vigil"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("VIGIL_")}
+    server = subprocess.Popen(
+        [str(vigil), "serve", "--data-dir", str(tmp_path), "--port", str(port), "--bus", "memory"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{url}/api/v1/openapi.json", timeout=1).raise_for_status()
+                break
+            except httpx.TransportError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError("vigil serve did not start") from None
+                time.sleep(0.1)
+        event = position()
+        response = httpx.post(
+            f"{url}/api/v1/events", content=encode_event(event), headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.json()["committed"] == [str(event.id)]
+        units = httpx.get(f"{url}/api/v1/units").json()["units"]
+        assert units[0]["position"]["lat"] == event.lat
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=20)[0].decode()
+    assert "command.startup_step" in output
