@@ -17,6 +17,7 @@ from vigil.vision.model_cache import (
     converted_model_path,
     default_cache_dir,
     ensure_onnx_model,
+    model_digest_path,
 )
 from vigil.vision.models import DLIB_FACE_RECOGNITION, locate_model
 from vigil.vision.onnx_export import CONVERTER_VERSION
@@ -82,7 +83,7 @@ def test_a_build_is_verified_on_drawn_and_real_faces_then_installed(
     )
     assert build.built
     assert build.path == converted_model_path(cache, DLIB_FACE_RECOGNITION.sha256)
-    assert sorted(cache.iterdir()) == [build.path]  # no partial file left behind
+    assert sorted(cache.iterdir()) == [build.path, model_digest_path(build.path)]  # no partial file left behind
     assert build.verification is not None
     assert (build.verification.synthetic_chips, build.verification.face_chips) == (SYNTHETIC_CHIPS, 4)
     result = build.verification.result
@@ -133,3 +134,16 @@ def test_an_unwritable_cache_is_reported(tmp_path: Path, reference: DlibEmbedder
     with pytest.raises(ModelCacheUnwritable, match="pass a writable folder as --cache-dir") as caught:
         ensure_onnx_model(cache_dir=blocker / "models")
     assert caught.value.path == blocker / "models"
+
+
+def test_a_damaged_cached_model_is_converted_again(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = ensure_onnx_model(cache_dir=cache)
+    assert first.built
+    damaged = bytearray(first.path.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    first.path.write_bytes(bytes(damaged))
+    again = ensure_onnx_model(cache_dir=cache)
+    assert again.built
+    assert again.path.read_bytes() != bytes(damaged)
+    assert not ensure_onnx_model(cache_dir=cache).built

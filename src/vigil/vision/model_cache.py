@@ -4,7 +4,8 @@ dlib's face network is converted to ONNX once (:mod:`vigil.vision.dlib_net`, :mo
 checked against dlib itself, and only then moved into the cache under its final name. A file in the cache is
 therefore always a verified model; a failed or interrupted build leaves nothing behind. The name carries the
 source file's sha256 prefix and the converter's version, so a different ``.dat`` or a newer converter never
-reuses a stale model.
+reuses a stale model. Beside each model a ``.sha256`` file records the digest of the bytes that were verified;
+a cached model whose bytes no longer match (disk damage, a stray edit) is converted and verified again.
 
 The check embeds the same chips with both networks: drawn faces (:mod:`vigil.vision.synthetic_faces`), always,
 plus whatever real face chips the caller has (``vigil models build`` adds the project's test photos when it
@@ -12,6 +13,8 @@ finds them). Every chip's two vectors must have a cosine similarity of at least 
 must get the same same/different decision from both.
 """
 
+import hashlib
+import logging
 import os
 import tempfile
 import time
@@ -23,9 +26,9 @@ from pydantic import BaseModel, Field
 from vigil.vision.dlib_net import read_dlib_network
 from vigil.vision.embedding import DlibEmbedder, Embedder
 from vigil.vision.equivalence import EquivalenceReport, compare_embeddings
-from vigil.vision.errors import EmbedderVerificationFailed, ModelCacheUnwritable
+from vigil.vision.errors import EmbedderVerificationFailed, ModelCacheUnwritable, ModelChecksumMismatch
 from vigil.vision.image import RgbImage
-from vigil.vision.models import DLIB_FACE_RECOGNITION, locate_model
+from vigil.vision.models import DLIB_FACE_RECOGNITION, locate_model, verify_checksum
 from vigil.vision.onnx_embedder import OnnxEmbedder
 from vigil.vision.onnx_export import CONVERTER_VERSION, network_to_onnx
 from vigil.vision.synthetic_faces import synthetic_face_chips
@@ -60,6 +63,22 @@ def default_cache_dir() -> Path:
     return base / "vigil" / "models"
 
 
+_log = logging.getLogger(__name__)
+
+
+def model_digest_path(model: Path) -> Path:
+    """The file beside a cached model that holds the sha256 of the bytes that were verified."""
+    return model.with_name(model.name + ".sha256")
+
+
+def _is_intact(model: Path) -> bool:
+    try:
+        verify_checksum(model, model_digest_path(model).read_text(encoding="ascii").strip())
+    except (OSError, ModelChecksumMismatch):
+        return False
+    return True
+
+
 def converted_model_path(cache_dir: Path, source_sha256: str) -> Path:
     """Where the ONNX conversion of the ``.dat`` with this sha256 lives in ``cache_dir``."""
     return cache_dir / f"dlib_face_recognition_resnet_model_v1-{source_sha256[:16]}-c{CONVERTER_VERSION}.onnx"
@@ -92,9 +111,11 @@ def ensure_onnx_model(
     source = locate_model(DLIB_FACE_RECOGNITION)
     path = converted_model_path(directory, DLIB_FACE_RECOGNITION.sha256)
     if path.is_file() and not force:
-        return OnnxModelBuild(
-            path=path, source_sha256=DLIB_FACE_RECOGNITION.sha256, built=False, build_s=None, verification=None
-        )
+        if _is_intact(path):
+            return OnnxModelBuild(
+                path=path, source_sha256=DLIB_FACE_RECOGNITION.sha256, built=False, build_s=None, verification=None
+            )
+        _log.warning("model_cache.damaged", extra={"path": str(path)})
     return build_onnx_model(
         source=source,
         expected_sha256=DLIB_FACE_RECOGNITION.sha256,
@@ -139,6 +160,7 @@ def build_onnx_model(
     model = network_to_onnx(network).SerializeToString()
     destination = converted_model_path(cache_dir, network.sha256)
     partial = _write_partial(cache_dir, model)
+    digest = _write_partial(cache_dir, hashlib.sha256(model).hexdigest().encode("ascii") + b"\n")
     try:
         candidate = OnnxEmbedder(partial, threads=threads)
         synthetic = synthetic_face_chips(SYNTHETIC_CHIPS)
@@ -155,6 +177,7 @@ def build_onnx_model(
                 decisions_changed=result.decisions_changed,
             )
         try:
+            os.replace(digest, model_digest_path(destination))
             os.replace(partial, destination)
         except OSError as exc:
             raise ModelCacheUnwritable(
@@ -162,6 +185,7 @@ def build_onnx_model(
             ) from exc
     finally:
         partial.unlink(missing_ok=True)
+        digest.unlink(missing_ok=True)
     return OnnxModelBuild(
         path=destination,
         source_sha256=network.sha256,
