@@ -166,3 +166,27 @@ def test_calibrate_stores_the_threshold(watchlist: Path, testdata: Path, tmp_pat
     assert 0.2 < report["threshold"] < 0.6
     code, out, _ = _run("watchlist", "list", watchlist, "--json")
     assert json.loads(out)["threshold"] == pytest.approx(report["threshold"])
+
+
+def test_an_invalid_field_is_a_usage_error_not_a_traceback(tmp_path: Path, testdata: Path) -> None:
+    path = tmp_path / "w.sqlite"
+    _run("watchlist", "create", path, "--name", "Op")
+    code, _, err = _run(
+        "watchlist",
+        "enrol",
+        path,
+        testdata / "faces" / "obama.jpg",
+        "--id",
+        "x",
+        "--name",
+        "X",
+        "--category",
+        "missing_person",
+        "--legal-basis",
+        "W1",
+        "--expires",
+        "2099-01-01",
+    )
+    assert code == 2
+    assert "error: legal_basis: String should have at least 3 characters" in err
+    assert "Traceback" not in err

@@ -84,3 +84,59 @@ def test_cooldown_stops_a_second_alert_for_the_same_subject(
     alerts, pipeline = _run(footage, watchlist, RecognitionSettings(cooldown_s=cooldown_s), passes=2)
     assert [a.match.subject.subject_id for a in alerts] == expected
     assert pipeline.stats.tracks >= 2
+
+
+class FailsOnce:
+    """The real embedder, except that its first call fails (a runtime hiccup)."""
+
+    def __init__(self) -> None:
+        self._inner = build_embedder(OnnxEmbedderSettings())
+        self.calls = 0
+
+    @property
+    def name(self) -> str:
+        return "fails-once"
+
+    def embed(self, chips):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("inference runtime hiccup")
+        return self._inner.embed(chips)
+
+
+def test_a_failed_search_does_not_stop_the_worker(testdata: Path, watchlist_entries: dict[str, WatchlistEntry]) -> None:
+    footage = standard_patrol_scene(testdata, fps=FPS, seconds=8, watchlist_people=("obama",), passers_by=())
+    alerts: list[TrackAlert] = []
+    embedder = FailsOnce()
+    pipeline = RecognitionPipeline(
+        detector=BlazeFaceDetector(),
+        landmarker=FivePointLandmarker(),
+        embedder=embedder,
+        quality_policy=QualityPolicy(),
+        watchlist=active_watchlist(watchlist_entries, ["obama"]),
+        settings=RecognitionSettings(),
+        on_alert=alerts.append,
+    )
+    for index, image in enumerate(footage.frames()):
+        pipeline.process(Frame(index=index, timestamp_s=index / FPS, image=image))
+    assert pipeline.drain()
+    pipeline.close()
+    assert embedder.calls >= 2  # it went on after the failure
+    assert [a.match.subject.subject_id for a in alerts] == ["obama"]
+
+
+@pytest.mark.parametrize("extra", [0, 3])
+def test_a_grown_face_is_searched_again_after_the_budget(
+    testdata: Path, watchlist_entries: dict[str, WatchlistEntry], extra: int
+) -> None:
+    """Passers-by approach from afar: with one embedding each, more come only as their faces grow 1.5×."""
+    footage = standard_patrol_scene(testdata, fps=FPS, seconds=8, watchlist_people=(), passers_by=("biden",))
+    settings = RecognitionSettings(max_embeddings_per_track=1, max_extra_embeddings=extra)
+    alerts, pipeline = _run(footage, active_watchlist(watchlist_entries, ["obama"]), settings)
+    assert alerts == []
+    assert pipeline.stats.tracks >= 1
+    if extra == 0:
+        assert pipeline.stats.embeddings == pipeline.stats.tracks
+    else:
+        # The face grows from ~22 px to ~108 px wide: 1.5× steps allow a few more searches, never more than 3.
+        assert pipeline.stats.tracks < pipeline.stats.embeddings <= pipeline.stats.tracks * (1 + extra)

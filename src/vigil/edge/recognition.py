@@ -3,7 +3,10 @@
 At 30 frames a second on one core there is time to detect every frame (about 11 ms with BlazeFace) but not to
 embed every face (15–100 ms). So each track keeps its best-quality face since its last embedding, and a worker
 thread embeds at most ``max_embeddings_per_track`` of them, never blocking the camera loop: when the worker is
-busy, the frame's candidate simply waits for the next chance. A track raises one alert, when
+busy, the frame's candidate simply waits for the next chance. A person walking towards the camera is first seen
+small, so a budget spent on distant faces would miss them close up: once the budget is spent, the track gets
+one more embedding each time its face has grown by ``regrowth_factor`` (eye gap), up to
+``max_extra_embeddings``. A track raises one alert, when
 ``matches_needed`` of its embeddings match the same subject, or one matches with a margin below the threshold;
 a subject alerted recently (``cooldown_s``) is not alerted again, whichever track sees them.
 
@@ -42,7 +45,11 @@ class RecognitionSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_embeddings_per_track: int = Field(4, ge=1, le=50, description="Embeddings spent on one person at most.")
+    max_embeddings_per_track: int = Field(4, ge=1, le=50, description="Embeddings spent on a person at first.")
+    regrowth_factor: float = Field(
+        1.5, gt=1, le=10, description="After the budget, embed again when the eye gap has grown this much."
+    )
+    max_extra_embeddings: int = Field(4, ge=0, le=50, description="Embeddings allowed for grown faces.")
     matches_needed: int = Field(2, ge=1, le=10, description="Matching embeddings of one subject that raise an alert.")
     strong_margin: float = Field(
         0.1, ge=0, le=1, description="One embedding this far below the threshold raises the alert alone."
@@ -99,6 +106,7 @@ class _TrackState:
     first_seen_s: float
     best: _Candidate | None = None
     submitted: int = 0
+    largest_eye_gap_px: float = 0.0
     pending: bool = False
     last_submitted_frame: int = -(10**9)
     votes: dict[str, list[tuple[float, _Candidate, Match]]] = field(default_factory=dict)
@@ -189,7 +197,11 @@ class RecognitionPipeline:
             if not quality.passed:
                 continue
             with self._lock:
-                if state.best is None or quality.score > state.best.quality.score:
+                # Better quality wins; at equal quality (the score saturates) the larger face does.
+                if state.best is None or (quality.score, _eye_gap_px(quality)) > (
+                    state.best.quality.score,
+                    _eye_gap_px(state.best.quality),
+                ):
                     state.best = _Candidate(frame.index, chip, _crop(frame.image, detection.box), quality)
                 self._maybe_submit(state, frame.index)
 
@@ -198,8 +210,13 @@ class RecognitionPipeline:
         if (
             state.best is None
             or state.pending
-            or state.submitted >= settings.max_embeddings_per_track
             or frame_index - state.last_submitted_frame < settings.min_frames_between_embeddings
+        ):
+            return
+        eye_gap = _eye_gap_px(state.best.quality)
+        if state.submitted >= settings.max_embeddings_per_track and (
+            state.submitted >= settings.max_embeddings_per_track + settings.max_extra_embeddings
+            or eye_gap < settings.regrowth_factor * state.largest_eye_gap_px
         ):
             return
         self._idle.clear()
@@ -209,6 +226,7 @@ class RecognitionPipeline:
             self.stats.skipped_busy += 1
             return
         state.pending = True
+        state.largest_eye_gap_px = max(state.largest_eye_gap_px, eye_gap)
         state.submitted += 1
         state.last_submitted_frame = frame_index
         state.best = None
@@ -220,16 +238,26 @@ class RecognitionPipeline:
                 return
             state, candidate = job
             loaded = self._watchlist.current
-            embedding = self._embedder.embed([candidate.chip])[0]
-            match = loaded.gallery.identify(embedding)
+            try:
+                embedding = self._embedder.embed([candidate.chip])[0]
+                match = loaded.gallery.identify(embedding)
+            except Exception:
+                # One failed search must not stop the worker: every later face would go unsearched.
+                _log.exception("recognition.search_failed", extra={"track_id": state.track.track_id})
+                with self._lock:
+                    state.pending = False
+                    if self._jobs.empty():
+                        self._idle.set()
+                continue
             alert = None
             with self._lock:
                 self.stats.embeddings += 1
                 state.pending = False
                 if match is not None and not state.decided:
                     alert = self._vote(state, candidate, match, loaded.gallery.threshold, loaded.version)
-                if not state.decided and state.submitted >= self._settings.max_embeddings_per_track:
-                    state.decided = True  # budget spent without a decision: nobody we are looking for
+                budget = self._settings.max_embeddings_per_track + self._settings.max_extra_embeddings
+                if not state.decided and state.submitted >= budget:
+                    state.decided = True  # every embedding spent without a match: nobody we are looking for
                 if self._jobs.empty():
                     self._idle.set()
             del embedding
@@ -282,6 +310,11 @@ class RecognitionPipeline:
         with self._lock:
             self._tracker.end_all()
             self._states.clear()
+
+
+def _eye_gap_px(quality: FaceQuality) -> float:
+    """The face's eye gap in pixels, as the quality verdict measured it."""
+    return next(part.value for part in quality.parts if part.name == "face_size")
 
 
 def _crop(image: RgbImage, box: Box) -> RgbImage:
