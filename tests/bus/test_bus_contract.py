@@ -3,7 +3,7 @@
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
@@ -105,6 +105,35 @@ def test_a_failing_handler_gets_the_message_again(make_bus: BusFactory) -> None:
     bus.publish(topic, b"twice")
     assert [m.payload for m in delivered.wait_for(2)] == [b"once", b"twice"]
     assert attempts == [b"once", b"once", b"once", b"twice"]
+
+
+def test_batches_hold_the_messages_waiting_in_order_and_a_failed_batch_comes_again(make_bus: BusFactory) -> None:
+    publisher, subscriber = make_bus(), make_bus()
+    topic = _topic("n")
+    first_taken, all_sent = threading.Event(), threading.Event()
+    attempts: list[list[bytes]] = []
+    handled = Inbox()
+
+    def handle(messages: Sequence[Message]) -> None:
+        attempts.append([m.payload for m in messages])
+        first_taken.set()
+        all_sent.wait(10)  # the rest pile up meanwhile
+        if len(attempts) == 2:
+            raise RuntimeError("database busy")
+        for message in messages:
+            handled(message)
+
+    subscriber.subscribe_batches(topic, handle, max_batch=8)
+    time.sleep(0.2)
+    publisher.publish(topic, b"0")
+    assert first_taken.wait(10)
+    publisher.publish_many([(topic, str(n).encode()) for n in range(1, 20)])
+    all_sent.set()
+    assert [m.payload for m in handled.wait_for(20)] == [str(n).encode() for n in range(20)]
+    assert attempts[0] == [b"0"]
+    assert attempts[1] == attempts[2]  # the failed batch, again, whole
+    assert all(len(batch) <= 8 for batch in attempts)
+    assert len(attempts) <= 6
 
 
 def test_a_stopped_bus_refuses_work(make_bus: BusFactory) -> None:

@@ -21,6 +21,7 @@ def test_the_openapi_document_lists_the_api(server: RunningServer) -> None:
         "/api/v1/devices",
         "/api/v1/alerts",
         "/api/v1/alerts/{alert_id}/probe.jpg",
+        "/api/v1/feed",
         "/osmand",
     }
     assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"

@@ -6,10 +6,11 @@ restores the link, so a simulated device can go offline as a real one does in a 
 """
 
 import threading
+from collections.abc import Callable, Sequence
 
 from vigil.bus.delivery import SubscriberThread
 from vigil.bus.errors import BusClosed, BusUnavailable
-from vigil.bus.protocol import Handler, Message, topic_matches
+from vigil.bus.protocol import BatchHandler, Handler, Message, topic_matches
 
 
 class MemoryBus:
@@ -52,11 +53,23 @@ class MemoryBus:
         for thread in targets:
             thread.put(message)
 
+    def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        """Queue each message in turn; see :meth:`vigil.bus.protocol.Bus.publish_many`."""
+        for topic, payload in messages:
+            self.publish(topic, payload)
+
     def subscribe(self, topic_filter: str, handler: Handler) -> None:
         """See :meth:`vigil.bus.protocol.Bus.subscribe`."""
+        self._add(topic_filter, lambda name: SubscriberThread(handler, name=name))
+
+    def subscribe_batches(self, topic_filter: str, handler: BatchHandler, *, max_batch: int) -> None:
+        """See :meth:`vigil.bus.protocol.Bus.subscribe_batches`."""
+        self._add(topic_filter, lambda name: SubscriberThread(batch_handler=handler, max_batch=max_batch, name=name))
+
+    def _add(self, topic_filter: str, start: Callable[[str], SubscriberThread]) -> None:
         if self._closed:
             raise BusClosed("the bus has been stopped")
-        thread = SubscriberThread(handler, name=f"memory-bus {topic_filter}")
+        thread = start(f"memory-bus {topic_filter}")
         with self._lock:
             self._subscriptions.append((topic_filter, thread))
 

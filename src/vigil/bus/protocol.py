@@ -6,7 +6,7 @@ be idempotent (events carry their id for that). Topics and filters follow MQTT: 
 matches one level, ``#`` the rest, and ``$share/<group>/<filter>`` shares a filter among several subscribers.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,6 +22,9 @@ class Message:
 Handler = Callable[[Message], None]
 """Handles one message; returning acknowledges it, raising has it delivered again."""
 
+BatchHandler = Callable[[Sequence[Message]], None]
+"""Handles the messages waiting, in order; returning acknowledges them all, raising has them all delivered again."""
+
 
 class Bus(Protocol):
     """Publish/subscribe with at-least-once delivery."""
@@ -36,8 +39,27 @@ class Bus(Protocol):
         """
         ...
 
+    def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        """Send several ``(topic, payload)`` messages; returns once the bus has accepted all of them.
+
+        All go out before any confirmation is awaited, so a batch costs about one round trip to the broker.
+
+        Raises:
+            BusUnavailable, BusRefused, BusClosed: as :meth:`publish`; some messages may have been accepted.
+        """
+        ...
+
     def subscribe(self, topic_filter: str, handler: Handler) -> None:
         """Call ``handler`` for every message matching ``topic_filter``, in order, on a thread of the bus."""
+        ...
+
+    def subscribe_batches(self, topic_filter: str, handler: BatchHandler, *, max_batch: int) -> None:
+        """Like :meth:`subscribe`, but hand ``handler`` every message waiting (at most ``max_batch``) at once.
+
+        Under light load a batch holds one message; when messages arrive faster than the handler returns, they
+        gather while it works, so a handler that costs less per message in bulk (one database transaction for
+        many) keeps up without adding delay.
+        """
         ...
 
     def stop(self) -> None:

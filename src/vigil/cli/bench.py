@@ -1,17 +1,26 @@
 """``vigil bench …``: performance figures, as a table or as one JSON document."""
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import func, select
 
 from vigil.bench.edge import run_edge_bench
 from vigil.bench.faces import FaceBenchReport, run_face_bench
 from vigil.bench.gallery import SIZES, run_gallery_bench
+from vigil.bench.ingest import DEFAULT_DATABASES, IngestBenchReport, run_ingest_bench
 from vigil.bench.testdata import locate_testdata
 from vigil.cli.boundary import exits_on_vigil_error
+from vigil.command.app import init_database
+from vigil.command.database import Database
+from vigil.command.devices.service import register_device
+from vigil.command.ingestion.models import IngestedEvent
+from vigil.command.settings import CommandSettings
+from vigil.events import utc_now
 
 
 def create_bench_app() -> typer.Typer:
@@ -20,6 +29,7 @@ def create_bench_app() -> typer.Typer:
     bench.command("faces")(exits_on_vigil_error(faces))
     bench.command("gallery")(exits_on_vigil_error(gallery))
     bench.command("edge")(exits_on_vigil_error(edge))
+    bench.command("ingest")(exits_on_vigil_error(ingest))
     return bench
 
 
@@ -141,4 +151,101 @@ def edge(
             ", ".join(str(f) for f in row.latency_frames),
             ", ".join(f"{ms:.0f}" for ms in row.latency_ms_at_camera_pace),
         )
+    Console().print(table)
+
+
+def ingest(
+    db: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--db",
+            help="sqlite, or a postgresql+psycopg:// URL (a new schema per run, dropped after); repeatable. "
+            f"Default: {' and '.join(DEFAULT_DATABASES)}.",
+        ),
+    ] = None,
+    devices: Annotated[int, typer.Option("--devices", min=1, max=500, help="Simulated devices.")] = 50,
+    seconds: Annotated[float, typer.Option("--seconds", min=0.5, max=600, help="Measured time per phase.")] = 10.0,
+    warmup: Annotated[float, typer.Option("--warmup", min=0, max=60, help="Warm-up before measuring, s.")] = 2.0,
+    runs: Annotated[int, typer.Option("--runs", min=1, max=20, help="Runs per database (medians).")] = 3,
+    window: Annotated[
+        int, typer.Option("--window", min=1, max=100, help="Events each device keeps unacknowledged.")
+    ] = 4,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")] = False,
+) -> None:
+    """Ingestion: positions/s and alerts/s (20 kB crops) from devices through Mosquitto, p50/p95 to the commit."""
+    Console(stderr=True).print("[dim]running devices → Mosquitto → vigil serve on each database…[/dim]")
+    report = run_ingest_bench(
+        store=CommandCentreDatabase(),
+        databases=db or DEFAULT_DATABASES,
+        devices=devices,
+        seconds=seconds,
+        warmup_s=warmup,
+        runs=runs,
+        window=window,
+    )
+    if json_output:
+        typer.echo(report.model_dump_json(indent=2))
+    else:
+        _print_ingest_bench(report)
+
+
+class CommandCentreDatabase:
+    """The command centre's own database functions, for ``vigil bench ingest``."""
+
+    def prepare(self, url: str, devices: Sequence[tuple[str, str]]) -> None:
+        """Migrate the database at ``url`` and register each (device_id, unit_id) there."""
+        database = init_database(CommandSettings(database_url=url))
+        try:
+            for device_id, unit_id in devices:
+                with database.session() as session:
+                    register_device(
+                        session=session,
+                        device_id=device_id,
+                        unit_id=unit_id,
+                        call_sign=None,
+                        radio_id=None,
+                        kind=None,
+                        now=utc_now(),
+                    )
+        finally:
+            database.dispose()
+
+    def stored_events(self, url: str) -> int:
+        """How many events the database at ``url`` holds."""
+        database = Database(url)
+        try:
+            with database.session() as session:
+                return session.scalar(select(func.count()).select_from(IngestedEvent)) or 0
+        finally:
+            database.dispose()
+
+
+def _print_ingest_bench(report: IngestBenchReport) -> None:
+    table = Table(
+        title=f"Ingestion: {report.devices} devices, window {report.window}, {report.seconds:g} s × {report.runs} "
+        f"runs, {report.cpu_cores} cores (medians; latency publish → ack after commit; aims "
+        f"{report.aim_positions_per_s:,.0f} positions/s, {report.aim_alerts_per_s:,.0f} alerts/s, "
+        f"p95 < {report.aim_p95_ms:.0f} ms)"
+    )
+    for column in ("database", "events", "per second", "p50 ms", "p95 ms", "published", "accepted", "dup", "rej"):
+        table.add_column(column, justify="right")
+    crop = f"{report.probe_bytes / 1000:.0f} kB crop"
+    for row in report.rows:
+        for name, phase in (
+            ("positions, as fast as acked", row.positions),
+            (f"positions at {report.aim_positions_per_s:,.0f}/s", row.positions_at_aim),
+            (f"alerts ({crop}), as fast as acked", row.alerts),
+            (f"alerts ({crop}) at {report.aim_alerts_per_s:,.0f}/s", row.alerts_at_aim),
+        ):
+            table.add_row(
+                row.database,
+                name,
+                f"{phase.per_second:,.0f}",
+                f"{phase.p50_ms:.1f}",
+                f"{phase.p95_ms:.1f}",
+                f"{phase.published:,}",
+                f"{phase.accepted:,}",
+                str(phase.duplicates),
+                str(phase.rejected),
+            )
     Console().print(table)

@@ -1,4 +1,4 @@
-"""``vigil serve`` (the command-centre server) and ``vigil devices`` (register, list, revoke body cameras)."""
+"""``vigil serve`` (the command-centre server) and ``vigil devices`` (register, list, revoke, broker-config)."""
 
 import logging
 import socket
@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 import uvicorn
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
@@ -15,6 +16,10 @@ from vigil.cli.boundary import exits_on_vigil_error
 from vigil.cli.edge import broker_settings
 from vigil.cli.faces import JsonOption
 from vigil.command.app import create_app, init_database
+from vigil.command.broker.files import Listener
+from vigil.command.broker.schemas import BrokerConfig
+from vigil.command.broker.service import read_secret, write_broker_config
+from vigil.command.database import Database
 from vigil.command.devices.service import list_devices, register_device, revoke_device
 from vigil.command.settings import BusSettings, CommandSettings, MemoryBusSettings
 from vigil.command.units.models import UnitKind
@@ -27,6 +32,13 @@ DbOption = Annotated[
 DataDirOption = Annotated[
     Path | None, typer.Option("--data-dir", help="Where the embedded database lives (default .vigil/command).")
 ]
+BrokerDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--broker-dir",
+        help="Also rewrite the MQTT broker's password file and ACL in this folder (see `vigil devices broker-config`).",
+    ),
+]
 
 
 def register_server_commands(app: typer.Typer) -> None:
@@ -36,6 +48,7 @@ def register_server_commands(app: typer.Typer) -> None:
     devices.command("register")(exits_on_vigil_error(register))
     devices.command("list")(exits_on_vigil_error(list_registered))
     devices.command("revoke")(exits_on_vigil_error(revoke))
+    devices.command("broker-config")(exits_on_vigil_error(broker_config))
     app.add_typer(devices, name="devices")
 
 
@@ -45,16 +58,29 @@ def command_settings(*, db: str | None, data_dir: Path | None, **overrides: Any)
     return CommandSettings(**{key: value for key, value in given.items() if value is not None})
 
 
-def bus_settings(spec: str) -> BusSettings:
+def bus_settings(spec: str, *, client_id: str | None = None, password_file: Path | None = None) -> BusSettings:
     """Bus settings from ``memory`` or ``mqtt://[user[:password]@]host[:port]``.
 
+    Args:
+        spec: the bus.
+        client_id: the MQTT client id; ``vigil-command-<host name>`` when None.
+        password_file: a file holding the broker user's password (instead of one in the URL).
+
     Raises:
-        typer.BadParameter: neither.
+        typer.BadParameter: neither, or a password file without a user name in the URL.
+        BrokerSecretUnreadable: the password file cannot be read.
     """
     if spec == "memory":
+        if client_id is not None or password_file is not None:
+            raise typer.BadParameter("--bus-client-id and --bus-password-file need --bus mqtt://…")
         return MemoryBusSettings()
-    # One stable client id per host: the broker keeps this server's session (and queued events) across restarts.
-    return broker_settings(spec, client_id=f"vigil-command-{socket.gethostname()}"[:128])
+    # A stable client id: the broker keeps this server's session (and its queued events) across restarts.
+    settings = broker_settings(spec, client_id=client_id or f"vigil-command-{socket.gethostname()}"[:128])
+    if password_file is None:
+        return settings
+    if settings.username is None:
+        raise typer.BadParameter("--bus-password-file needs the user in the URL: mqtt://USER@host:port")
+    return settings.model_copy(update={"password": SecretStr(read_secret(password_file))})
 
 
 def serve(
@@ -65,12 +91,26 @@ def serve(
     host: Annotated[str | None, typer.Option("--host", help="Address to listen on (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port to listen on (default 8000).")] = None,
     data_dir: DataDirOption = None,
+    bus_client_id: Annotated[
+        str | None,
+        typer.Option(
+            "--bus-client-id",
+            help="MQTT client id, stable and distinct per server process (default vigil-command-<host name>).",
+        ),
+    ] = None,
+    bus_password_file: Annotated[
+        Path | None,
+        typer.Option("--bus-password-file", help="File holding the broker password of the user in --bus's URL."),
+    ] = None,
 ) -> None:
     """Run the command-centre server: HTTP API, OsmAnd positions and, with --bus, devices' events over MQTT."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = command_settings(
-        db=db, data_dir=data_dir, bus=bus_settings(bus) if bus is not None else None, host=host, port=port
+    if bus is None and (bus_client_id is not None or bus_password_file is not None):
+        raise typer.BadParameter("--bus-client-id and --bus-password-file need --bus mqtt://…")
+    chosen_bus = (
+        bus_settings(bus, client_id=bus_client_id, password_file=bus_password_file) if bus is not None else None
     )
+    settings = command_settings(db=db, data_dir=data_dir, bus=chosen_bus, host=host, port=port)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
 
 
@@ -82,9 +122,13 @@ def register(
     kind: Annotated[UnitKind | None, typer.Option("--kind", help="How the unit moves.")] = None,
     db: DbOption = None,
     data_dir: DataDirOption = None,
+    broker_dir: BrokerDirOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Register a device to a unit and print its token (shown this once; only its hash is stored)."""
+    """Register a device to a unit and print its token (shown this once; only its hashes are stored).
+
+    The token is also the device's MQTT password, with the device id as its user name.
+    """
     database = init_database(command_settings(db=db, data_dir=data_dir))
     try:
         with database.session() as session:
@@ -97,6 +141,8 @@ def register(
                 kind=kind,
                 now=utc_now(),
             )
+        if broker_dir is not None:
+            _rewrite_broker_files(database, broker_dir)
     finally:
         database.dispose()
     if json_output:
@@ -134,16 +180,101 @@ def revoke(
     device_id: Annotated[str, typer.Argument(help="The device to revoke.")],
     db: DbOption = None,
     data_dir: DataDirOption = None,
+    broker_dir: BrokerDirOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Revoke a device: its token stops working and its events are rejected from now on."""
+    """Revoke a device: its token stops working and its events are rejected from now on.
+
+    With --broker-dir it also leaves the broker's files; it is refused by the broker once the broker reloads.
+    """
     database = init_database(command_settings(db=db, data_dir=data_dir))
     try:
         with database.session() as session:
             device = revoke_device(session=session, device_id=device_id, now=utc_now())
+        if broker_dir is not None:
+            _rewrite_broker_files(database, broker_dir)
     finally:
         database.dispose()
     if json_output:
         typer.echo(device.model_dump_json(indent=2))
         return
     typer.echo(f"device {device.device_id} revoked at {device.revoked_at:%Y-%m-%d %H:%M:%S} UTC")
+
+
+def broker_config(
+    out: Annotated[Path, typer.Option("--out", help="Folder for passwd, acl, mosquitto-vigil.conf and servers/.")],
+    server_user: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--server-user",
+            help="A command-centre server's broker user (repeat for several; one per `vigil serve` process). "
+            "Added to those already in --out/servers/; default vigil-command.",
+        ),
+    ] = None,
+    listener_port: Annotated[
+        int | None,
+        typer.Option(
+            "--listener-port",
+            min=1,
+            max=65535,
+            help="Port of the broker's listener for devices (default: as in the existing config lines, else 1883).",
+        ),
+    ] = None,
+    listener_address: Annotated[
+        str | None, typer.Option("--listener-address", help="Address it binds (default: every interface).")
+    ] = None,
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Write the MQTT broker's password file and ACL: each live device its own topics, servers every device's.
+
+    Also writes mosquitto-vigil.conf (when it is missing or a listener option is given): a listener with
+    anonymous access off, client id = user name, and both files. Passwords are hashed in Mosquitto's $7$
+    format (PBKDF2-SHA512) by Vigil itself. Run it again after registering or revoking devices (or give those
+    commands --broker-dir), then reload the broker.
+    """
+    listener = None
+    if listener_port is not None or listener_address is not None:
+        try:
+            port = {"port": listener_port} if listener_port is not None else {}
+            listener = Listener(address=listener_address, **port)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    database = init_database(command_settings(db=db, data_dir=data_dir))
+    try:
+        with database.session() as session:
+            written = write_broker_config(
+                session=session, directory=out, server_users=server_user or [], listener=listener
+            )
+    finally:
+        database.dispose()
+    if json_output:
+        typer.echo(written.model_dump_json(indent=2))
+        return
+    _report(written)
+
+
+def _rewrite_broker_files(database: Database, directory: Path) -> None:
+    with database.session() as session:
+        written = write_broker_config(session=session, directory=directory)
+    _report(written)
+
+
+def _report(written: BrokerConfig) -> None:
+    files = [written.password_file, written.acl_file, *([written.config_file] if written.config_written else [])]
+    typer.echo(
+        f"wrote {', '.join(map(str, files))}: {len(written.devices)} device(s), server user(s) "
+        f"{', '.join(s.user for s in written.servers)}",
+        err=True,
+    )
+    for server in written.servers:
+        if server.created:
+            typer.echo(f"new server user {server.user}: its password is in {server.secret_file}", err=True)
+    if written.without_credentials:
+        typer.echo(
+            f"left out (registered before broker credentials; register replacements): "
+            f"{', '.join(written.without_credentials)}",
+            err=True,
+        )
+    typer.echo("reload the broker to apply them: systemctl reload mosquitto (or kill -HUP its pid)", err=True)

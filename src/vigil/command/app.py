@@ -4,7 +4,8 @@ Startup, in named steps (each logged as ``command.startup_step`` with its durati
 
 1. ``init_database``: open the database and migrate it to the newest schema;
 2. ``connect_bus``: the bus passed in, or the one the settings name (none: events arrive over HTTP only);
-3. ``start_ingestion``: subscribe to every device's events on the bus.
+3. ``start_ingestion``: subscribe to every device's events on the bus;
+4. ``start_feed``: the live feed's horizon, woken by this process's commits (it polls only while followed).
 
 Shutdown stops taking bus messages, stops a bus the server connected itself, and closes the database. Nothing
 happens at import time, and nothing is shared between two apps.
@@ -27,6 +28,8 @@ from vigil.command.alerts.router import router as alerts_router
 from vigil.command.api.problems import install_error_handlers
 from vigil.command.database import Database
 from vigil.command.devices.router import router as devices_router
+from vigil.command.feed.follower import FeedFollower
+from vigil.command.feed.router import router as feed_router
 from vigil.command.ingestion.metrics import IngestionMetrics
 from vigil.command.ingestion.router import osmand_router
 from vigil.command.ingestion.router import router as ingestion_router
@@ -73,7 +76,7 @@ def create_app(settings: CommandSettings, *, bus: Bus | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
-    for router in (ingestion_router, units_router, devices_router, alerts_router):
+    for router in (ingestion_router, units_router, devices_router, alerts_router, feed_router):
         app.include_router(router)
     if settings.osmand_enabled:
         app.include_router(osmand_router)
@@ -103,6 +106,7 @@ def start_server(settings: CommandSettings, bus: Bus | None) -> ServerRuntime:
                     group=settings.bus_group,
                 ),
             )
+        runtime.feed = _step("start_feed", lambda: FeedFollower(database=database, settings=settings.feed))
     except BaseException:
         stop_server(runtime)
         raise

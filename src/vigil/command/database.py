@@ -10,7 +10,7 @@ handle SQLAlchemy's exceptions.
 
 import enum
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -129,6 +129,10 @@ class Database:
                 yield session
         except UNAVAILABLE_ERRORS as exc:
             raise unavailable(exc) from exc
+
+    def on_commit(self, listener: Callable[[Session], None]) -> None:
+        """Call ``listener`` after each commit of a session from :meth:`session`, on the committing thread."""
+        event.listen(self._sessions, "after_commit", listener)
 
     def migrate(self) -> None:
         """Bring the schema up to the newest migration (a no-op when it is there already).

@@ -15,6 +15,7 @@ Hierarchy::
         ├── UnknownUnit                 no unit has this id
         ├── UnknownAlert                no alert has this id, or its image was deleted
         ├── IngestionStopped            the server is shutting down: the bus delivers the message again later
+        ├── BrokerConfigError           the MQTT broker's files cannot be generated (vigil.command.broker.errors)
         └── RequestRejected
             ├── BodyTooLarge            the request body is over the limit (HTTP 413)
             ├── BatchTooLarge           more events in one request than allowed (HTTP 413)

@@ -5,6 +5,7 @@ from datetime import datetime
 
 from vigil.bus.protocol import Bus
 from vigil.command.database import Database
+from vigil.command.feed.follower import FeedFollower
 from vigil.command.ingestion.metrics import IngestionMetrics
 from vigil.command.ingestion.subscriber import EventSubscriber
 from vigil.command.settings import CommandSettings
@@ -22,6 +23,7 @@ class ServerRuntime:
         bus: where devices publish; None when events come over HTTP only.
         owns_bus: whether the server connected the bus itself (and so stops it).
         subscriber: the bus ingestion handler, while subscribed.
+        feed: the live feed's horizon, once started.
     """
 
     settings: CommandSettings
@@ -31,3 +33,4 @@ class ServerRuntime:
     bus: Bus | None = None
     owns_bus: bool = False
     subscriber: EventSubscriber | None = None
+    feed: FeedFollower | None = None

@@ -50,6 +50,29 @@ class IngestionLimits(BaseModel):
     )
 
 
+class FeedSettings(BaseModel):
+    """The operators' live feed (``/api/v1/feed``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    poll_s: float = Field(
+        0.25,
+        gt=0,
+        le=10,
+        description=(
+            "How often the feed looks for rows other server processes committed, seconds (this process's own "
+            "commits wake it at once)."
+        ),
+    )
+    position_interval_s: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="Most one position per unit per WebSocket in this time (the latest wins), seconds.",
+    )
+    page_size: int = Field(500, ge=1, le=10_000, description="Rows read from the database at a time.")
+
+
 class CommandSettings(BaseSettings):
     """Everything the command-centre server needs."""
 
@@ -79,6 +102,7 @@ class CommandSettings(BaseSettings):
         ),
     )
     limits: IngestionLimits = Field(default_factory=IngestionLimits)
+    feed: FeedSettings = Field(default_factory=FeedSettings)
 
     @field_validator("database_url")
     @classmethod

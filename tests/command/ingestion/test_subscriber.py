@@ -109,6 +109,10 @@ class Recorder:
         self._on_publish()
         self.published.append(Message(topic, payload))
 
+    def publish_many(self, messages: list[tuple[str, bytes]]) -> None:
+        for topic, payload in messages:
+            self.publish(topic, payload)
+
     def subscribe(self, topic_filter: str, handler: Handler) -> None:
         raise AssertionError("the subscriber never subscribes by itself")
 
@@ -131,6 +135,8 @@ def test_the_ack_follows_the_commit_on_the_devices_down_topic(
     subscriber = EventSubscriber(bus=bus, database=database, limits=limits, metrics=IngestionMetrics())
     for _ in range(2):  # the second copy is a duplicate, acknowledged again
         subscriber(Message(topic_for(event), encode_event(event)))
+        assert subscriber.flush()
+    subscriber.close()
     acks = [parse_event(m.payload) for m in bus.published]
     assert [m.topic for m in bus.published] == ["vigil/v1/devices/cam-1/down/ack"] * 2
     assert [(a.type, a.device_id, getattr(a, "ids", None)) for a in acks] == [("ack", "cam-1", [event.id])] * 2
@@ -144,6 +150,7 @@ def test_an_event_without_a_readable_id_cannot_be_acknowledged(
     bus = Recorder()
     subscriber = EventSubscriber(bus=bus, database=database, limits=limits, metrics=IngestionMetrics())
     subscriber(Message("vigil/v1/devices/cam-1/up/position", b"garbage"))
+    subscriber.close()
     assert bus.published == []
     with database.session() as session:
         assert session.scalars(select(RejectedEvent.reason)).all() == [RejectReason.MALFORMED]

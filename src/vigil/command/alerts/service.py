@@ -1,6 +1,7 @@
 """Alerts: stored as devices raise them, listed for the operators, their face crops served one by one."""
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import select
@@ -12,9 +13,11 @@ from vigil.command.errors import UnknownAlert
 from vigil.events import AlertRaised
 
 
-def alert_exists(*, session: Session, alert_id: uuid.UUID) -> bool:
-    """Whether an alert with this id is stored."""
-    return session.get(Alert, alert_id) is not None
+def stored_alerts(*, session: Session, alert_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    """The ids among ``alert_ids`` that are stored already (one query)."""
+    if not alert_ids:
+        return set()
+    return set(session.scalars(select(Alert.alert_id).where(Alert.alert_id.in_(alert_ids))))
 
 
 def record_alert(*, session: Session, event: AlertRaised, received_at: datetime) -> AlertSummary:

@@ -11,13 +11,18 @@ from vigil.command.database import Base, BigIntegerId
 
 
 class Device(Base):
-    """A device bound to one unit, with the SHA-256 of its machine token and its latest status."""
+    """A device bound to one unit, with the hashes of its machine token and its latest status.
+
+    ``token_sha256`` checks the token over HTTP; ``broker_password_hash`` is the same token hashed for the MQTT
+    broker's password file (Mosquitto's ``$7$`` format), None for devices registered before broker credentials.
+    """
 
     __tablename__ = "devices"
 
     device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     unit_id: Mapped[str] = mapped_column(ForeignKey("units.unit_id"), index=True)
     token_sha256: Mapped[str] = mapped_column(String(64))
+    broker_password_hash: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     last_seen_at: Mapped[datetime | None]

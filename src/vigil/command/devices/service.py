@@ -4,6 +4,10 @@ A token is ``<device_id>.<secret>``, the secret 32 random bytes (URL-safe base64
 secret's SHA-256: a machine-made secret has full entropy, so a slow password hash would add nothing. The id
 part finds the row; the hashes are compared in constant time, and an unknown id is compared against a dummy
 so that the reply takes as long as for a wrong secret.
+
+The same token is the device's MQTT password (its user name is the device id): registration also stores the
+token's Mosquitto hash, from which ``vigil devices broker-config`` writes the broker's password file
+(:mod:`vigil.command.broker`). One credential per device means one thing to hand over and one to revoke.
 """
 
 import hashlib
@@ -15,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vigil.command.broker.passwords import mosquitto_hash
 from vigil.command.devices.models import Device, DeviceStatusRecord
 from vigil.command.devices.schemas import DeviceList, DeviceOut, DeviceRegistration, DeviceStatusReported
 from vigil.command.errors import DeviceAlreadyRegistered, InvalidDeviceId, NotAuthenticated, UnknownDevice
@@ -40,6 +45,8 @@ def register_device(
 ) -> DeviceRegistration:
     """Register a device, bind it to its unit (created if missing, updated where told) and issue its token.
 
+    The token is also the device's MQTT password; its broker hash is stored for the broker's password file.
+
     Commits.
 
     Raises:
@@ -64,10 +71,17 @@ def register_device(
     upsert_unit(session=session, unit_id=unit_id, call_sign=call_sign, radio_id=radio_id, kind=kind, now=now)
     session.flush()  # the unit first: the device row refers to it
     secret = secrets.token_urlsafe(_SECRET_BYTES)
-    device = Device(device_id=device_id, unit_id=unit_id, token_sha256=_sha256(secret), created_at=now)
+    token = f"{device_id}.{secret}"
+    device = Device(
+        device_id=device_id,
+        unit_id=unit_id,
+        token_sha256=_sha256(secret),
+        broker_password_hash=mosquitto_hash(token),
+        created_at=now,
+    )
     session.add(device)
     session.commit()
-    return DeviceRegistration(device=device_out(device), token=f"{device_id}.{secret}")
+    return DeviceRegistration(device=device_out(device), token=token)
 
 
 def list_devices(*, session: Session) -> DeviceList:

@@ -14,6 +14,12 @@ An accepted event is stored in one transaction with its ``ingested_events`` row 
 function returns after the commit. Two copies racing each other (an MQTT resend and an HTTP retry, or two
 servers) both pass step 3; the primary key lets only one commit, and the other becomes a duplicate.
 
+:func:`ingest_many` does the same for several events in one transaction (the bus subscriber hands it every
+message waiting): the checks read what they need for the whole batch in one query each, positions and feed
+entries are inserted in bulk, and one commit makes them all durable. Each event still gets its own result, in
+order; a copy of an event earlier in the same batch is a duplicate. If the commit fails because a racing copy
+committed first, the batch is ingested again one event per transaction, where that copy becomes a duplicate.
+
 Only an unavailable database raises (:class:`DatabaseUnavailable`): nothing can be stored, so the transport
 must retry (HTTP 503, the bus redelivers).
 """
@@ -24,26 +30,28 @@ import io
 import json
 import logging
 import uuid
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import assert_never
 
 from PIL import Image
 from pydantic import BaseModel
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from vigil.command.alerts.service import alert_exists, record_alert
-from vigil.command.database import UNAVAILABLE_ERRORS, unavailable
+from vigil.command.alerts.service import record_alert, stored_alerts
+from vigil.command.database import UNAVAILABLE_ERRORS, Base, unavailable
 from vigil.command.devices.models import Device
 from vigil.command.devices.service import record_status as record_device_status
 from vigil.command.dispatches.service import record_status as record_dispatch_status
-from vigil.command.feed.service import FeedKind, append_entry
+from vigil.command.feed.service import FeedKind, append_entries, open_feed_for_writing
 from vigil.command.ingestion.metrics import IngestionMetrics
 from vigil.command.ingestion.models import IngestedEvent, RejectedEvent, RejectReason, Transport
 from vigil.command.ingestion.schemas import IngestResult, Outcome
 from vigil.command.settings import IngestionLimits
-from vigil.command.units.service import record_position
+from vigil.command.units.service import record_positions
 from vigil.events import (
     MAX_EVENT_BYTES,
     AlertRaised,
@@ -108,6 +116,20 @@ class Claim:
         )
 
 
+@dataclass(frozen=True)
+class Received:
+    """One event as it arrived: its bytes and the device the transport authenticated as its sender.
+
+    Attributes:
+        raw: the event's JSON, as received.
+        sender: the device that sent it (the MQTT topic, which the broker's ACL ties to the client; the HTTP
+            token).
+    """
+
+    raw: bytes
+    sender: str
+
+
 def ingest(
     *,
     session: Session,
@@ -121,7 +143,7 @@ def ingest(
     """Store one event sent by a device, or record why not; returns after the commit.
 
     Args:
-        session: a session with nothing pending; this function commits it (or rolls it back).
+        session: a session with no changes pending; this function commits it (or rolls it back).
         raw: the event's JSON, as received.
         transport: how it arrived.
         authenticated_device_id: the device that sent it, as the transport established (the MQTT topic, which
@@ -136,29 +158,55 @@ def ingest(
     Raises:
         DatabaseUnavailable: nothing could be stored; retry later.
     """
+    (result,) = ingest_many(
+        session=session,
+        received=[Received(raw=raw, sender=authenticated_device_id)],
+        transport=transport,
+        limits=limits,
+        metrics=metrics,
+        now=now,
+    )
+    return result
+
+
+def ingest_many(
+    *,
+    session: Session,
+    received: Sequence[Received],
+    transport: Transport,
+    limits: IngestionLimits,
+    metrics: IngestionMetrics,
+    now: datetime | None = None,
+) -> list[IngestResult]:
+    """Store several events in one transaction, each checked as :func:`ingest` checks it; returns after the commit.
+
+    Args:
+        session: a session with no changes pending; this function commits it (or rolls it back).
+        received: the events, in arrival order.
+        transport: how they arrived.
+        limits: what is accepted.
+        metrics: counted here.
+        now: the time of receipt (UTC); the current time when None.
+
+    Returns:
+        Each event's result, in order: accepted, duplicate or rejected with its reason.
+
+    Raises:
+        DatabaseUnavailable: nothing could be stored; retry later.
+    """
     received_at = now if now is not None else utc_now()
-    claim = Claim.read(raw)
     try:
         try:
-            result = _ingest(session, raw, claim, authenticated_device_id, transport, limits, received_at)
-        except _Rejection as rejection:
+            results = _ingest_together(session, received, transport, limits, received_at)
+        except IntegrityError:
             session.rollback()
-            result = record_rejection(
-                session=session,
-                raw=raw,
-                claim=claim,
-                transport=transport,
-                sender_device_id=authenticated_device_id,
-                reason=rejection.reason,
-                message=rejection.message,
-                limits=limits,
-                now=received_at,
-            )
+            results = [_ingest_alone(session, item, transport, limits, received_at) for item in received]
     except UNAVAILABLE_ERRORS as exc:
         session.rollback()
         raise unavailable(exc) from exc
-    metrics.count(transport=transport, result=result)
-    return result
+    for result in results:
+        metrics.count(transport=transport, result=result)
+    return results
 
 
 def record_rejection(
@@ -178,6 +226,33 @@ def record_rejection(
     Returns:
         The rejected result.
     """
+    result = _add_rejection(
+        session=session,
+        raw=raw,
+        claim=claim,
+        transport=transport,
+        sender_device_id=sender_device_id,
+        reason=reason,
+        message=message,
+        limits=limits,
+        now=now,
+    )
+    session.commit()
+    return result
+
+
+def _add_rejection(
+    *,
+    session: Session,
+    raw: bytes,
+    claim: Claim,
+    transport: Transport,
+    sender_device_id: str | None,
+    reason: RejectReason,
+    message: str,
+    limits: IngestionLimits,
+    now: datetime,
+) -> IngestResult:
     session.add(
         RejectedEvent(
             received_at=now,
@@ -192,7 +267,6 @@ def record_rejection(
             raw_size=len(raw),
         )
     )
-    session.commit()
     _log.warning(
         "ingestion.rejected",
         extra={"reason": reason.value, "transport": transport.value, "device_id": sender_device_id, "size": len(raw)},
@@ -202,39 +276,103 @@ def record_rejection(
     )
 
 
-def _ingest(
-    session: Session,
-    raw: bytes,
-    claim: Claim,
-    sender: str,
-    transport: Transport,
-    limits: IngestionLimits,
-    received_at: datetime,
+def _ingest_together(
+    session: Session, received: Sequence[Received], transport: Transport, limits: IngestionLimits, received_at: datetime
+) -> list[IngestResult]:
+    """Check every event, store the accepted ones and the rejections, and commit once.
+
+    Raises:
+        IntegrityError: a racing copy of an event committed first (nothing was committed here).
+    """
+    readable: list[UpEvent | _Rejection] = []
+    for item in received:
+        try:
+            readable.append(_readable(item.raw, limits))
+        except _Rejection as rejection:
+            readable.append(rejection)
+    events = [e for e in readable if not isinstance(e, _Rejection)]
+    devices = {
+        d.device_id: d
+        for d in session.scalars(select(Device).where(Device.device_id.in_({item.sender for item in received})))
+    }
+    ids = [e.id for e in events]
+    stored = set(session.scalars(select(IngestedEvent.event_id).where(IngestedEvent.event_id.in_(ids))))
+    alerts = stored_alerts(session=session, alert_ids=[e.alert_id for e in events if isinstance(e, AlertRaised)])
+    results: list[IngestResult] = []
+    accepted: list[tuple[UpEvent, Device]] = []
+    for item, event in zip(received, readable, strict=True):
+        try:
+            if isinstance(event, _Rejection):
+                raise event
+            device = _sender(devices.get(item.sender), event, item.sender)
+            if event.id in stored:
+                results.append(_duplicate(event))
+                continue
+            _plausible(event, device, limits, received_at, taken_alert_ids=alerts)
+        except _Rejection as rejection:
+            results.append(
+                _add_rejection(
+                    session=session,
+                    raw=item.raw,
+                    claim=Claim.read(item.raw),
+                    transport=transport,
+                    sender_device_id=item.sender,
+                    reason=rejection.reason,
+                    message=rejection.message,
+                    limits=limits,
+                    now=received_at,
+                )
+            )
+            continue
+        # A later copy in this batch is a duplicate, and a later alert with this id a conflict.
+        stored.add(event.id)
+        if isinstance(event, AlertRaised):
+            alerts.add(event.alert_id)
+        accepted.append((event, device))
+        results.append(IngestResult(outcome=Outcome.ACCEPTED, event_id=event.id, type=event.type))
+    if accepted:
+        _store(session, accepted, transport, received_at)
+    session.commit()
+    _log.debug("ingestion.committed", extra={"accepted": len(accepted), "events": len(received)})
+    return results
+
+
+def _ingest_alone(
+    session: Session, item: Received, transport: Transport, limits: IngestionLimits, received_at: datetime
 ) -> IngestResult:
-    event = _readable(raw, claim, limits)
-    device = _sender(session, event, sender)
-    if session.get(IngestedEvent, event.id) is not None:
-        return _duplicate(event)
-    _plausible(session, event, device, limits, received_at)
+    """Ingest one event in its own transaction; a copy that committed first makes it a duplicate."""
     try:
-        _store(session, event, device, transport, received_at)
-        session.commit()
+        (result,) = _ingest_together(session, [item], transport, limits, received_at)
     except IntegrityError as exc:
         session.rollback()
-        if session.get(IngestedEvent, event.id) is not None:
-            return _duplicate(event)
-        raise _Rejection(RejectReason.CONFLICT, f"it contradicts a stored event ({exc.orig})") from exc
-    _log.debug("ingestion.accepted", extra={"event_id": str(event.id), "type": event.type, "device_id": sender})
-    return IngestResult(outcome=Outcome.ACCEPTED, event_id=event.id, type=event.type)
+        claim = Claim.read(item.raw)
+        if claim.event_id is not None and session.get(IngestedEvent, claim.event_id) is not None:
+            return IngestResult(outcome=Outcome.DUPLICATE, event_id=claim.event_id, type=claim.type)
+        return record_rejection(
+            session=session,
+            raw=item.raw,
+            claim=claim,
+            transport=transport,
+            sender_device_id=item.sender,
+            reason=RejectReason.CONFLICT,
+            message=f"it contradicts a stored event ({exc.orig})",
+            limits=limits,
+            now=received_at,
+        )
+    return result
 
 
-def _readable(raw: bytes, claim: Claim, limits: IngestionLimits) -> UpEvent:
-    if claim.type == "alert.raised" and claim.probe_base64 is not None:
-        _check_probe(claim.probe_base64, limits)
+def _readable(raw: bytes, limits: IngestionLimits) -> UpEvent:
     try:
         event = parse_event(raw)
     except MalformedEvent as exc:
+        # When the crop is what is wrong (too large for the schema, not a JPEG), say so rather than "malformed".
+        claim = Claim.read(raw)
+        if claim.type == "alert.raised" and claim.probe_base64 is not None:
+            _check_probe(claim.probe_base64, limits)
         raise _Rejection(RejectReason.MALFORMED, exc.reason) from exc
+    if isinstance(event, AlertRaised):
+        _check_probe_bytes(event.probe_jpeg, limits)
     if not isinstance(event, UpEvent):
         raise _Rejection(
             RejectReason.DOWN_ONLY_TYPE,
@@ -252,6 +390,10 @@ def _check_probe(encoded: str, limits: IngestionLimits) -> None:
         data = base64.b64decode(encoded, validate=True)
     except binascii.Error:
         return
+    _check_probe_bytes(data, limits)
+
+
+def _check_probe_bytes(data: bytes, limits: IngestionLimits) -> None:
     if len(data) > limits.max_probe_bytes:
         raise _Rejection(
             RejectReason.PROBE_TOO_LARGE,
@@ -272,8 +414,7 @@ def _check_probe(encoded: str, limits: IngestionLimits) -> None:
         raise _Rejection(RejectReason.PROBE_NOT_JPEG, f"the probe crop is not a readable JPEG ({exc})") from exc
 
 
-def _sender(session: Session, event: UpEvent, sender: str) -> Device:
-    device = session.get(Device, sender)
+def _sender(device: Device | None, event: UpEvent, sender: str) -> Device:
     if device is None:
         raise _Rejection(RejectReason.UNKNOWN_DEVICE, f"no device {sender!r} is registered")
     if device.revoked_at is not None:
@@ -286,7 +427,12 @@ def _sender(session: Session, event: UpEvent, sender: str) -> Device:
 
 
 def _plausible(
-    session: Session, event: UpEvent, device: Device, limits: IngestionLimits, received_at: datetime
+    event: UpEvent,
+    device: Device,
+    limits: IngestionLimits,
+    received_at: datetime,
+    *,
+    taken_alert_ids: Collection[uuid.UUID],
 ) -> None:
     skew = timedelta(seconds=limits.max_clock_skew_s)
     if is_from_the_future(event, now=received_at, tolerance=skew):
@@ -300,41 +446,52 @@ def _plausible(
             RejectReason.UNIT_MISMATCH,
             f"device {device.device_id!r} serves unit {device.unit_id!r}, not {event.unit_id!r}",
         )
-    if isinstance(event, AlertRaised) and alert_exists(session=session, alert_id=event.alert_id):
+    if isinstance(event, AlertRaised) and event.alert_id in taken_alert_ids:
         raise _Rejection(RejectReason.CONFLICT, f"alert {event.alert_id} is already stored under another event")
 
 
-def _store(session: Session, event: UpEvent, device: Device, transport: Transport, received_at: datetime) -> None:
-    session.add(
-        IngestedEvent(
-            event_id=event.id,
-            type=event.type,
-            device_id=event.device_id,
-            transport=transport,
-            at=event.at,
-            received_at=received_at,
-        )
+def _store(
+    session: Session, accepted: Sequence[tuple[UpEvent, Device]], transport: Transport, received_at: datetime
+) -> None:
+    """Add the accepted events' rows and feed entries, in order; the caller commits."""
+    # Before any row lock: a feed reader may be waiting for the writers' lock (see vigil.command.feed.service).
+    open_feed_for_writing(session=session)
+    # The idempotency rows go first: the other rows refer to them, and a racing copy fails here.
+    session.execute(
+        insert(Base.metadata.tables[IngestedEvent.__tablename__]),  # Core: no ORM bookkeeping per row
+        [
+            {
+                "event_id": event.id,
+                "type": event.type,
+                "device_id": event.device_id,
+                "transport": transport,
+                "at": event.at,
+                "received_at": received_at,
+            }
+            for event, _ in accepted
+        ],
     )
-    # The idempotency row goes first: the other rows refer to it, and a racing copy fails here.
-    session.flush()
-    match event:
-        case Position():
-            payload: BaseModel = record_position(session=session, event=event, received_at=received_at)
-            kind = FeedKind.UNIT_POSITION
-        case AlertRaised():
-            payload = record_alert(session=session, event=event, received_at=received_at)
-            kind = FeedKind.ALERT_RAISED
-        case DeviceStatus():
-            payload = record_device_status(session=session, event=event, device=device, received_at=received_at)
-            kind = FeedKind.DEVICE_STATUS
-        case DispatchStatus():
-            payload = record_dispatch_status(session=session, event=event, device=device, received_at=received_at)
-            kind = FeedKind.DISPATCH_STATUS
-        case _:
-            assert_never(event)
-    append_entry(session=session, kind=kind, payload=payload, now=received_at)
-    if device.last_seen_at is None or received_at > device.last_seen_at:
-        device.last_seen_at = received_at
+    positions = [event for event, _ in accepted if isinstance(event, Position)]
+    reported = iter(record_positions(session=session, events=positions, received_at=received_at))
+    entries: list[tuple[FeedKind, BaseModel]] = []
+    for event, device in accepted:
+        match event:
+            case Position():
+                entries.append((FeedKind.UNIT_POSITION, next(reported)))
+            case AlertRaised():
+                summary = record_alert(session=session, event=event, received_at=received_at)
+                entries.append((FeedKind.ALERT_RAISED, summary))
+            case DeviceStatus():
+                status = record_device_status(session=session, event=event, device=device, received_at=received_at)
+                entries.append((FeedKind.DEVICE_STATUS, status))
+            case DispatchStatus():
+                answer = record_dispatch_status(session=session, event=event, device=device, received_at=received_at)
+                entries.append((FeedKind.DISPATCH_STATUS, answer))
+            case _:
+                assert_never(event)
+        if device.last_seen_at is None or received_at > device.last_seen_at:
+            device.last_seen_at = received_at
+    append_entries(session=session, entries=entries, now=received_at)
 
 
 def _duplicate(event: UpEvent) -> IngestResult:

@@ -2,9 +2,13 @@
 
 The server subscribes to ``$share/<group>/vigil/v1/devices/+/up/#``, so several servers can share the devices'
 events. The sender is the ``{device_id}`` level of the topic: the broker's ACL lets a client publish only under
-its own id. The handler returns only after :func:`~vigil.command.ingestion.service.ingest` committed, so the
-broker's PUBACK (sent when the handler returns) follows the commit; then an :class:`~vigil.events.Ack` naming
-the event goes to ``vigil/v1/devices/{device_id}/down/ack`` and the device deletes it from its outbox.
+its own id. The handler takes every message waiting (up to ``max_batch``) at once and ingests them in one
+transaction (:func:`~vigil.command.ingestion.service.ingest_many`): under load one commit serves many events,
+and when messages trickle in a batch is a single message, so nothing waits for company. The handler returns
+only after the commit, so the broker's PUBACKs (sent when the handler returns) follow it. The committed ids
+then go to the :class:`~vigil.command.ingestion.acks.AckSender`, which publishes an :class:`~vigil.events.Ack`
+per device to ``vigil/v1/devices/{device_id}/down/ack`` on its own thread, and the device deletes them from
+its outbox.
 
 **Rejected events are acknowledged too.** A rejection is final: the same bytes would be rejected again, and
 they are already stored (capped) in ``rejected_events``, the dead-letter record an operator can inspect and
@@ -14,22 +18,25 @@ order, so one poisoned message would hold up every device's events behind it. Th
 unavailable database, raises (:class:`DatabaseUnavailable`): the message stays unacknowledged and is delivered
 again, and nothing behind it could have been stored anyway.
 
-If publishing the ack fails, the handler raises as well: the redelivered copy is a duplicate, and its ack is
-sent then.
+An ack that cannot be published is retried; if the server stops first, the device sends the event again after
+its resend interval, and the copy is acknowledged as a duplicate.
 """
 
 import logging
 import re
 import threading
+import uuid
+from collections.abc import Sequence
 
 from vigil.bus.protocol import Bus, Message
 from vigil.command.database import Database
 from vigil.command.errors import IngestionStopped
+from vigil.command.ingestion.acks import AckSender
 from vigil.command.ingestion.metrics import IngestionMetrics
 from vigil.command.ingestion.models import Transport
-from vigil.command.ingestion.service import ingest
+from vigil.command.ingestion.service import Received, ingest_many
 from vigil.command.settings import IngestionLimits
-from vigil.events import DEVICE_ID_PATTERN, TOPIC_ROOT, Ack, encode_event, topic_for
+from vigil.events import DEVICE_ID_PATTERN, TOPIC_ROOT
 
 _log = logging.getLogger(__name__)
 
@@ -37,6 +44,9 @@ _DEVICE_ID = re.compile(DEVICE_ID_PATTERN)
 
 UP_TOPICS = f"{TOPIC_ROOT}/+/up/#"
 """Every device's events to the command centre."""
+
+MAX_BATCH = 500
+"""The most events ingested in one transaction."""
 
 
 class EventSubscriber:
@@ -56,10 +66,16 @@ class EventSubscriber:
         self._limits = limits
         self._metrics = metrics
         self._closed = threading.Event()
+        self._acks = AckSender(bus=bus)
 
     def close(self) -> None:
-        """Take no more messages: from now on they stay unacknowledged, for the broker to deliver again."""
+        """Take no more messages (they stay unacknowledged, for the broker to deliver again); send pending acks."""
         self._closed.set()
+        self._acks.close()
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Wait until the acks of every event committed so far are published; False after ``timeout_s``."""
+        return self._acks.flush(timeout_s)
 
     def __call__(self, message: Message) -> None:
         """Ingest one message and acknowledge it to its device (a :data:`~vigil.bus.protocol.Handler`).
@@ -67,25 +83,31 @@ class EventSubscriber:
         Raises:
             IngestionStopped: :meth:`close` was called.
             DatabaseUnavailable: nothing could be stored; the message must be delivered again.
-            BusError: the ack could not be published; the message must be delivered again.
+        """
+        self.handle_batch([message])
+
+    def handle_batch(self, messages: Sequence[Message]) -> None:
+        """Ingest messages in one transaction and acknowledge them to their devices (a ``BatchHandler``).
+
+        Raises:
+            IngestionStopped: :meth:`close` was called.
+            DatabaseUnavailable: nothing could be stored; the messages must be delivered again.
         """
         if self._closed.is_set():
-            raise IngestionStopped("the command centre is shutting down; the message will be delivered again")
-        device_id = device_of(message.topic)
+            raise IngestionStopped("the command centre is shutting down; the messages will be delivered again")
+        received = [Received(raw=message.payload, sender=device_of(message.topic)) for message in messages]
         with self._database.session() as session:
-            result = ingest(
-                session=session,
-                raw=message.payload,
-                transport=Transport.MQTT,
-                authenticated_device_id=device_id,
-                limits=self._limits,
-                metrics=self._metrics,
+            results = ingest_many(
+                session=session, received=received, transport=Transport.MQTT, limits=self._limits, metrics=self._metrics
             )
-        if result.event_id is None or not _DEVICE_ID.fullmatch(device_id):
-            _log.warning("ingestion.unacknowledgeable", extra={"topic": message.topic, "reason": result.reason})
-            return
-        ack = Ack(device_id=device_id, ids=[result.event_id])
-        self._bus.publish(topic_for(ack), encode_event(ack))
+        acks: dict[str, list[uuid.UUID]] = {}
+        for message, item, result in zip(messages, received, results, strict=True):
+            if result.event_id is None or not _DEVICE_ID.fullmatch(item.sender):
+                _log.warning("ingestion.unacknowledgeable", extra={"topic": message.topic, "reason": result.reason})
+                continue
+            acks.setdefault(item.sender, []).append(result.event_id)
+        for device_id, ids in acks.items():
+            self._acks.add(device_id, ids)
 
 
 def device_of(topic: str) -> str:
@@ -104,6 +126,6 @@ def start_ingestion(
         The handler; :meth:`EventSubscriber.close` stops it taking messages.
     """
     subscriber = EventSubscriber(bus=bus, database=database, limits=limits, metrics=metrics)
-    bus.subscribe(f"$share/{group}/{UP_TOPICS}", subscriber)
+    bus.subscribe_batches(f"$share/{group}/{UP_TOPICS}", subscriber.handle_batch, max_batch=MAX_BATCH)
     _log.info("ingestion.subscribed", extra={"topics": UP_TOPICS, "group": group})
     return subscriber

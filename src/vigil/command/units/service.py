@@ -1,10 +1,12 @@
 """Units: created when a device is registered to them; their latest position and track follow the devices."""
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from vigil.command.database import Base
 from vigil.command.devices.models import Device
 from vigil.command.errors import UnknownUnit
 from vigil.command.units.models import PositionRecord, Unit, UnitKind, UnitStatus
@@ -47,53 +49,77 @@ def upsert_unit(
     return unit
 
 
-def record_position(*, session: Session, event: Position, received_at: datetime) -> PositionReported:
-    """Add a position to the unit's track, and make it the unit's latest unless a newer one is known.
+def record_positions(*, session: Session, events: Sequence[Position], received_at: datetime) -> list[PositionReported]:
+    """Add positions to their units' tracks, and make each unit's newest its latest unless a newer one is known.
 
     Devices resend old positions after a gap in coverage, so arrival order is not time order. On PostgreSQL the
-    unit's row is locked (``FOR NO KEY UPDATE``) before anything refers to it, so concurrent reports for one
-    unit take turns instead of moving it backwards; taking the lock after inserting the position would deadlock
-    them, as the insert's foreign-key check holds a share lock on the same row. The caller has checked that the
-    unit exists, and commits.
+    units' rows are locked (``FOR NO KEY UPDATE``, in unit order) before anything refers to them, so concurrent
+    reports for one unit take turns instead of moving it backwards; taking the locks after inserting the
+    positions would deadlock them, as the insert's foreign-key check holds a share lock on the same row. The
+    caller has checked that the units exist, and commits.
+
+    Returns:
+        What each position changed, in the order given (for the feed).
     """
-    unit = session.get_one(Unit, event.unit_id, with_for_update={"key_share": True})
-    session.add(
-        PositionRecord(
-            event_id=event.id,
-            unit_id=event.unit_id,
-            device_id=event.device_id,
-            at=event.at,
-            lat=event.lat,
-            lon=event.lon,
-            accuracy_m=event.accuracy_m,
-            heading_deg=event.heading_deg,
-            speed_mps=event.speed_mps,
-            source=event.source.value,
-            received_at=received_at,
+    if not events:
+        return []
+    units = {
+        unit.unit_id: unit
+        for unit in session.scalars(
+            select(Unit)
+            .where(Unit.unit_id.in_({event.unit_id for event in events}))
+            .order_by(Unit.unit_id)
+            .with_for_update(key_share=True)
+            .execution_options(populate_existing=True)
         )
+    }
+    session.execute(
+        insert(Base.metadata.tables[PositionRecord.__tablename__]),  # Core: no ORM bookkeeping per row
+        [
+            {
+                "event_id": event.id,
+                "unit_id": event.unit_id,
+                "device_id": event.device_id,
+                "at": event.at,
+                "lat": event.lat,
+                "lon": event.lon,
+                "accuracy_m": event.accuracy_m,
+                "heading_deg": event.heading_deg,
+                "speed_mps": event.speed_mps,
+                "source": event.source.value,
+                "received_at": received_at,
+            }
+            for event in events
+        ],
     )
-    is_latest = unit.position_at is None or event.at >= unit.position_at
-    if is_latest:
-        unit.position_lat = event.lat
-        unit.position_lon = event.lon
-        unit.position_accuracy_m = event.accuracy_m
-        unit.position_heading_deg = event.heading_deg
-        unit.position_speed_mps = event.speed_mps
-        unit.position_source = event.source.value
-        unit.position_at = event.at
-    return PositionReported(
-        event_id=event.id,
-        unit_id=event.unit_id,
-        device_id=event.device_id,
-        at=event.at,
-        lat=event.lat,
-        lon=event.lon,
-        accuracy_m=event.accuracy_m,
-        heading_deg=event.heading_deg,
-        speed_mps=event.speed_mps,
-        source=event.source.value,
-        is_latest=is_latest,
-    )
+    reported = []
+    for event in events:
+        unit = units[event.unit_id]
+        is_latest = unit.position_at is None or event.at >= unit.position_at
+        if is_latest:
+            unit.position_lat = event.lat
+            unit.position_lon = event.lon
+            unit.position_accuracy_m = event.accuracy_m
+            unit.position_heading_deg = event.heading_deg
+            unit.position_speed_mps = event.speed_mps
+            unit.position_source = event.source.value
+            unit.position_at = event.at
+        reported.append(
+            PositionReported(
+                event_id=event.id,
+                unit_id=event.unit_id,
+                device_id=event.device_id,
+                at=event.at,
+                lat=event.lat,
+                lon=event.lon,
+                accuracy_m=event.accuracy_m,
+                heading_deg=event.heading_deg,
+                speed_mps=event.speed_mps,
+                source=event.source.value,
+                is_latest=is_latest,
+            )
+        )
+    return reported
 
 
 def list_units(*, session: Session, now: datetime) -> UnitList:

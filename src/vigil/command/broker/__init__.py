@@ -1,0 +1,1 @@
+"""The MQTT broker's credentials and ACL, generated from the registered devices (`vigil devices broker-config`)."""

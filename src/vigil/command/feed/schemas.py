@@ -1,0 +1,64 @@
+"""Shapes of the feed in the API: one entry per accepted event, the same over HTTP and over the WebSocket."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from vigil.command.alerts.schemas import AlertSummary
+from vigil.command.devices.schemas import DeviceStatusReported
+from vigil.command.dispatches.schemas import DispatchStatusReported
+from vigil.command.units.schemas import PositionReported
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    seq: int = Field(ge=1, description="The entry's place in the feed; resume after the highest one received.")
+    created_at: datetime = Field(description="When the server accepted the event (UTC).")
+
+
+class PositionEntry(_Entry):
+    """A unit's device reported a position (throttled per unit on the WebSocket)."""
+
+    kind: Literal["unit.position"]
+    payload: PositionReported
+
+
+class AlertEntry(_Entry):
+    """A device raised an alert (never throttled or dropped)."""
+
+    kind: Literal["alert.raised"]
+    payload: AlertSummary
+
+
+class DeviceStatusEntry(_Entry):
+    """A device reported its status (never throttled or dropped)."""
+
+    kind: Literal["device.status"]
+    payload: DeviceStatusReported
+
+
+class DispatchStatusEntry(_Entry):
+    """A unit answered a dispatch order (never throttled or dropped)."""
+
+    kind: Literal["dispatch.status"]
+    payload: DispatchStatusReported
+
+
+FeedMessage = Annotated[
+    PositionEntry | AlertEntry | DeviceStatusEntry | DispatchStatusEntry, Field(discriminator="kind")
+]
+"""One feed entry, as ``GET /api/v1/feed`` lists it and the WebSocket sends it (one JSON text message each)."""
+
+FEED_MESSAGE: TypeAdapter[FeedMessage] = TypeAdapter(FeedMessage)
+
+
+class FeedPage(BaseModel):
+    """``GET /api/v1/feed``: entries after ``after``, in ``seq`` order."""
+
+    entries: list[FeedMessage]
+    next_after: int = Field(description="Pass as ``after`` for the next page: the last entry's seq, or ``after``.")
+    horizon: int = Field(
+        description="Every entry up to this seq is final (committed, or never will be); entries beyond wait."
+    )
