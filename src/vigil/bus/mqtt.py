@@ -76,6 +76,8 @@ class MqttBus:
         self._subscriptions: list[tuple[str, SubscriberThread]] = []
         self._waiting: list[tuple[list[int], Message, int, int]] = []
         self._connected = threading.Event()
+        self._subacks = threading.Condition()
+        self._subacked: dict[int, list[ReasonCode]] = {}
         self._refusal: str | None = None
         self._closed = False
         client = paho.Client(
@@ -90,6 +92,7 @@ class MqttBus:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.max_inflight_messages_set(_MAX_INFLIGHT)
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho leaves it untyped
@@ -228,9 +231,34 @@ class MqttBus:
             self._waiting = [w for w in self._waiting if w not in ready]
         for numbers, delivered, mid, qos in ready:
             self._dispatch(numbers, delivered, mid, qos)
-        result, _ = self._client.subscribe(topic_filter, qos=QOS, properties=_subscription_properties(number))
+        result, request = self._client.subscribe(topic_filter, qos=QOS, properties=_subscription_properties(number))
         if result not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             raise BusUnavailable(f"could not subscribe to {topic_filter!r} ({paho.error_string(result)})")
+        if result == MQTTErrorCode.MQTT_ERR_SUCCESS and request is not None:
+            # Wait for the SUBACK: a message published after this returns must find the subscription in place
+            # (a shared subscription with no member yet drops messages). Offline, the subscription is made on
+            # connect instead.
+            with self._subacks:
+                confirmed = self._subacks.wait_for(
+                    lambda: request in self._subacked, timeout=self._settings.connect_timeout_s
+                )
+                reasons = self._subacked.pop(request, [])
+            if not confirmed:
+                raise BusUnavailable(f"the broker did not confirm the subscription to {topic_filter!r} in time")
+            if any(reason.is_failure for reason in reasons):
+                raise BusRefused(f"the broker refused the subscription to {topic_filter!r}: {reasons[0]}")
+
+    def _on_subscribe(
+        self,
+        client: paho.Client,
+        userdata: object,
+        mid: int,
+        reasons: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        with self._subacks:
+            self._subacked[mid] = list(reasons)
+            self._subacks.notify_all()
 
     def stop(self) -> None:
         """Disconnect; messages not yet acknowledged stay with the broker for the next session."""
