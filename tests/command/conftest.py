@@ -138,13 +138,18 @@ class RunningServer:
 @pytest.fixture
 def serve() -> Iterator[Callable[[FastAPI], RunningServer]]:
     """Run apps in real uvicorn servers on threads (httpx's `serve_in_thread`), stopped after the test."""
+    yield from serving(ws="none")
+
+
+def serving(*, ws: str) -> Iterator[Callable[[FastAPI], RunningServer]]:
+    """Start apps in uvicorn servers on threads with the given WebSocket protocol; stop them when resumed."""
     running: list[tuple[uvicorn.Server, threading.Thread]] = []
 
     def start(app: FastAPI) -> RunningServer:
         listener = socket.socket()
         listener.bind(("127.0.0.1", 0))
         port = listener.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="none", lifespan="on"))
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws=ws, lifespan="on"))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
         thread.start()
         running.append((server, thread))

@@ -1,19 +1,16 @@
 """A real uvicorn server that speaks WebSocket, and a client for the live feed."""
 
 import json
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from websockets.sync.client import ClientConnection, connect
 
-from tests.command.conftest import RunningServer
+from tests.command.conftest import RunningServer, serving
 
 ServeLive = Callable[[FastAPI], RunningServer]
 
@@ -21,28 +18,7 @@ ServeLive = Callable[[FastAPI], RunningServer]
 @pytest.fixture
 def serve_live() -> Iterator[ServeLive]:
     """Like ``serve``, with WebSockets on (websockets' sans-I/O protocol, the one ``vigil serve`` picks)."""
-    running: list[tuple[uvicorn.Server, threading.Thread]] = []
-
-    def start(app: FastAPI) -> RunningServer:
-        listener = socket.socket()
-        listener.bind(("127.0.0.1", 0))
-        port = listener.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", ws="websockets-sansio", lifespan="on")
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-        thread.start()
-        running.append((server, thread))
-        deadline = time.monotonic() + 20
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.01)
-        return RunningServer(app=app, url=f"http://127.0.0.1:{port}")
-
-    yield start
-    for server, thread in running:
-        server.should_exit = True
-        thread.join(10)
+    yield from serving(ws="websockets-sansio")
 
 
 class FeedClient:
