@@ -207,17 +207,58 @@ class SubjectBrief(BaseModel):
         return None if value is None else _jpeg_from_base64(value)
 
 
+class MatchEvidence(BaseModel):
+    """Why control believes the subject was seen, so the officer can check the match in person.
+
+    It travels only with a dispatch order, which only a person's confirmation of the alert can start.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    alert_id: uuid.UUID
+    seen_at: AwareDatetime = Field(description="When the camera first saw the person (UTC).")
+    distance: float = Field(ge=0, le=4, description="Embedding distance of the match.")
+    threshold: float = Field(gt=0, le=2, description="The watchlist's threshold when it matched.")
+    probe_jpeg: JpegBytes = Field(description="The face crop the camera matched.")
+    enrolled_jpeg: JpegBytes | None = Field(None, description="The watchlist's face chip of the subject.")
+
+    @field_validator("probe_jpeg", mode="before")
+    @classmethod
+    def _probe_is_jpeg(cls, value: Any) -> bytes:
+        return _jpeg_from_base64(value)
+
+    @field_validator("enrolled_jpeg", mode="before")
+    @classmethod
+    def _enrolled_is_jpeg(cls, value: Any) -> bytes | None:
+        return None if value is None else _jpeg_from_base64(value)
+
+
 class DispatchOrder(_Event):
-    """Down: go to the target."""
+    """Down: go to the target.
+
+    When the subject is seen again elsewhere, control sends the order again under the same ``dispatch_id`` with
+    a higher ``revision`` and the new target and area; a device keeps the newest revision and the officer's
+    answers so far.
+    """
 
     type: Literal["dispatch.order"] = "dispatch.order"
     dispatch_id: uuid.UUID
     incident_id: uuid.UUID
+    revision: int = Field(1, ge=1, description="Raised each time the target or area moves; the newest wins.")
     unit_id: str = Field(min_length=1, max_length=64)
     target: Location
     area: dict[str, Any] = Field(description="The search area, a GeoJSON (RFC 7946) Polygon geometry.")
     subject: SubjectBrief
+    evidence: MatchEvidence
     instructions: str = Field("", max_length=4000)
+
+
+class DispatchCancelled(_Event):
+    """Down: control stands the unit down from an order (incident closed, or the order went to another unit)."""
+
+    type: Literal["dispatch.cancelled"] = "dispatch.cancelled"
+    dispatch_id: uuid.UUID
+    reason: str = Field("", max_length=2000)
 
 
 class DispatchState(enum.StrEnum):
@@ -268,7 +309,15 @@ class Ack(_Event):
 
 
 Event = Annotated[
-    Position | AlertRaised | AlertReviewed | DispatchOrder | DispatchStatus | WatchlistAvailable | DeviceStatus | Ack,
+    Position
+    | AlertRaised
+    | AlertReviewed
+    | DispatchOrder
+    | DispatchCancelled
+    | DispatchStatus
+    | WatchlistAvailable
+    | DeviceStatus
+    | Ack,
     Field(discriminator="type"),
 ]
 
@@ -277,6 +326,7 @@ EVENT_TYPES: dict[str, type[_Event]] = {
     "alert.raised": AlertRaised,
     "alert.reviewed": AlertReviewed,
     "dispatch.order": DispatchOrder,
+    "dispatch.cancelled": DispatchCancelled,
     "dispatch.status": DispatchStatus,
     "watchlist.available": WatchlistAvailable,
     "device.status": DeviceStatus,
@@ -290,6 +340,7 @@ DIRECTIONS: dict[str, Direction] = {
     "device.status": Direction.UP,
     "alert.reviewed": Direction.DOWN,
     "dispatch.order": Direction.DOWN,
+    "dispatch.cancelled": Direction.DOWN,
     "watchlist.available": Direction.DOWN,
     "ack": Direction.DOWN,
 }

@@ -25,11 +25,13 @@ from vigil.events import (
     Ack,
     AlertRaised,
     AlertReviewed,
+    DispatchCancelled,
     DispatchOrder,
     DispatchState,
     DispatchStatus,
     Event,
     Location,
+    MatchEvidence,
     SubjectBrief,
     encode_event,
     parse_event,
@@ -81,6 +83,9 @@ class Screen:
 
     def order(self, order: DispatchOrder) -> None:
         self.orders.append(order)
+
+    def order_cancelled(self, cancellation: DispatchCancelled) -> None:
+        raise AssertionError("no stand-downs expected")
 
     def order_status(self, dispatch_id: uuid.UUID, status: DispatchState, delivered: bool) -> None:
         self.statuses.append((dispatch_id, status, delivered))
@@ -231,6 +236,13 @@ def test_alert_review_dispatch_and_answers_over_the_bus(
         target=alert.location or Location(lat=0, lon=0),
         area={"type": "Polygon", "coordinates": [[[-0.13, 51.5], [-0.12, 51.5], [-0.12, 51.51], [-0.13, 51.5]]]},
         subject=SubjectBrief(subject_id="obama", name="Obama", category="wanted_on_warrant"),
+        evidence=MatchEvidence(
+            alert_id=alert.alert_id,
+            seen_at=alert.first_seen_at,
+            distance=alert.distance,
+            threshold=alert.threshold,
+            probe_jpeg=alert.probe_jpeg,
+        ),
     )
     room.send(order)
     deadline = time.monotonic() + 10

@@ -5,19 +5,22 @@ import pytest
 
 from vigil.bus.protocol import Message
 from vigil.edge.downlink import Downlink
-from vigil.edge.orders import InvalidDispatchAnswer, OrderBook, UnknownDispatch
+from vigil.edge.orders import InvalidDispatchAnswer, OrderBook, Receipt, UnknownDispatch
 from vigil.edge.outbox import Outbox
 from vigil.events import (
     Ack,
     AlertReviewed,
+    DispatchCancelled,
     DispatchOrder,
     DispatchState,
     DispatchStatus,
     Location,
+    MatchEvidence,
     Position,
     SubjectBrief,
     WatchlistAvailable,
     encode_event,
+    utc_now,
 )
 
 AREA = {"type": "Polygon", "coordinates": [[[-0.1, 51.5], [-0.09, 51.5], [-0.09, 51.51], [-0.1, 51.5]]]}
@@ -32,6 +35,9 @@ def _order(device_id: str = "cam-1") -> DispatchOrder:
         target=Location(lat=51.5, lon=-0.1),
         area=AREA,
         subject=SubjectBrief(subject_id="s1", name="A Person", category="wanted_on_warrant"),
+        evidence=MatchEvidence(
+            alert_id=uuid.uuid4(), seen_at=utc_now(), distance=0.4, threshold=0.5, probe_jpeg=b"\xff\xd8\xff\xe0"
+        ),
     )
 
 
@@ -39,6 +45,7 @@ class Shown:
     def __init__(self) -> None:
         self.reviews: list[AlertReviewed] = []
         self.orders: list[DispatchOrder] = []
+        self.cancellations: list[DispatchCancelled] = []
         self.statuses: list[tuple[uuid.UUID, DispatchState, bool]] = []
 
     def alert(self, card: object) -> None:
@@ -50,6 +57,9 @@ class Shown:
     def order(self, order: DispatchOrder) -> None:
         self.orders.append(order)
 
+    def order_cancelled(self, cancellation: DispatchCancelled) -> None:
+        self.cancellations.append(cancellation)
+
     def order_status(self, dispatch_id: uuid.UUID, status: DispatchState, delivered: bool) -> None:
         self.statuses.append((dispatch_id, status, delivered))
 
@@ -58,8 +68,8 @@ def test_answers_move_forward_only() -> None:
     emitted: list[DispatchStatus] = []
     book = OrderBook(device_id="cam-1", emit=emitted.append)
     order = _order()
-    assert book.receive(order)
-    assert not book.receive(order)  # a redelivery
+    assert book.receive(order) is Receipt.NEW
+    assert book.receive(order) is Receipt.ALREADY_KNOWN  # a redelivery
     with pytest.raises(InvalidDispatchAnswer, match="accept the order before reporting on scene"):
         book.answer(order.dispatch_id, DispatchState.ON_SCENE)
     for state in [DispatchState.ACCEPTED, DispatchState.EN_ROUTE, DispatchState.ON_SCENE, DispatchState.CLEARED]:
@@ -93,12 +103,43 @@ def test_downlink_routes_each_kind(tmp_path: Path) -> None:
     order = _order()
     review = AlertReviewed(device_id="cam-1", alert_id=uuid.uuid4(), decision="confirmed", reviewer="op.a")
     available = WatchlistAvailable(device_id="cam-1", version=9, sha256="0" * 64, url="file:///x.vwl")
-    for event in [Ack(device_id="cam-1", ids=[position.id]), order, order, review, review, available, _order("cam-2")]:
+    moved = order.model_copy(update={"revision": 2, "target": Location(lat=51.51, lon=-0.11)})
+    stand_down = DispatchCancelled(device_id="cam-1", dispatch_id=order.dispatch_id, reason="incident closed")
+    events = [Ack(device_id="cam-1", ids=[position.id]), order, order, review, review, available, _order("cam-2")]
+    for event in [*events, moved, order, stand_down, stand_down]:
         downlink(Message(topic="vigil/v1/devices/cam-1/down/x", payload=encode_event(event)))
     downlink(Message(topic="vigil/v1/devices/cam-1/down/x", payload=b"{not json"))
     assert outbox.backlog() == 0
-    assert shown.orders == [order]
+    assert shown.orders == [order, moved]
+    assert shown.cancellations == [stand_down]
     assert shown.reviews == [review]
     assert announced == [available]
     assert [o.dispatch_id for o, _ in book.orders()] == [order.dispatch_id]
     outbox.close()
+
+
+def test_a_newer_revision_moves_the_target_and_keeps_the_answers() -> None:
+    book = OrderBook(device_id="cam-1", emit=lambda event: None)
+    first = _order()
+    book.receive(first)
+    book.answer(first.dispatch_id, DispatchState.ACCEPTED)
+    moved = first.model_copy(update={"revision": 2, "target": Location(lat=51.51, lon=-0.11)})
+    assert book.receive(moved) is Receipt.UPDATED
+    assert book.receive(first) is Receipt.ALREADY_KNOWN  # an older revision arriving late changes nothing
+    assert book.orders() == [(moved, DispatchState.ACCEPTED)]
+    book.answer(first.dispatch_id, DispatchState.EN_ROUTE)
+
+
+def test_a_stood_down_order_takes_no_answer() -> None:
+    book = OrderBook(device_id="cam-1", emit=lambda event: None)
+    order = _order()
+    stand_down = DispatchCancelled(device_id="cam-1", dispatch_id=order.dispatch_id, reason="incident closed")
+    assert not book.cancel(stand_down)  # never received here
+    book.receive(order)
+    book.answer(order.dispatch_id, DispatchState.ACCEPTED)
+    assert book.cancel(stand_down)
+    assert not book.cancel(stand_down)  # a redelivery
+    assert book.cancelled(order.dispatch_id) == stand_down
+    with pytest.raises(InvalidDispatchAnswer, match="stood this unit down"):
+        book.answer(order.dispatch_id, DispatchState.EN_ROUTE)
+    assert book.receive(order.model_copy(update={"revision": 2})) is Receipt.ALREADY_KNOWN

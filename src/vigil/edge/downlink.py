@@ -1,9 +1,9 @@
 """What the command centre sends a device: acknowledgements, review decisions, dispatch orders, new watchlists.
 
 One handler takes every message on the device's ``…/down/#`` topics. Acks delete events from the outbox;
-reviews and orders go to the officer's notifiers (a redelivered order is recorded once); a new watchlist is handed
-to the updater. A malformed message, or one for another device, is logged and dropped: it will never become
-valid, and holding it would block the messages behind it.
+reviews, orders and stand-downs go to the officer's notifiers (a redelivered order is shown once, a newer
+revision of it again); a new watchlist is handed to the updater. A malformed message, or one for another device,
+is logged and dropped: it will never become valid, and holding it would block the messages behind it.
 """
 
 import logging
@@ -11,9 +11,17 @@ from collections.abc import Callable, Sequence
 
 from vigil.bus.protocol import Message
 from vigil.edge.notifier import Notifier
-from vigil.edge.orders import OrderBook
+from vigil.edge.orders import OrderBook, Receipt
 from vigil.edge.outbox import Outbox
-from vigil.events import Ack, AlertReviewed, DispatchOrder, MalformedEvent, WatchlistAvailable, parse_event
+from vigil.events import (
+    Ack,
+    AlertReviewed,
+    DispatchCancelled,
+    DispatchOrder,
+    MalformedEvent,
+    WatchlistAvailable,
+    parse_event,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -37,7 +45,7 @@ class Downlink:
             device_id: this device; messages for others are dropped.
             outbox: acknowledged events are deleted from it.
             orders: dispatch orders are recorded in it.
-            notifiers: shown reviews and orders.
+            notifiers: shown reviews, orders and stand-downs.
             on_watchlist: called with each new-watchlist announcement.
             on_acknowledged: called after an ack was applied (e.g. to show answers as delivered).
         """
@@ -70,9 +78,13 @@ class Downlink:
                     for notifier in self._notifiers:
                         notifier.reviewed(event)
             case DispatchOrder():
-                if self._orders.receive(event):
+                if self._orders.receive(event) is not Receipt.ALREADY_KNOWN:
                     for notifier in self._notifiers:
                         notifier.order(event)
+            case DispatchCancelled():
+                if self._orders.cancel(event):
+                    for notifier in self._notifiers:
+                        notifier.order_cancelled(event)
             case WatchlistAvailable():
                 self._on_watchlist(event)
             case _:

@@ -13,7 +13,7 @@ from typing import Protocol
 from rich.console import Console
 from rich.panel import Panel
 
-from vigil.events import AlertReviewed, DispatchOrder, DispatchState
+from vigil.events import AlertReviewed, DispatchCancelled, DispatchOrder, DispatchState
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,11 @@ class Notifier(Protocol):
         ...
 
     def order(self, order: DispatchOrder) -> None:
-        """Show a dispatch order."""
+        """Show a dispatch order, or a newer revision of one shown (same ``dispatch_id``: the target moved)."""
+        ...
+
+    def order_cancelled(self, cancellation: DispatchCancelled) -> None:
+        """Show that control stood the unit down from an order."""
         ...
 
     def order_status(self, dispatch_id: uuid.UUID, status: DispatchState, delivered: bool) -> None:
@@ -95,7 +99,13 @@ class ConsoleNotifier:
             f"subject: [bold]{order.subject.name}[/bold] ({order.subject.category.replace('_', ' ')})\n"
             f"{order.subject.risk_notes}\n{order.instructions}"
         )
-        self._console.print(Panel(body, title=f"DISPATCH {str(order.dispatch_id)[:8]}", border_style="blue"))
+        title = f"DISPATCH {str(order.dispatch_id)[:8]}" + (f" (update {order.revision})" if order.revision > 1 else "")
+        self._console.print(Panel(body, title=title, border_style="blue"))
+
+    def order_cancelled(self, cancellation: DispatchCancelled) -> None:
+        """See :meth:`Notifier.order_cancelled`."""
+        reason = f": {cancellation.reason}" if cancellation.reason else ""
+        self._console.print(f"dispatch {str(cancellation.dispatch_id)[:8]}: STOOD DOWN by control{reason}")
 
     def order_status(self, dispatch_id: uuid.UUID, status: DispatchState, delivered: bool) -> None:
         """See :meth:`Notifier.order_status`."""

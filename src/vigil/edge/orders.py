@@ -2,15 +2,17 @@
 
 An order is answered by accepting or declining it, then moving forward through en route, on scene and clear;
 each answer is a ``dispatch.status`` event, stored in the outbox before it is sent, so a tap made in a dead zone
-reaches the command centre when the link returns.
+reaches the command centre when the link returns. Control may move an order's target (a newer revision of the
+same order replaces it; the answers given so far stand) or stand the unit down, after which it takes no answer.
 """
 
+import enum
 import threading
 import uuid
 from collections.abc import Callable
 
 from vigil.edge.errors import EdgeError
-from vigil.events import DispatchOrder, DispatchState, DispatchStatus
+from vigil.events import DispatchCancelled, DispatchOrder, DispatchState, DispatchStatus
 
 # Forward order of the states an accepted order moves through; a decline ends an order that was not accepted.
 _PROGRESS = [DispatchState.ACCEPTED, DispatchState.EN_ROUTE, DispatchState.ON_SCENE, DispatchState.CLEARED]
@@ -22,6 +24,14 @@ class UnknownDispatch(EdgeError):
 
 class InvalidDispatchAnswer(EdgeError):
     """The answer does not follow from the order's current state."""
+
+
+class Receipt(enum.Enum):
+    """What :meth:`OrderBook.receive` made of an order."""
+
+    NEW = "new"
+    UPDATED = "updated"
+    ALREADY_KNOWN = "already_known"
 
 
 class OrderBook:
@@ -39,15 +49,41 @@ class OrderBook:
         self._lock = threading.Lock()
         self._orders: dict[uuid.UUID, DispatchOrder] = {}
         self._states: dict[uuid.UUID, DispatchState | None] = {}
+        self._cancelled: dict[uuid.UUID, DispatchCancelled] = {}
 
-    def receive(self, order: DispatchOrder) -> bool:
-        """Record an order; False when it was already here (a redelivery), which callers need not show again."""
+    def receive(self, order: DispatchOrder) -> Receipt:
+        """Record an order, or a newer revision of one held.
+
+        Returns:
+            NEW or UPDATED (show it), or ALREADY_KNOWN for a redelivery or an older revision (show nothing).
+        """
         with self._lock:
-            if order.dispatch_id in self._orders:
-                return False
+            held = self._orders.get(order.dispatch_id)
+            if held is None:
+                self._orders[order.dispatch_id] = order
+                self._states[order.dispatch_id] = None
+                return Receipt.NEW
+            if order.revision <= held.revision or order.dispatch_id in self._cancelled:
+                return Receipt.ALREADY_KNOWN
             self._orders[order.dispatch_id] = order
-            self._states[order.dispatch_id] = None
+            return Receipt.UPDATED
+
+    def cancel(self, cancellation: DispatchCancelled) -> bool:
+        """Record that control stood the unit down from an order.
+
+        Returns:
+            True the first time for an order held here; False for a redelivery or an order never received.
+        """
+        with self._lock:
+            if cancellation.dispatch_id not in self._orders or cancellation.dispatch_id in self._cancelled:
+                return False
+            self._cancelled[cancellation.dispatch_id] = cancellation
             return True
+
+    def cancelled(self, dispatch_id: uuid.UUID) -> DispatchCancelled | None:
+        """Control's stand-down of the order, or None while it stands."""
+        with self._lock:
+            return self._cancelled.get(dispatch_id)
 
     def state(self, dispatch_id: uuid.UUID) -> DispatchState | None:
         """The latest answer given, or None before any.
@@ -70,11 +106,14 @@ class OrderBook:
 
         Raises:
             UnknownDispatch: no such order.
-            InvalidDispatchAnswer: e.g. on scene before accepting, declining after accepting, or moving back.
+            InvalidDispatchAnswer: e.g. on scene before accepting, declining after accepting, moving back, or
+                any answer once control has stood the unit down.
         """
         with self._lock:
             if dispatch_id not in self._orders:
                 raise UnknownDispatch(f"no dispatch order {dispatch_id} on this device")
+            if dispatch_id in self._cancelled:
+                raise InvalidDispatchAnswer("control stood this unit down from the order; it takes no more answers")
             current = self._states[dispatch_id]
             _check(current, status)
             event = DispatchStatus(device_id=self._device_id, dispatch_id=dispatch_id, status=status, reason=reason)

@@ -37,7 +37,7 @@ from vigil.command.database import Database
 from vigil.command.devices.service import revoke_device
 from vigil.command.ingestion.models import IngestedEvent, RejectedEvent
 from vigil.command.settings import CommandSettings
-from vigil.events import DispatchOrder, Location, SubjectBrief, encode_event, topic_for, utc_now
+from vigil.events import DispatchOrder, Location, MatchEvidence, SubjectBrief, encode_event, topic_for, utc_now
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -110,6 +110,9 @@ def _order(device_id: str) -> DispatchOrder:
         target=Location(lat=51.505, lon=-0.125),
         area=AREA,
         subject=SubjectBrief(subject_id="s-1", name="Subject One", category="wanted"),
+        evidence=MatchEvidence(
+            alert_id=uuid.uuid4(), seen_at=utc_now(), distance=0.4, threshold=0.5, probe_jpeg=b"\xff\xd8\xff\xe0"
+        ),
     )
 
 
