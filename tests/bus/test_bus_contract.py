@@ -10,7 +10,8 @@ import pytest
 from tests.support.mosquitto import Broker, start_mosquitto
 from vigil.bus.errors import BusClosed, BusUnavailable
 from vigil.bus.memory import MemoryBus
-from vigil.bus.mqtt import MqttBus, MqttSettings
+from vigil.bus.mqtt import MqttBus
+from vigil.bus.mqtt_settings import MqttSettings
 from vigil.bus.protocol import Bus, Message, topic_matches
 
 
@@ -218,3 +219,45 @@ def test_unacknowledged_message_is_redelivered_after_a_crash(broker: Broker) -> 
 )
 def test_topic_matching(topic_filter: str, topic: str, expected: bool) -> None:
     assert topic_matches(topic_filter, topic) is expected
+
+
+def test_concurrent_batches_are_each_in_order_and_acknowledged_in_arrival_order() -> None:
+    """Two workers handle batches at once; the acknowledgements still go out in the order the messages came."""
+    from vigil.bus.delivery import SubscriberThread
+
+    handled: list[list[bytes]] = []
+    acknowledged: list[bytes] = []
+    first_in_hand, release_first = threading.Event(), threading.Event()
+    lock = threading.Lock()
+
+    def handle(messages: Sequence[Message]) -> None:
+        payloads = [m.payload for m in messages]
+        if payloads[0] == b"0":
+            first_in_hand.set()
+            release_first.wait(10)  # the second batch is handled and returns meanwhile
+        with lock:
+            handled.append(payloads)
+
+    worker = SubscriberThread(batch_handler=handle, max_batch=4, concurrency=2, name="test")
+    worker.put(Message("t", b"0"), lambda: acknowledged.append(b"0"))
+    assert first_in_hand.wait(10)
+    worker.put_many([(Message("t", str(n).encode()), lambda n=n: acknowledged.append(str(n).encode())) for n in (1, 2)])
+    deadline = time.monotonic() + 10
+    while len(handled) < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert handled == [[b"1", b"2"]]  # the later batch was handled first...
+    assert acknowledged == []  # ...but waits to be acknowledged until the earlier one is
+    release_first.set()
+    while len(acknowledged) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert acknowledged == [b"0", b"1", b"2"]
+    worker.stop()
+
+
+def test_unconfirmed_publishes_arrive_too(make_bus: BusFactory) -> None:
+    publisher, subscriber = make_bus(), make_bus()
+    inbox = Inbox()
+    topic = _topic("acks")
+    subscriber.subscribe(topic, inbox)
+    publisher.publish_many([(topic, str(n).encode()) for n in range(5)], confirmed=False)
+    assert [m.payload for m in inbox.wait_for(5)] == [str(n).encode() for n in range(5)]

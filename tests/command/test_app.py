@@ -5,7 +5,7 @@ import pytest
 from tests.command.conftest import RunningServer
 from vigil.bus.errors import BusUnavailable
 from vigil.bus.memory import MemoryBus
-from vigil.bus.mqtt import MqttSettings
+from vigil.bus.mqtt_settings import MqttSettings
 from vigil.command.app import create_app, start_server, stop_server
 from vigil.command.settings import CommandSettings, MemoryBusSettings
 

@@ -29,7 +29,8 @@ from sqlalchemy import func, select
 
 from tests.command.events import alert, position
 from tests.support.mosquitto import Broker, free_port, start_mosquitto
-from vigil.bus.mqtt import MqttBus, MqttSettings
+from vigil.bus.mqtt import MqttBus
+from vigil.bus.mqtt_settings import MqttSettings
 from vigil.bus.protocol import Message
 from vigil.command.alerts.models import Alert
 from vigil.command.broker.files import Listener

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from vigil.bus.mqtt import MqttSettings
+from vigil.bus.mqtt_settings import MqttSettings
 from vigil.command.settings import CommandSettings, MemoryBusSettings
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from tests.support.mosquitto import Broker, start_mosquitto
 from vigil.bus.memory import MemoryBus
-from vigil.bus.mqtt import MqttBus, MqttSettings
+from vigil.bus.mqtt import MqttBus
+from vigil.bus.mqtt_settings import MqttSettings
 from vigil.bus.protocol import Bus, Message
 from vigil.edge.outbox import Outbox
 from vigil.edge.uplink import Uplink

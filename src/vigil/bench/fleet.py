@@ -6,16 +6,21 @@ while the link is good; the fleet then goes as fast as the server commits. Paced
 a fixed rate for the whole fleet, whether or not acks have come back (up to 1,000 unacknowledged per device).
 
 The fleet runs in a process of its own (started by :mod:`vigil.bench.ingest`), so its Python does not share a
-GIL with the server's. A device's latency is from just before its ``publish`` to the arrival of the ``ack``
-naming the event, which the server sends only after the commit: publish → broker → server → commit → ack →
-broker → device, an upper bound on publish → committed.
+GIL with the server's, and on one thread: a selector serves every device's socket, speaking MQTT 5 through
+:mod:`vigil.bus.mqtt_packets`. (A thread per connection, 50 threads taking turns at the GIL for every PUBACK,
+cost the fleet most of a core at 5,000 events/s: more than the server it measures.)
+
+A device's latency is from just before its ``publish`` to the arrival of the ``ack`` naming the event, which the
+server sends only after the commit: publish → broker → server → commit → ack → broker → device, an upper bound
+on publish → committed.
 """
 
+import contextlib
 import io
 import itertools
 import json
+import selectors
 import socket
-import threading
 import time
 import urllib.request
 import uuid
@@ -24,12 +29,20 @@ from datetime import timedelta
 from typing import Literal
 
 import numpy as np
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.reasoncodes import ReasonCode
 from PIL import Image
 from pydantic import BaseModel, Field
 
+from vigil.bus.mqtt_packets import (
+    Connack,
+    PacketReader,
+    Publish,
+    Suback,
+    encode_connect,
+    encode_disconnect,
+    encode_puback,
+    encode_publish,
+    encode_subscribe,
+)
 from vigil.events import (
     TOPIC_ROOT,
     AlertRaised,
@@ -105,112 +118,165 @@ def crop_jpeg(target_bytes: int = 20_000) -> bytes:
     return data
 
 
-class _Latencies:
-    """(publish time, ack time) of every acknowledged event, monotonic seconds. Thread-safe."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.samples: list[tuple[float, float]] = []
-
-    def add(self, published: float, acked: float) -> None:
-        with self._lock:
-            self.samples.append((published, acked))
-
-
 class _Device:
-    """One simulated body camera with its own MQTT connection."""
+    """One simulated body camera: its MQTT connection (a non-blocking socket) and the events it has in flight."""
 
     def __init__(
-        self, device_id: str, events: Iterator[tuple[str, str, bytes]], plan: FleetPlan, latencies: _Latencies
+        self, device_id: str, events: Iterator[tuple[str, str, bytes]], plan: FleetPlan, sock: socket.socket
     ) -> None:
         self.device_id = device_id
+        self.sock = sock
+        self.reader = PacketReader()
+        self.out = bytearray()  # what the socket did not take at once
         self._events = events
-        self._paced = plan.rate is not None
-        self._window = PACED_WINDOW if self._paced else plan.window
-        self._latencies = latencies
-        self._lock = threading.Lock()
-        self._sent: dict[str, float] = {}
+        self._window = PACED_WINDOW if plan.rate is not None else plan.window
+        self._next_packet_id = 0
+        self.sent: dict[str, float] = {}  # event id -> when published (monotonic)
         self.published = 0
         self.behind = 0
         self.acknowledged = 0
-        self.stopping = False
-        self.ready = threading.Event()
-        client = paho.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=f"bench-{device_id}-{uuid.uuid4().hex[:6]}",
-            protocol=paho.MQTTv5,
+
+    def publish(self, *, paced: bool) -> bool:
+        """Publish the next event unless ``window`` are unacknowledged (then, paced, it counts as behind)."""
+        if len(self.sent) >= self._window:
+            self.behind += paced
+            return False
+        event_id, topic, payload = next(self._events)
+        self._next_packet_id = self._next_packet_id % 65_535 + 1
+        self.sent[event_id] = time.monotonic()
+        self.published += 1
+        self.send(encode_publish(topic=topic, payload=payload, qos=1, packet_id=self._next_packet_id, dup=False))
+        return True
+
+    def send(self, data: bytes) -> None:
+        if not self.out:
+            with contextlib.suppress(BlockingIOError):
+                data = data[self.sock.send(data) :]
+        self.out += data
+
+    def flush(self) -> None:
+        if self.out:
+            try:
+                del self.out[: self.sock.send(self.out)]
+            except BlockingIOError:
+                return
+
+    def acknowledged_ids(self, ids: list[str], now: float, latencies: list[tuple[float, float]]) -> None:
+        for event_id in ids:
+            published = self.sent.pop(event_id, None)
+            if published is not None:
+                self.acknowledged += 1
+                latencies.append((published, now))
+
+
+def _connect(plan: FleetPlan, device_id: str) -> socket.socket:
+    """A device's connection, subscribed to its acks (blocking until the broker confirmed both)."""
+    sock = socket.create_connection((plan.host, plan.port), timeout=30)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    client_id = f"bench-{device_id}-{uuid.uuid4().hex[:6]}"
+    sock.sendall(
+        encode_connect(
+            client_id=client_id,
+            clean_start=True,
+            keepalive_s=0,
+            session_expiry_s=0,
+            receive_maximum=65_535,
+            username=None,
+            password=None,
         )
-        client.max_inflight_messages_set(self._window + 10)
-        client.max_queued_messages_set(0)
-        client.on_connect = self._on_connect
-        client.on_subscribe = self._on_subscribe
-        client.on_message = self._on_message
-        self._client = client
-        client.connect(plan.host, plan.port, keepalive=60)
-        client.loop_start()
+    )
+    sock.sendall(
+        encode_subscribe(packet_id=1, topic_filter=f"{TOPIC_ROOT}/{device_id}/down/ack", qos=1, subscription_id=1)
+    )
+    reader = PacketReader()
+    answers: list[object] = []
+    while len(answers) < 2:
+        data = sock.recv(4096)
+        if not data:
+            raise ConnectionError(f"the broker closed {device_id}'s connection while it connected")
+        answers += reader.feed(data)
+    connack, suback = answers[:2]
+    if not isinstance(connack, Connack) or connack.reason_code or not isinstance(suback, Suback):
+        raise ConnectionError(f"the broker did not accept {device_id}: {connack}, {suback}")
+    sock.setblocking(False)
+    return sock
+
+
+class _Fleet:
+    """Every device's connection, served by one thread: publish what is due, read what came back."""
+
+    def __init__(self, plan: FleetPlan) -> None:
+        self.plan = plan
+        self.latencies: list[tuple[float, float]] = []  # (published, acknowledged), monotonic seconds
+        self.devices: list[_Device] = []
+        self.selector = selectors.DefaultSelector()
+        try:
+            for seed, (device_id, unit_id) in enumerate(plan.devices):
+                device = _Device(
+                    device_id, _event_stream(device_id, unit_id, plan, seed), plan, _connect(plan, device_id)
+                )
+                self.devices.append(device)
+                self.selector.register(device.sock, selectors.EVENT_READ, device)
+        except BaseException:
+            self.close()
+            raise
+        self.stopping = False
+        self._paced_from: float | None = None
+        self._paced_sent = 0
 
     @property
     def in_flight(self) -> int:
-        with self._lock:
-            return len(self._sent)
+        return sum(len(device.sent) for device in self.devices)
 
-    def top_up(self) -> None:
-        """Publish until ``window`` events are unacknowledged (nothing once stopping)."""
-        while True:
-            with self._lock:
-                if self.stopping or len(self._sent) >= self._window:
-                    return
-                event_id, topic, payload = next(self._events)
-                self._sent[event_id] = time.monotonic()
-                self.published += 1
-            self._client.publish(topic, payload, qos=1)
+    def start(self, now: float) -> None:
+        """Begin: paced, count from ``now``; unpaced, fill every device's window."""
+        if self.plan.rate is not None:
+            self._paced_from = now
+        else:
+            for device in self.devices:
+                while device.publish(paced=False):
+                    pass
 
-    def publish_next(self) -> None:
-        """Publish the next event now, unless the window is full (then it counts as behind) or stopping."""
-        with self._lock:
-            if self.stopping:
-                return
-            if len(self._sent) >= self._window:
-                self.behind += 1
-                return
-            event_id, topic, payload = next(self._events)
-            self._sent[event_id] = time.monotonic()
-            self.published += 1
-        self._client.publish(topic, payload, qos=1)
-
-    def stop(self) -> None:
-        """Publish nothing more; acks still count."""
-        with self._lock:
-            self.stopping = True
+    def run_until(self, deadline: float) -> None:
+        """Publish what is due and handle what arrives until ``deadline`` (monotonic)."""
+        while (left := deadline - time.monotonic()) > 0:
+            self._publish_due()
+            for key, _ in self.selector.select(min(left, 0.002)):
+                self._read(key.data)
+            for device in self.devices:
+                device.flush()
 
     def close(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+        for device in self.devices:
+            with contextlib.suppress(OSError):
+                device.sock.sendall(encode_disconnect())
+            device.sock.close()
+        self.selector.close()
 
-    def _on_connect(
-        self, client: paho.Client, userdata: object, flags: object, reason: ReasonCode, properties: object
-    ) -> None:
-        sock = client.socket()
-        if isinstance(sock, socket.socket):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as MqttBus does: no Nagle delays
-        client.subscribe(f"{TOPIC_ROOT}/{self.device_id}/down/ack", qos=1)
+    def _publish_due(self) -> None:
+        if self._paced_from is None or self.stopping or self.plan.rate is None:
+            return
+        due = int((time.monotonic() - self._paced_from) * self.plan.rate)
+        while self._paced_sent < due:
+            self.devices[self._paced_sent % len(self.devices)].publish(paced=True)
+            self._paced_sent += 1
 
-    def _on_subscribe(
-        self, client: paho.Client, userdata: object, mid: int, reasons: list[ReasonCode], properties: object
-    ) -> None:
-        self.ready.set()
-
-    def _on_message(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
+    def _read(self, device: _Device) -> None:
+        try:
+            data = device.sock.recv(256 * 1024)
+        except BlockingIOError:
+            return
+        if not data:
+            raise ConnectionError(f"the broker closed {device.device_id}'s connection")
         now = time.monotonic()
-        ids = json.loads(message.payload).get("ids", [])
-        with self._lock:
-            for event_id in ids:
-                published = self._sent.pop(event_id, None)
-                if published is not None:
-                    self.acknowledged += 1
-                    self._latencies.add(published, now)
-        if not self._paced:
-            self.top_up()
+        for packet in device.reader.feed(data):
+            if isinstance(packet, Publish):  # an ack from the command centre
+                device.acknowledged_ids(json.loads(packet.payload).get("ids", []), now, self.latencies)
+                if packet.qos:
+                    device.send(encode_puback(packet.packet_id))
+        if self.plan.rate is None and not self.stopping:
+            while device.publish(paced=False):
+                pass
 
 
 def _event_stream(device_id: str, unit_id: str, plan: FleetPlan, seed: int) -> Iterator[tuple[str, str, bytes]]:
@@ -276,76 +342,40 @@ def _accepted(metrics_url: str) -> tuple[int, int, int]:
     return int(counts["accepted"]), int(counts["duplicate"]), int(counts["rejected"])
 
 
-class _Pacer:
-    """Publishes for the devices in turn, ``rate`` events per second in all, from ``started``."""
-
-    def __init__(self, devices: list[_Device], rate: float, started: float) -> None:
-        self._devices = devices
-        self._rate = rate
-        self._started = started
-        self._sent = 0
-
-    def catch_up(self) -> None:
-        """Publish every event due by now."""
-        due = int((time.monotonic() - self._started) * self._rate)
-        while self._sent < due:
-            self._devices[self._sent % len(self._devices)].publish_next()
-            self._sent += 1
-
-
-def _run_until(deadline: float, pace: _Pacer | None) -> None:
-    while (left := deadline - time.monotonic()) > 0:
-        if pace is None:
-            time.sleep(left)
-        else:
-            pace.catch_up()
-            time.sleep(min(left, 0.002))
-
-
 def drive_fleet(plan: FleetPlan) -> FleetResult:
     """Connect the devices, run the phase (warm-up, measured time, drain) and report what was seen.
 
     Returns:
         Counts, the server's accepted counts and the latencies of the events published in the measured time.
     """
-    latencies = _Latencies()
-    devices = [
-        _Device(device_id, _event_stream(device_id, unit_id, plan, seed), plan, latencies)
-        for seed, (device_id, unit_id) in enumerate(plan.devices)
-    ]
+    fleet = _Fleet(plan)
     try:
-        for device in devices:
-            if not device.ready.wait(30):
-                raise TimeoutError(f"device {device.device_id} could not subscribe to its acks in 30 s")
         before = _accepted(plan.metrics_url)
         started = time.monotonic()
-        pace = _Pacer(devices, plan.rate, started) if plan.rate is not None else None
-        if pace is None:
-            for device in devices:
-                device.top_up()
-        _run_until(started + plan.warmup_s, pace)
+        fleet.start(started)
+        fleet.run_until(started + plan.warmup_s)
         accepted_start = _accepted(plan.metrics_url)[0]
         measured_from = time.monotonic()
-        _run_until(measured_from + plan.seconds, pace)
+        fleet.run_until(measured_from + plan.seconds)
         accepted_end = _accepted(plan.metrics_url)[0]
         measured_to = time.monotonic()
-        for device in devices:
-            device.stop()
+        fleet.stopping = True
         deadline = time.monotonic() + plan.drain_timeout_s
-        while any(d.in_flight for d in devices) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        while fleet.in_flight and time.monotonic() < deadline:
+            fleet.run_until(min(deadline, time.monotonic() + 0.05))
         after = _accepted(plan.metrics_url)
     finally:
-        for device in devices:
-            device.close()
-    measured = [(p, a) for p, a in latencies.samples if measured_from <= p < measured_to]
+        fleet.close()
+    devices = fleet.devices
+    samples = fleet.latencies
+    measured = [(p, a) for p, a in samples if measured_from <= p < measured_to]
     return FleetResult(
         published=sum(d.published for d in devices),
         behind=sum(d.behind for d in devices),
         acknowledged=sum(d.acknowledged for d in devices),
         measured_s=measured_to - measured_from,
         accepted_in_measured_time=accepted_end - accepted_start,
-        acked_in_measured_time=sum(measured_from <= a < measured_to for _, a in latencies.samples),
+        acked_in_measured_time=sum(measured_from <= a < measured_to for _, a in samples),
         latencies_ms=[(a - p) * 1000 for p, a in measured],
         accepted=after[0] - before[0],
         duplicates=after[1] - before[1],

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from vigil.errors import VigilError
 
-MAX_INFLIGHT = 1000
+MAX_INFLIGHT = 10_000
 
 
 class BrokerUnavailable(VigilError):

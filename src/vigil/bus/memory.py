@@ -53,8 +53,8 @@ class MemoryBus:
         for thread in targets:
             thread.put(message)
 
-    def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
-        """Queue each message in turn; see :meth:`vigil.bus.protocol.Bus.publish_many`."""
+    def publish_many(self, messages: Sequence[tuple[str, bytes]], *, confirmed: bool = True) -> None:
+        """Queue each message in turn (accepted at once either way); see :meth:`vigil.bus.protocol.Bus.publish_many`."""
         for topic, payload in messages:
             self.publish(topic, payload)
 
@@ -62,9 +62,16 @@ class MemoryBus:
         """See :meth:`vigil.bus.protocol.Bus.subscribe`."""
         self._add(topic_filter, lambda name: SubscriberThread(handler, name=name))
 
-    def subscribe_batches(self, topic_filter: str, handler: BatchHandler, *, max_batch: int) -> None:
+    def subscribe_batches(
+        self, topic_filter: str, handler: BatchHandler, *, max_batch: int, concurrency: int = 1
+    ) -> None:
         """See :meth:`vigil.bus.protocol.Bus.subscribe_batches`."""
-        self._add(topic_filter, lambda name: SubscriberThread(batch_handler=handler, max_batch=max_batch, name=name))
+        self._add(
+            topic_filter,
+            lambda name: SubscriberThread(
+                batch_handler=handler, max_batch=max_batch, concurrency=concurrency, name=name
+            ),
+        )
 
     def _add(self, topic_filter: str, start: Callable[[str], SubscriberThread]) -> None:
         if self._closed:

@@ -39,10 +39,12 @@ class Bus(Protocol):
         """
         ...
 
-    def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+    def publish_many(self, messages: Sequence[tuple[str, bytes]], *, confirmed: bool = True) -> None:
         """Send several ``(topic, payload)`` messages; returns once the bus has accepted all of them.
 
-        All go out before any confirmation is awaited, so a batch costs about one round trip to the broker.
+        All go out before any confirmation is awaited, so a batch costs about one round trip to the broker. With
+        ``confirmed=False`` it returns once they are sent, without waiting for the broker at all: for messages
+        whose loss the protocol above covers (an ack that never arrives makes the device send its event again).
 
         Raises:
             BusUnavailable, BusRefused, BusClosed: as :meth:`publish`; some messages may have been accepted.
@@ -53,12 +55,16 @@ class Bus(Protocol):
         """Call ``handler`` for every message matching ``topic_filter``, in order, on a thread of the bus."""
         ...
 
-    def subscribe_batches(self, topic_filter: str, handler: BatchHandler, *, max_batch: int) -> None:
+    def subscribe_batches(
+        self, topic_filter: str, handler: BatchHandler, *, max_batch: int, concurrency: int = 1
+    ) -> None:
         """Like :meth:`subscribe`, but hand ``handler`` every message waiting (at most ``max_batch``) at once.
 
         Under light load a batch holds one message; when messages arrive faster than the handler returns, they
         gather while it works, so a handler that costs less per message in bulk (one database transaction for
-        many) keeps up without adding delay.
+        many) keeps up without adding delay. With ``concurrency`` above 1, that many batches may be in the
+        handler at once (each in order, acknowledged in arrival order): only for handlers that do not depend on
+        the order of handling (see :mod:`vigil.bus.delivery`).
         """
         ...
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from vigil.bus.mqtt import MqttSettings
+from vigil.bus.mqtt_settings import MqttSettings
 from vigil.cli.boundary import exits_on_vigil_error
 from vigil.cli.faces import JsonOption
 from vigil.edge.notifier import ConsoleNotifier

@@ -41,6 +41,10 @@ BrokerDirOption = Annotated[
 ]
 
 
+SWITCH_INTERVAL_S = 0.0005
+"""Python's thread switch interval in the server (see :func:`sys.setswitchinterval`), seconds."""
+
+
 def register_server_commands(app: typer.Typer) -> None:
     """Add ``vigil serve`` and the ``vigil devices`` group to the ``vigil`` command."""
     app.command("serve")(exits_on_vigil_error(serve))
@@ -111,6 +115,9 @@ def serve(
         bus_settings(bus, client_id=bus_client_id, password_file=bus_password_file) if bus is not None else None
     )
     settings = command_settings(db=db, data_dir=data_dir, bus=chosen_bus, host=host, port=port)
+    # Ingestion's threads hand work to one another (bus I/O → ingesting → acks) at every message; a thread that
+    # is ready waits for Python's lock up to the switch interval, 5 ms by default, at each hand-over.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
 
 

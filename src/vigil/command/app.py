@@ -22,7 +22,8 @@ from starlette.concurrency import run_in_threadpool
 
 import vigil
 from vigil.bus.memory import MemoryBus
-from vigil.bus.mqtt import MqttBus, MqttSettings
+from vigil.bus.mqtt import MqttBus
+from vigil.bus.mqtt_settings import MqttSettings
 from vigil.bus.protocol import Bus
 from vigil.command.alerts.router import router as alerts_router
 from vigil.command.api.problems import install_error_handlers

@@ -59,6 +59,24 @@ class UtcDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], Any] | None:
+        """On SQLite, write SQLAlchemy's own text form (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC) in one step.
+
+        Ingestion binds four datetimes per position; going through :meth:`process_bind_param` and then
+        SQLAlchemy's SQLite DATETIME formatting costs five times as much as ``isoformat`` for the same text.
+        """
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is None:
+                raise ValueError(f"naive datetime {value.isoformat()}: give a timezone-aware one")
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return process
+
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         """Read back an aware UTC datetime."""
         if value is None:

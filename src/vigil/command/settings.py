@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from vigil.bus.mqtt import MqttSettings
+from vigil.bus.mqtt_settings import MqttSettings
 from vigil.events import MAX_EVENT_BYTES, MAX_PROBE_JPEG_BYTES
 
 DATABASE_FILE = "command.sqlite"

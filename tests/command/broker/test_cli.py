@@ -8,7 +8,7 @@ import typer
 from typer.testing import CliRunner
 
 from tests.command.broker.hashes import verifies
-from vigil.bus.mqtt import MqttSettings
+from vigil.bus.mqtt_settings import MqttSettings
 from vigil.cli.app import create_app
 from vigil.cli.serve import bus_settings
 from vigil.command.broker.errors import BrokerSecretUnreadable

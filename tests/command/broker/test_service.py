@@ -71,6 +71,9 @@ def test_each_live_device_may_use_only_its_own_topics_and_servers_every_devices(
         "allow_anonymous false",
         f"password_file {tmp_path.resolve() / 'broker' / 'passwd'}",
         f"acl_file {tmp_path.resolve() / 'broker' / 'acl'}",
+        "max_inflight_messages 10000",
+        "max_queued_messages 100000",
+        "set_tcp_nodelay true",
     ]
     modes = {
         path.name: stat.S_IMODE(path.stat().st_mode)

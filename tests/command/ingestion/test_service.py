@@ -24,9 +24,9 @@ from vigil.command.feed.models import FeedEntry
 from vigil.command.ingestion.metrics import IngestionMetrics
 from vigil.command.ingestion.models import IngestedEvent, RejectedEvent, RejectReason, Transport
 from vigil.command.ingestion.schemas import IngestResult, Outcome
-from vigil.command.ingestion.service import ingest
+from vigil.command.ingestion.service import Received, ingest, ingest_many
 from vigil.command.settings import IngestionLimits
-from vigil.command.units.models import PositionRecord
+from vigil.command.units.models import PositionRecord, Unit
 from vigil.events import Ack, AlertReviewed, ReviewDecision, encode_event, utc_now
 
 
@@ -284,3 +284,24 @@ def test_devices_of_one_unit_reporting_at_once_all_get_through(
     for thread in threads:
         thread.join(30)
     assert [r.outcome for r in results] == [Outcome.ACCEPTED] * len(events)
+
+
+def test_a_batch_moves_each_unit_to_its_newest_position_and_the_feed_shows_only_that(
+    devices: None, database: Database, limits: IngestionLimits
+) -> None:
+    start = utc_now() - timedelta(minutes=1)
+    a_12 = [position(lat=51.5 + n / 1000, at=start + timedelta(seconds=n)) for n in (1, 3, 2)]  # the last is late
+    b_7 = [position(device_id="cam-2", unit_id="B-7", lat=51.6, at=start)]
+    received = [Received(raw=encode_event(e), sender=e.device_id) for e in (a_12[0], b_7[0], a_12[1], a_12[2])]
+    with database.session() as session:
+        results = ingest_many(
+            session=session, received=received, transport=Transport.MQTT, limits=limits, metrics=IngestionMetrics()
+        )
+    assert [r.outcome for r in results] == [Outcome.ACCEPTED] * 4
+    with database.session() as session:
+        assert _count(session, PositionRecord) == 4  # every report is in the tracks
+        feed = [(e.kind, e.payload["event_id"]) for e in session.scalars(select(FeedEntry).order_by(FeedEntry.seq))]
+        units = {u.unit_id: (u.position_lat, u.position_at) for u in session.scalars(select(Unit))}
+    assert feed == [("unit.position", str(b_7[0].id)), ("unit.position", str(a_12[1].id))]
+    assert units["A-12"] == (a_12[1].lat, a_12[1].at)
+    assert units["B-7"] == (51.6, start)

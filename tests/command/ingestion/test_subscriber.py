@@ -12,7 +12,8 @@ from tests.command.conftest import Register
 from tests.command.events import alert, position
 from tests.support.mosquitto import Broker, start_mosquitto
 from vigil.bus.memory import MemoryBus
-from vigil.bus.mqtt import MqttBus, MqttSettings
+from vigil.bus.mqtt import MqttBus
+from vigil.bus.mqtt_settings import MqttSettings
 from vigil.bus.protocol import Bus, Handler, Message
 from vigil.command.alerts.models import Alert
 from vigil.command.app import start_server, stop_server
@@ -109,7 +110,7 @@ class Recorder:
         self._on_publish()
         self.published.append(Message(topic, payload))
 
-    def publish_many(self, messages: list[tuple[str, bytes]]) -> None:
+    def publish_many(self, messages: list[tuple[str, bytes]], *, confirmed: bool = True) -> None:
         for topic, payload in messages:
             self.publish(topic, payload)
 

@@ -93,6 +93,10 @@ def acl_text(*, devices: Sequence[str], servers: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+MAX_INFLIGHT_MESSAGES = 10_000
+MAX_QUEUED_MESSAGES = 100_000
+
+
 def config_text(*, password_file: Path, acl_file: Path, listener: Listener) -> str:
     """Mosquitto config lines: the listener, both files (absolute paths), anonymous access off, client id = user."""
     bind = f" {listener.address}" if listener.address is not None else ""
@@ -106,6 +110,12 @@ def config_text(*, password_file: Path, acl_file: Path, listener: Listener) -> s
         + "allow_anonymous false\n"
         + f"password_file {password_file.resolve()}\n"
         + f"acl_file {acl_file.resolve()}\n"
+        + "# The server acknowledges a message only after committing it, and commits many at once: let the broker\n"
+        + "# keep many in flight to it (Mosquitto's default is 20), queue a device's orders while it is away, and\n"
+        + "# send small packets at once rather than wait up to 40 ms for TCP's acknowledgement of the last one.\n"
+        + f"max_inflight_messages {MAX_INFLIGHT_MESSAGES}\n"
+        + f"max_queued_messages {MAX_QUEUED_MESSAGES}\n"
+        + "set_tcp_nodelay true\n"
     )
 
 

@@ -5,9 +5,11 @@ Publishing them apart from ingestion lets the ingesting thread take the next bat
 for the broker to confirm every ack. While one round is being published, new ids gather, and the next round
 sends one :class:`~vigil.events.Ack` per device for all of them: under load, acks get fewer and larger.
 
-A round's acks are published together (:meth:`~vigil.bus.protocol.Bus.publish_many`: one round trip to the
-broker). If the bus is down or refuses one, the round's ids stay pending and are tried again after a back-off
-(acks it did publish are sent again: a device ignores ids it no longer holds). Ids
+A round's acks are published together without waiting for the broker's confirmation
+(:meth:`~vigil.bus.protocol.Bus.publish_many` with ``confirmed=False``): an ack lost with a broker is covered by
+the device, which sends the event again and has the copy acknowledged as a duplicate, so waiting would only
+delay every device's next ack by a round trip. If the bus is down, the round's ids stay pending and are tried
+again after a back-off (acks it did publish are sent again: a device ignores ids it no longer holds). Ids
 still pending when the server stops are lost, harmlessly: the device sends those events again after its resend
 interval, and the copies are acknowledged as duplicates.
 """
@@ -105,7 +107,7 @@ class AckSender:
             for start in range(0, len(ids), MAX_IDS_PER_ACK)
         ]
         try:
-            self._bus.publish_many([(topic_for(ack), encode_event(ack)) for ack in acks])
+            self._bus.publish_many([(topic_for(ack), encode_event(ack)) for ack in acks], confirmed=False)
         except BusError as exc:
             _log.warning("acks.not_published", extra={"devices": len(round_), "reason": str(exc)})
             return round_

@@ -2,6 +2,7 @@
 
 import threading
 from collections import Counter
+from collections.abc import Sequence
 
 from vigil.command.ingestion.models import RejectReason, Transport
 from vigil.command.ingestion.schemas import IngestionCounts, IngestResult, Outcome, TransportCounts
@@ -15,10 +16,11 @@ class IngestionMetrics:
         self._lock = threading.Lock()
         self._counts: Counter[tuple[Transport, Outcome, RejectReason | None]] = Counter()
 
-    def count(self, *, transport: Transport, result: IngestResult) -> None:
-        """Count one result."""
+    def count(self, *, transport: Transport, results: Sequence[IngestResult]) -> None:
+        """Count results (one lock for a whole batch)."""
+        counted = Counter((transport, result.outcome, result.reason) for result in results)
         with self._lock:
-            self._counts[(transport, result.outcome, result.reason)] += 1
+            self._counts.update(counted)
 
     def snapshot(self) -> IngestionCounts:
         """The counts now."""

@@ -174,7 +174,7 @@ def _reject(
     except UNAVAILABLE_ERRORS as exc:
         session.rollback()
         raise unavailable(exc) from exc
-    metrics.count(transport=Transport.OSMAND, result=result)
+    metrics.count(transport=Transport.OSMAND, results=[result])
     return result
 
 

@@ -37,11 +37,12 @@ from typing import assert_never
 
 from PIL import Image
 from pydantic import BaseModel
-from sqlalchemy import insert, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vigil.command.alerts.service import record_alert, stored_alerts
+from vigil.command.bulk_insert import bulk_insert
 from vigil.command.database import UNAVAILABLE_ERRORS, Base, unavailable
 from vigil.command.devices.models import Device
 from vigil.command.devices.service import record_status as record_device_status
@@ -195,17 +196,20 @@ def ingest_many(
         DatabaseUnavailable: nothing could be stored; retry later.
     """
     received_at = now if now is not None else utc_now()
+    readable = [_read(item.raw, limits) for item in received]
     try:
         try:
-            results = _ingest_together(session, received, transport, limits, received_at)
+            results = _ingest_together(session, received, readable, transport, limits, received_at)
         except IntegrityError:
             session.rollback()
-            results = [_ingest_alone(session, item, transport, limits, received_at) for item in received]
+            results = [
+                _ingest_alone(session, item, event, transport, limits, received_at)
+                for item, event in zip(received, readable, strict=True)
+            ]
     except UNAVAILABLE_ERRORS as exc:
         session.rollback()
         raise unavailable(exc) from exc
-    for result in results:
-        metrics.count(transport=transport, result=result)
+    metrics.count(transport=transport, results=results)
     return results
 
 
@@ -276,20 +280,29 @@ def _add_rejection(
     )
 
 
+def _read(raw: bytes, limits: IngestionLimits) -> "UpEvent | _Rejection":
+    """The event parsed and checked on its own, or why not (nothing here needs the database)."""
+    try:
+        return _readable(raw, limits)
+    except _Rejection as rejection:
+        return rejection
+
+
 def _ingest_together(
-    session: Session, received: Sequence[Received], transport: Transport, limits: IngestionLimits, received_at: datetime
+    session: Session,
+    received: Sequence[Received],
+    readable: Sequence["UpEvent | _Rejection"],
+    transport: Transport,
+    limits: IngestionLimits,
+    received_at: datetime,
 ) -> list[IngestResult]:
     """Check every event, store the accepted ones and the rejections, and commit once.
+
+    ``readable`` holds each event parsed, or why it could not be.
 
     Raises:
         IntegrityError: a racing copy of an event committed first (nothing was committed here).
     """
-    readable: list[UpEvent | _Rejection] = []
-    for item in received:
-        try:
-            readable.append(_readable(item.raw, limits))
-        except _Rejection as rejection:
-            readable.append(rejection)
     events = [e for e in readable if not isinstance(e, _Rejection)]
     devices = {
         d.device_id: d
@@ -329,7 +342,7 @@ def _ingest_together(
         if isinstance(event, AlertRaised):
             alerts.add(event.alert_id)
         accepted.append((event, device))
-        results.append(IngestResult(outcome=Outcome.ACCEPTED, event_id=event.id, type=event.type))
+        results.append(IngestResult.accepted(event.id, event.type))
     if accepted:
         _store(session, accepted, transport, received_at)
     session.commit()
@@ -338,11 +351,16 @@ def _ingest_together(
 
 
 def _ingest_alone(
-    session: Session, item: Received, transport: Transport, limits: IngestionLimits, received_at: datetime
+    session: Session,
+    item: Received,
+    event: "UpEvent | _Rejection",
+    transport: Transport,
+    limits: IngestionLimits,
+    received_at: datetime,
 ) -> IngestResult:
     """Ingest one event in its own transaction; a copy that committed first makes it a duplicate."""
     try:
-        (result,) = _ingest_together(session, [item], transport, limits, received_at)
+        (result,) = _ingest_together(session, [item], [event], transport, limits, received_at)
     except IntegrityError as exc:
         session.rollback()
         claim = Claim.read(item.raw)
@@ -457,27 +475,23 @@ def _store(
     # Before any row lock: a feed reader may be waiting for the writers' lock (see vigil.command.feed.service).
     open_feed_for_writing(session=session)
     # The idempotency rows go first: the other rows refer to them, and a racing copy fails here.
-    session.execute(
-        insert(Base.metadata.tables[IngestedEvent.__tablename__]),  # Core: no ORM bookkeeping per row
-        [
-            {
-                "event_id": event.id,
-                "type": event.type,
-                "device_id": event.device_id,
-                "transport": transport,
-                "at": event.at,
-                "received_at": received_at,
-            }
-            for event, _ in accepted
-        ],
+    bulk_insert(
+        session=session,
+        table=Base.metadata.tables[IngestedEvent.__tablename__],
+        columns=("event_id", "type", "device_id", "at"),
+        rows=[(event.id, event.type, event.device_id, event.at) for event, _ in accepted],
+        same_for_all={"transport": transport, "received_at": received_at},
     )
     positions = [event for event, _ in accepted if isinstance(event, Position)]
-    reported = iter(record_positions(session=session, events=positions, received_at=received_at))
+    # The feed shows where units are now: each unit's newest position of the batch, and none that arrived late.
+    moved = record_positions(session=session, events=positions, received_at=received_at)
     entries: list[tuple[FeedKind, BaseModel]] = []
     for event, device in accepted:
         match event:
             case Position():
-                entries.append((FeedKind.UNIT_POSITION, next(reported)))
+                report = moved.get(event.unit_id)
+                if report is not None and report.event_id == event.id:
+                    entries.append((FeedKind.UNIT_POSITION, report))
             case AlertRaised():
                 summary = record_alert(session=session, event=event, received_at=received_at)
                 entries.append((FeedKind.ALERT_RAISED, summary))
@@ -489,9 +503,14 @@ def _store(
                 entries.append((FeedKind.DISPATCH_STATUS, answer))
             case _:
                 assert_never(event)
-        if device.last_seen_at is None or received_at > device.last_seen_at:
-            device.last_seen_at = received_at
     append_entries(session=session, entries=entries, now=received_at)
+    session.execute(
+        update(Device)
+        .where(Device.device_id.in_(sorted({event.device_id for event, _ in accepted})))
+        .where(or_(Device.last_seen_at.is_(None), Device.last_seen_at < received_at))
+        .values(last_seen_at=received_at)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _duplicate(event: UpEvent) -> IngestResult:

@@ -98,7 +98,11 @@ class EventSubscriber:
         received = [Received(raw=message.payload, sender=device_of(message.topic)) for message in messages]
         with self._database.session() as session:
             results = ingest_many(
-                session=session, received=received, transport=Transport.MQTT, limits=self._limits, metrics=self._metrics
+                session=session,
+                received=received,
+                transport=Transport.MQTT,
+                limits=self._limits,
+                metrics=self._metrics,
             )
         acks: dict[str, list[uuid.UUID]] = {}
         for message, item, result in zip(messages, received, results, strict=True):
@@ -126,6 +130,13 @@ def start_ingestion(
         The handler; :meth:`EventSubscriber.close` stops it taking messages.
     """
     subscriber = EventSubscriber(bus=bus, database=database, limits=limits, metrics=metrics)
-    bus.subscribe_batches(f"$share/{group}/{UP_TOPICS}", subscriber.handle_batch, max_batch=MAX_BATCH)
+    bus.subscribe_batches(
+        f"$share/{group}/{UP_TOPICS}",
+        subscriber.handle_batch,
+        max_batch=MAX_BATCH,
+        # SQLite writes one transaction at a time: a second worker would only wait for its lock (polling it). On
+        # PostgreSQL one batch is handled while another waits on the server.
+        concurrency=1 if database.dialect == "sqlite" else 2,
+    )
     _log.info("ingestion.subscribed", extra={"topics": UP_TOPICS, "group": group})
     return subscriber
