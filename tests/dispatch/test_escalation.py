@@ -4,13 +4,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from vigil.dispatch.area_answer import UnitInArea
 from vigil.dispatch.escalation import SentOrder, escalate
 from vigil.dispatch.eta import StraightLineEta
 from vigil.dispatch.geodesy import GeoPoint
 from vigil.dispatch.ranking import RankedUnit, rank_units
 from vigil.dispatch.settings import EscalationSettings, RankingSettings
 from vigil.dispatch.unit import UnitKind, UnitStatus
-from vigil.dispatch.unit_index import UnitInArea
 from vigil.events import DispatchState
 
 SENT = datetime(2026, 5, 1, 21, 0, tzinfo=UTC)

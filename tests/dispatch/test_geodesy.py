@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from vigil.dispatch.errors import InvalidCoordinate
-from vigil.dispatch.geodesy import EARTH_RADIUS_M, GeoPoint, destinations, distance_m, haversine_m
+from vigil.dispatch.geodesy import (
+    EARTH_RADIUS_M,
+    GeoPoint,
+    destinations,
+    distance_m,
+    haversine_m,
+    pairwise_haversine_m,
+)
 
 TRAFALGAR_SQUARE = GeoPoint(lat=51.50809, lon=-0.12804)
 TOWER_OF_LONDON = GeoPoint(lat=51.50811, lon=-0.07595)
@@ -81,3 +88,13 @@ def test_a_point_out_of_range_is_refused(lat: float, lon: float, match: str) -> 
     with pytest.raises(InvalidCoordinate, match=match) as caught:
         GeoPoint(lat=lat, lon=lon)
     assert caught.value.axis in match
+
+
+def test_pairs_of_points_are_measured_with_the_same_formula() -> None:
+    rng = np.random.default_rng(8)
+    lat, lon = rng.uniform(-60, 60, (2, 50)), rng.uniform(-179, 179, (2, 50))
+    pairs = pairwise_haversine_m(lat[0], lon[0], lat[1], lon[1])
+    one_by_one = [
+        distance_m(GeoPoint(lat=lat[0, i], lon=lon[0, i]), GeoPoint(lat=lat[1, i], lon=lon[1, i])) for i in range(50)
+    ]
+    assert pairs.tolist() == pytest.approx(one_by_one, rel=1e-12)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from vigil.dispatch.area_answer import UnitInArea
 from vigil.dispatch.errors import RoadNetworkError
 from vigil.dispatch.eta import Eta, EtaBasis, StraightLineEta
 from vigil.dispatch.geodesy import GeoPoint
@@ -11,7 +12,6 @@ from vigil.dispatch.ranking import RankedUnit, build_eta_model, rank_units, sugg
 from vigil.dispatch.road_network import RoadNetworkEta
 from vigil.dispatch.settings import RankingSettings, SpeedProfile
 from vigil.dispatch.unit import UnitKind, UnitStatus
-from vigil.dispatch.unit_index import UnitInArea
 
 TARGET = GeoPoint(lat=53.4808, lon=-2.2426)  # Manchester, Piccadilly Gardens
 SETTINGS = RankingSettings(

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
+from vigil.dispatch.area_answer import UnitInArea
 from vigil.dispatch.errors import RoadNetworkError
 from vigil.dispatch.eta import EtaBasis
 from vigil.dispatch.geodesy import GeoPoint, distance_m
 from vigil.dispatch.road_network import RoadNetworkEta, load_road_network
 from vigil.dispatch.settings import RankingSettings, SpeedProfile
 from vigil.dispatch.unit import UnitKind, UnitStatus
-from vigil.dispatch.unit_index import UnitInArea
 
 SOUTH, WEST = 53.4800, -2.2450  # the grid's south-west corner, near Piccadilly Gardens
 ROW_DEG, COLUMN_DEG = 0.001, 0.0015  # 111.2 m and 99.2 m

@@ -11,11 +11,12 @@ import pytest
 from vigil.bench.dispatch import scatter_over_london, star_polygon
 from vigil.dispatch import unit_index
 from vigil.dispatch.area import Area, CircleArea, PolygonArea
+from vigil.dispatch.area_answer import UnitInArea
 from vigil.dispatch.errors import InvalidCoordinate, UnknownUnit
 from vigil.dispatch.geodesy import GeoPoint, destinations, distance_m, haversine_m
 from vigil.dispatch.settings import PositionAges
-from vigil.dispatch.unit import UnitKind, UnitStatus
-from vigil.dispatch.unit_index import LiveUnit, UnitInArea, UnitIndex
+from vigil.dispatch.unit import LiveUnit, UnitKind, UnitStatus
+from vigil.dispatch.unit_index import UnitIndex
 
 AGES = PositionAges(stale_after_s=60, max_age_s=600)
 NOW = datetime(2026, 5, 1, 21, 0, tzinfo=UTC)

@@ -34,11 +34,12 @@ from pydantic import BaseModel, Field
 
 from vigil.bench.timing import measure
 from vigil.dispatch.area import Area, CircleArea, PolygonArea
+from vigil.dispatch.area_answer import AreaAnswer
 from vigil.dispatch.cell_grid import CELL_DEG
-from vigil.dispatch.geodesy import GeoPoint, destinations, haversine_m
+from vigil.dispatch.geodesy import METRES_PER_DEGREE, FloatArray, GeoPoint, destinations, haversine_m
 from vigil.dispatch.settings import PositionAges, RankingSettings
-from vigil.dispatch.unit import UnitKind, UnitStatus
-from vigil.dispatch.unit_index import DEFAULT_MARGIN_M, AreaAnswer, LiveUnit, UnitIndex
+from vigil.dispatch.unit import LiveUnit, UnitKind, UnitStatus
+from vigil.dispatch.unit_index import DEFAULT_MARGIN_M, UnitIndex
 
 CITY = "Greater London"
 CITY_BOUNDS = (51.286, -0.510, 51.692, 0.334)
@@ -62,7 +63,6 @@ AIM_DISPATCH_TO_DEVICE_S = 1.0
 SIMULATED_S = 10
 MOVE_EVERY_S = 5
 _TOWN_SPREAD_M = 1_500.0
-_METRES_PER_DEGREE_LAT = 111_195.0
 _KINDS = (UnitKind.FOOT, UnitKind.CAR, UnitKind.MOTORCYCLE)
 _KIND_SHARES = (0.6, 0.3, 0.1)
 _STATUSES = tuple(UnitStatus)
@@ -126,7 +126,7 @@ class DispatchBenchReport(BaseModel):
     cpu_cores: int
 
 
-def scatter_over_london(count: int, *, rng: np.random.Generator) -> tuple[npt.NDArray[np.float64], ...]:
+def scatter_over_london(count: int, *, rng: np.random.Generator) -> tuple[FloatArray, FloatArray]:
     """Positions over Greater London: half around its town centres, half evenly over it.
 
     Returns:
@@ -135,7 +135,7 @@ def scatter_over_london(count: int, *, rng: np.random.Generator) -> tuple[npt.ND
     south, west, north, east = CITY_BOUNDS
     around_towns = count // 2
     towns = np.array(TOWN_CENTRES)[rng.integers(0, len(TOWN_CENTRES), around_towns)]
-    spread_lat = _TOWN_SPREAD_M / _METRES_PER_DEGREE_LAT
+    spread_lat = _TOWN_SPREAD_M / METRES_PER_DEGREE
     spread_lon = spread_lat / np.cos(np.radians(towns[:, 0]))
     lat = np.concatenate(
         [towns[:, 0] + rng.normal(0, 1, around_towns) * spread_lat, rng.uniform(south, north, count - around_towns)]
@@ -194,8 +194,8 @@ class _City:
         step = pace * MOVE_EVERY_S
         heading = self._rng.uniform(0, 2 * np.pi, which.size)
         south, west, north, east = CITY_BOUNDS
-        lat = self.lat[which] + step * np.cos(heading) / _METRES_PER_DEGREE_LAT
-        lon = self.lon[which] + step * np.sin(heading) / (_METRES_PER_DEGREE_LAT * np.cos(np.radians(lat)))
+        lat = self.lat[which] + step * np.cos(heading) / METRES_PER_DEGREE
+        lon = self.lon[which] + step * np.sin(heading) / (METRES_PER_DEGREE * np.cos(np.radians(lat)))
         self.lat[which], self.lon[which] = np.clip(lat, south, north), np.clip(lon, west, east)
         self.at_s[which] = at.timestamp()
         for i in which.tolist():
@@ -203,7 +203,7 @@ class _City:
 
     def answer(
         self, area: Area, *, target: GeoPoint, now: datetime, ages: PositionAges
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    ) -> tuple[npt.NDArray[np.int64], FloatArray, FloatArray]:
         """The question put to every unit: (the units in order, their distances, their ages)."""
         age = np.maximum(now.timestamp() - self.at_s, 0.0)
         keep = (
@@ -219,7 +219,7 @@ class _City:
 
 def _matches(
     answer: AreaAnswer,
-    truth: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]],
+    truth: tuple[npt.NDArray[np.int64], FloatArray, FloatArray],
     city: _City,
     ages: PositionAges,
 ) -> bool:

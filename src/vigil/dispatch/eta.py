@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from vigil.dispatch.area_answer import UnitInArea
 from vigil.dispatch.geodesy import GeoPoint
 from vigil.dispatch.settings import RankingSettings
-from vigil.dispatch.unit_index import UnitInArea
 
 
 class EtaBasis(enum.StrEnum):

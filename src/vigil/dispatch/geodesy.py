@@ -1,14 +1,17 @@
 """Points on the Earth and the distances between them, on a sphere.
 
 Distances are great-circle distances on a sphere of radius :data:`EARTH_RADIUS_M`, the WGS 84 mean radius
-``(2a + b) / 3``: the sphere PostGIS uses for ``geography`` when told ``use_spheroid => false``, so the two give
-the same distances. Against the WGS 84 ellipsoid a spherical distance is off by at most about 0.5 %
-(a few metres over a kilometre), the same for every unit, so it never reorders units near one target.
+``(2a + b) / 3``: the sphere PostGIS uses for ``geography`` when told ``use_spheroid => false``. PostGIS works
+the central angle out by another formula, so its distances differ from these in the last digits (under 1e-8 m
+across London); on the ellipsoid (PostGIS's default) they differ by up to 0.3 %, which moves units across a
+circle's edge, so a query on PostGIS must say ``use_spheroid => false`` to give Vigil's answers. Against the
+ellipsoid, the sphere's error (at most about 0.5 %, 5 m in a kilometre) is well under a phone's GPS error.
 
-One function, :func:`haversine_m`, computes every distance dispatch uses: whether a unit is inside a circle, how
-far it is from the target, and the brute-force answers it is checked against. Element by element it is
-deterministic (NumPy's element-wise operations do not depend on the array around an element), so a unit's
-distance is the same bits whichever subset of units it is computed with.
+One function, :func:`haversine_m`, computes every distance the live index answers with: whether a unit is
+inside a circle, how far it is from the target, and the brute-force answers it is checked against. Element by
+element it is deterministic (NumPy's element-wise operations do not depend on the array around an element), so
+a unit's distance is the same bits whichever subset of units it is computed with. :func:`pairwise_haversine_m`
+applies the same formula to pairs of points (street segments).
 """
 
 import math
@@ -60,20 +63,45 @@ def haversine_m(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike, *, to: GeoPoint)
     Returns:
         Distances in metres, shape (n,).
     """
+    return _haversine(lat_deg, lon_deg, to.lat, to.lon)
+
+
+def pairwise_haversine_m(
+    lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike, to_lat_deg: npt.ArrayLike, to_lon_deg: npt.ArrayLike
+) -> FloatArray:
+    """Great-circle distances between pairs of points, element by element (the lengths of street segments).
+
+    Args:
+        lat_deg: latitudes of the first points, degrees, shape (n,).
+        lon_deg: longitudes of the first points, degrees, shape (n,).
+        to_lat_deg: latitudes of the second points, degrees, shape (n,).
+        to_lon_deg: longitudes of the second points, degrees, shape (n,).
+
+    Returns:
+        Distances in metres, shape (n,).
+    """
+    return _haversine(
+        lat_deg, lon_deg, np.asarray(to_lat_deg, dtype=np.float64), np.asarray(to_lon_deg, dtype=np.float64)
+    )
+
+
+def _haversine(
+    lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike, to_lat_deg: float | FloatArray, to_lon_deg: float | FloatArray
+) -> FloatArray:
     # In place, in this order: a query's candidates are few, so NumPy's cost per call is most of the work.
-    to_lat = math.radians(to.lat)
+    to_lat = np.radians(to_lat_deg)
     result = np.radians(np.asarray(lat_deg, dtype=np.float64))
     sin2_half_dlat = result - to_lat
     sin2_half_dlat *= 0.5
     np.sin(sin2_half_dlat, out=sin2_half_dlat)
     sin2_half_dlat *= sin2_half_dlat
     sin2_half_dlon = np.radians(np.asarray(lon_deg, dtype=np.float64))
-    sin2_half_dlon -= math.radians(to.lon)
+    sin2_half_dlon -= np.radians(to_lon_deg)
     sin2_half_dlon *= 0.5
     np.sin(sin2_half_dlon, out=sin2_half_dlon)
     sin2_half_dlon *= sin2_half_dlon
     np.cos(result, out=result)
-    result *= math.cos(to_lat)
+    result *= np.cos(to_lat)
     result *= sin2_half_dlon
     result += sin2_half_dlat  # the haversine of the central angle
     # Rounding can take it a hair past 1 for nearly antipodal points; arcsin would then return NaN.

@@ -11,12 +11,12 @@ declined) are skipped. Escalation proposes the next unit by the same rule.
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
+from vigil.dispatch.area_answer import UnitInArea
 from vigil.dispatch.eta import Eta, EtaModel, StraightLineEta
 from vigil.dispatch.geodesy import GeoPoint
 from vigil.dispatch.road_network import RoadNetworkEta, load_road_network
 from vigil.dispatch.settings import RankingSettings
 from vigil.dispatch.unit import UnitStatus
-from vigil.dispatch.unit_index import UnitInArea
 
 
 @dataclass(frozen=True)

@@ -32,16 +32,17 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
+from vigil.dispatch.area_answer import UnitInArea
 from vigil.dispatch.cell_grid import CellGrid
 from vigil.dispatch.errors import RoadNetworkError
 from vigil.dispatch.eta import Eta, EtaBasis, StraightLineEta
-from vigil.dispatch.geodesy import METRES_PER_DEGREE, FloatArray, GeoPoint, distance_m, haversine_m
+from vigil.dispatch.geodesy import METRES_PER_DEGREE, FloatArray, GeoPoint, haversine_m, pairwise_haversine_m
 from vigil.dispatch.settings import RankingSettings, SpeedProfile
 from vigil.dispatch.unit import UnitKind
-from vigil.dispatch.unit_index import UnitInArea
 
 CLOSED_TO_VEHICLES = frozenset({"footway", "path", "pedestrian", "steps", "cycleway", "bridleway", "corridor"})
 CLOSED_TO_FOOT = frozenset({"motorway", "motorway_link"})
@@ -210,17 +211,42 @@ def load_road_network(path: Path) -> RoadNetwork:
     if not isinstance(features, list) or not features:
         raise RoadNetworkError(str(path), "the FeatureCollection has no features")
     nodes: dict[tuple[float, float], int] = {}
-    streets: list[Street] = []
+    segments: list[_Segment] = []
     for number, feature in enumerate(features):
         try:
-            streets += _streets(feature, nodes)
+            segments += _segments(feature, nodes)
         except ValueError as exc:
             raise RoadNetworkError(str(path), f"feature {number}: {exc}") from None
     coordinates = np.array(list(nodes), dtype=np.float64).reshape(-1, 2)
-    return RoadNetwork(lat_deg=coordinates[:, 1].copy(), lon_deg=coordinates[:, 0].copy(), streets=streets)
+    lon, lat = coordinates[:, 0].copy(), coordinates[:, 1].copy()
+    starts = np.array([segment.start for segment in segments], dtype=np.int64)
+    ends = np.array([segment.end for segment in segments], dtype=np.int64)
+    lengths = pairwise_haversine_m(lat[starts], lon[starts], lat[ends], lon[ends]).tolist()
+    streets = [
+        Street(
+            start=segment.start,
+            end=segment.end,
+            length_m=length,
+            speed_mps=segment.speed_mps,
+            direction=segment.direction,
+            vehicles=segment.vehicles,
+            foot=segment.foot,
+        )
+        for segment, length in zip(segments, lengths, strict=True)
+    ]
+    return RoadNetwork(lat_deg=lat, lon_deg=lon, streets=streets)
 
 
-def _streets(feature: object, nodes: dict[tuple[float, float], int]) -> list[Street]:
+class _Segment(NamedTuple):
+    start: int
+    end: int
+    speed_mps: float | None
+    direction: int
+    vehicles: bool
+    foot: bool
+
+
+def _segments(feature: object, nodes: dict[tuple[float, float], int]) -> list[_Segment]:
     if not isinstance(feature, dict) or not isinstance(feature.get("geometry"), dict):
         raise ValueError("not a Feature with a geometry")
     geometry, properties = feature["geometry"], feature.get("properties") or {}
@@ -236,24 +262,23 @@ def _streets(feature: object, nodes: dict[tuple[float, float], int]) -> list[Str
         case other:
             raise ValueError(f"a {other} is not a street; streets are LineStrings or MultiLineStrings")
     direction, speed_mps, vehicles, foot = _properties(properties)
-    streets = []
+    segments = []
     for line in lines:
         positions = [_position(position) for position in _list(line, "a line")]
         if len(positions) < 2:
             raise ValueError("a line needs at least 2 positions")
         for start, end in itertools.pairwise(positions):
-            streets.append(
-                Street(
-                    start=nodes.setdefault(start, len(nodes)),
-                    end=nodes.setdefault(end, len(nodes)),
-                    length_m=distance_m(GeoPoint(lat=start[1], lon=start[0]), GeoPoint(lat=end[1], lon=end[0])),
-                    speed_mps=speed_mps,
-                    direction=direction,
-                    vehicles=vehicles,
-                    foot=foot,
+            segments.append(
+                _Segment(
+                    nodes.setdefault(start, len(nodes)),
+                    nodes.setdefault(end, len(nodes)),
+                    speed_mps,
+                    direction,
+                    vehicles,
+                    foot,
                 )
             )
-    return streets
+    return segments
 
 
 def _properties(properties: Mapping[str, object]) -> tuple[int, float | None, bool, bool]:

@@ -1,10 +1,14 @@
-"""A unit (an officer, or a crew with one call sign) as dispatch sees it: how it moves and what it is doing.
+"""A unit (an officer, or a crew with one call sign) as dispatch sees it: how it moves, what it is doing, where.
 
-These enums are the one definition of a unit's kind and status; the command centre stores them in its tables.
+:class:`UnitKind` and :class:`UnitStatus` are the one definition of a unit's kind and status; the command
+centre stores them in its tables.
 """
 
 import enum
+from dataclasses import dataclass
+from datetime import datetime
 
+from vigil.dispatch.geodesy import GeoPoint
 from vigil.events import DispatchState
 
 
@@ -49,3 +53,29 @@ def status_after_answer(answer: DispatchState, *, before_order: UnitStatus) -> U
             return UnitStatus.AVAILABLE
         case DispatchState.DECLINED:
             return before_order
+
+
+@dataclass(frozen=True)
+class LiveUnit:
+    """A unit as the live index holds it: who it is, what it is doing, and its latest position.
+
+    Raises:
+        ValueError: an empty or over-long unit id, a negative or non-finite accuracy, or a naive time.
+    """
+
+    unit_id: str
+    call_sign: str
+    radio_id: str | None
+    kind: UnitKind
+    status: UnitStatus
+    position: GeoPoint
+    accuracy_m: float | None
+    position_at: datetime
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.unit_id) <= 64:
+            raise ValueError(f"a unit id has 1 to 64 characters, got {len(self.unit_id)}: {self.unit_id!r}")
+        if self.accuracy_m is not None and not 0 <= self.accuracy_m < float("inf"):
+            raise ValueError(f"accuracy_m must be a finite number ≥ 0 or None, got {self.accuracy_m}")
+        if self.position_at.utcoffset() is None:
+            raise ValueError(f"position_at must carry a timezone, got {self.position_at.isoformat()}")

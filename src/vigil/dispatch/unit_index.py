@@ -23,19 +23,18 @@ lock is released, from copies.
 
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from vigil.dispatch.area import Area, CircleArea
+from vigil.dispatch.area_answer import AreaAnswer
 from vigil.dispatch.cell_grid import CellGrid
 from vigil.dispatch.errors import UnknownUnit
 from vigil.dispatch.geodesy import METRES_PER_DEGREE, FloatArray, GeoPoint, haversine_m
 from vigil.dispatch.settings import PositionAges
-from vigil.dispatch.unit import UnitKind, UnitStatus
+from vigil.dispatch.unit import LiveUnit, UnitKind, UnitStatus
 
 DEFAULT_MARGIN_M = 100.0
 """How far a unit may move from where the grid last saw it before it joins the moved list, metres."""
@@ -55,52 +54,6 @@ _KIND_CODE = {kind: code for code, kind in enumerate(_KINDS)}
 _OFF_DUTY = _STATUS_CODE[UnitStatus.OFF_DUTY]
 
 
-@dataclass(frozen=True)
-class LiveUnit:
-    """A unit as the index holds it: who it is, what it is doing, and its latest position.
-
-    Raises:
-        ValueError: an empty or over-long unit id, a negative or non-finite accuracy, or a naive time.
-    """
-
-    unit_id: str
-    call_sign: str
-    radio_id: str | None
-    kind: UnitKind
-    status: UnitStatus
-    position: GeoPoint
-    accuracy_m: float | None
-    position_at: datetime
-
-    def __post_init__(self) -> None:
-        if not 1 <= len(self.unit_id) <= 64:
-            raise ValueError(f"a unit id has 1 to 64 characters, got {len(self.unit_id)}: {self.unit_id!r}")
-        if self.accuracy_m is not None and not 0 <= self.accuracy_m < float("inf"):
-            raise ValueError(f"accuracy_m must be a finite number ≥ 0 or None, got {self.accuracy_m}")
-        if self.position_at.utcoffset() is None:
-            raise ValueError(f"position_at must carry a timezone, got {self.position_at.isoformat()}")
-
-
-class UnitInArea(NamedTuple):
-    """One unit in an area's answer (see :class:`AreaAnswer` for each field's meaning)."""
-
-    unit_id: str
-    call_sign: str
-    radio_id: str | None
-    kind: UnitKind
-    status: UnitStatus
-    lat: float
-    lon: float
-    distance_m: float
-    """Great-circle distance from the unit's position to the target, metres."""
-    accuracy_m: float | None
-    """The position's horizontal accuracy, metres; None when the device did not say."""
-    position_age_s: float
-    """Seconds from the position's time to the query's ``now`` (0 for a position stamped ahead of it)."""
-    stale: bool
-    """The position is older than ``stale_after_s``: the unit may have moved since."""
-
-
 class UnitIndex:
     """Every unit's latest known position, answering "which units are inside this area now"."""
 
@@ -109,8 +62,8 @@ class UnitIndex:
 
         Args:
             ages: when a position is stale, and when it is too old to count.
-            margin_m: how far a unit may move before the grid is rebuilt for it, metres (speed against rebuilds; answers
-                are the same for any margin).
+            margin_m: how far a unit may move from where the grid saw it before it goes on the moved list, metres;
+                it trades query work against rebuilds, and answers are the same for any margin.
 
         Raises:
             ValueError: the margin is not a positive finite number.
@@ -228,7 +181,7 @@ class UnitIndex:
             self._free.append(slot)
             return True
 
-    def units_in_area(self, area: Area, *, target: GeoPoint, now: datetime) -> "AreaAnswer":
+    def units_in_area(self, area: Area, *, target: GeoPoint, now: datetime) -> AreaAnswer:
         """The units inside an area now, nearest the target first (then by unit id).
 
         Args:
@@ -366,62 +319,6 @@ class UnitIndex:
             self._columns = self._columns.grown(2 * self._used, used=self._used)
         self._used += 1
         return self._used - 1
-
-
-@dataclass(frozen=True)
-class AreaAnswer:
-    """The units inside an area, as columns of one length, nearest the target first (then by unit id).
-
-    Columns, because an answer at 100,000 units can hold thousands of units and NumPy hands them over in
-    microseconds; :meth:`rows` makes one tuple per unit.
-    """
-
-    unit_id: npt.NDArray[np.object_]
-    call_sign: npt.NDArray[np.object_]
-    radio_id: npt.NDArray[np.object_]
-    """``str``, or None for a unit without a radio."""
-    kind: npt.NDArray[np.object_]
-    """:class:`UnitKind` members."""
-    status: npt.NDArray[np.object_]
-    """:class:`UnitStatus` members."""
-    lat: FloatArray
-    lon: FloatArray
-    distance_m: FloatArray
-    """Great-circle distance from each unit's position to the target, metres."""
-    accuracy_m: FloatArray
-    """The positions' horizontal accuracy, metres; NaN when the device did not say."""
-    position_age_s: FloatArray
-    """Seconds from each position's time to the query's ``now`` (0 for one stamped ahead of it)."""
-    stale: npt.NDArray[np.bool_]
-    """The position is older than ``stale_after_s``: the unit may have moved since."""
-
-    def __len__(self) -> int:
-        """How many units are in the area."""
-        return int(self.unit_id.size)
-
-    def rows(self) -> list[UnitInArea]:
-        """One tuple per unit, in the answer's order."""
-        accuracy: npt.NDArray[np.object_] = self.accuracy_m.astype(object)
-        accuracy[np.isnan(self.accuracy_m)] = None
-        return list(
-            map(
-                UnitInArea._make,
-                zip(
-                    self.unit_id.tolist(),
-                    self.call_sign.tolist(),
-                    self.radio_id.tolist(),
-                    self.kind.tolist(),
-                    self.status.tolist(),
-                    self.lat.tolist(),
-                    self.lon.tolist(),
-                    self.distance_m.tolist(),
-                    accuracy.tolist(),
-                    self.position_age_s.tolist(),
-                    self.stale.tolist(),
-                    strict=True,
-                ),
-            )
-        )
 
 
 def _by_distance_then_id(
