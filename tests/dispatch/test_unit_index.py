@@ -252,6 +252,8 @@ def test_an_unknown_unit_is_a_clear_error() -> None:
         assert caught.value.unit_id == "ghost"
     assert index.remove("ghost") is False
     assert "ghost" not in index
+    area = CircleArea(centre=TRAFALGAR_SQUARE, radius_m=1_000)
+    assert index.units_in_area(area, target=TRAFALGAR_SQUARE, now=NOW).rows() == []
 
 
 @pytest.mark.parametrize(
