@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
+from vigil.bench.dispatch import SIZES as DISPATCH_SIZES
+from vigil.bench.dispatch import DispatchBenchReport, run_dispatch_bench
 from vigil.bench.edge import run_edge_bench
 from vigil.bench.faces import FaceBenchReport, run_face_bench
 from vigil.bench.gallery import SIZES, run_gallery_bench
@@ -30,6 +32,7 @@ def create_bench_app() -> typer.Typer:
     bench.command("gallery")(exits_on_vigil_error(gallery))
     bench.command("edge")(exits_on_vigil_error(edge))
     bench.command("ingest")(exits_on_vigil_error(ingest))
+    bench.command("dispatch")(exits_on_vigil_error(dispatch))
     return bench
 
 
@@ -249,3 +252,67 @@ def _print_ingest_bench(report: IngestBenchReport) -> None:
                 str(phase.rejected),
             )
     Console().print(table)
+
+
+def dispatch(
+    queries: Annotated[
+        int, typer.Option("--queries", min=10, max=10_000, help="Queries per shape and area size.")
+    ] = 200,
+    largest: Annotated[
+        int, typer.Option("--largest", min=1_000, max=1_000_000, help="Most units measured.")
+    ] = DISPATCH_SIZES[-1],
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")] = False,
+) -> None:
+    """Units in an area: latency for circles and polygons at 1k, 10k and 100k units, each answer checked."""
+    Console(stderr=True).print("[dim]scattering units over London and asking which are in each area…[/dim]")
+    report = run_dispatch_bench(sizes=[size for size in DISPATCH_SIZES if size <= largest], queries=queries)
+    if json_output:
+        typer.echo(report.model_dump_json(indent=2))
+    else:
+        _print_dispatch_bench(report)
+
+
+def _print_dispatch_bench(report: DispatchBenchReport) -> None:
+    console = Console()
+    queries = Table(
+        title=f"Units in an area, {report.city} (each unit moves every {report.move_every_s} s; aim p95 < "
+        f"{report.aim_query_p95_ms} ms at 100,000 units)"
+    )
+    for column in ("units", "area", "median ms", "p95 ms", "found", "rows ms", "all units ms", "mismatches"):
+        queries.add_column(column, justify="right")
+    for row in report.queries:
+        queries.add_row(
+            f"{row.units:,}",
+            f"{row.shape} {row.size_m:,.0f} m",
+            f"{row.median_ms:.3f}",
+            f"{row.p95_ms:.3f}",
+            f"{row.mean_found:,.1f}",
+            f"{row.rows_median_ms:.3f}",
+            f"{row.all_units_median_ms:.3f}",
+            str(row.mismatches),
+        )
+    console.print(queries)
+    upkeep = Table(title=f"Keeping the index (grid cells {report.cell_deg}°, margin {report.margin_m:g} m)")
+    for column in ("units", "load ms", "update median µs", "update p95 µs", "rebuild ms", "updates"):
+        upkeep.add_column(column, justify="right")
+    for index in report.indexes:
+        upkeep.add_row(
+            f"{index.units:,}",
+            f"{index.load_ms:.1f}",
+            f"{index.update_median_us:.1f}",
+            f"{index.update_p95_us:.1f}",
+            f"{index.rebuild_ms:.1f}",
+            f"{index.moves:,}",
+        )
+    console.print(upkeep)
+    console.print(f"answers that differ from checking every unit: {report.mismatches}")
+    to_device = report.dispatch_to_device
+    console.print(
+        "dispatch call → order on a device over MQTT: "
+        + (
+            "not measured by this bench (the command centre's dispatch endpoint measures it)"
+            if to_device is None
+            else f"median {to_device.median_ms:.0f} ms, p95 {to_device.p95_ms:.0f} ms (aim < "
+            f"{report.aim_dispatch_to_device_s:g} s)"
+        )
+    )

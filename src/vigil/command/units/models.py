@@ -5,7 +5,6 @@ latest position) and ``positions``, computed by the database from ``lat``/``lon`
 so they run unchanged on SQLite.
 """
 
-import enum
 import uuid
 from datetime import datetime
 
@@ -13,25 +12,9 @@ from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vigil.command.database import Base, BigIntegerId, string_enum
+from vigil.dispatch.unit import UnitKind, UnitStatus
 
-
-class UnitKind(enum.StrEnum):
-    """How a unit moves."""
-
-    FOOT = "foot"
-    CAR = "car"
-    MOTORCYCLE = "motorcycle"
-
-
-class UnitStatus(enum.StrEnum):
-    """What a unit is doing, as dispatch sees it."""
-
-    AVAILABLE = "available"
-    BUSY = "busy"
-    DISPATCHED = "dispatched"
-    EN_ROUTE = "en_route"
-    ON_SCENE = "on_scene"
-    OFF_DUTY = "off_duty"
+__all__ = ["PositionRecord", "Unit", "UnitKind", "UnitStatus"]
 
 
 class Unit(Base):
