@@ -8,6 +8,7 @@ page error or request that left the page's own server.
 """
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,11 @@ class WatchedPage:
     console: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
+    tolerated: list[re.Pattern[str]] = field(default_factory=list)
+
+    def tolerate(self, pattern: str) -> None:
+        """Expect console errors matching ``pattern`` (e.g. a refused connection while a test stops the server)."""
+        self.tolerated.append(re.compile(pattern))
 
     def screenshot(self, name: str, *, full_page: bool = False) -> Path:
         """Save what the screen shows (or the whole page) as ``<screenshots>/<name>.png``; print where."""
@@ -43,7 +49,11 @@ class WatchedPage:
         """Console errors, uncaught errors, and requests to anywhere but the page's own server."""
         foreign = [url for url in self.requests if not url.startswith((self.origin, "data:"))]
         return (
-            [f"console error: {text}" for text in self.console if text.startswith("error:")]
+            [
+                f"console error: {text}"
+                for text in self.console
+                if text.startswith("error:") and not any(p.search(text) for p in self.tolerated)
+            ]
             + [f"page error: {text}" for text in self.errors]
             + [f"request outside the page's server: {url}" for url in foreign]
         )
