@@ -1,16 +1,19 @@
 """The handset screen's model, without a browser: cards, reviews, orders, answers, eviction, the status bar."""
 
+import re
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from vigil.edge.device_health import DeviceHealth, LinkState, WatchlistHealth
 from vigil.edge.notifier import AlertCard
 from vigil.edge.position import PositionFix
 from vigil.edge.screen_state import ScreenState
 from vigil.edge.screen_view import IMAGE_PATH, AlertState, MapView, image_key
+from vigil.edge.settings import ScreenSettings
 from vigil.events import (
     AlertReviewed,
     DispatchCancelled,
@@ -222,3 +225,20 @@ def test_waiting_for_a_change_wakes_on_the_change() -> None:
     timer.start()
     assert state.wait_for_change(0, timeout_s=10) == 1
     timer.join()
+
+
+@pytest.mark.parametrize(
+    ("tile_url", "problem"),
+    [
+        ("http://127.0.0.1:8090/{z}/{x}/{y}.png", None),
+        ("https://{s}.tiles.example.org/{z}/{x}/{y}.png", None),
+        ("file:///tiles/{z}/{x}/{y}.png", "is not an http(s) URL"),
+        ("http://127.0.0.1:8090/tiles.png", "lacks {z}, {x}, {y}"),
+    ],
+)
+def test_screen_settings_check_the_tile_template(tile_url: str, problem: str | None) -> None:
+    if problem is None:
+        assert ScreenSettings(tile_url=tile_url).tile_url == tile_url
+    else:
+        with pytest.raises(ValidationError, match=re.escape(problem)):
+            ScreenSettings(tile_url=tile_url)
