@@ -30,7 +30,7 @@ class _View(BaseModel):
 
 
 class MapView(_View):
-    """How the page draws its maps (:mod:`web/src/shared/map.ts`)."""
+    """How the page draws its maps (``MapConfig`` in ``web/src/shared/map.ts``)."""
 
     tile_url: str | None = Field(description="XYZ tile URL template; None draws a coordinate grid instead.")
     tile_attribution: str = Field(description="Credit for the tiles, shown on the map.")
