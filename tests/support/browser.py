@@ -2,7 +2,8 @@
 
 Never a downloaded browser: Playwright launches the system's Chromium (``$VIGIL_CHROMIUM`` to point elsewhere);
 ``.ci/run`` installs it. Fixtures (loaded by ``tests/conftest.py``): ``browser`` (one Chromium per session),
-``screenshots`` (one folder per session, printed, so a run's pictures can be quoted), and ``open_phone_page``,
+``screenshots`` (one folder per session, printed; ``$VIGIL_SCREENSHOTS`` keeps them where a run's pictures can
+be quoted), and ``open_phone_page``,
 which opens a page in a phone-sized context and, when the test ends, fails it on any console error, uncaught
 page error or request that left the page's own server.
 """
@@ -77,8 +78,14 @@ def browser(playwright_driver: Playwright) -> Iterator[Browser]:
 
 @pytest.fixture(scope="session")
 def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One folder for the session's screenshots."""
-    folder = tmp_path_factory.mktemp("screenshots")
+    """One folder for the session's screenshots: ``$VIGIL_SCREENSHOTS`` (kept), else one in pytest's temporary
+    folder (pytest keeps only its last three sessions' folders)."""
+    chosen = os.environ.get("VIGIL_SCREENSHOTS")
+    if chosen:
+        folder = Path(chosen)
+        folder.mkdir(parents=True, exist_ok=True)
+    else:
+        folder = tmp_path_factory.mktemp("screenshots")
     print(f"screenshots in {folder}")
     return folder
 
