@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.browser import browser, open_phone_page, playwright_driver, screenshots  # noqa: F401  (fixtures)
 from vigil.vision.engine import FaceEngine
 from vigil.vision.image import RgbImage
 from vigil.vision.model_cache import OnnxModelBuild

@@ -14,11 +14,12 @@ ALLOWED: dict[str, set[str]] = {
     "events": {"events"},
     "bus": {"bus", "events"},
     "dispatch": {"dispatch", "events"},
-    "edge": {"edge", "vision", "watchlist", "events", "bus"},
-    "command": {"command", "watchlist", "dispatch", "events", "bus"},
+    "edge": {"edge", "vision", "watchlist", "events", "bus", "web"},
+    "command": {"command", "watchlist", "dispatch", "events", "bus", "web"},
+    "web": {"web"},
     "bench": {"bench", "vision", "watchlist", "events", "bus", "dispatch", "edge", "sim"},
     "sim": {"sim", "vision", "watchlist", "events", "bus", "dispatch", "edge", "command"},
-    "cli": {"cli", "vision", "watchlist", "events", "bus", "dispatch", "edge", "command", "bench", "sim"},
+    "cli": {"cli", "vision", "watchlist", "events", "bus", "dispatch", "edge", "command", "bench", "sim", "web"},
 }
 ROOT_MODULES = {"errors", "__init__"}
 

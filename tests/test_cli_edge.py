@@ -67,6 +67,7 @@ def test_edge_run_offline_writes_the_events(tmp_path: Path, testdata: Path, stre
         watchlist = package
         keys = ["--device-key", tmp_path / "cam.key", "--verify-key", tmp_path / "cc.pub"]
     events = tmp_path / "events.jsonl"
+    screen = ["--screen", 0] if form == "package" else []  # the screen changes nothing else
     code, out, err = _run(
         "edge",
         "run",
@@ -81,9 +82,11 @@ def test_edge_run_offline_writes_the_events(tmp_path: Path, testdata: Path, stre
         events,
         "--data-dir",
         tmp_path / "device",
+        *screen,
         "--json",
     )
     assert code == 0, err
+    assert ("handset screen at http://127.0.0.1:" in err) == bool(screen)
     report = json.loads(out)
     assert report["frames_read"] == report["frames_processed"] == 180
     assert report["alerts"] == 1
@@ -99,6 +102,14 @@ def test_edge_run_needs_a_link_or_offline(tmp_path: Path, street: Path) -> None:
     code, _, err = _run("edge", "run", "--source", street, "--watchlist", tmp_path / "x.sqlite")
     assert code == 2
     assert "--offline" in err
+
+
+def test_map_tiles_are_for_the_screen(tmp_path: Path, street: Path) -> None:
+    code, _, err = _run(
+        "edge", "run", "--source", street, "--watchlist", tmp_path / "x.sqlite", "--offline", "--map-tiles", "x"
+    )
+    assert code == 2
+    assert "give --screen PORT too" in err
 
 
 def test_edge_run_refuses_a_package_without_keys(tmp_path: Path, street: Path) -> None:

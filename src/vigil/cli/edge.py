@@ -12,7 +12,14 @@ from vigil.cli.boundary import exits_on_vigil_error
 from vigil.cli.faces import JsonOption
 from vigil.edge.notifier import ConsoleNotifier
 from vigil.edge.runner import run_edge
-from vigil.edge.settings import EdgeSettings, GpsdSettings, NmeaFileSettings, PositionSettings, SimulatedRouteSettings
+from vigil.edge.settings import (
+    EdgeSettings,
+    GpsdSettings,
+    NmeaFileSettings,
+    PositionSettings,
+    ScreenSettings,
+    SimulatedRouteSettings,
+)
 
 
 def create_edge_app() -> typer.Typer:
@@ -72,11 +79,21 @@ def run(
     position: Annotated[str, typer.Option("--position", help="sim, nmea:PATH or gpsd[:HOST[:PORT]].")] = "sim",
     events_out: Annotated[Path | None, typer.Option("--events-out", help="Write every event as a JSON line.")] = None,
     fast: Annotated[bool, typer.Option("--fast", help="Process a file as fast as possible, every frame.")] = False,
+    screen: Annotated[
+        int | None,
+        typer.Option("--screen", min=0, max=65535, help="Serve the handset screen on 127.0.0.1:PORT (0: any port)."),
+    ] = None,
+    map_tiles: Annotated[
+        str | None,
+        typer.Option("--map-tiles", help="The screen's map tiles, http://…/{z}/{x}/{y}.png (default: a grid)."),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Watch a video source for watchlist faces; alert here and send alerts and positions to the command centre."""
     if (server is None) == (not offline):
         raise typer.BadParameter("give either --server mqtt://host:port or --offline")
+    if map_tiles is not None and screen is None:
+        raise typer.BadParameter("--map-tiles is for the handset screen: give --screen PORT too")
     settings = EdgeSettings(
         device_id=device_id,
         unit_id=unit_id,
@@ -89,8 +106,14 @@ def run(
         bus=broker_settings(server, client_id=f"edge-{device_id}") if server is not None else None,
         position=position_settings(position),
         events_out=events_out,
+        screen=ScreenSettings(port=screen, tile_url=map_tiles) if screen is not None else None,
     )
-    report = run_edge(settings, notifiers=[ConsoleNotifier()])
+    console = Console(stderr=True)
+    report = run_edge(
+        settings,
+        notifiers=[ConsoleNotifier(console)],
+        on_screen=lambda url: console.print(f"handset screen at {url}"),
+    )
     if json_output:
         typer.echo(report.model_dump_json(indent=2))
         return

@@ -18,6 +18,8 @@ from pydantic import BaseModel, Field
 
 from vigil.bus.protocol import Bus
 from vigil.edge.active_watchlist import ActiveWatchlist
+from vigil.edge.battery import Battery
+from vigil.edge.device_health import DeviceHealth, LinkState, WatchlistHealth
 from vigil.edge.downlink import Downlink
 from vigil.edge.event_log import EventLog
 from vigil.edge.frame_buffer import FrameBuffer
@@ -42,6 +44,7 @@ from vigil.events import (
     Location,
     Position,
     QualitySummary,
+    WatchlistAvailable,
     utc_now,
 )
 from vigil.vision.detection import Detector
@@ -95,6 +98,7 @@ class EdgeAgent:
         notifiers: Sequence[Notifier],
         updater_factory: Callable[[ActiveWatchlist, Callable[[str], None]], WatchlistUpdater] | None = None,
         event_log: EventLog | None = None,
+        battery: Battery | None = None,
         position_interval_s: float = 5.0,
         status_interval_s: float = 60.0,
     ) -> None:
@@ -114,6 +118,7 @@ class EdgeAgent:
             notifiers: what shows the officer alerts, reviews and orders.
             updater_factory: builds the watchlist updater (needs the device's keys); None: no live updates.
             event_log: every event also written here, as JSON lines.
+            battery: the device's battery gauge; None when it has none it can read.
             position_interval_s: seconds between positions.
             status_interval_s: seconds between device statuses.
         """
@@ -124,9 +129,12 @@ class EdgeAgent:
         self._position = position
         self._notifiers = list(notifiers)
         self._event_log = event_log
+        self._battery = battery
         self._position_interval_s = position_interval_s
         self._status_interval_s = status_interval_s
         self._last_error: str | None = None
+        self._announced_watchlist: int | None = None
+        self._watchlist_problem: str | None = None
         self._stopping = threading.Event()
         self._timers: list[threading.Thread] = []
         self._awaiting_delivery: dict[uuid.UUID, DispatchStatus] = {}
@@ -140,14 +148,14 @@ class EdgeAgent:
             on_alert=self._raise_alert,
         )
         self.orders = OrderBook(device_id=identity.device_id, emit=self._emit_answer)
-        self.updater = updater_factory(watchlist, self._record_error) if updater_factory is not None else None
+        self.updater = updater_factory(watchlist, self._watchlist_refused) if updater_factory is not None else None
         self.uplink = Uplink(outbox=outbox, bus=bus) if bus is not None else None
         self.downlink = Downlink(
             device_id=identity.device_id,
             outbox=outbox,
             orders=self.orders,
             notifiers=self._notifiers,
-            on_watchlist=self.updater.announce if self.updater is not None else lambda _: None,
+            on_watchlist=self._watchlist_announced,
             on_acknowledged=self._delivered,
         )
         self.frames_read = 0
@@ -234,6 +242,25 @@ class EdgeAgent:
             embeddings=stats.embeddings,
             alerts=stats.alerts,
             outbox_backlog=self.outbox.backlog(),
+        )
+
+    def health(self) -> DeviceHealth:
+        """The device's health now, for the handset's status bar."""
+        current = self.watchlist.current
+        link = LinkState.OFFLINE
+        if self.uplink is not None:
+            link = LinkState.UP if self.uplink.link_up else LinkState.DOWN
+        return DeviceHealth(
+            link=link,
+            outbox_backlog=self.outbox.backlog(),
+            fix=self._position.latest(),
+            battery_pct=self._battery.percent() if self._battery is not None else None,
+            watchlist=WatchlistHealth(
+                version=current.version,
+                valid_until=current.valid_until,
+                announced_version=self._announced_watchlist,
+                install_problem=self._watchlist_problem,
+            ),
         )
 
     def answer(self, dispatch_id: uuid.UUID, status: DispatchState, *, reason: str = "") -> DispatchStatus:
@@ -330,6 +357,7 @@ class EdgeAgent:
         self.emit(
             DeviceStatus(
                 device_id=self.identity.device_id,
+                battery_pct=self._battery.percent() if self._battery is not None else None,
                 watchlist_version=current.version,
                 faces_processed=self.pipeline.stats.embeddings,
                 last_error=self._last_error,
@@ -338,6 +366,17 @@ class EdgeAgent:
 
     def _record_error(self, message: str) -> None:
         self._last_error = message[:2000]
+
+    def _watchlist_announced(self, announcement: WatchlistAvailable) -> None:
+        self._announced_watchlist = max(self._announced_watchlist or 0, announcement.version)
+        if self.updater is None and announcement.version > self.watchlist.current.version:
+            self._watchlist_refused("this device was started without the keys to open watchlist packages")
+        elif self.updater is not None:
+            self.updater.announce(announcement)
+
+    def _watchlist_refused(self, reason: str) -> None:
+        self._watchlist_problem = reason
+        self._record_error(reason)
 
     def _every(self, interval_s: float, action: Callable[[], None]) -> None:
         while not self._stopping.is_set():

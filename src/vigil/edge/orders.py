@@ -122,6 +122,18 @@ class OrderBook:
             return event
 
 
+def allowed_answers(current: DispatchState | None) -> list[DispatchState]:
+    """The answers that may follow ``current`` (None: no answer yet), in their usual order."""
+    allowed = []
+    for wanted in DispatchState:
+        try:
+            _check(current, wanted)
+        except InvalidDispatchAnswer:
+            continue
+        allowed.append(wanted)
+    return allowed
+
+
 def _check(current: DispatchState | None, wanted: DispatchState) -> None:
     if wanted is DispatchState.DECLINED:
         if current is not None:

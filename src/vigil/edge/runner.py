@@ -1,11 +1,14 @@
 """Starting a body camera's agent from its settings, in named steps, and running it over a video source."""
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 from vigil.bus.mqtt import MqttBus
 from vigil.bus.protocol import Bus
 from vigil.edge.active_watchlist import ActiveWatchlist, LoadedWatchlist
 from vigil.edge.agent import EdgeAgent, EdgeIdentity, EdgeRunReport
+from vigil.edge.battery import Battery, SimulatedBattery, SysfsBattery
 from vigil.edge.errors import EdgeError
 from vigil.edge.event_log import EventLog
 from vigil.edge.gpsd import GpsdSource
@@ -14,7 +17,20 @@ from vigil.edge.notifier import Notifier
 from vigil.edge.outbox import Outbox
 from vigil.edge.position import PositionSource
 from vigil.edge.route import SimulatedRoute
-from vigil.edge.settings import EdgeSettings, GpsdSettings, NmeaFileSettings, PositionSettings, SimulatedRouteSettings
+from vigil.edge.screen_server import ScreenServer
+from vigil.edge.screen_state import ScreenState
+from vigil.edge.screen_view import MapView
+from vigil.edge.settings import (
+    BatterySettings,
+    EdgeSettings,
+    GpsdSettings,
+    NmeaFileSettings,
+    PositionSettings,
+    ScreenSettings,
+    SimulatedBatterySettings,
+    SimulatedRouteSettings,
+    SysfsBatterySettings,
+)
 from vigil.edge.video_spec import open_source
 from vigil.edge.watchlist_update import WatchlistUpdater, loaded_from_package
 from vigil.events import utc_now
@@ -24,6 +40,7 @@ from vigil.watchlist.gallery import Gallery
 from vigil.watchlist.keys import load_device_key, load_verify_key
 from vigil.watchlist.package import MAGIC, open_package
 from vigil.watchlist.store import WatchlistStore
+from vigil.web.assets import page_dir
 
 
 class WatchlistNotUsable(EdgeError):
@@ -73,6 +90,27 @@ def open_position_source(settings: PositionSettings) -> PositionSource:
             return NmeaFileSource(settings.path, loop=settings.loop)
         case GpsdSettings():
             return GpsdSource(settings.host, settings.port)
+
+
+def open_battery(settings: BatterySettings) -> Battery:
+    """The battery gauge the settings name."""
+    match settings:
+        case SysfsBatterySettings():
+            return SysfsBattery(settings.root)
+        case SimulatedBatterySettings():
+            return SimulatedBattery(start_pct=settings.start_pct, drain_pct_per_h=settings.drain_pct_per_h)
+
+
+def screen_state(settings: ScreenSettings, *, device_id: str, unit_id: str) -> ScreenState:
+    """An empty handset screen for this device."""
+    return ScreenState(
+        device_id=device_id,
+        unit_id=unit_id,
+        map_view=MapView(
+            tile_url=settings.tile_url, tile_attribution=settings.tile_attribution, max_zoom=settings.max_zoom
+        ),
+        max_alerts=settings.max_alerts,
+    )
 
 
 def connect_bus(settings: EdgeSettings) -> Bus | None:
@@ -126,23 +164,64 @@ def build_agent(
         notifiers=notifiers,
         updater_factory=updater_factory,
         event_log=event_log,
+        battery=open_battery(settings.battery),
         position_interval_s=settings.position_interval_s,
         status_interval_s=settings.status_interval_s,
     )
 
 
-def run_edge(settings: EdgeSettings, *, notifiers: Sequence[Notifier]) -> EdgeRunReport:
-    """Run the agent over its video source until the source ends; the command ``vigil edge run``."""
+@dataclass(frozen=True)
+class _Handset:
+    settings: ScreenSettings
+    state: ScreenState
+    page: Path
+
+    @classmethod
+    def prepare(cls, settings: EdgeSettings) -> "_Handset | None":
+        """The screen's parts, or None without a screen; finds the page first, before anything starts."""
+        if settings.screen is None:
+            return None
+        page = page_dir("handset")
+        state = screen_state(settings.screen, device_id=settings.device_id, unit_id=settings.unit_id)
+        return cls(settings=settings.screen, state=state, page=page)
+
+
+def run_edge(
+    settings: EdgeSettings, *, notifiers: Sequence[Notifier], on_screen: Callable[[str], None] | None = None
+) -> EdgeRunReport:
+    """Run the agent over its video source until the source ends; the command ``vigil edge run``.
+
+    Args:
+        settings: the agent's settings; with ``screen``, the handset screen is served while the agent runs.
+        notifiers: what else shows the officer alerts and orders (the console).
+        on_screen: told the screen's URL once it is up.
+
+    Raises:
+        PageNotBuilt: a screen was asked for, but its page was never built (``./scripts/setup``).
+        ScreenUnavailable: the screen cannot listen on its port.
+        VigilError: a model, the watchlist, a key or the video source cannot be loaded.
+    """
+    handset = _Handset.prepare(settings)
     bus = connect_bus(settings)
     event_log = EventLog(settings.events_out) if settings.events_out is not None else None
     try:
-        agent = build_agent(settings, bus=bus, notifiers=notifiers, event_log=event_log)
+        shown = [*notifiers, handset.state] if handset is not None else list(notifiers)
+        agent = build_agent(settings, bus=bus, notifiers=shown, event_log=event_log)
         source = open_source(settings.source, realtime=settings.realtime)
+        screen = None
+        if handset is not None:
+            screen = ScreenServer(handset.settings, state=handset.state, device=agent, page=handset.page)
         agent.start()
         try:
+            if screen is not None:
+                screen.start()
+                if on_screen is not None:
+                    on_screen(screen.url)
             agent.run(source, realtime=settings.realtime)
         finally:
             source.close()
+            if screen is not None:
+                screen.stop()
             agent.stop()
         report = agent.report()
         agent.outbox.close()

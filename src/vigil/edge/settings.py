@@ -3,10 +3,11 @@
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vigil.bus.mqtt_settings import MqttSettings
+from vigil.edge.battery import POWER_SUPPLY
 from vigil.edge.recognition import RecognitionSettings
 from vigil.vision.settings import BlazeFaceDetectorSettings, VisionSettings
 
@@ -49,6 +50,57 @@ class GpsdSettings(BaseModel):
 PositionSettings = Annotated[SimulatedRouteSettings | NmeaFileSettings | GpsdSettings, Field(discriminator="kind")]
 
 
+class SysfsBatterySettings(BaseModel):
+    """The battery Linux reports under /sys/class/power_supply (unknown on a device without one)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["sysfs"] = "sysfs"
+    root: Path = Field(POWER_SUPPLY, description="Where the power supplies are listed.")
+
+
+class SimulatedBatterySettings(BaseModel):
+    """A simulated battery that drains steadily (simulated devices and demos)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["sim"] = "sim"
+    start_pct: float = Field(100.0, ge=0, le=100, description="Charge at start, %.")
+    drain_pct_per_h: float = Field(8.0, ge=0, le=100, description="Percentage points lost per hour.")
+
+
+BatterySettings = Annotated[SysfsBatterySettings | SimulatedBatterySettings, Field(discriminator="kind")]
+
+
+class ScreenSettings(BaseModel):
+    """The officer's handset screen: a page the agent serves on the device itself, working with no link."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = Field("127.0.0.1", min_length=1, description="Address to listen on; loopback keeps it on the device.")
+    port: int = Field(8081, ge=0, le=65535, description="Port to listen on; 0 takes any free port.")
+    tile_url: str | None = Field(
+        None,
+        max_length=2000,
+        description="XYZ map tiles, http(s)://…/{z}/{x}/{y}.png (a tile server on the device); none draws a grid.",
+    )
+    tile_attribution: str = Field("", max_length=500, description="Credit for the tiles, shown on the map.")
+    max_zoom: int = Field(19, ge=1, le=24, description="The deepest zoom level the tiles offer.")
+    max_alerts: int = Field(20, ge=1, le=500, description="Alert cards kept on the screen, newest first.")
+
+    @field_validator("tile_url")
+    @classmethod
+    def _xyz_template(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        missing = [part for part in ("{z}", "{x}", "{y}") if part not in value]
+        if missing:
+            raise ValueError(f"{value!r} lacks {', '.join(missing)}: give an XYZ template like …/{{z}}/{{x}}/{{y}}.png")
+        return value
+
+
 class EdgeSettings(BaseSettings):
     """Everything one body camera's agent needs. Environment: ``VIGIL_EDGE_…``, nested with ``__``."""
 
@@ -72,3 +124,5 @@ class EdgeSettings(BaseSettings):
     position_interval_s: float = Field(5.0, ge=0.5, le=3600, description="Seconds between positions.")
     status_interval_s: float = Field(60.0, ge=1, le=86_400, description="Seconds between device statuses.")
     events_out: Path | None = Field(None, description="Also write every event here, one JSON line each.")
+    battery: BatterySettings = Field(default_factory=SysfsBatterySettings, description="Where the charge is read.")
+    screen: ScreenSettings | None = Field(None, description="Serve the handset screen; None: console alerts only.")

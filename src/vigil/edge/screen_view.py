@@ -1,0 +1,176 @@
+"""What the officer's handset page receives: the whole screen as one JSON document.
+
+The page asks for it on load (``GET /api/screen``) and receives it again on every change over a server-sent
+event stream, so a page that reconnects, or is reloaded, shows the current state at once. Images are not
+inlined: each is referred to by a path under ``/api/images/`` named by a hash of its bytes, so the document
+stays small when it is sent again for a new GPS fix.
+"""
+
+import enum
+import hashlib
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vigil.edge.device_health import DeviceHealth, LinkState
+from vigil.events import DispatchState, Location, ReviewDecision
+
+IMAGE_PATH = "/api/images/"
+
+
+def image_key(data: bytes) -> str:
+    """The name an image is served under: the first 128 bits of its sha256, in hex."""
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MapView(_View):
+    """How the page draws its maps (``MapConfig`` in ``web/src/shared/map.ts``)."""
+
+    tile_url: str | None = Field(description="XYZ tile URL template; None draws a coordinate grid instead.")
+    tile_attribution: str = Field(description="Credit for the tiles, shown on the map.")
+    max_zoom: int = Field(description="The deepest zoom level the tiles offer.")
+
+
+class GpsView(_View):
+    """The officer's position fix."""
+
+    lat: float
+    lon: float
+    accuracy_m: float | None = Field(description="Horizontal accuracy, metres; None when unknown.")
+    source: str = Field(description="gps, network or sim.")
+
+
+class StatusBarView(_View):
+    """The status bar, and the watchlist banner."""
+
+    link: LinkState
+    outbox_backlog: int = Field(description="Events waiting for the command centre's acknowledgement.")
+    gps: GpsView | None = Field(description="The latest fresh fix; None without one.")
+    battery_pct: float | None = Field(description="0 to 100 %; None when the device cannot read it.")
+    watchlist_version: int
+    watchlist_valid_until: datetime | None = Field(description="When the watchlist expires (UTC); None: never.")
+    watchlist_warning: str | None = Field(description="Why the watchlist is out of date, for a banner; None if not.")
+
+    @classmethod
+    def of(cls, health: DeviceHealth, *, now: datetime) -> "StatusBarView":
+        """The status bar for a health snapshot taken at ``now``."""
+        fix = health.fix
+        return cls(
+            link=health.link,
+            outbox_backlog=health.outbox_backlog,
+            gps=None
+            if fix is None
+            else GpsView(lat=fix.lat, lon=fix.lon, accuracy_m=fix.accuracy_m, source=fix.source),
+            battery_pct=None if health.battery_pct is None else round(health.battery_pct, 1),
+            watchlist_version=health.watchlist.version,
+            watchlist_valid_until=health.watchlist.valid_until,
+            watchlist_warning=health.watchlist.out_of_date(now),
+        )
+
+
+class AlertState(enum.StrEnum):
+    """Where an alert stands with the command centre."""
+
+    UNCONFIRMED = "unconfirmed"
+    CONFIRMED = "confirmed"
+    DISMISSED = "dismissed"
+
+
+class ReviewView(_View):
+    """The command centre's decision on an alert."""
+
+    decision: ReviewDecision
+    reviewer: str
+    reason: str
+    at: datetime
+
+
+class AlertCardView(_View):
+    """One alert card: the live crop beside the watchlist photo, who, why, how close, and its review."""
+
+    alert_id: uuid.UUID
+    subject_id: str
+    name: str
+    category: str
+    notes: str
+    distance: float
+    threshold: float
+    probe_image: str = Field(description="Path of the live face crop.")
+    enrolled_image: str = Field(description="Path of the watchlist's face chip.")
+    at: datetime
+    state: AlertState
+    review: ReviewView | None
+
+
+class AnswerView(_View):
+    """One of the officer's answers to an order: sent (in the outbox), then delivered (the server has it)."""
+
+    status: DispatchState
+    delivered: bool
+    at: datetime
+
+
+class RouteView(_View):
+    """From the officer's position to the target."""
+
+    distance_m: float
+    bearing_deg: float = Field(description="Initial bearing, degrees clockwise from true north.")
+
+
+class SubjectView(_View):
+    """Who the officer is sent to."""
+
+    subject_id: str
+    name: str
+    category: str
+    risk_notes: str
+    photo_image: str | None = Field(description="Path of the subject's photo, when control sent one.")
+
+
+class EvidenceView(_View):
+    """Why control believes the subject was seen."""
+
+    alert_id: uuid.UUID
+    seen_at: datetime
+    distance: float
+    threshold: float
+    probe_image: str
+    enrolled_image: str | None
+
+
+class OrderView(_View):
+    """One dispatch order, its newest revision, and the officer's answers to it."""
+
+    dispatch_id: uuid.UUID
+    incident_id: uuid.UUID
+    revision: int = Field(description="Above 1: control moved the target since the first order.")
+    received_at: datetime
+    target: Location
+    area: dict[str, Any] = Field(description="GeoJSON Polygon geometry.")
+    subject: SubjectView
+    evidence: EvidenceView
+    instructions: str
+    route: RouteView | None = Field(description="Distance and bearing from the officer; None without a fix.")
+    state: DispatchState | None = Field(description="The latest answer given; None before any.")
+    answers: list[AnswerView]
+    allowed: list[DispatchState] = Field(description="The answers the officer may give now.")
+    stood_down: bool = Field(description="Control cancelled the order: it takes no more answers.")
+    stand_down_reason: str
+
+
+class ScreenView(_View):
+    """The whole handset screen."""
+
+    revision: int = Field(description="Raised by every change to the alerts and orders.")
+    device_id: str
+    unit_id: str
+    map: MapView
+    status: StatusBarView
+    alerts: list[AlertCardView] = Field(description="Newest first.")
+    orders: list[OrderView] = Field(description="Open orders first, newest first.")

@@ -1,0 +1,66 @@
+/**
+ * The officer's handset screen: the page the edge agent serves on the device (see vigil.edge.screen_server).
+ * It follows the agent's screen over server-sent events and posts the officer's answers back.
+ */
+import { required, setText } from "../shared/dom";
+import { renderAlerts } from "./alerts";
+import { ScreenLink } from "./connection";
+import { armCue, cue } from "./cue";
+import { OrderCards } from "./orders";
+import type { DispatchState, Screen } from "./screen";
+import { renderStatus } from "./status_bar";
+
+const NIGHT_KEY = "vigil.handset.night";
+
+async function sendAnswer(dispatchId: string, status: DispatchState, reason: string): Promise<void> {
+  const response = await fetch(`/api/orders/${encodeURIComponent(dispatchId)}/answers`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ status, reason }),
+  });
+  if (!response.ok) {
+    const problem = (await response.json().catch(() => ({}))) as { detail?: unknown };
+    const detail = typeof problem.detail === "string" ? problem.detail : `the camera refused it (${response.status})`;
+    throw new Error(`Not sent: ${detail}`);
+  }
+}
+
+function setNight(night: boolean, orders: OrderCards): void {
+  document.body.classList.toggle("night", night);
+  setText(required("#night-toggle"), night ? "Day mode" : "Night mode");
+  window.localStorage.setItem(NIGHT_KEY, night ? "1" : "0");
+  orders.redrawMaps(); // the coordinate grid takes its colours from the theme
+}
+
+function main(): void {
+  const alerts = required("#alerts");
+  const orders = new OrderCards(required("#orders"), sendAnswer);
+  const quiet = required("#quiet");
+  const screenLink = required("#screen-link");
+  let first = true;
+
+  setNight(window.localStorage.getItem(NIGHT_KEY) === "1", orders);
+  required("#night-toggle").addEventListener("click", () =>
+    setNight(!document.body.classList.contains("night"), orders),
+  );
+  armCue();
+
+  const link = new ScreenLink("/api/stream", {
+    link(up: boolean): void {
+      screenLink.hidden = up;
+    },
+    screen(screen: Screen): void {
+      setText(required("#unit"), `${screen.unit_id} · ${screen.device_id}`);
+      renderStatus(screen.status);
+      const newAlerts = renderAlerts(alerts, screen.alerts);
+      const changedOrders = orders.render(screen.orders, screen.map, screen.status.gps);
+      quiet.hidden = screen.alerts.length > 0 || screen.orders.length > 0;
+      document.body.dataset["revision"] = String(screen.revision);
+      if (!first && (newAlerts.length > 0 || changedOrders.length > 0)) cue(newAlerts.length > 0);
+      first = false;
+    },
+  });
+  link.start();
+}
+
+main();

@@ -1,0 +1,50 @@
+/** The status bar along the top, and the banner below it when the watchlist is out of date. */
+import { required, setText } from "../shared/dom";
+import type { StatusBar } from "./screen";
+
+const LINK_WORDS = { up: "Control: linked", down: "Control: NO LINK", offline: "Control: offline mode" } as const;
+
+/** Show the status bar. */
+export function renderStatus(status: StatusBar): void {
+  const link = required("#status-link");
+  link.dataset["state"] = status.link;
+  setText(link, LINK_WORDS[status.link]);
+
+  const outbox = required("#status-outbox");
+  outbox.dataset["state"] = status.outbox_backlog === 0 ? "empty" : "waiting";
+  setText(outbox, status.outbox_backlog === 0 ? "Outbox empty" : `Outbox ${status.outbox_backlog} waiting`);
+
+  const gps = required("#status-gps");
+  gps.dataset["state"] = status.gps === null ? "none" : "fix";
+  setText(gps, gpsText(status));
+
+  const battery = required("#status-battery");
+  const pct = status.battery_pct;
+  battery.dataset["state"] = pct === null ? "unknown" : pct < 15 ? "low" : "ok";
+  setText(battery, pct === null ? "Battery ?" : `Battery ${Math.round(pct)}%`);
+
+  const watchlist = required("#status-watchlist");
+  watchlist.dataset["state"] = status.watchlist_warning === null ? "current" : "stale";
+  const until = status.watchlist_valid_until;
+  const expiry = until === null ? "" : ` · until ${new Date(until).toLocaleString([], dateStyle)}`;
+  setText(watchlist, `Watchlist v${status.watchlist_version}${expiry}`);
+
+  const banner = required("#banner");
+  banner.hidden = status.watchlist_warning === null;
+  setText(banner, status.watchlist_warning === null ? "" : `WATCHLIST OUT OF DATE: ${status.watchlist_warning}`);
+}
+
+const dateStyle: Intl.DateTimeFormatOptions = {
+  day: "numeric",
+  month: "short",
+  hour: "2-digit",
+  minute: "2-digit",
+  hour12: false,
+};
+
+function gpsText(status: StatusBar): string {
+  const gps = status.gps;
+  if (gps === null) return "NO GPS FIX";
+  if (gps.accuracy_m === null) return gps.source === "sim" ? "GPS (simulated)" : "GPS fix";
+  return `GPS ±${Math.round(gps.accuracy_m)} m`;
+}
