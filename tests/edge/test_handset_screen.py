@@ -24,7 +24,8 @@ from tests.edge.conftest import active_watchlist
 from tests.support.browser import WatchedPage, watch
 from tests.support.mosquitto import Broker, start_mosquitto
 from vigil.bus.memory import MemoryBus
-from vigil.bus.mqtt import MqttBus, MqttSettings
+from vigil.bus.mqtt import MqttBus
+from vigil.bus.mqtt_settings import MqttSettings
 from vigil.bus.protocol import Bus
 from vigil.command.alerts.models import Alert
 from vigil.command.app import create_app
