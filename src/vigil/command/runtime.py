@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from vigil.bus.protocol import Bus
+from vigil.command.accounts.passwords import Passwords
 from vigil.command.database import Database
 from vigil.command.feed.follower import FeedFollower
 from vigil.command.ingestion.metrics import IngestionMetrics
@@ -20,6 +21,7 @@ class ServerRuntime:
         database: migrated to the newest schema.
         metrics: ingestion counters.
         started_at: when startup finished its first step (UTC).
+        passwords: hashes and checks people's passwords.
         bus: where devices publish; None when events come over HTTP only.
         owns_bus: whether the server connected the bus itself (and so stops it).
         subscriber: the bus ingestion handler, while subscribed.
@@ -30,6 +32,7 @@ class ServerRuntime:
     database: Database
     metrics: IngestionMetrics
     started_at: datetime
+    passwords: Passwords
     bus: Bus | None = None
     owns_bus: bool = False
     subscriber: EventSubscriber | None = None

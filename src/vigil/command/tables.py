@@ -1,6 +1,8 @@
 """Every table of the command centre, gathered so that ``Base.metadata`` is complete (migrations compare to it)."""
 
+from vigil.command.accounts.models import User, UserRole, UserSession
 from vigil.command.alerts.models import Alert
+from vigil.command.audit.models import AuditEntry
 from vigil.command.database import Base
 from vigil.command.devices.models import Device, DeviceStatusRecord
 from vigil.command.dispatches.models import DispatchStatusRecord
@@ -10,6 +12,7 @@ from vigil.command.units.models import PositionRecord, Unit
 
 __all__ = [
     "Alert",
+    "AuditEntry",
     "Base",
     "Device",
     "DeviceStatusRecord",
@@ -19,4 +22,7 @@ __all__ = [
     "PositionRecord",
     "RejectedEvent",
     "Unit",
+    "User",
+    "UserRole",
+    "UserSession",
 ]

@@ -18,20 +18,30 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vigil.command.errors import (
+    AccountLocked,
     BatchTooLarge,
     BodyTooLarge,
     CommandError,
+    CrossSiteRequest,
     DatabaseUnavailable,
     DeviceAlreadyRegistered,
     FixRejected,
     IngestionStopped,
+    InvalidAccount,
+    InvalidAuditEntry,
     InvalidDeviceId,
     InvalidRequest,
     MigrationFailed,
     NotAuthenticated,
+    NotSignedIn,
+    OwnAccountRefused,
+    RoleRequired,
+    SignInFailed,
     UnknownAlert,
     UnknownDevice,
     UnknownUnit,
+    UnknownUser,
+    UserAlreadyExists,
 )
 from vigil.errors import VigilError
 
@@ -51,6 +61,16 @@ HTTP_STATUS: dict[type[CommandError], HTTPStatus] = {
     BatchTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     InvalidRequest: HTTPStatus.BAD_REQUEST,
     FixRejected: HTTPStatus.BAD_REQUEST,
+    SignInFailed: HTTPStatus.UNAUTHORIZED,
+    AccountLocked: HTTPStatus.UNAUTHORIZED,
+    NotSignedIn: HTTPStatus.UNAUTHORIZED,
+    RoleRequired: HTTPStatus.FORBIDDEN,
+    CrossSiteRequest: HTTPStatus.FORBIDDEN,
+    OwnAccountRefused: HTTPStatus.FORBIDDEN,
+    UnknownUser: HTTPStatus.NOT_FOUND,
+    UserAlreadyExists: HTTPStatus.CONFLICT,
+    InvalidAccount: HTTPStatus.UNPROCESSABLE_ENTITY,
+    InvalidAuditEntry: HTTPStatus.INTERNAL_SERVER_ERROR,
 }
 """The status code of every concrete command-centre error."""
 
@@ -72,7 +92,7 @@ class ErrorBody(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 404, 413, 422, 503)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 413, 422, 503)
 }
 """For routes' ``responses=``: the error shape in the OpenAPI document."""
 
