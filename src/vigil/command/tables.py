@@ -4,19 +4,37 @@ from vigil.command.alerts.models import Alert
 from vigil.command.database import Base
 from vigil.command.devices.models import Device, DeviceStatusRecord
 from vigil.command.dispatches.models import DispatchStatusRecord
+from vigil.command.downlink.models import DownlinkMessage
 from vigil.command.feed.models import FeedEntry
 from vigil.command.ingestion.models import IngestedEvent, RejectedEvent
 from vigil.command.units.models import PositionRecord, Unit
+from vigil.command.watchlists.models import (
+    DevicePackage,
+    DevicePackageKey,
+    Watchlist,
+    WatchlistDevice,
+    WatchlistSubject,
+    WatchlistTemplate,
+    WatchlistVersion,
+)
 
 __all__ = [
     "Alert",
     "Base",
     "Device",
+    "DevicePackage",
+    "DevicePackageKey",
     "DeviceStatusRecord",
     "DispatchStatusRecord",
+    "DownlinkMessage",
     "FeedEntry",
     "IngestedEvent",
     "PositionRecord",
     "RejectedEvent",
     "Unit",
+    "Watchlist",
+    "WatchlistDevice",
+    "WatchlistSubject",
+    "WatchlistTemplate",
+    "WatchlistVersion",
 ]
