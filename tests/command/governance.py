@@ -143,3 +143,42 @@ def assign(database: Database, keys: Keys, watchlist_id: uuid.UUID, device_id: s
         made = sync_packages(session=session, keys=keys.package_keys, public_url=PUBLIC_URL, now=now)
         session.commit()
     return made
+
+
+def ingest_events(database: Database, device_id: str, *events: object) -> None:
+    """Ingest events as the device sent them over HTTP; every one must be accepted."""
+    from vigil.command.ingestion.metrics import IngestionMetrics
+    from vigil.command.ingestion.models import Transport
+    from vigil.command.ingestion.schemas import Outcome
+    from vigil.command.ingestion.service import ingest
+    from vigil.command.settings import IngestionLimits
+    from vigil.events import encode_event
+
+    for event in events:
+        with database.session() as session:
+            result = ingest(
+                session=session,
+                raw=encode_event(event),  # type: ignore[arg-type]
+                transport=Transport.HTTP,
+                authenticated_device_id=device_id,
+                limits=IngestionLimits(),
+                metrics=IngestionMetrics(),
+            )
+        if result.outcome is not Outcome.ACCEPTED:
+            raise AssertionError(f"{event!r} was not accepted: {result.message}")
+
+
+def review(database: Database, alert_id: uuid.UUID, decision: str, *, at: datetime, reason: str = "") -> None:
+    """Decide an alert as the operator."""
+    from vigil.command.reviews.schemas import ReviewRequest
+    from vigil.command.reviews.service import decide
+
+    with database.session() as session:
+        decide(
+            session=session,
+            alert_id=alert_id,
+            request=ReviewRequest.model_validate({"decision": decision, "reason": reason}),
+            actor=OPERATOR,
+            now=at,
+        )
+        session.commit()
