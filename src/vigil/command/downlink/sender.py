@@ -57,3 +57,6 @@ class DownlinkSender:
                 deliver_pending(database=self._database, bus=self._bus)
             except DatabaseUnavailable as exc:
                 _log.warning("downlink.database_unavailable", extra={"reason": str(exc)})
+            except Exception:
+                # Decisions must keep reaching devices: a failure is logged and the next round tries again.
+                _log.exception("downlink.failed")

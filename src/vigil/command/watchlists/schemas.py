@@ -172,7 +172,7 @@ class WatchlistVersionMade(BaseModel):
 
 
 class PackageKeyIssued(BaseModel):
-    """A device's new package key, shown once; write it to the device's key file."""
+    """Where a device's new package key was written (once; the server keeps it only wrapped)."""
 
     device_id: str
-    key_hex: str = Field(description="64 hex characters, the format of `vigil watchlist device-key` files.")
+    key_file: str = Field(description="64 hex characters, the format of `vigil watchlist device-key` files.")
