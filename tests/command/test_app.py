@@ -14,6 +14,17 @@ def test_the_openapi_document_lists_the_api(server: RunningServer) -> None:
     with server.client() as client:
         document = client.get("/api/v1/openapi.json").json()
     assert set(document["paths"]) == {
+        "/api/v1/auth/login",
+        "/api/v1/auth/logout",
+        "/api/v1/auth/me",
+        "/api/v1/users",
+        "/api/v1/users/{username}/roles",
+        "/api/v1/users/{username}/second-factor",
+        "/api/v1/users/{username}/password",
+        "/api/v1/users/{username}/unlock",
+        "/api/v1/users/{username}/disable",
+        "/api/v1/audit",
+        "/api/v1/audit/verify",
         "/api/v1/events",
         "/api/v1/metrics",
         "/api/v1/units",

@@ -54,6 +54,10 @@ def test_vigil_serve_takes_a_devices_events(tmp_path: Path) -> None:
     code, out, _ = _run("devices", "register", "--device-id", "cam-1", "--unit-id", "A-12", "--data-dir", str(tmp_path))
     assert code == 0
     token = out.strip()
+    (tmp_path / "password").write_text("correct horse battery staple\n")
+    create = ["users", "create", "--username", "op-1", "--display-name", "Op", "--role", "operator"]
+    code, out, err = _run(*create, "--password-file", str(tmp_path / "password"), "--data-dir", str(tmp_path))
+    assert (code, out, err.strip()) == (0, "", "user op-1 created with roles operator")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -76,12 +80,14 @@ def test_vigil_serve_takes_a_devices_events(tmp_path: Path) -> None:
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError("vigil serve did not start") from None
                 time.sleep(0.1)
+        login = {"username": "op-1", "password": "correct horse battery staple", "delivery": "bearer"}
+        operator = httpx.post(f"{url}/api/v1/auth/login", json=login).json()["token"]
         event = position()
         response = httpx.post(
             f"{url}/api/v1/events", content=encode_event(event), headers={"Authorization": f"Bearer {token}"}
         )
         assert response.json()["committed"] == [str(event.id)]
-        units = httpx.get(f"{url}/api/v1/units").json()["units"]
+        units = httpx.get(f"{url}/api/v1/units", headers={"Authorization": f"Bearer {operator}"}).json()["units"]
         assert units[0]["position"]["lat"] == event.lat
     finally:
         server.terminate()

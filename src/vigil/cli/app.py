@@ -13,6 +13,7 @@ from vigil.cli.faces import register_face_commands
 from vigil.cli.governance import register_governance_commands
 from vigil.cli.models import create_models_app
 from vigil.cli.serve import register_server_commands
+from vigil.cli.users import create_users_app
 from vigil.cli.watchlist import register_watchlist_commands
 
 
@@ -27,6 +28,7 @@ def create_app() -> typer.Typer:
     register_face_commands(app)
     register_watchlist_commands(app)
     register_governance_commands(app, devices=register_server_commands(app))
+    app.add_typer(create_users_app(), name="users")
     app.add_typer(create_bench_app(), name="bench")
     app.add_typer(create_models_app(), name="models")
     app.add_typer(create_edge_app(), name="edge")

@@ -29,8 +29,11 @@ from vigil.bus.memory import MemoryBus
 from vigil.bus.mqtt import MqttBus
 from vigil.bus.mqtt_settings import MqttSettings
 from vigil.bus.protocol import Bus
+from vigil.command.accounts.passwords import Passwords
+from vigil.command.accounts.router import auth_router, users_router
 from vigil.command.alerts.router import router as alerts_router
 from vigil.command.api.problems import install_error_handlers
+from vigil.command.audit.router import router as audit_router
 from vigil.command.database import Database
 from vigil.command.devices.router import router as devices_router
 from vigil.command.downlink.sender import DownlinkSender
@@ -88,14 +91,15 @@ def create_app(
     app = FastAPI(
         title="Vigil command centre",
         version=vigil.__version__,
-        summary="Ingests body cameras' events; serves units, devices and alerts to the operators' map.",
+        summary="Ingests body cameras' events; serves units, devices and alerts to signed-in operators' map.",
         lifespan=lifespan,
         openapi_url=OPENAPI_URL,
         docs_url="/api/docs",
         redoc_url=None,
     )
     install_error_handlers(app)
-    for router in (ingestion_router, units_router, devices_router, alerts_router, feed_router):
+    routers = (auth_router, users_router, ingestion_router, units_router, devices_router, alerts_router, feed_router)
+    for router in (*routers, audit_router):
         app.include_router(router)
     for router in (reviews_router, watchlists_router, device_package_router, retention_router, report_router):
         app.include_router(router)
@@ -120,6 +124,7 @@ def start_server(
         database=database,
         metrics=IngestionMetrics(),
         started_at=utc_now(),
+        passwords=Passwords(min_length=settings.accounts.min_password_length),
         enroller=Enroller(settings.watchlists.vision),
         retention_hold=retention_hold if retention_hold is not None else NoHold(),
     )

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from vigil.bus.protocol import Bus
+from vigil.command.accounts.passwords import Passwords
 from vigil.command.database import Database
 from vigil.command.downlink.sender import DownlinkSender
 from vigil.command.feed.follower import FeedFollower
@@ -25,6 +26,7 @@ class ServerRuntime:
         database: migrated to the newest schema.
         metrics: ingestion counters.
         started_at: when startup finished its first step (UTC).
+        passwords: hashes and checks people's passwords.
         bus: where devices publish; None when events come over HTTP only.
         owns_bus: whether the server connected the bus itself (and so stops it).
         subscriber: the bus ingestion handler, while subscribed.
@@ -40,6 +42,7 @@ class ServerRuntime:
     database: Database
     metrics: IngestionMetrics
     started_at: datetime
+    passwords: Passwords
     enroller: Enroller
     bus: Bus | None = None
     owns_bus: bool = False

@@ -7,7 +7,7 @@ For example ``VIGIL_DATABASE_URL=postgresql://vigil@db/vigil``, ``VIGIL_BUS__KIN
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -171,6 +171,51 @@ class SchedulerSettings(BaseModel):
     downlink_every_s: float = Field(5.0, gt=0, le=3600, description="Resending what devices were not sent, seconds.")
 
 
+class AccountSettings(BaseModel):
+    """Sign-in, lock-out and sessions of the people who use the command centre (see :mod:`vigil.command.accounts`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_failed_sign_ins: int = Field(
+        5, ge=1, le=100, description="Failed sign-ins in a row after which the account is locked."
+    )
+    lockout_s: float = Field(
+        900.0, ge=1, le=86_400, description="How long a locked account refuses every sign-in, seconds."
+    )
+    session_idle_s: float = Field(1800.0, ge=10, le=86_400, description="A session unused for this long ends, seconds.")
+    session_absolute_s: float = Field(
+        12 * 3600.0,
+        ge=60,
+        le=7 * 86_400,
+        description="A session ends this long after sign-in however much it is used (about a shift), seconds.",
+    )
+    totp_window_steps: int = Field(
+        1,
+        ge=0,
+        le=2,
+        description="Second-factor codes accepted this many 30-second steps either side of now (clock drift).",
+    )
+    totp_issuer: str = Field(
+        "Vigil", min_length=1, max_length=64, description="The name authenticator apps show beside the account."
+    )
+    min_password_length: int = Field(12, ge=8, le=128, description="Shortest password accepted, characters.")
+    feed_session_check_s: float = Field(
+        30.0,
+        gt=0,
+        le=600,
+        description="How often an open live-feed WebSocket checks that its session is still valid, seconds.",
+    )
+
+    @model_validator(mode="after")
+    def _idle_within_absolute(self) -> "AccountSettings":
+        if self.session_idle_s > self.session_absolute_s:
+            raise ValueError(
+                f"session_idle_s ({self.session_idle_s:g}) is longer than session_absolute_s "
+                f"({self.session_absolute_s:g}); a session can never be idle longer than it lives"
+            )
+        return self
+
+
 class CommandSettings(BaseSettings):
     """Everything the command-centre server needs."""
 
@@ -205,6 +250,7 @@ class CommandSettings(BaseSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     watchlists: WatchlistServerSettings = Field(default_factory=WatchlistServerSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    accounts: AccountSettings = Field(default_factory=AccountSettings)
 
     @field_validator("database_url")
     @classmethod

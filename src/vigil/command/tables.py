@@ -1,6 +1,8 @@
 """Every table of the command centre, gathered so that ``Base.metadata`` is complete (migrations compare to it)."""
 
+from vigil.command.accounts.models import User, UserRole, UserSession
 from vigil.command.alerts.models import Alert
+from vigil.command.audit.models import AuditEntry
 from vigil.command.database import Base
 from vigil.command.devices.models import Device, DeviceStatusRecord
 from vigil.command.dispatches.models import DispatchStatusRecord
@@ -20,6 +22,7 @@ from vigil.command.watchlists.models import (
 
 __all__ = [
     "Alert",
+    "AuditEntry",
     "Base",
     "Device",
     "DevicePackage",
@@ -32,6 +35,9 @@ __all__ = [
     "PositionRecord",
     "RejectedEvent",
     "Unit",
+    "User",
+    "UserRole",
+    "UserSession",
     "Watchlist",
     "WatchlistDevice",
     "WatchlistSubject",

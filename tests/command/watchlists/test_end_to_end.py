@@ -7,15 +7,15 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.command.conftest import Register, RunningServer
+from tests.command.conftest import CreateAccount, Register, RunningServer
 from tests.command.events import alert
 from tests.command.governance import make_keys
 from vigil.bus.memory import MemoryBus
 from vigil.bus.protocol import Message
+from vigil.command.accounts.models import Role
 from vigil.command.app import create_app
 from vigil.command.database import Database
 from vigil.command.settings import CommandSettings, SchedulerSettings
@@ -27,12 +27,12 @@ from vigil.vision.settings import DlibEmbedderSettings, HogDetectorSettings, Vis
 from vigil.watchlist.gallery import Gallery
 from vigil.watchlist.keys import load_verify_key
 
-ROLES = {"olivia": "operator", "sam": "supervisor", "sue": "supervisor", "adam": "admin", "ada": "auditor"}
+ROLES = {"olivia": Role.OPERATOR, "sam": Role.SUPERVISOR, "sue": Role.SUPERVISOR}
 
 
-def person(server: RunningServer, name: str) -> httpx.Client:
-    """A client signed in as one of the test's people."""
-    return httpx.Client(base_url=server.url, headers={"X-Test-User": name, "X-Test-Roles": ROLES[name]}, timeout=60)
+def people(server: RunningServer, accounts: CreateAccount) -> dict[str, str]:
+    """The test's people, signed in: their bearer tokens by name."""
+    return {name: server.sign_in(accounts(name, role)) for name, role in ROLES.items()}
 
 
 class DeviceInbox:
@@ -70,6 +70,7 @@ def test_a_subject_goes_from_photo_to_the_device_and_an_alert_back_to_a_decision
     serve: Callable[[FastAPI], RunningServer],
     tmp_path: Path,
     register: Register,
+    accounts: CreateAccount,
     testdata: Path,
     probe_jpeg: bytes,
 ) -> None:
@@ -90,8 +91,13 @@ def test_a_subject_goes_from_photo_to_the_device_and_an_alert_back_to_a_decision
     )
     server = serve(create_app(settings, bus=bus))
     inbox = DeviceInbox(bus)
+    tokens = people(server, accounts)
     photo = base64.b64encode((testdata / "faces" / "obama.jpg").read_bytes()).decode()
-    with person(server, "sam") as sam, person(server, "olivia") as olivia, person(server, "sue") as sue:
+    with (
+        server.client(tokens["sam"]) as sam,
+        server.client(tokens["olivia"]) as olivia,
+        server.client(tokens["sue"]) as sue,
+    ):
         created = sam.post("/api/v1/watchlists", json={"name": "Op Falcon"})
         assert created.status_code == 201, created.text
         watchlist_id = created.json()["watchlist_id"]
@@ -154,7 +160,7 @@ def test_a_subject_goes_from_photo_to_the_device_and_an_alert_back_to_a_decision
     assert [s.subject_id for s in active.current.gallery.subjects] == ["obama"]
 
     raised = alert(probe_jpeg, device_id="cam-7", unit_id="A-12", watchlist_version=announced.version)
-    with server.client(token) as device, person(server, "olivia") as olivia:
+    with server.client(token) as device, server.client(tokens["olivia"]) as olivia:
         assert device.post("/api/v1/events", content=encode_event(raised)).status_code == 200
         queue = olivia.get("/api/v1/reviews").json()
         detail = olivia.get(f"/api/v1/reviews/{raised.alert_id}").json()
@@ -166,8 +172,8 @@ def test_a_subject_goes_from_photo_to_the_device_and_an_alert_back_to_a_decision
     assert [a["alert_id"] for a in queue["alerts"]] == [str(raised.alert_id)]
     assert (detail["subject"]["legal_basis"], detail["officer"]) == ("Warrant 2024/117", "A-12")
     assert (enrolled.headers["content-type"], enrolled.content[:2]) == ("image/jpeg", b"\xff\xd8")
-    assert (decided.status_code, decided.json()["reviewer_name"]) == (200, "Olivia")
+    assert (decided.status_code, decided.json()["reviewer_name"]) == (200, "OLIVIA")
     assert (again.status_code, again.json()["error"]["code"]) == (409, "alert_already_reviewed")
     reviewed = inbox.wait_for(AlertReviewed)
     assert isinstance(reviewed, AlertReviewed)
-    assert (reviewed.alert_id, reviewed.decision, reviewed.reviewer) == (raised.alert_id, "confirmed", "Olivia")
+    assert (reviewed.alert_id, reviewed.decision, reviewed.reviewer) == (raised.alert_id, "confirmed", "OLIVIA")

@@ -18,20 +18,30 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vigil.command.errors import (
+    AccountLocked,
     BatchTooLarge,
     BodyTooLarge,
     CommandError,
+    CrossSiteRequest,
     DatabaseUnavailable,
     DeviceAlreadyRegistered,
     FixRejected,
     IngestionStopped,
+    InvalidAccount,
+    InvalidAuditEntry,
     InvalidDeviceId,
     InvalidRequest,
     MigrationFailed,
     NotAuthenticated,
+    NotSignedIn,
+    OwnAccountRefused,
+    RoleRequired,
+    SignInFailed,
     UnknownAlert,
     UnknownDevice,
     UnknownUnit,
+    UnknownUser,
+    UserAlreadyExists,
 )
 from vigil.command.report.errors import ReportPeriodInvalid
 from vigil.command.reviews.errors import AlertAlreadyReviewed, AlertNotConfirmed, ReasonRequired, ReviewerRoleMissing
@@ -80,6 +90,16 @@ HTTP_STATUS: dict[type[CommandError], HTTPStatus] = {
     PackageKeyExists: HTTPStatus.CONFLICT,
     NoPackage: HTTPStatus.NOT_FOUND,
     ReportPeriodInvalid: HTTPStatus.UNPROCESSABLE_ENTITY,
+    SignInFailed: HTTPStatus.UNAUTHORIZED,
+    AccountLocked: HTTPStatus.UNAUTHORIZED,
+    NotSignedIn: HTTPStatus.UNAUTHORIZED,
+    RoleRequired: HTTPStatus.FORBIDDEN,
+    CrossSiteRequest: HTTPStatus.FORBIDDEN,
+    OwnAccountRefused: HTTPStatus.FORBIDDEN,
+    UnknownUser: HTTPStatus.NOT_FOUND,
+    UserAlreadyExists: HTTPStatus.CONFLICT,
+    InvalidAccount: HTTPStatus.UNPROCESSABLE_ENTITY,
+    InvalidAuditEntry: HTTPStatus.INTERNAL_SERVER_ERROR,
 }
 """The status code of every concrete command-centre error."""
 

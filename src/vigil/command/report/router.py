@@ -1,4 +1,4 @@
-"""Report API: the public report for a period, as JSON or a self-contained HTML page (auditors, supervisors, admins)."""
+"""Report API: the public report for a period, as JSON or a self-contained HTML page (auditors and supervisors)."""
 
 from typing import Annotated, Literal
 
@@ -15,7 +15,7 @@ from vigil.events import utc_now
 
 router = APIRouter(prefix="/api/v1/report", tags=["report"], responses=ERROR_RESPONSES)
 
-ReportReaderDep = Annotated[Principal, Depends(require(Role.AUDITOR, Role.SUPERVISOR, Role.ADMIN))]
+ReportReaderDep = Annotated[Principal, Depends(require(Role.AUDITOR, Role.SUPERVISOR))]
 
 
 @router.get("", response_model=PublicReport, responses={200: {"content": {"text/html": {}}}})

@@ -251,7 +251,8 @@ def decide(
         reviewed_at=now,
         reason=request.reason,
     )
-    details = {"decision": request.decision.value, "reason": request.reason, "subject_id": alert.subject_id}
+    # The reason is kept with the decision on the alert; the audit holds ids and flags only.
+    details = {"decision": request.decision.value, "with_reason": bool(request.reason), "subject_id": alert.subject_id}
     _audit(session, actor, f"alert.{request.decision.value}", alert_id, details, now)
     append_entry(session=session, kind=FeedKind.ALERT_REVIEWED, payload=outcome, now=now)
     enqueue(

@@ -233,7 +233,7 @@ def remove_subject(
     subject.end_reason = reason
     session.flush()
     action = "watchlist.subject_removed" if was_live else "watchlist.proposal_declined"
-    audit_subject(session, actor, action, subject, {"reason": reason}, now)
+    audit_subject(session, actor, action, subject, {}, now)  # the reason is kept on the subject's record
     if not was_live:
         return subject_out(session=session, subject=subject), None
     version = make_version(
