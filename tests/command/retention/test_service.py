@@ -117,3 +117,26 @@ def test_templates_of_ended_subjects_go_after_their_period_and_live_ones_stay(
             ).order_by(WatchlistTemplate.source)
         ).all()
     assert [tuple(t) for t in templates] == [("removed.jpg", False, False), ("staying.jpg", True, True)]
+
+
+def test_each_deletion_leaves_an_audit_record_without_the_image(
+    database: Database, register: Register, probe_jpeg: bytes
+) -> None:
+    import base64
+
+    from vigil.command.audit.models import AuditEntry
+
+    register()
+    reviewed = utc_now() - 2 * DAY
+    dismissed = alert(probe_jpeg, at=reviewed)
+    ingest_events(database, "cam-1", dismissed)
+    review(database, dismissed.alert_id, "dismissed", at=reviewed, reason="not him")
+    run_retention(
+        database=database, settings=RetentionSettings(), hold=NoHold(), actor=Actor.system("retention"), now=utc_now()
+    )
+    with database.session() as session:
+        (entry,) = session.scalars(select(AuditEntry).where(AuditEntry.action == "retention.probe_deleted")).all()
+    assert (entry.actor, entry.record_type, entry.record_id) == ("system:retention", "alert", str(dismissed.alert_id))
+    assert '"decision":"dismissed"' in entry.details
+    assert base64.b64encode(probe_jpeg)[:40].decode() not in entry.details
+    assert len(entry.details) < 400

@@ -215,3 +215,31 @@ def test_the_reviewer_sees_the_subjects_record_and_its_enrolled_chip(
     assert detail.enrolled_url == f"/api/v1/reviews/{inside.alert_id}/enrolled.jpg"
     assert (stranger.subject, stranger.enrolled_url, stranger.inside_deployment) == (None, None, None)
     assert chip == probe_jpeg  # the test's template chip is the probe crop
+
+
+def test_every_look_at_the_evidence_and_every_decision_is_audited(
+    database: Database, register: Register, probe_jpeg: bytes
+) -> None:
+    from vigil.command.audit.models import AuditEntry
+    from vigil.command.reviews.service import review_probe
+
+    register()
+    raised = alert(probe_jpeg)
+    ingest_events(database, "cam-1", raised)
+    now = utc_now()
+    with database.session() as session:
+        review_detail(session=session, alert_id=raised.alert_id, actor=OPERATOR, now=now)
+        assert review_probe(session=session, alert_id=raised.alert_id, actor=OPERATOR, now=now) == probe_jpeg
+        session.commit()
+    review(database, raised.alert_id, "dismissed", at=now, reason="different person")
+    with database.session() as session:
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.record_id == str(raised.alert_id)).order_by(AuditEntry.seq)
+        ).all()
+    assert [(e.actor, e.action) for e in entries] == [
+        ("u-olivia", "alert.review_viewed"),
+        ("u-olivia", "alert.probe_viewed"),
+        ("u-olivia", "alert.dismissed"),
+    ]
+    assert '"with_reason":true' in entries[-1].details
+    assert "different person" not in entries[-1].details
