@@ -107,6 +107,8 @@ def register(database: Database) -> Register:
     def run(device_id: str = "cam-1", unit_id: str = "A-12") -> str:
         with database.session() as session:
             registration = register_device(
+                actor="system",
+                address=None,
                 session=session,
                 device_id=device_id,
                 unit_id=unit_id,

@@ -159,7 +159,15 @@ def servers(
     """Two server processes on the test's PostgreSQL schema and a private broker; the device's token."""
     with database.session() as session:
         token = register_device(
-            session=session, device_id="cam-1", unit_id="A-12", call_sign=None, radio_id=None, kind=None, now=utc_now()
+            actor="system",
+            address=None,
+            session=session,
+            device_id="cam-1",
+            unit_id="A-12",
+            call_sign=None,
+            radio_id=None,
+            kind=None,
+            now=utc_now(),
         ).token.get_secret_value()
         files = write_broker_config(
             session=session,

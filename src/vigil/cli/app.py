@@ -7,6 +7,7 @@ exit status 1, without a traceback (see :mod:`vigil.cli.boundary`); any other ex
 
 import typer
 
+from vigil.cli.audit import create_audit_app
 from vigil.cli.bench import create_bench_app
 from vigil.cli.edge import create_edge_app
 from vigil.cli.faces import register_face_commands
@@ -29,6 +30,7 @@ def create_app() -> typer.Typer:
     register_watchlist_commands(app)
     register_governance_commands(app, devices=register_server_commands(app))
     app.add_typer(create_users_app(), name="users")
+    app.add_typer(create_audit_app(), name="audit")
     app.add_typer(create_bench_app(), name="bench")
     app.add_typer(create_models_app(), name="models")
     app.add_typer(create_edge_app(), name="edge")

@@ -16,6 +16,7 @@ from vigil.cli.boundary import exits_on_vigil_error
 from vigil.cli.edge import broker_settings
 from vigil.cli.faces import JsonOption
 from vigil.command.app import create_app, init_database
+from vigil.command.audit.chain import SYSTEM_ACTOR
 from vigil.command.broker.files import Listener
 from vigil.command.broker.schemas import BrokerConfig
 from vigil.command.broker.service import read_secret, write_broker_config
@@ -147,6 +148,8 @@ def register(
                 call_sign=call_sign,
                 radio_id=radio_id,
                 kind=kind,
+                actor=SYSTEM_ACTOR,
+                address=None,
                 now=utc_now(),
             )
         if broker_dir is not None:
@@ -198,7 +201,9 @@ def revoke(
     database = init_database(command_settings(db=db, data_dir=data_dir))
     try:
         with database.session() as session:
-            device = revoke_device(session=session, device_id=device_id, now=utc_now())
+            device = revoke_device(
+                session=session, device_id=device_id, actor=SYSTEM_ACTOR, address=None, now=utc_now()
+            )
         if broker_dir is not None:
             _rewrite_broker_files(database, broker_dir)
     finally:

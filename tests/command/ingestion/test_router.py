@@ -74,7 +74,7 @@ def test_a_request_without_a_valid_device_token_is_refused(
     register("cam-1")
     revoked = register("cam-old")
     with database.session() as session:
-        revoke_device(session=session, device_id="cam-old", now=utc_now())
+        revoke_device(actor="system", address=None, session=session, device_id="cam-old", now=utc_now())
     if authorization == "Bearer revoked":
         authorization = f"Bearer {revoked}"
     headers = {"Authorization": authorization} if authorization is not None else {}

@@ -96,7 +96,7 @@ def set_roles(
 ) -> UserEnrolment:
     """Replace a user's roles; set up a second factor if the new roles need one and there is none.
 
-    Commits.
+    A user given a second factor this way is signed out everywhere: their sessions began without one. Commits.
 
     Raises:
         UnknownUser: no such user.
@@ -112,12 +112,18 @@ def set_roles(
     user = _get(session, username)
     before = user.role_set()
     user.roles = [UserRole(role=role) for role in sorted(granted)]
-    secret = None
+    secret, ended = None, 0
     if needs_second_factor(granted) and user.totp_secret is None:
         secret = user.totp_secret = new_secret()
         user.totp_last_step = None
+        ended = revoke_user_sessions(session=session, user_id=username, now=now)
     session.flush()
-    details = {"before": sorted(before), "after": sorted(granted), "second_factor_set_up": secret is not None}
+    details = {
+        "before": sorted(before),
+        "after": sorted(granted),
+        "second_factor_set_up": secret is not None,
+        "sessions_ended": ended,
+    }
     _audit(session, actor, "user.roles_changed", username, address, now, details)
     session.commit()
     return _enrolment(user, secret, settings)
