@@ -67,7 +67,15 @@ def device_with_key(database: Database, keys: Keys, device_id: str, unit_id: str
     """Register a device and issue its package key; returns the key."""
     with database.session() as session:
         register_device(
-            session=session, device_id=device_id, unit_id=unit_id, call_sign=None, radio_id=None, kind=None, now=now
+            session=session,
+            device_id=device_id,
+            unit_id=unit_id,
+            call_sign=None,
+            radio_id=None,
+            kind=None,
+            actor="system",
+            address=None,
+            now=now,
         )
         key = issue_package_key(
             session=session, device_id=device_id, wrap_key=keys.package_keys.wrap_key, replace=False, now=now
