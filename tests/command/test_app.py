@@ -34,6 +34,21 @@ def test_the_openapi_document_lists_the_api(server: RunningServer) -> None:
         "/api/v1/alerts/{alert_id}/probe.jpg",
         "/api/v1/feed",
         "/osmand",
+        "/api/v1/reviews",
+        "/api/v1/reviews/{alert_id}",
+        "/api/v1/reviews/{alert_id}/probe.jpg",
+        "/api/v1/reviews/{alert_id}/enrolled.jpg",
+        "/api/v1/reviews/{alert_id}/decision",
+        "/api/v1/watchlists",
+        "/api/v1/watchlists/{watchlist_id}",
+        "/api/v1/watchlists/{watchlist_id}/subjects",
+        "/api/v1/watchlists/{watchlist_id}/subjects/{subject_id}/approve",
+        "/api/v1/watchlists/{watchlist_id}/subjects/{subject_id}/remove",
+        "/api/v1/watchlists/{watchlist_id}/subjects/{subject_id}/templates/{template_id}/chip.jpg",
+        "/api/v1/watchlists/{watchlist_id}/devices/{device_id}",
+        "/api/v1/device/watchlist/{version}",
+        "/api/v1/retention/run",
+        "/api/v1/report",
     }
     assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert document["paths"]["/api/v1/events"]["post"]["responses"]["413"]["content"]["application/json"]

@@ -11,6 +11,7 @@ from vigil.cli.audit import create_audit_app
 from vigil.cli.bench import create_bench_app
 from vigil.cli.edge import create_edge_app
 from vigil.cli.faces import register_face_commands
+from vigil.cli.governance import register_governance_commands
 from vigil.cli.models import create_models_app
 from vigil.cli.serve import register_server_commands
 from vigil.cli.users import create_users_app
@@ -27,7 +28,7 @@ def create_app() -> typer.Typer:
     )
     register_face_commands(app)
     register_watchlist_commands(app)
-    register_server_commands(app)
+    register_governance_commands(app, devices=register_server_commands(app))
     app.add_typer(create_users_app(), name="users")
     app.add_typer(create_audit_app(), name="audit")
     app.add_typer(create_bench_app(), name="bench")

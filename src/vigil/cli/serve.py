@@ -46,8 +46,8 @@ SWITCH_INTERVAL_S = 0.0005
 """Python's thread switch interval in the server (see :func:`sys.setswitchinterval`), seconds."""
 
 
-def register_server_commands(app: typer.Typer) -> None:
-    """Add ``vigil serve`` and the ``vigil devices`` group to the ``vigil`` command."""
+def register_server_commands(app: typer.Typer) -> typer.Typer:
+    """Add ``vigil serve`` and the ``vigil devices`` group to the ``vigil`` command; returns the group."""
     app.command("serve")(exits_on_vigil_error(serve))
     devices = typer.Typer(help="Body cameras registered with the command centre.", no_args_is_help=True)
     devices.command("register")(exits_on_vigil_error(register))
@@ -55,6 +55,7 @@ def register_server_commands(app: typer.Typer) -> None:
     devices.command("revoke")(exits_on_vigil_error(revoke))
     devices.command("broker-config")(exits_on_vigil_error(broker_config))
     app.add_typer(devices, name="devices")
+    return devices
 
 
 def command_settings(*, db: str | None, data_dir: Path | None, **overrides: Any) -> CommandSettings:

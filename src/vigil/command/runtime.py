@@ -1,15 +1,20 @@
 """What a running server holds: built by the startup steps in :mod:`vigil.command.app`, one per app."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from vigil.bus.protocol import Bus
 from vigil.command.accounts.passwords import Passwords
 from vigil.command.database import Database
+from vigil.command.downlink.sender import DownlinkSender
 from vigil.command.feed.follower import FeedFollower
 from vigil.command.ingestion.metrics import IngestionMetrics
 from vigil.command.ingestion.subscriber import EventSubscriber
+from vigil.command.retention.holds import NoHold, RetentionHold
+from vigil.command.scheduler import Scheduler
 from vigil.command.settings import CommandSettings
+from vigil.command.watchlists.enrolment import Enroller
+from vigil.command.watchlists.keys import PackageKeys
 
 
 @dataclass
@@ -26,6 +31,11 @@ class ServerRuntime:
         owns_bus: whether the server connected the bus itself (and so stops it).
         subscriber: the bus ingestion handler, while subscribed.
         feed: the live feed's horizon, once started.
+        package_keys: the keys that sign and encrypt device packages; None when not configured.
+        enroller: turns proposed photos into templates (its face engine is built at first use).
+        retention_hold: what keeps confirmed alerts' crops past the case period (open incidents).
+        downlink: publishes review decisions and watchlist announcements to devices (with a bus).
+        scheduler: the governance jobs (escalation, expiry and renewal, retention), once started.
     """
 
     settings: CommandSettings
@@ -33,7 +43,12 @@ class ServerRuntime:
     metrics: IngestionMetrics
     started_at: datetime
     passwords: Passwords
+    enroller: Enroller
     bus: Bus | None = None
     owns_bus: bool = False
     subscriber: EventSubscriber | None = None
     feed: FeedFollower | None = None
+    package_keys: PackageKeys | None = None
+    retention_hold: RetentionHold = field(default_factory=NoHold)
+    downlink: DownlinkSender | None = None
+    scheduler: Scheduler | None = None

@@ -14,6 +14,7 @@ from sqlalchemy.exc import ArgumentError
 
 from vigil.bus.mqtt_settings import MqttSettings
 from vigil.events import MAX_EVENT_BYTES, MAX_PROBE_JPEG_BYTES
+from vigil.vision.settings import HogDetectorSettings, VisionSettings
 
 DATABASE_FILE = "command.sqlite"
 
@@ -71,6 +72,103 @@ class FeedSettings(BaseModel):
         description="Most one position per unit per WebSocket in this time (the latest wins), seconds.",
     )
     page_size: int = Field(500, ge=1, le=10_000, description="Rows read from the database at a time.")
+
+
+class ReviewSettings(BaseModel):
+    """The human review of every alert."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    escalation_s: float = Field(
+        120.0,
+        gt=0,
+        le=86_400,
+        description="An alert still unreviewed this long after it was raised is escalated to supervisors, seconds.",
+    )
+
+
+class RetentionSettings(BaseModel):
+    """How long biometric images are kept (the alert rows and their decisions are kept for the report)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dismissed_probe_s: float = Field(
+        24 * 3600.0, ge=0, le=366 * 86_400, description="Face crops of dismissed alerts, after dismissal, seconds."
+    )
+    confirmed_probe_s: float = Field(
+        31 * 86_400.0,
+        ge=0,
+        le=10 * 366 * 86_400,
+        description="Face crops of confirmed alerts not held by an open incident, after confirmation, seconds.",
+    )
+    ended_subject_s: float = Field(
+        31 * 86_400.0,
+        ge=0,
+        le=10 * 366 * 86_400,
+        description="Templates (embeddings and face chips) of subjects removed or expired, after that, seconds.",
+    )
+    batch: int = Field(500, ge=1, le=100_000, description="Images deleted per transaction.")
+
+
+class WatchlistServerSettings(BaseModel):
+    """The watchlists the command centre governs and the signed packages it makes for devices."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    signing_key_file: Path | None = Field(
+        None,
+        description=(
+            "The centre's Ed25519 private key (PEM; `vigil watchlist keys` makes one). None: no packages are made "
+            "until it is set."
+        ),
+    )
+    key_wrap_file: Path | None = Field(
+        None,
+        description=(
+            "A 32-byte key (64 hex characters; `vigil watchlist device-key` makes one) under which devices' package "
+            "keys are stored encrypted in the database. Every server process shares the same file."
+        ),
+    )
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/\s]+(/[^\s]*)?$",
+        description="Base URL devices download packages from; default http://<host>:<port>.",
+    )
+    package_valid_for_s: float = Field(
+        7 * 86_400.0,
+        ge=600,
+        le=90 * 86_400,
+        description="Longest validity of a package (also cut at its first subject's expiry), seconds.",
+    )
+    renew_before_s: float = Field(
+        86_400.0,
+        ge=60,
+        le=30 * 86_400,
+        description="A new version is made when the current one's packages have less validity left, seconds.",
+    )
+    max_enrolment_bytes: int = Field(
+        24 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024, description="Largest enrolment request (photos), bytes."
+    )
+    max_photos: int = Field(10, ge=1, le=50, description="Most photos in one proposal.")
+    vision: VisionSettings = Field(
+        default_factory=lambda: VisionSettings(detector=HogDetectorSettings(upsample=1), max_side_px=2048),
+        description="The face engine that turns proposed photos into templates.",
+    )
+
+
+class SchedulerSettings(BaseModel):
+    """The server's scheduled jobs (escalation, subject expiry and package renewal, retention, downlink)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(True, description="Run the jobs in this server process (every process may; one runs each).")
+    tick_s: float = Field(1.0, gt=0, le=60, description="How often the scheduler looks for a job that is due, seconds.")
+    escalation_every_s: float = Field(5.0, gt=0, le=3600, description="Escalation of unreviewed alerts, seconds.")
+    watchlists_every_s: float = Field(
+        15.0, gt=0, le=3600, description="Subject expiry, package renewal and devices' packages, seconds."
+    )
+    retention_every_s: float = Field(600.0, gt=0, le=86_400, description="Retention, seconds.")
+    downlink_every_s: float = Field(5.0, gt=0, le=3600, description="Resending what devices were not sent, seconds.")
 
 
 class AccountSettings(BaseModel):
@@ -148,6 +246,10 @@ class CommandSettings(BaseSettings):
     )
     limits: IngestionLimits = Field(default_factory=IngestionLimits)
     feed: FeedSettings = Field(default_factory=FeedSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    watchlists: WatchlistServerSettings = Field(default_factory=WatchlistServerSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     accounts: AccountSettings = Field(default_factory=AccountSettings)
 
     @field_validator("database_url")
@@ -173,3 +275,9 @@ class CommandSettings(BaseSettings):
         if self.database_url is not None:
             return self.database_url
         return f"sqlite:///{(self.data_dir / DATABASE_FILE).resolve()}"
+
+    def public_url(self) -> str:
+        """The base URL devices reach this server at (``watchlists.public_url``, else host and port)."""
+        if self.watchlists.public_url is not None:
+            return self.watchlists.public_url.rstrip("/")
+        return f"http://{self.host}:{self.port}"

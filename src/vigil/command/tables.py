@@ -6,17 +6,30 @@ from vigil.command.audit.models import AuditEntry
 from vigil.command.database import Base
 from vigil.command.devices.models import Device, DeviceStatusRecord
 from vigil.command.dispatches.models import DispatchStatusRecord
+from vigil.command.downlink.models import DownlinkMessage
 from vigil.command.feed.models import FeedEntry
 from vigil.command.ingestion.models import IngestedEvent, RejectedEvent
 from vigil.command.units.models import PositionRecord, Unit
+from vigil.command.watchlists.models import (
+    DevicePackage,
+    DevicePackageKey,
+    Watchlist,
+    WatchlistDevice,
+    WatchlistSubject,
+    WatchlistTemplate,
+    WatchlistVersion,
+)
 
 __all__ = [
     "Alert",
     "AuditEntry",
     "Base",
     "Device",
+    "DevicePackage",
+    "DevicePackageKey",
     "DeviceStatusRecord",
     "DispatchStatusRecord",
+    "DownlinkMessage",
     "FeedEntry",
     "IngestedEvent",
     "PositionRecord",
@@ -25,4 +38,9 @@ __all__ = [
     "User",
     "UserRole",
     "UserSession",
+    "Watchlist",
+    "WatchlistDevice",
+    "WatchlistSubject",
+    "WatchlistTemplate",
+    "WatchlistVersion",
 ]

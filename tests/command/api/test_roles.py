@@ -38,6 +38,25 @@ WHO_MAY_CALL: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/api/v1/users/{username}/disable"): frozenset({ADMIN}),
     ("GET", "/api/v1/audit"): frozenset({AUDITOR}),
     ("GET", "/api/v1/audit/verify"): frozenset({AUDITOR}),
+    # Governance (vigil.command.reviews, .watchlists, .retention, .report).
+    ("GET", "/api/v1/reviews"): frozenset({OPERATOR, SUPERVISOR}),
+    ("GET", "/api/v1/reviews/{alert_id}"): frozenset({OPERATOR, SUPERVISOR}),
+    ("GET", "/api/v1/reviews/{alert_id}/probe.jpg"): frozenset({OPERATOR, SUPERVISOR}),
+    ("GET", "/api/v1/reviews/{alert_id}/enrolled.jpg"): frozenset({OPERATOR, SUPERVISOR}),
+    ("POST", "/api/v1/reviews/{alert_id}/decision"): frozenset({OPERATOR, SUPERVISOR}),
+    ("GET", "/api/v1/watchlists"): frozenset({OPERATOR, SUPERVISOR, AUDITOR}),
+    ("POST", "/api/v1/watchlists"): frozenset({SUPERVISOR}),
+    ("GET", "/api/v1/watchlists/{watchlist_id}"): frozenset({OPERATOR, SUPERVISOR, AUDITOR}),
+    ("POST", "/api/v1/watchlists/{watchlist_id}/subjects"): frozenset({OPERATOR, SUPERVISOR}),
+    ("POST", "/api/v1/watchlists/{watchlist_id}/subjects/{subject_id}/approve"): frozenset({SUPERVISOR}),
+    ("POST", "/api/v1/watchlists/{watchlist_id}/subjects/{subject_id}/remove"): frozenset({OPERATOR, SUPERVISOR}),
+    ("GET", "/api/v1/watchlists/{watchlist_id}/subjects/{subject_id}/templates/{template_id}/chip.jpg"): frozenset(
+        {OPERATOR, SUPERVISOR}
+    ),
+    ("PUT", "/api/v1/watchlists/{watchlist_id}/devices/{device_id}"): frozenset({SUPERVISOR, ADMIN}),
+    ("GET", "/api/v1/device/watchlist/{version}"): DEVICE,
+    ("POST", "/api/v1/retention/run"): frozenset({SUPERVISOR, ADMIN}),
+    ("GET", "/api/v1/report"): frozenset({AUDITOR, SUPERVISOR}),
 }
 
 
@@ -96,6 +115,12 @@ def test_every_route_lets_in_exactly_the_roles_it_was_designed_for(
     assert outcomes[("GET", "/api/v1/alerts/{alert_id}/probe.jpg", "operator")] == 404
     assert outcomes[("PUT", "/api/v1/users/{username}/roles", "admin")] == 422
     assert outcomes[("GET", "/api/v1/audit/verify", "auditor")] == 200
+    assert outcomes[("GET", "/api/v1/reviews", "operator")] == 200
+    assert outcomes[("POST", "/api/v1/reviews/{alert_id}/decision", "supervisor")] == 422
+    assert outcomes[("GET", "/api/v1/watchlists/{watchlist_id}", "auditor")] == 404
+    assert outcomes[("POST", "/api/v1/watchlists/{watchlist_id}/subjects/{subject_id}/approve", "supervisor")] == 404
+    assert outcomes[("POST", "/api/v1/retention/run", "admin")] == 200
+    assert outcomes[("GET", "/api/v1/report", "auditor")] == 422
 
 
 def test_every_route_for_people_publishes_both_ways_of_sending_the_session(server: RunningServer) -> None:

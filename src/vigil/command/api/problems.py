@@ -43,6 +43,20 @@ from vigil.command.errors import (
     UnknownUser,
     UserAlreadyExists,
 )
+from vigil.command.report.errors import ReportPeriodInvalid
+from vigil.command.reviews.errors import AlertAlreadyReviewed, AlertNotConfirmed, ReasonRequired, ReviewerRoleMissing
+from vigil.command.watchlists.errors import (
+    InvalidDeploymentScope,
+    NoPackage,
+    PackageKeyExists,
+    PackagesNotConfigured,
+    ProposalRefused,
+    SubjectIdTaken,
+    SubjectStateConflict,
+    TwoPersonRuleBroken,
+    UnknownSubject,
+    UnknownWatchlist,
+)
 from vigil.errors import VigilError
 
 _log = logging.getLogger(__name__)
@@ -61,6 +75,21 @@ HTTP_STATUS: dict[type[CommandError], HTTPStatus] = {
     BatchTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     InvalidRequest: HTTPStatus.BAD_REQUEST,
     FixRejected: HTTPStatus.BAD_REQUEST,
+    ReviewerRoleMissing: HTTPStatus.FORBIDDEN,
+    AlertAlreadyReviewed: HTTPStatus.CONFLICT,
+    ReasonRequired: HTTPStatus.UNPROCESSABLE_ENTITY,
+    AlertNotConfirmed: HTTPStatus.CONFLICT,
+    UnknownWatchlist: HTTPStatus.NOT_FOUND,
+    UnknownSubject: HTTPStatus.NOT_FOUND,
+    SubjectIdTaken: HTTPStatus.CONFLICT,
+    TwoPersonRuleBroken: HTTPStatus.FORBIDDEN,
+    SubjectStateConflict: HTTPStatus.CONFLICT,
+    ProposalRefused: HTTPStatus.UNPROCESSABLE_ENTITY,
+    InvalidDeploymentScope: HTTPStatus.UNPROCESSABLE_ENTITY,
+    PackagesNotConfigured: HTTPStatus.SERVICE_UNAVAILABLE,
+    PackageKeyExists: HTTPStatus.CONFLICT,
+    NoPackage: HTTPStatus.NOT_FOUND,
+    ReportPeriodInvalid: HTTPStatus.UNPROCESSABLE_ENTITY,
     SignInFailed: HTTPStatus.UNAUTHORIZED,
     AccountLocked: HTTPStatus.UNAUTHORIZED,
     NotSignedIn: HTTPStatus.UNAUTHORIZED,
@@ -92,7 +121,7 @@ class ErrorBody(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 413, 422, 503)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 503)
 }
 """For routes' ``responses=``: the error shape in the OpenAPI document."""
 
