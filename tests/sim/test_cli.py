@@ -34,7 +34,9 @@ def test_photos_without_photos_says_how_to_fetch_them(tmp_path: Path) -> None:
 
 def test_streets_writes_the_file_dispatch_reads(tmp_path: Path) -> None:
     out = tmp_path / "london.geojson"
-    result = CliRunner().invoke(create_app(), ["sim", "streets", "--out", str(out)])
+    result = CliRunner().invoke(create_app(), ["sim", "streets", "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
     network = load_road_network(out)
-    assert network.lat_deg.size == len(City(central_london()).junctions())
+    assert network.lat_deg.size == report["junctions"] == len(City(central_london()).junctions())
+    assert report["streets"] == len(central_london().streets)

@@ -224,8 +224,18 @@ def _photos_report(found: DemoPhotos) -> PhotosReport:
     )
 
 
+class StreetsReport(BaseModel):
+    """What ``vigil sim streets`` prints."""
+
+    path: Path
+    city: str
+    streets: int
+    junctions: int
+
+
 def streets(
     out: Annotated[Path, typer.Option("--out", help="Write the GeoJSON street file here.")],
+    json_output: JsonOption = False,
 ) -> None:
     """Write the simulated city's streets (central London) as the GeoJSON file dispatch's road network reads.
 
@@ -234,4 +244,10 @@ def streets(
     """
     city = City(central_london())
     out.write_text(json.dumps(city.street_geojson(), indent=1), encoding="utf-8")
-    typer.echo(f"wrote {len(city.street_map.streets)} streets of {city.name} to {out}", err=True)
+    report = StreetsReport(
+        path=out, city=city.name, streets=len(city.street_map.streets), junctions=len(city.junctions())
+    )
+    if json_output:
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    typer.echo(f"wrote {report.streets} streets ({report.junctions} junctions) of {report.city} to {out}")
