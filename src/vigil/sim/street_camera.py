@@ -194,6 +194,8 @@ class StreetCamera:
                         return
                 elif -delay > 1 / fps:
                     behind = int(-delay * fps)
+                    if self._frame_count is not None:
+                        behind = min(behind, self._frame_count - index)
                     self.frames_skipped += behind
                     index += behind
                     if self._frame_count is not None and index >= self._frame_count:
