@@ -43,7 +43,7 @@ from vigil.sim.ground_truth import AlertSeen, match_alerts
 from vigil.sim.london import central_london
 from vigil.sim.officer import OfficerBehaviour
 from vigil.sim.photos import read_photo_folders
-from vigil.sim.shift import CameraParts, Shift, ShiftSettings
+from vigil.sim.shift import CameraParts, Shift, ShiftSettings, roster
 from vigil.sim.street_camera import StreetSceneSettings
 from vigil.vision.blazeface import BlazeFaceDetector
 from vigil.vision.engine import FaceEngine
@@ -85,16 +85,34 @@ def test_a_shift_raises_the_subject_s_alert_and_officers_answer_their_orders_thr
     settings = CommandSettings(data_dir=tmp_path / "command", database_url=f"sqlite:///{tmp_path / 'cc.sqlite'}")
     runtime = start_server(settings, bus)
     database: Database = runtime.database
+    shift_settings = ShiftSettings(
+        officers_on_foot=2,
+        officers_in_cars=1,
+        cameras=1,
+        seed=4,
+        behaviour=OfficerBehaviour(decline_probability=0, on_scene_min_s=20, on_scene_max_s=20),
+        scene=StreetSceneSettings(width_px=480, height_px=270, fps=10, walk_s=3, gap_s=1),
+        position_interval_s=0.5,
+    )
+    members = roster(shift_settings)
+    assert [(m.device_id, m.unit_id, m.kind.value, m.camera) for m in members] == [
+        ("bodycam-01", "Foot-01", "foot", True),
+        ("handset-02", "Foot-02", "foot", False),
+        ("handset-03", "Car-03", "car", False),
+    ]
+    for member in members:
+        with database.session() as session:
+            register_device(
+                session=session,
+                device_id=member.device_id,
+                unit_id=member.unit_id,
+                call_sign=member.call_sign,
+                radio_id=member.radio_id,
+                kind=member.kind,
+                now=utc_now(),
+            )
     shift = Shift(
-        settings=ShiftSettings(
-            officers_on_foot=2,
-            officers_in_cars=1,
-            cameras=1,
-            seed=4,
-            behaviour=OfficerBehaviour(decline_probability=0, on_scene_min_s=20, on_scene_max_s=20),
-            scene=StreetSceneSettings(width_px=480, height_px=270, fps=10, walk_s=3, gap_s=1),
-            position_interval_s=0.5,
-        ),
+        settings=shift_settings,
         city=City(central_london()),
         clock=ScaledClock(20.0),
         data_dir=tmp_path,
@@ -108,22 +126,7 @@ def test_a_shift_raises_the_subject_s_alert_and_officers_answer_their_orders_thr
         ),
         cast=cast,
     )
-    for member in shift.members:
-        with database.session() as session:
-            register_device(
-                session=session,
-                device_id=member.device_id,
-                unit_id=member.unit_id,
-                call_sign=member.call_sign,
-                radio_id=member.radio_id,
-                kind=member.kind,
-                now=utc_now(),
-            )
-    assert [(m.device_id, m.kind.value, m.camera) for m in shift.members] == [
-        ("bodycam-01", "foot", True),
-        ("handset-02", "foot", False),
-        ("handset-03", "car", False),
-    ]
+    assert shift.members == members
     shift.start()
     try:
         alert = _wait_for("the subject's alert", lambda: _first_alert(database))
@@ -201,4 +204,33 @@ def _answers(database: Database, dispatch_id: uuid.UUID) -> list[DispatchState]:
                 .where(DispatchStatusRecord.dispatch_id == dispatch_id)
                 .order_by(DispatchStatusRecord.at)
             )
+        )
+
+
+@pytest.mark.parametrize(
+    ("update", "message"),
+    [
+        ({"officers_on_foot": 0, "officers_in_cars": 0, "cameras": 0}, "at least one officer"),
+        ({"officers_on_foot": 1, "officers_in_cars": 1, "cameras": 3}, "3 body cameras need as many officers"),
+    ],
+)
+def test_a_shift_needs_officers_for_its_cameras(update: dict[str, int], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ShiftSettings(**update)
+
+
+def test_cameras_need_people_to_walk_past_them(tmp_path: Path) -> None:
+    def never() -> CameraParts:
+        raise AssertionError("no parts are made for a shift that cannot start")
+
+    with pytest.raises(ValueError, match="need a cast"):
+        Shift(
+            settings=ShiftSettings(officers_on_foot=1, officers_in_cars=0, cameras=1),
+            city=City(central_london()),
+            clock=ScaledClock(),
+            data_dir=tmp_path,
+            bus_for=lambda member: None,
+            watchlist=active_watchlist({}, []),
+            camera_parts=never,
+            cast=None,
         )

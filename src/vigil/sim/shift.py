@@ -10,7 +10,8 @@ runs the same agent and never feeds it video: its recognition worker idles, and 
 such officers) are never called. One :class:`~vigil.sim.ticker.Ticker` moves every officer along in simulated time.
 
 Registering the devices with the command centre, and the command centre itself, are the caller's:
-:attr:`Shift.members` says who is on duty.
+:func:`roster` says who will be on duty (register them first when their links need their tokens), and
+:attr:`Shift.members` who is.
 """
 
 import random
@@ -147,7 +148,7 @@ class Shift:
         self.settings = settings
         self.clock = clock
         rng = random.Random(settings.seed)
-        members = _members(settings)
+        members = roster(settings)
         idle: list[CameraParts] = []  # the one set the officers without a camera share, made when first needed
 
         def parts_for(member: ShiftMember) -> CameraParts:
@@ -242,7 +243,12 @@ class Shift:
         return {d.member.device_id: d.agent.report() for d in self.on_duty}
 
 
-def _members(settings: ShiftSettings) -> list[ShiftMember]:
+def roster(settings: ShiftSettings) -> list[ShiftMember]:
+    """Who is on duty in a shift of these settings, in order: officers on foot, then in cars; cameras first.
+
+    Device ids are ``bodycam-NN`` for officers with a body camera and ``handset-NN`` for the others; units are
+    ``Foot-NN`` and ``Car-NN`` (also their call signs); radios ``RNNN``.
+    """
     kinds = [UnitKind.FOOT] * settings.officers_on_foot + [UnitKind.CAR] * settings.officers_in_cars
     members = []
     for number, kind in enumerate(kinds, start=1):
