@@ -185,7 +185,8 @@ def test_the_server_away_loses_nothing_while_it_is_retried(settings: CommandSett
         report = run_load(plan, devices, server_url=f"http://127.0.0.1:{port}", broker=None, on_progress=start_late)
     finally:
         server.should_exit = True
-        thread.join(10)
+        if thread.is_alive():
+            thread.join(10)
     assert report.sent == report.acknowledged == report.accepted == 20
     assert report.retries >= 1
     assert _stored(database)[1] == 20

@@ -13,6 +13,7 @@ ones have been acknowledged. An event's latency runs from when it was due to the
 
 import asyncio
 import itertools
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
@@ -96,16 +97,30 @@ class HttpFleet:
     def run(self, seconds: float, *, drain_timeout_s: float, on_tick: Callable[[], None], tick_s: float = 0.25) -> None:
         """Produce events for ``seconds``, then wait up to ``drain_timeout_s`` for the last answers.
 
+        The fleet's event loop runs on a thread of its own, so that the caller may be inside an event loop itself.
+
         Args:
             seconds: how long to produce events.
             drain_timeout_s: how long to wait afterwards for what is still in flight.
-            on_tick: called every ``tick_s`` (for a live display), on this thread.
+            on_tick: called every ``tick_s`` (for a live display), on the fleet's thread.
             tick_s: seconds between calls of ``on_tick``.
 
         Raises:
             ServerUnreachable: the server refused a device's token.
         """
-        asyncio.run(self._run(seconds, drain_timeout_s, on_tick, tick_s))
+        failure: list[BaseException] = []
+
+        def loop() -> None:
+            try:
+                asyncio.run(self._run(seconds, drain_timeout_s, on_tick, tick_s))
+            except BaseException as exc:  # handed to the caller's thread, below
+                failure.append(exc)
+
+        thread = threading.Thread(target=loop, name="http-fleet", daemon=True)
+        thread.start()
+        thread.join()
+        if failure:
+            raise failure[0]
         if self._fatal is not None:
             raise self._fatal
 
