@@ -14,8 +14,8 @@ from vigil.cli.faces import register_face_commands
 from vigil.cli.governance import register_governance_commands
 from vigil.cli.models import create_models_app
 from vigil.cli.serve import register_server_commands
-from vigil.cli.users import create_users_app
 from vigil.cli.sim import create_sim_app
+from vigil.cli.users import create_users_app
 from vigil.cli.watchlist import register_watchlist_commands
 
 
