@@ -124,6 +124,10 @@ class LoadReport(BaseModel):
     server: ServerCounts | None = Field(description="The server's own counts, when its metrics answer.")
 
 
+LOAD_ACTOR = "cli:vigil-sim-load"
+"""Who the audit trail records as registering the load test's devices."""
+
+
 def register_load_devices(database: Database, count: int, *, prefix: str | None = None) -> list[LoadDevice]:
     """Register ``count`` new devices (``load-<run>-0001`` …, each with its own unit) and return their tokens.
 
@@ -142,6 +146,8 @@ def register_load_devices(database: Database, count: int, *, prefix: str | None 
                 call_sign=None,
                 radio_id=None,
                 kind=None,
+                actor=LOAD_ACTOR,
+                address=None,
                 now=utc_now(),
             )
         devices.append(LoadDevice(device_id, unit_id, registration.token.get_secret_value()))
