@@ -165,6 +165,11 @@ def passwords() -> Passwords:
 @pytest.fixture
 def accounts(database: Database, passwords: Passwords) -> CreateAccount:
     """Create users in the test database: ``accounts("sup-1", Role.SUPERVISOR)``; roles default to operator."""
+    return account_maker(database, passwords)
+
+
+def account_maker(database: Database, passwords: Passwords) -> CreateAccount:
+    """What the ``accounts`` fixture gives, for tests with a database of their own."""
 
     def create(username: str = "op-1", *roles: Role, second_factor: bool = False) -> Account:
         granted = roles or (Role.OPERATOR,)

@@ -16,11 +16,13 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from tests.command.conftest import RunningServer, serving
+from tests.command.conftest import CreateAccount, RunningServer, account_maker, serving
 from tests.support.mosquitto import Broker, free_port, start_mosquitto
 from vigil.bus.mqtt import MqttBus
 from vigil.bus.mqtt_settings import MqttSettings
 from vigil.cli.app import create_app as create_cli
+from vigil.command.accounts.models import Role
+from vigil.command.accounts.passwords import Passwords
 from vigil.command.alerts.models import Alert
 from vigil.command.app import create_app
 from vigil.command.broker.files import Listener
@@ -29,7 +31,7 @@ from vigil.command.database import Database
 from vigil.command.devices.models import Device
 from vigil.command.devices.service import revoke_device
 from vigil.command.ingestion.models import IngestedEvent
-from vigil.command.settings import CommandSettings
+from vigil.command.settings import AccountSettings, CommandSettings
 from vigil.command.units.models import PositionRecord
 from vigil.events import encode_event, topic_for, utc_now
 from vigil.sim.device_events import DeviceEvents
@@ -77,6 +79,11 @@ def database(db_url: str) -> Iterator[Database]:
     opened.dispose()
 
 
+@pytest.fixture
+def accounts(database: Database) -> CreateAccount:
+    return account_maker(database, Passwords(min_length=AccountSettings().min_password_length))
+
+
 def _load(*args: str) -> dict[str, object]:
     result = CliRunner().invoke(create_cli(), ["sim", "load", *args, "--json"])
     assert result.exit_code == 0, result.output
@@ -114,10 +121,13 @@ def test_over_http_every_event_is_committed_once_and_saved_devices_are_used_agai
     database: Database,
     db_url: str,
     tmp_path: Path,
+    accounts: CreateAccount,
 ) -> None:
     server = serve(create_app(settings))
+    admin = server.sign_in(accounts("admin-1", Role.ADMIN))
     tokens = tmp_path / "tokens.json"
     common = ["--devices", "4", "--rate", "80", "--duration", "1", "--server", server.url, "--tokens", str(tokens)]
+    common += ["--metrics-token", admin]
     first = _load(*common, "--alert-share", "0.25", "--db", db_url)
     _all_acknowledged_and_stored_once(first, 80)
     assert (first["transport"], first["accepted"], first["rejected"]) == ("http", 80, 0)
@@ -135,7 +145,7 @@ def test_a_revoked_device_ends_the_run_with_what_to_do(
     server = serve(create_app(settings))
     devices = register_load_devices(database, 2, prefix="gone")
     with database.session() as session:
-        revoke_device(session=session, device_id=devices[1].device_id, now=utc_now())
+        revoke_device(session=session, device_id=devices[1].device_id, actor="system", address=None, now=utc_now())
     tokens = tmp_path / "tokens.json"
     save_tokens(tokens, devices)
     args = ["--devices", "2", "--rate", "20", "--duration", "1", "--server", server.url, "--tokens", str(tokens)]
@@ -201,6 +211,7 @@ def test_over_mqtt_every_event_is_acknowledged_and_stored_once(
     database: Database,
     broker: Broker,
     db_url: str,
+    accounts: CreateAccount,
 ) -> None:
     bus = MqttBus(
         MqttSettings(host=broker.host, port=broker.port, client_id=f"cc-{uuid.uuid4().hex}", session_expiry_s=0)
@@ -208,6 +219,8 @@ def test_over_mqtt_every_event_is_acknowledged_and_stored_once(
     try:
         server = serve(create_app(settings, bus=bus))
         report = _load(
+            "--metrics-token",
+            server.sign_in(accounts("admin-1", Role.ADMIN)),
             "--devices",
             "3",
             "--rate",
@@ -236,6 +249,7 @@ def test_a_broker_that_checks_passwords_lets_the_devices_in_once_it_knows_them(
     database: Database,
     db_url: str,
     tmp_path: Path,
+    accounts: CreateAccount,
 ) -> None:
     """The documented order: register (refused by the broker), write the broker's files, reload, run again."""
     directory = tmp_path / "broker"
@@ -261,7 +275,7 @@ def test_a_broker_that_checks_passwords_lets_the_devices_in_once_it_knows_them(
     options += ["--bus", f"mqtt://{secured.host}:{secured.port}"]
     try:
         server = serve(create_app(settings, bus=bus))
-        options += ["--server", server.url]
+        options += ["--server", server.url, "--metrics-token", server.sign_in(accounts("admin-1", Role.ADMIN))]
         refused = CliRunner().invoke(create_cli(), ["sim", "load", *options, "--json"])
         assert refused.exit_code == 1
         assert "the broker refused load-" in refused.stderr

@@ -109,6 +109,8 @@ def test_a_shift_raises_the_subject_s_alert_and_officers_answer_their_orders_thr
                 call_sign=member.call_sign,
                 radio_id=member.radio_id,
                 kind=member.kind,
+                actor="system",
+                address=None,
                 now=utc_now(),
             )
     shift = Shift(

@@ -69,6 +69,14 @@ def load(
     drain_timeout: Annotated[
         float, typer.Option("--drain-timeout", min=0.1, max=3600, help="Seconds to wait for the last acks.")
     ] = 30.0,
+    metrics_token: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics-token",
+            envvar="VIGIL_METRICS_TOKEN",
+            help="An administrator's bearer token, to report the server's own counts (its metrics are for admins).",
+        ),
+    ] = None,
     db: DbOption = None,
     data_dir: DataDirOption = None,
     json_output: JsonOption = False,
@@ -100,6 +108,7 @@ def load(
             server_url=server,
             broker=broker,
             on_progress=lambda progress: live.update(_progress_table(progress, plan)),
+            metrics_token=metrics_token,
         )
     if json_output:
         typer.echo(report.model_dump_json(indent=2))
@@ -156,7 +165,7 @@ def _report_table(report: LoadReport) -> Table:
         "latency p50 / p95 / p99 ms": " / ".join(
             _ms(v) for v in (report.latency_p50_ms, report.latency_p95_ms, report.latency_p99_ms)
         ),
-        "server counted (accepted / duplicate / rejected)": "metrics unavailable"
+        "server counted (accepted / duplicate / rejected)": "not read (give --metrics-token)"
         if report.server is None
         else f"{report.server.accepted} / {report.server.duplicate} / {report.server.rejected}",
     }

@@ -198,6 +198,7 @@ def run_load(
     server_url: str,
     broker: tuple[str, int] | None,
     on_progress: Callable[[LoadProgress], None],
+    metrics_token: str | None = None,
 ) -> LoadReport:
     """Send the load, drain, and report.
 
@@ -207,6 +208,8 @@ def run_load(
         server_url: the command centre, ``http://host:port`` (events over HTTP; its metrics either way).
         broker: the broker's (host, port): events go over MQTT; None: over HTTP.
         on_progress: called a few times a second with the load so far.
+        metrics_token: an administrator's bearer token, to read the server's own counts (its metrics are for
+            administrators); None: the report leaves them out.
 
     Returns:
         The report.
@@ -224,7 +227,7 @@ def run_load(
     streams = {
         d.device_id: _events(d, seed=seed, probe=probe, share=plan.alert_share) for seed, d in enumerate(fleet_devices)
     }
-    before = _server_counts(server_url)
+    before = _server_counts(server_url, metrics_token)
     started = time.monotonic()
     if broker is None:
         http = HttpFleet(
@@ -243,7 +246,7 @@ def run_load(
         mqtt_devices = [FleetDevice(d.device_id, streams[d.device_id], password=d.token) for d in fleet_devices]
         sent, acknowledged, behind, latencies = _run_mqtt(plan, broker, mqtt_devices, started, on_progress)
         outcomes, rejections, retries = None, {}, 0
-    after = _server_counts(server_url)
+    after = _server_counts(server_url, metrics_token)
     ms = np.array([(acked - due) * 1000 for due, acked in latencies], dtype=np.float64)
     return LoadReport(
         transport=plan.transport,
@@ -338,10 +341,14 @@ def _percentile(values: npt.NDArray[np.float64], q: float) -> float | None:
     return float(np.percentile(values, q)) if values.size else None
 
 
-def _server_counts(server_url: str) -> ServerCounts | None:
-    """The server's ingestion counts, or None when its metrics do not answer (or need a sign-in)."""
+def _server_counts(server_url: str, token: str | None) -> ServerCounts | None:
+    """The server's ingestion counts, or None without an administrator's token or when its metrics do not answer."""
+    if token is None:
+        return None
     try:
-        response = httpx.get(server_url.rstrip("/") + "/api/v1/metrics", timeout=10)
+        response = httpx.get(
+            server_url.rstrip("/") + "/api/v1/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
     except httpx.HTTPError:
         return None
     if response.status_code != 200:
