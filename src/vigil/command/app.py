@@ -5,7 +5,9 @@ Startup, in named steps (each logged as ``command.startup_step`` with its durati
 1. ``init_database``: open the database and migrate it to the newest schema;
 2. ``connect_bus``: the bus passed in, or the one the settings name (none: events arrive over HTTP only);
 3. ``start_ingestion``: subscribe to every device's events on the bus;
-4. ``start_feed``: the live feed's horizon, woken by this process's commits (it polls only while followed).
+4. ``start_feed``: the live feed's horizon, woken by this process's commits (it polls only while followed);
+5. ``load_eta_model``: how arrival times are estimated (the street network, when one is configured);
+6. ``start_unit_index``: the live unit index, loaded from the database and kept in step with the feed.
 
 Shutdown stops taking bus messages, stops a bus the server connected itself, and closes the database. Nothing
 happens at import time, and nothing is shared between two apps.
@@ -37,7 +39,9 @@ from vigil.command.ingestion.router import router as ingestion_router
 from vigil.command.ingestion.subscriber import start_ingestion
 from vigil.command.runtime import ServerRuntime
 from vigil.command.settings import CommandSettings, MemoryBusSettings
+from vigil.command.units.live_index import UnitIndexFollower
 from vigil.command.units.router import router as units_router
+from vigil.dispatch.ranking import build_eta_model
 from vigil.events import utc_now
 
 _log = logging.getLogger(__name__)
@@ -63,8 +67,11 @@ def create_app(settings: CommandSettings, *, bus: Bus | None = None) -> FastAPI:
         runtime = await run_in_threadpool(start_server, settings, bus)
         app.state.runtime = runtime
         try:
+            runtime.units = await start_unit_index(runtime)
             yield
         finally:
+            if runtime.units is not None:
+                await runtime.units.stop()
             await run_in_threadpool(stop_server, runtime)
 
     app = FastAPI(
@@ -108,10 +115,31 @@ def start_server(settings: CommandSettings, bus: Bus | None) -> ServerRuntime:
                 ),
             )
         runtime.feed = _step("start_feed", lambda: FeedFollower(database=database, settings=settings.feed))
+        runtime.eta = _step("load_eta_model", lambda: build_eta_model(settings.dispatch.ranking))
     except BaseException:
         stop_server(runtime)
         raise
     return runtime
+
+
+async def start_unit_index(runtime: ServerRuntime) -> UnitIndexFollower:
+    """Load the live unit index and keep it in step with the feed (on the server's event loop).
+
+    Raises:
+        DatabaseUnavailable: the database cannot be reached.
+    """
+    if runtime.feed is None:
+        raise RuntimeError("the feed starts before the unit index")
+    started = time.perf_counter()
+    units = UnitIndexFollower(
+        database=runtime.database, follower=runtime.feed, ages=runtime.settings.dispatch.positions
+    )
+    await units.start()
+    _log.info(
+        "command.startup_step",
+        extra={"step": "start_unit_index", "ms": round((time.perf_counter() - started) * 1000, 1)},
+    )
+    return units
 
 
 def stop_server(runtime: ServerRuntime) -> None:

@@ -9,6 +9,9 @@ from vigil.command.feed.follower import FeedFollower
 from vigil.command.ingestion.metrics import IngestionMetrics
 from vigil.command.ingestion.subscriber import EventSubscriber
 from vigil.command.settings import CommandSettings
+from vigil.command.units.live_index import UnitIndexFollower
+from vigil.dispatch.eta import EtaModel
+from vigil.dispatch.unit_index import UnitIndex
 
 
 @dataclass
@@ -24,6 +27,8 @@ class ServerRuntime:
         owns_bus: whether the server connected the bus itself (and so stops it).
         subscriber: the bus ingestion handler, while subscribed.
         feed: the live feed's horizon, once started.
+        units: the live unit index and what keeps it in step with the feed, once started.
+        eta: how arrival times are estimated (along the streets when a street file is configured).
     """
 
     settings: CommandSettings
@@ -34,3 +39,25 @@ class ServerRuntime:
     owns_bus: bool = False
     subscriber: EventSubscriber | None = None
     feed: FeedFollower | None = None
+    units: UnitIndexFollower | None = None
+    eta: EtaModel | None = None
+
+    def unit_index(self) -> UnitIndex:
+        """The live unit index.
+
+        Raises:
+            RuntimeError: before the server has started.
+        """
+        if self.units is None:
+            raise RuntimeError("the unit index is loaded when the server starts")
+        return self.units.index
+
+    def eta_model(self) -> EtaModel:
+        """How arrival times are estimated.
+
+        Raises:
+            RuntimeError: before the server has started.
+        """
+        if self.eta is None:
+            raise RuntimeError("the arrival-time model is built when the server starts")
+        return self.eta

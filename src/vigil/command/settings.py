@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from vigil.bus.mqtt_settings import MqttSettings
+from vigil.dispatch.settings import DispatchSettings
 from vigil.events import MAX_EVENT_BYTES, MAX_PROBE_JPEG_BYTES
 
 DATABASE_FILE = "command.sqlite"
@@ -103,6 +104,7 @@ class CommandSettings(BaseSettings):
     )
     limits: IngestionLimits = Field(default_factory=IngestionLimits)
     feed: FeedSettings = Field(default_factory=FeedSettings)
+    dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
 
     @field_validator("database_url")
     @classmethod

@@ -20,7 +20,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from vigil.command.errors import (
     BatchTooLarge,
     BodyTooLarge,
-    CommandError,
     DatabaseUnavailable,
     DeviceAlreadyRegistered,
     FixRejected,
@@ -33,11 +32,13 @@ from vigil.command.errors import (
     UnknownDevice,
     UnknownUnit,
 )
+from vigil.dispatch.errors import InvalidArea, InvalidCoordinate
+from vigil.dispatch.errors import UnknownUnit as UnknownIndexedUnit
 from vigil.errors import VigilError
 
 _log = logging.getLogger(__name__)
 
-HTTP_STATUS: dict[type[CommandError], HTTPStatus] = {
+HTTP_STATUS: dict[type[VigilError], HTTPStatus] = {
     DatabaseUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
     MigrationFailed: HTTPStatus.INTERNAL_SERVER_ERROR,
     UnknownDevice: HTTPStatus.NOT_FOUND,
@@ -51,8 +52,11 @@ HTTP_STATUS: dict[type[CommandError], HTTPStatus] = {
     BatchTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     InvalidRequest: HTTPStatus.BAD_REQUEST,
     FixRejected: HTTPStatus.BAD_REQUEST,
+    InvalidArea: HTTPStatus.UNPROCESSABLE_ENTITY,
+    InvalidCoordinate: HTTPStatus.UNPROCESSABLE_ENTITY,
+    UnknownIndexedUnit: HTTPStatus.NOT_FOUND,
 }
-"""The status code of every concrete command-centre error."""
+"""The status code of every error the API expects: the command centre's, and dispatch's."""
 
 RETRY_AFTER_S = 5
 

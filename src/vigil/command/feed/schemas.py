@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from vigil.command.alerts.schemas import AlertSummary
 from vigil.command.devices.schemas import DeviceStatusReported
 from vigil.command.dispatches.schemas import DispatchStatusReported
-from vigil.command.units.schemas import PositionReported
+from vigil.command.units.schemas import PositionReported, UnitChanged
 
 
 class _Entry(BaseModel):
@@ -23,6 +23,13 @@ class PositionEntry(_Entry):
 
     kind: Literal["unit.position"]
     payload: PositionReported
+
+
+class UnitChangedEntry(_Entry):
+    """A unit was created, or its call sign, radio, kind or status changed (never throttled or dropped)."""
+
+    kind: Literal["unit.changed"]
+    payload: UnitChanged
 
 
 class AlertEntry(_Entry):
@@ -47,7 +54,8 @@ class DispatchStatusEntry(_Entry):
 
 
 FeedMessage = Annotated[
-    PositionEntry | AlertEntry | DeviceStatusEntry | DispatchStatusEntry, Field(discriminator="kind")
+    PositionEntry | UnitChangedEntry | AlertEntry | DeviceStatusEntry | DispatchStatusEntry,
+    Field(discriminator="kind"),
 ]
 """One feed entry, as ``GET /api/v1/feed`` lists it and the WebSocket sends it (one JSON text message each)."""
 

@@ -46,6 +46,7 @@ class FeedKind(enum.StrEnum):
     """What a feed entry reports."""
 
     UNIT_POSITION = "unit.position"
+    UNIT_CHANGED = "unit.changed"
     ALERT_RAISED = "alert.raised"
     DEVICE_STATUS = "device.status"
     DISPATCH_STATUS = "dispatch.status"
