@@ -15,7 +15,7 @@ ALLOWED: dict[str, set[str]] = {
     "bus": {"bus", "events"},
     "dispatch": {"dispatch", "events"},
     "edge": {"edge", "vision", "watchlist", "events", "bus", "web"},
-    "command": {"command", "watchlist", "dispatch", "events", "bus", "web"},
+    "command": {"command", "watchlist", "vision", "dispatch", "events", "bus", "web"},
     "web": {"web"},
     "bench": {"bench", "vision", "watchlist", "events", "bus", "dispatch", "edge", "sim"},
     "sim": {"sim", "vision", "watchlist", "events", "bus", "dispatch", "edge", "command"},

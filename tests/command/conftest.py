@@ -18,16 +18,21 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import pyotp
 import pytest
 import uvicorn
 from fastapi import FastAPI
 from PIL import Image
+from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
+from vigil.command.accounts.models import Role
+from vigil.command.accounts.passwords import Passwords
+from vigil.command.accounts.service import create_user
 from vigil.command.app import create_app
 from vigil.command.database import Database
 from vigil.command.devices.service import register_device
-from vigil.command.settings import CommandSettings, IngestionLimits
+from vigil.command.settings import AccountSettings, CommandSettings, IngestionLimits
 from vigil.events import utc_now
 
 POSTGRES_URL = os.environ.get("VIGIL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/vigil_test")
@@ -102,6 +107,8 @@ def register(database: Database) -> Register:
     def run(device_id: str = "cam-1", unit_id: str = "A-12") -> str:
         with database.session() as session:
             registration = register_device(
+                actor="system",
+                address=None,
                 session=session,
                 device_id=device_id,
                 unit_id=unit_id,
@@ -126,6 +133,64 @@ def settings(database_url: str, tmp_path: Path, limits: IngestionLimits) -> Comm
 
 
 @dataclass
+class Account:
+    """A user made for a test, with what they sign in with."""
+
+    username: str
+    password: str
+    roles: tuple[Role, ...]
+    totp_secret: str | None
+    last_step: int | None = None
+
+    def code(self) -> str | None:
+        """A second-factor code valid now and not used before (the next step's once this step's is used)."""
+        if self.totp_secret is None:
+            return None
+        totp = pyotp.TOTP(self.totp_secret)
+        step = totp.timecode(utc_now())
+        if self.last_step is not None and step <= self.last_step:
+            step = self.last_step + 1
+        self.last_step = step
+        return totp.generate_otp(step)
+
+
+CreateAccount = Callable[..., Account]
+
+
+@pytest.fixture(scope="session")
+def passwords() -> Passwords:
+    return Passwords(min_length=AccountSettings().min_password_length)
+
+
+@pytest.fixture
+def accounts(database: Database, passwords: Passwords) -> CreateAccount:
+    """Create users in the test database: ``accounts("sup-1", Role.SUPERVISOR)``; roles default to operator."""
+
+    def create(username: str = "op-1", *roles: Role, second_factor: bool = False) -> Account:
+        granted = roles or (Role.OPERATOR,)
+        password = f"correct horse battery {username}"
+        with database.session() as session:
+            enrolment = create_user(
+                session=session,
+                passwords=passwords,
+                settings=AccountSettings(),
+                username=username,
+                display_name=username.upper(),
+                roles=granted,
+                password=SecretStr(password),
+                second_factor=second_factor,
+                actor="system",
+                address=None,
+                now=utc_now(),
+            )
+        uri = enrolment.totp_provisioning_uri
+        secret = pyotp.parse_uri(uri.get_secret_value()).secret if uri is not None else None
+        return Account(username=username, password=password, roles=granted, totp_secret=secret)
+
+    return create
+
+
+@dataclass
 class RunningServer:
     app: FastAPI
     url: str
@@ -133,6 +198,17 @@ class RunningServer:
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=10)
+
+    def sign_in(self, account: Account) -> str:
+        """Sign in as an API client; returns the session's bearer token."""
+        body = {"username": account.username, "password": account.password, "delivery": "bearer"}
+        if account.totp_secret is not None:
+            body["code"] = account.code() or ""
+        with self.client() as client:
+            response = client.post("/api/v1/auth/login", json=body)
+        response.raise_for_status()
+        token: str = response.json()["token"]
+        return token
 
 
 @pytest.fixture
@@ -170,6 +246,12 @@ def serving(*, ws: str) -> Iterator[Callable[[FastAPI], RunningServer]]:
 def server(serve: Callable[[FastAPI], RunningServer], settings: CommandSettings) -> RunningServer:
     """The command centre over its test database, HTTP only."""
     return serve(create_app(settings))
+
+
+@pytest.fixture
+def operator_token(server: RunningServer, accounts: CreateAccount) -> str:
+    """A signed-in operator's bearer token on ``server``."""
+    return server.sign_in(accounts("op-1", Role.OPERATOR))
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,17 @@ def test_the_openapi_document_lists_the_api(server: RunningServer) -> None:
     with server.client() as client:
         document = client.get("/api/v1/openapi.json").json()
     assert set(document["paths"]) == {
+        "/api/v1/auth/login",
+        "/api/v1/auth/logout",
+        "/api/v1/auth/me",
+        "/api/v1/users",
+        "/api/v1/users/{username}/roles",
+        "/api/v1/users/{username}/second-factor",
+        "/api/v1/users/{username}/password",
+        "/api/v1/users/{username}/unlock",
+        "/api/v1/users/{username}/disable",
+        "/api/v1/audit",
+        "/api/v1/audit/verify",
         "/api/v1/events",
         "/api/v1/metrics",
         "/api/v1/units",
@@ -23,6 +34,21 @@ def test_the_openapi_document_lists_the_api(server: RunningServer) -> None:
         "/api/v1/alerts/{alert_id}/probe.jpg",
         "/api/v1/feed",
         "/osmand",
+        "/api/v1/reviews",
+        "/api/v1/reviews/{alert_id}",
+        "/api/v1/reviews/{alert_id}/probe.jpg",
+        "/api/v1/reviews/{alert_id}/enrolled.jpg",
+        "/api/v1/reviews/{alert_id}/decision",
+        "/api/v1/watchlists",
+        "/api/v1/watchlists/{watchlist_id}",
+        "/api/v1/watchlists/{watchlist_id}/subjects",
+        "/api/v1/watchlists/{watchlist_id}/subjects/{subject_id}/approve",
+        "/api/v1/watchlists/{watchlist_id}/subjects/{subject_id}/remove",
+        "/api/v1/watchlists/{watchlist_id}/subjects/{subject_id}/templates/{template_id}/chip.jpg",
+        "/api/v1/watchlists/{watchlist_id}/devices/{device_id}",
+        "/api/v1/device/watchlist/{version}",
+        "/api/v1/retention/run",
+        "/api/v1/report",
     }
     assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert document["paths"]["/api/v1/events"]["post"]["responses"]["413"]["content"]["application/json"]

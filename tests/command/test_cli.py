@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from tests.command.events import position
@@ -53,6 +54,10 @@ def test_vigil_serve_takes_a_devices_events(tmp_path: Path) -> None:
     code, out, _ = _run("devices", "register", "--device-id", "cam-1", "--unit-id", "A-12", "--data-dir", str(tmp_path))
     assert code == 0
     token = out.strip()
+    (tmp_path / "password").write_text("correct horse battery staple\n")
+    create = ["users", "create", "--username", "op-1", "--display-name", "Op", "--role", "operator"]
+    code, out, err = _run(*create, "--password-file", str(tmp_path / "password"), "--data-dir", str(tmp_path))
+    assert (code, out, err.strip()) == (0, "", "user op-1 created with roles operator")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -75,14 +80,53 @@ def test_vigil_serve_takes_a_devices_events(tmp_path: Path) -> None:
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError("vigil serve did not start") from None
                 time.sleep(0.1)
+        login = {"username": "op-1", "password": "correct horse battery staple", "delivery": "bearer"}
+        operator = httpx.post(f"{url}/api/v1/auth/login", json=login).json()["token"]
         event = position()
         response = httpx.post(
             f"{url}/api/v1/events", content=encode_event(event), headers={"Authorization": f"Bearer {token}"}
         )
         assert response.json()["committed"] == [str(event.id)]
-        units = httpx.get(f"{url}/api/v1/units").json()["units"]
+        units = httpx.get(f"{url}/api/v1/units", headers={"Authorization": f"Bearer {operator}"}).json()["units"]
         assert units[0]["position"]["lat"] == event.lat
     finally:
         server.terminate()
         output = server.communicate(timeout=20)[0].decode()
     assert "command.startup_step" in output
+
+
+def test_retention_report_and_package_keys_from_the_command_line(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wrap = tmp_path / "wrap.key"
+    assert _run("watchlist", "device-key", str(wrap))[0] == 0
+    _run("devices", "register", "--db", database_url, "--device-id", "cam-7", "--unit-id", "B-2")
+    os.environ["VIGIL_WATCHLISTS__KEY_WRAP_FILE"] = str(wrap)
+    try:
+        code, out, err = _run(
+            "devices", "package-key", "cam-7", "--out", str(tmp_path / "cam7.key"), "--db", database_url
+        )
+        again = _run("devices", "package-key", "cam-7", "--out", str(tmp_path / "again.key"), "--db", database_url)
+    finally:
+        del os.environ["VIGIL_WATCHLISTS__KEY_WRAP_FILE"]
+    assert (code, len((tmp_path / "cam7.key").read_text().strip()), "written to" in err) == (0, 64, True)
+    assert (tmp_path / "cam7.key").stat().st_mode & 0o777 == 0o600
+    assert (again[0], "pass --replace" in again[2], (tmp_path / "again.key").exists()) == (1, True, False)
+
+    code, out, _ = _run("retention", "run", "--db", database_url, "--json")
+    assert (code, json.loads(out)["dismissed_probes_deleted"], json.loads(out)["actor"].startswith("cli:")) == (
+        0,
+        [],
+        True,
+    )
+
+    period = ["--from", "2025-01-01", "--to", "2025-02-01", "--db", database_url]
+    code, out, _ = _run("report", *period, "--json")
+    assert (code, json.loads(out)["totals"]["alerts"], json.loads(out)["period_from"]) == (0, 0, "2025-01-01T00:00:00Z")
+    code, _, err = _run("report", *period, "--html", "--out", str(tmp_path / "report.html"))
+    assert (code, (tmp_path / "report.html").read_text().startswith("<!DOCTYPE html>")) == (0, True)
+    code, _, err = _run("report", "--from", "2025-02-01", "--to", "2025-01-01", "--db", database_url)
+    assert (code, err.strip()) == (
+        1,
+        "error: the period ends (2025-01-01T00:00:00+00:00) before it starts (2025-02-01T00:00:00+00:00)",
+    )

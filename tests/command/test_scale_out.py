@@ -27,11 +27,13 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from tests.command.conftest import Account, CreateAccount
 from tests.command.events import alert, position
 from tests.support.mosquitto import Broker, free_port, start_mosquitto
 from vigil.bus.mqtt import MqttBus
 from vigil.bus.mqtt_settings import MqttSettings
 from vigil.bus.protocol import Message
+from vigil.command.accounts.models import Role
 from vigil.command.alerts.models import Alert
 from vigil.command.broker.files import Listener
 from vigil.command.broker.service import write_broker_config
@@ -73,6 +75,7 @@ class Server:
         ]
         self._log = directory / f"{user}.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.token = ""
 
     def start(self) -> None:
         env = {key: value for key, value in os.environ.items() if not key.startswith("VIGIL_")}
@@ -83,15 +86,23 @@ class Server:
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                httpx.get(f"{self.url}/api/v1/metrics", timeout=1).raise_for_status()
+                httpx.get(f"{self.url}/api/v1/openapi.json", timeout=1).raise_for_status()
                 return
             except httpx.TransportError:
                 if self.process is None or self.process.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(f"{self.user} did not start: {self._log.read_text()[-3000:]}") from None
                 time.sleep(0.1)
 
+    def sign_in(self, admin: Account) -> None:
+        """Sign in as an administrator (the metrics are theirs)."""
+        body = {"username": admin.username, "password": admin.password, "code": admin.code(), "delivery": "bearer"}
+        response = httpx.post(f"{self.url}/api/v1/auth/login", json=body, timeout=10)
+        response.raise_for_status()
+        self.token = response.json()["token"]
+
     def mqtt_counts(self) -> dict[str, int]:
-        counts = httpx.get(f"{self.url}/api/v1/metrics", timeout=5).json()["ingestion"]["by_transport"]["mqtt"]
+        metrics = httpx.get(f"{self.url}/api/v1/metrics", headers={"Authorization": f"Bearer {self.token}"}, timeout=5)
+        counts = metrics.json()["ingestion"]["by_transport"]["mqtt"]
         return {key: int(value) for key, value in counts.items()}
 
     def kill(self) -> None:
@@ -142,11 +153,21 @@ class AckedDevice:
 
 
 @pytest.fixture
-def servers(database_url: str, database: Database, tmp_path: Path) -> Iterator[tuple[list[Server], Broker, str]]:
+def servers(
+    database_url: str, database: Database, tmp_path: Path, accounts: CreateAccount
+) -> Iterator[tuple[list[Server], Broker, str]]:
     """Two server processes on the test's PostgreSQL schema and a private broker; the device's token."""
     with database.session() as session:
         token = register_device(
-            session=session, device_id="cam-1", unit_id="A-12", call_sign=None, radio_id=None, kind=None, now=utc_now()
+            actor="system",
+            address=None,
+            session=session,
+            device_id="cam-1",
+            unit_id="A-12",
+            call_sign=None,
+            radio_id=None,
+            kind=None,
+            now=utc_now(),
         ).token.get_secret_value()
         files = write_broker_config(
             session=session,
@@ -163,8 +184,10 @@ def servers(database_url: str, database: Database, tmp_path: Path) -> Iterator[t
     try:
         for server in started:
             server.start()
+        admin = accounts("admin-1", Role.ADMIN)
         for server in started:
             server.wait_until_serving()
+            server.sign_in(admin)
         yield started, broker, token
     finally:
         for server in started:

@@ -26,6 +26,13 @@ def test_the_environment_configures_nested_sections(monkeypatch: pytest.MonkeyPa
     assert settings.limits.max_clock_skew_s == 120
 
 
+def test_sign_in_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIGIL_ACCOUNTS__MAX_FAILED_SIGN_INS", "3")
+    monkeypatch.setenv("VIGIL_ACCOUNTS__SESSION_IDLE_S", "600")
+    accounts = CommandSettings().accounts
+    assert (accounts.max_failed_sign_ins, accounts.session_idle_s, accounts.lockout_s) == (3, 600, 900)
+
+
 def test_the_memory_bus_is_chosen_by_its_kind(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VIGIL_BUS__KIND", "memory")
     assert CommandSettings().bus == MemoryBusSettings()
@@ -41,6 +48,9 @@ def test_the_memory_bus_is_chosen_by_its_kind(monkeypatch: pytest.MonkeyPatch) -
         ({"limits": {"max_clock_skew": 5}}, "Extra inputs are not permitted"),
         ({"bus_group": "a/b"}, "String should match pattern"),
         ({"port": 0}, "greater than or equal to 1"),
+        ({"accounts": {"session_idle_s": 7200, "session_absolute_s": 3600}}, "a session can never be idle longer"),
+        ({"accounts": {"max_failed_sign_ins": 0}}, "greater than or equal to 1"),
+        ({"accounts": {"totp_window_steps": 5}}, "less than or equal to 2"),
     ],
 )
 def test_wrong_settings_fail_loudly(fields: dict[str, object], match: str) -> None:

@@ -129,7 +129,15 @@ def handset(
     database.migrate()
     with database.session() as session:
         register_device(
-            session=session, device_id=DEVICE, unit_id=UNIT, call_sign=None, radio_id=None, kind=None, now=utc_now()
+            actor="system",
+            address=None,
+            session=session,
+            device_id=DEVICE,
+            unit_id=UNIT,
+            call_sign=None,
+            radio_id=None,
+            kind=None,
+            now=utc_now(),
         )
 
     broker: Broker | None = None

@@ -71,6 +71,7 @@ class FleetPlan(BaseModel):
     host: str
     port: int
     metrics_url: str = Field(description="The server's GET /api/v1/metrics, read as the measured time starts and ends.")
+    metrics_token: str = Field(description="An administrator's session token, to read the metrics with.")
     devices: list[tuple[str, str]] = Field(description="(device_id, unit_id) of each simulated device.")
     kind: EventKind
     rate: float | None = Field(
@@ -336,8 +337,9 @@ def _event_maker(device_id: str, unit_id: str, plan: FleetPlan, seed: int) -> Ca
     return position if plan.kind == "position" else alert
 
 
-def _accepted(metrics_url: str) -> tuple[int, int, int]:
-    with urllib.request.urlopen(metrics_url, timeout=30) as response:  # a loopback URL we built
+def _accepted(plan: FleetPlan) -> tuple[int, int, int]:
+    request = urllib.request.Request(plan.metrics_url, headers={"Authorization": f"Bearer {plan.metrics_token}"})
+    with urllib.request.urlopen(request, timeout=30) as response:  # a loopback URL we built
         counts = json.loads(response.read())["ingestion"]
     return int(counts["accepted"]), int(counts["duplicate"]), int(counts["rejected"])
 
@@ -350,20 +352,20 @@ def drive_fleet(plan: FleetPlan) -> FleetResult:
     """
     fleet = _Fleet(plan)
     try:
-        before = _accepted(plan.metrics_url)
+        before = _accepted(plan)
         started = time.monotonic()
         fleet.start(started)
         fleet.run_until(started + plan.warmup_s)
-        accepted_start = _accepted(plan.metrics_url)[0]
+        accepted_start = _accepted(plan)[0]
         measured_from = time.monotonic()
         fleet.run_until(measured_from + plan.seconds)
-        accepted_end = _accepted(plan.metrics_url)[0]
+        accepted_end = _accepted(plan)[0]
         measured_to = time.monotonic()
         fleet.stopping = True
         deadline = time.monotonic() + plan.drain_timeout_s
         while fleet.in_flight and time.monotonic() < deadline:
             fleet.run_until(min(deadline, time.monotonic() + 0.05))
-        after = _accepted(plan.metrics_url)
+        after = _accepted(plan)
     finally:
         fleet.close()
     devices = fleet.devices

@@ -12,7 +12,8 @@ process. Four phases follow, each on positions and then on alerts carrying a ~20
 
 Each phase warms up, then measures for ``seconds``:
 
-* **events/s** is the server's own count of accepted (committed) events (``GET /api/v1/metrics``) over the
+* **events/s** is the server's own count of accepted (committed) events (``GET /api/v1/metrics``, read as an
+  administrator the benchmark creates and signs in with password and second factor) over the
   measured time, divided by its length;
 * **latency** is per event, from just before the device publishes it to the arrival of the server's ``ack``
   naming it, which is sent only after the commit (so an upper bound on publish → committed);
@@ -22,6 +23,7 @@ Each phase warms up, then measures for ``seconds``:
 Figures are medians over the runs.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -39,6 +41,7 @@ from typing import Protocol
 
 import numpy as np
 import psycopg
+import pyotp
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -64,8 +67,8 @@ class CommandCentreStore(Protocol):
     outside, as devices do.
     """
 
-    def prepare(self, url: str, devices: Sequence[tuple[str, str]]) -> None:
-        """Migrate the database at ``url`` and register each (device_id, unit_id) there."""
+    def prepare(self, url: str, devices: Sequence[tuple[str, str]]) -> "BenchAdmin":
+        """Migrate the database at ``url``, register each (device_id, unit_id) there, and create an administrator."""
         ...
 
     def stored_events(self, url: str) -> int:
@@ -74,6 +77,14 @@ class CommandCentreStore(Protocol):
 
 
 DEFAULT_DATABASES = ("sqlite", "postgresql+psycopg://postgres@127.0.0.1:5432/vigil_test")
+
+
+class BenchAdmin(BaseModel):
+    """The administrator the benchmark reads the server's metrics as."""
+
+    username: str
+    password: str
+    totp_secret: str = Field(description="The second factor's base32 secret.")
 
 
 class BenchFailed(VigilError):
@@ -172,9 +183,9 @@ def run_ingest_bench(
                     tempfile.TemporaryDirectory(prefix="vigil-bench-ingest-") as tmp,
                     _fresh_database(spec, Path(tmp)) as url,
                 ):
-                    store.prepare(url, fleet)
+                    admin = store.prepare(url, fleet)
                     runs_results = _one_run(
-                        pool, store, url, Path(tmp), fleet, probe, phases, seconds, warmup_s, window
+                        pool, store, url, Path(tmp), admin, fleet, probe, phases, seconds, warmup_s, window
                     )
                     for phase, result, stored in runs_results:
                         results[phase].append((result, stored))
@@ -205,6 +216,7 @@ def _one_run(
     store: CommandCentreStore,
     url: str,
     directory: Path,
+    admin: BenchAdmin,
     fleet: list[tuple[str, str]],
     probe: bytes,
     phases: list[Phase],
@@ -214,7 +226,7 @@ def _one_run(
 ) -> list[tuple[Phase, FleetResult, int]]:
     broker = start_broker(directory)
     try:
-        with _server(url, broker.url, directory) as metrics_url:
+        with _server(url, broker.url, directory, admin) as (metrics_url, metrics_token):
             results: list[tuple[Phase, FleetResult, int]] = []
             for kind, rate in phases:
                 stored_before = store.stored_events(url)
@@ -222,6 +234,7 @@ def _one_run(
                     host=broker.host,
                     port=broker.port,
                     metrics_url=metrics_url,
+                    metrics_token=metrics_token,
                     devices=fleet,
                     kind=kind,
                     rate=rate,
@@ -247,26 +260,26 @@ def _one_run(
 
 
 @contextmanager
-def _server(url: str, bus_url: str, directory: Path) -> Iterator[str]:
-    """``vigil serve`` on the database and bus, in a process of its own; yields its metrics URL."""
+def _server(url: str, bus_url: str, directory: Path, admin: BenchAdmin) -> Iterator[tuple[str, str]]:
+    """``vigil serve`` on the database and bus, in a process of its own; yields its metrics URL and a session."""
     port = free_port()
     log = directory / "server.log"
     command = [sys.executable, "-c", "from vigil.cli.app import main; main()", "serve"]
     command += ["--db", url, "--bus", bus_url, "--port", str(port), "--data-dir", str(directory / "data")]
     with log.open("ab") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    metrics_url = f"http://127.0.0.1:{port}/api/v1/metrics"
+    base = f"http://127.0.0.1:{port}/api/v1"
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(metrics_url, timeout=2):  # the loopback URL built above
+                with urllib.request.urlopen(f"{base}/openapi.json", timeout=2):  # the loopback URL built above
                     break
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise BenchFailed(f"vigil serve did not start: {log.read_text()[-3000:]}") from None
                 time.sleep(0.1)
-        yield metrics_url
+        yield f"{base}/metrics", _sign_in(base, admin)
     finally:
         process.terminate()
         try:
@@ -274,6 +287,25 @@ def _server(url: str, bus_url: str, directory: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
+
+
+def _sign_in(base: str, admin: BenchAdmin) -> str:
+    """Sign in as the administrator; returns the session's bearer token."""
+    body = {
+        "username": admin.username,
+        "password": admin.password,
+        "code": pyotp.TOTP(admin.totp_secret).now(),
+        "delivery": "bearer",
+    }
+    request = urllib.request.Request(
+        f"{base}/auth/login", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # the loopback URL built above
+            token: str = json.loads(response.read())["token"]
+    except urllib.error.HTTPError as exc:
+        raise BenchFailed(f"the benchmark's administrator could not sign in: {exc.read()[:300]!r}") from exc
+    return token
 
 
 @contextmanager

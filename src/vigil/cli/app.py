@@ -7,11 +7,14 @@ exit status 1, without a traceback (see :mod:`vigil.cli.boundary`); any other ex
 
 import typer
 
+from vigil.cli.audit import create_audit_app
 from vigil.cli.bench import create_bench_app
 from vigil.cli.edge import create_edge_app
 from vigil.cli.faces import register_face_commands
+from vigil.cli.governance import register_governance_commands
 from vigil.cli.models import create_models_app
 from vigil.cli.serve import register_server_commands
+from vigil.cli.users import create_users_app
 from vigil.cli.watchlist import register_watchlist_commands
 
 
@@ -25,7 +28,9 @@ def create_app() -> typer.Typer:
     )
     register_face_commands(app)
     register_watchlist_commands(app)
-    register_server_commands(app)
+    register_governance_commands(app, devices=register_server_commands(app))
+    app.add_typer(create_users_app(), name="users")
+    app.add_typer(create_audit_app(), name="audit")
     app.add_typer(create_bench_app(), name="bench")
     app.add_typer(create_models_app(), name="models")
     app.add_typer(create_edge_app(), name="edge")

@@ -1,10 +1,13 @@
 """``vigil bench …``: performance figures, as a table or as one JSON document."""
 
+import secrets
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
+import pyotp
 import typer
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
@@ -14,10 +17,14 @@ from vigil.bench.dispatch import DispatchBenchReport, run_dispatch_bench
 from vigil.bench.edge import run_edge_bench
 from vigil.bench.faces import FaceBenchReport, run_face_bench
 from vigil.bench.gallery import SIZES, run_gallery_bench
-from vigil.bench.ingest import DEFAULT_DATABASES, IngestBenchReport, run_ingest_bench
+from vigil.bench.ingest import DEFAULT_DATABASES, BenchAdmin, IngestBenchReport, run_ingest_bench
 from vigil.bench.testdata import locate_testdata
 from vigil.cli.boundary import exits_on_vigil_error
+from vigil.command.accounts.models import Role
+from vigil.command.accounts.passwords import Passwords
+from vigil.command.accounts.service import create_user
 from vigil.command.app import init_database
+from vigil.command.audit.chain import SYSTEM_ACTOR
 from vigil.command.database import Database
 from vigil.command.devices.service import register_device
 from vigil.command.ingestion.models import IngestedEvent
@@ -195,9 +202,11 @@ def ingest(
 class CommandCentreDatabase:
     """The command centre's own database functions, for ``vigil bench ingest``."""
 
-    def prepare(self, url: str, devices: Sequence[tuple[str, str]]) -> None:
-        """Migrate the database at ``url`` and register each (device_id, unit_id) there."""
-        database = init_database(CommandSettings(database_url=url))
+    def prepare(self, url: str, devices: Sequence[tuple[str, str]]) -> BenchAdmin:
+        """Migrate the database at ``url``, register each (device_id, unit_id) there, and create an administrator."""
+        settings = CommandSettings(database_url=url)
+        database = init_database(settings)
+        admin = BenchAdmin(username="bench-admin", password=secrets.token_urlsafe(24), totp_secret="")
         try:
             for device_id, unit_id in devices:
                 with database.session() as session:
@@ -208,10 +217,30 @@ class CommandCentreDatabase:
                         call_sign=None,
                         radio_id=None,
                         kind=None,
+                        actor=SYSTEM_ACTOR,
+                        address=None,
                         now=utc_now(),
                     )
+            with database.session() as session:
+                enrolment = create_user(
+                    session=session,
+                    passwords=Passwords(min_length=settings.accounts.min_password_length),
+                    settings=settings.accounts,
+                    username=admin.username,
+                    display_name="vigil bench ingest",
+                    roles=[Role.ADMIN],
+                    password=SecretStr(admin.password),
+                    second_factor=True,
+                    actor=SYSTEM_ACTOR,
+                    address=None,
+                    now=utc_now(),
+                )
         finally:
             database.dispose()
+        if enrolment.totp_provisioning_uri is None:
+            raise TypeError("an administrator is always given a second factor")
+        secret = pyotp.parse_uri(enrolment.totp_provisioning_uri.get_secret_value()).secret
+        return admin.model_copy(update={"totp_secret": secret})
 
     def stored_events(self, url: str) -> int:
         """How many events the database at ``url`` holds."""

@@ -16,6 +16,7 @@ from vigil.cli.boundary import exits_on_vigil_error
 from vigil.cli.edge import broker_settings
 from vigil.cli.faces import JsonOption
 from vigil.command.app import create_app, init_database
+from vigil.command.audit.chain import SYSTEM_ACTOR
 from vigil.command.broker.files import Listener
 from vigil.command.broker.schemas import BrokerConfig
 from vigil.command.broker.service import read_secret, write_broker_config
@@ -45,8 +46,8 @@ SWITCH_INTERVAL_S = 0.0005
 """Python's thread switch interval in the server (see :func:`sys.setswitchinterval`), seconds."""
 
 
-def register_server_commands(app: typer.Typer) -> None:
-    """Add ``vigil serve`` and the ``vigil devices`` group to the ``vigil`` command."""
+def register_server_commands(app: typer.Typer) -> typer.Typer:
+    """Add ``vigil serve`` and the ``vigil devices`` group to the ``vigil`` command; returns the group."""
     app.command("serve")(exits_on_vigil_error(serve))
     devices = typer.Typer(help="Body cameras registered with the command centre.", no_args_is_help=True)
     devices.command("register")(exits_on_vigil_error(register))
@@ -54,6 +55,7 @@ def register_server_commands(app: typer.Typer) -> None:
     devices.command("revoke")(exits_on_vigil_error(revoke))
     devices.command("broker-config")(exits_on_vigil_error(broker_config))
     app.add_typer(devices, name="devices")
+    return devices
 
 
 def command_settings(*, db: str | None, data_dir: Path | None, **overrides: Any) -> CommandSettings:
@@ -146,6 +148,8 @@ def register(
                 call_sign=call_sign,
                 radio_id=radio_id,
                 kind=kind,
+                actor=SYSTEM_ACTOR,
+                address=None,
                 now=utc_now(),
             )
         if broker_dir is not None:
@@ -197,7 +201,9 @@ def revoke(
     database = init_database(command_settings(db=db, data_dir=data_dir))
     try:
         with database.session() as session:
-            device = revoke_device(session=session, device_id=device_id, now=utc_now())
+            device = revoke_device(
+                session=session, device_id=device_id, actor=SYSTEM_ACTOR, address=None, now=utc_now()
+            )
         if broker_dir is not None:
             _rewrite_broker_files(database, broker_dir)
     finally:

@@ -8,8 +8,12 @@ Startup, in named steps (each logged as ``command.startup_step`` with its durati
 4. ``start_feed``: the live feed's horizon, woken by this process's commits (it polls only while followed);
 5. ``load_eta_model``: how arrival times are estimated (the street network, when one is configured);
 6. ``start_unit_index``: the live unit index, loaded from the database and kept in step with the feed.
+5. ``load_package_keys``: the keys that sign and encrypt watchlist packages, when configured;
+6. ``start_downlink``: with a bus, the thread that publishes review decisions and watchlist announcements;
+7. ``start_scheduler``: the governance jobs (escalation, subject expiry and package renewal, retention).
 
-Shutdown stops taking bus messages, stops a bus the server connected itself, and closes the database. Nothing
+Shutdown stops the scheduler and the downlink, stops taking bus messages, stops a bus the server connected
+itself, and closes the database. Nothing
 happens at import time, and nothing is shared between two apps.
 """
 
@@ -27,20 +31,34 @@ from vigil.bus.memory import MemoryBus
 from vigil.bus.mqtt import MqttBus
 from vigil.bus.mqtt_settings import MqttSettings
 from vigil.bus.protocol import Bus
+from vigil.command.accounts.passwords import Passwords
+from vigil.command.accounts.router import auth_router, users_router
 from vigil.command.alerts.router import router as alerts_router
 from vigil.command.api.problems import install_error_handlers
+from vigil.command.audit.router import router as audit_router
 from vigil.command.database import Database
 from vigil.command.devices.router import router as devices_router
+from vigil.command.downlink.sender import DownlinkSender
 from vigil.command.feed.follower import FeedFollower
 from vigil.command.feed.router import router as feed_router
 from vigil.command.ingestion.metrics import IngestionMetrics
 from vigil.command.ingestion.router import osmand_router
 from vigil.command.ingestion.router import router as ingestion_router
 from vigil.command.ingestion.subscriber import start_ingestion
+from vigil.command.jobs import governance_jobs
+from vigil.command.report.router import router as report_router
+from vigil.command.retention.holds import NoHold, RetentionHold
+from vigil.command.retention.router import router as retention_router
+from vigil.command.reviews.router import router as reviews_router
 from vigil.command.runtime import ServerRuntime
+from vigil.command.scheduler import Scheduler
 from vigil.command.settings import CommandSettings, MemoryBusSettings
 from vigil.command.units.live_index import UnitIndexFollower
 from vigil.command.units.router import router as units_router
+from vigil.command.watchlists.enrolment import Enroller
+from vigil.command.watchlists.keys import load_package_keys
+from vigil.command.watchlists.router import device_router as device_package_router
+from vigil.command.watchlists.router import router as watchlists_router
 from vigil.dispatch.ranking import build_eta_model
 from vigil.events import utc_now
 
@@ -51,12 +69,15 @@ T = TypeVar("T")
 OPENAPI_URL = "/api/v1/openapi.json"
 
 
-def create_app(settings: CommandSettings, *, bus: Bus | None = None) -> FastAPI:
+def create_app(
+    settings: CommandSettings, *, bus: Bus | None = None, retention_hold: RetentionHold | None = None
+) -> FastAPI:
     """Build the server; it starts (database, bus, ingestion) when the ASGI server runs its lifespan.
 
     Args:
         settings: the server's settings.
         bus: a bus to use instead of the one the settings name; it stays the caller's to stop.
+        retention_hold: what keeps confirmed alerts' crops past the case period; none holds anything by default.
 
     Returns:
         The app, with its OpenAPI document at ``/api/v1/openapi.json`` and docs at ``/api/docs``.
@@ -64,7 +85,7 @@ def create_app(settings: CommandSettings, *, bus: Bus | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await run_in_threadpool(start_server, settings, bus)
+        runtime = await run_in_threadpool(start_server, settings, bus, retention_hold)
         app.state.runtime = runtime
         try:
             runtime.units = await start_unit_index(runtime)
@@ -77,29 +98,43 @@ def create_app(settings: CommandSettings, *, bus: Bus | None = None) -> FastAPI:
     app = FastAPI(
         title="Vigil command centre",
         version=vigil.__version__,
-        summary="Ingests body cameras' events; serves units, devices and alerts to the operators' map.",
+        summary="Ingests body cameras' events; serves units, devices and alerts to signed-in operators' map.",
         lifespan=lifespan,
         openapi_url=OPENAPI_URL,
         docs_url="/api/docs",
         redoc_url=None,
     )
     install_error_handlers(app)
-    for router in (ingestion_router, units_router, devices_router, alerts_router, feed_router):
+    routers = (auth_router, users_router, ingestion_router, units_router, devices_router, alerts_router, feed_router)
+    for router in (*routers, audit_router):
+        app.include_router(router)
+    for router in (reviews_router, watchlists_router, device_package_router, retention_router, report_router):
         app.include_router(router)
     if settings.osmand_enabled:
         app.include_router(osmand_router)
     return app
 
 
-def start_server(settings: CommandSettings, bus: Bus | None) -> ServerRuntime:
+def start_server(
+    settings: CommandSettings, bus: Bus | None, retention_hold: RetentionHold | None = None
+) -> ServerRuntime:
     """Run the startup steps; on a failure, undo the steps that ran and raise.
 
     Raises:
         DatabaseUnavailable, MigrationFailed: the database step failed.
         BusError: the bus could not be connected or subscribed to.
+        KeyFileError: a configured package key file is missing or malformed.
     """
     database = _step("init_database", lambda: init_database(settings))
-    runtime = ServerRuntime(settings=settings, database=database, metrics=IngestionMetrics(), started_at=utc_now())
+    runtime = ServerRuntime(
+        settings=settings,
+        database=database,
+        metrics=IngestionMetrics(),
+        started_at=utc_now(),
+        passwords=Passwords(min_length=settings.accounts.min_password_length),
+        enroller=Enroller(settings.watchlists.vision),
+        retention_hold=retention_hold if retention_hold is not None else NoHold(),
+    )
     try:
         runtime.bus, runtime.owns_bus = _step("connect_bus", lambda: connect_bus(settings, bus))
         if runtime.bus is not None:
@@ -116,6 +151,15 @@ def start_server(settings: CommandSettings, bus: Bus | None) -> ServerRuntime:
             )
         runtime.feed = _step("start_feed", lambda: FeedFollower(database=database, settings=settings.feed))
         runtime.eta = _step("load_eta_model", lambda: build_eta_model(settings.dispatch.ranking))
+        runtime.package_keys = _step("load_package_keys", lambda: load_package_keys(settings.watchlists))
+        if runtime.bus is not None:
+            publisher = runtime.bus
+            runtime.downlink = _step(
+                "start_downlink",
+                lambda: DownlinkSender(database=database, bus=publisher, every_s=settings.scheduler.downlink_every_s),
+            )
+        if settings.scheduler.enabled:
+            runtime.scheduler = _step("start_scheduler", lambda: start_scheduler(runtime))
     except BaseException:
         stop_server(runtime)
         raise
@@ -143,7 +187,14 @@ async def start_unit_index(runtime: ServerRuntime) -> UnitIndexFollower:
 
 
 def stop_server(runtime: ServerRuntime) -> None:
-    """Stop taking bus messages, stop the bus if the server connected it, close the database."""
+    """Stop the jobs and the downlink, stop taking bus messages, stop the bus if the server connected it.
+
+    The database is closed last.
+    """
+    if runtime.scheduler is not None:
+        runtime.scheduler.stop()
+    if runtime.downlink is not None:
+        runtime.downlink.close()
     if runtime.subscriber is not None:
         runtime.subscriber.close()
     if runtime.bus is not None and runtime.owns_bus:
@@ -166,6 +217,23 @@ def init_database(settings: CommandSettings) -> Database:
         database.dispose()
         raise
     return database
+
+
+def start_scheduler(runtime: ServerRuntime) -> Scheduler:
+    """Start the governance jobs on their thread."""
+    scheduler = Scheduler(
+        database=runtime.database,
+        jobs=governance_jobs(
+            database=runtime.database,
+            settings=runtime.settings,
+            keys=runtime.package_keys,
+            hold=runtime.retention_hold,
+        ),
+        tick_s=runtime.settings.scheduler.tick_s,
+        clock=utc_now,
+    )
+    scheduler.start()
+    return scheduler
 
 
 def connect_bus(settings: CommandSettings, given: Bus | None) -> tuple[Bus | None, bool]:

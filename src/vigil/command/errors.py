@@ -12,6 +12,18 @@ Hierarchy::
         │   ├── InvalidDeviceId         not a valid device id (letters, digits, . _ -; at most 64)
         │   ├── DeviceAlreadyRegistered the id is taken; register the replacement under a new id
         │   └── NotAuthenticated        no device token, or one that is wrong or revoked (HTTP 401)
+        ├── AccountError
+        │   ├── SignInFailed            wrong user name, password or code, or a disabled account (HTTP 401)
+        │   ├── AccountLocked           too many failed sign-ins: refused until the lock-out ends (HTTP 401)
+        │   ├── NotSignedIn             no session, or one expired, revoked or of a disabled user (HTTP 401)
+        │   ├── RoleRequired            signed in, without a role the action needs (HTTP 403)
+        │   ├── CrossSiteRequest        a cookie-borne request from another site (CSRF), refused (HTTP 403)
+        │   ├── OwnAccountRefused       an administrator changing their own roles or disabling themselves (HTTP 403)
+        │   ├── UnknownUser             no user has this name (HTTP 404)
+        │   ├── UserAlreadyExists       the name is taken, by a live or a disabled user (HTTP 409)
+        │   └── InvalidAccount          a user name, display name, password or role set that is not allowed (HTTP 422)
+        ├── AuditError
+        │   └── InvalidAuditEntry       an audit entry breaks the trail's rules (details beyond ids and counts…): a bug
         ├── UnknownUnit                 no unit has this id
         ├── UnknownAlert                no alert has this id, or its image was deleted
         ├── IngestionStopped            the server is shutting down: the bus delivers the message again later
@@ -25,6 +37,8 @@ Hierarchy::
 A rejected *event* is not an error: ingestion stores it with a reason and carries on
 (see :mod:`vigil.command.ingestion.service`).
 """
+
+from datetime import datetime
 
 from vigil.errors import VigilError
 
@@ -71,6 +85,124 @@ class DeviceAlreadyRegistered(DeviceError):
 
 class NotAuthenticated(DeviceError):
     """The request carries no device token, or one that is wrong or revoked."""
+
+
+class AccountError(CommandError):
+    """Base class of sign-in and user-administration errors."""
+
+
+class SignInFailed(AccountError):
+    """The user name, password or second-factor code is wrong, or the account is disabled (not said which).
+
+    Attributes:
+        username: the name given.
+    """
+
+    def __init__(self, *, username: str) -> None:
+        super().__init__(
+            "the user name, password or code is wrong; after repeated failures the account is locked for a while"
+        )
+        self.username = username
+
+
+class AccountLocked(AccountError):
+    """Too many failed sign-ins: the account refuses every sign-in until the lock-out ends.
+
+    Attributes:
+        username: the account.
+        locked_until: when sign-in opens again (UTC).
+    """
+
+    def __init__(self, *, username: str, locked_until: datetime) -> None:
+        super().__init__(
+            f"account {username!r} is locked after repeated failed sign-ins until {locked_until:%Y-%m-%d %H:%M:%S} "
+            "UTC; an administrator can unlock it sooner"
+        )
+        self.username = username
+        self.locked_until = locked_until
+
+
+class NotSignedIn(AccountError):
+    """The request carries no session, or one that is unknown, expired or revoked, or of a disabled user."""
+
+
+class RoleRequired(AccountError):
+    """The caller is signed in but holds none of the roles the action needs.
+
+    Attributes:
+        needed: the roles any one of which would do.
+    """
+
+    def __init__(self, *, needed: list[str]) -> None:
+        super().__init__(f"this needs the role {' or '.join(needed)}; ask an administrator if you should have it")
+        self.needed = needed
+
+
+class CrossSiteRequest(AccountError):
+    """A state-changing request authenticated by the session cookie did not come from the server's own pages."""
+
+
+class OwnAccountRefused(AccountError):
+    """An administrator tried to change their own roles or disable their own account.
+
+    Attributes:
+        username: the account.
+    """
+
+    def __init__(self, message: str, *, username: str) -> None:
+        super().__init__(message)
+        self.username = username
+
+
+class UnknownUser(AccountError):
+    """No user has this name.
+
+    Attributes:
+        username: the name asked for.
+    """
+
+    def __init__(self, *, username: str) -> None:
+        super().__init__(f"no user {username!r}; `vigil users list` shows the users")
+        self.username = username
+
+
+class UserAlreadyExists(AccountError):
+    """A user with this name exists (disabled users keep theirs, so their audit trail stays unambiguous).
+
+    Attributes:
+        username: the name asked for.
+    """
+
+    def __init__(self, *, username: str) -> None:
+        super().__init__(f"user name {username!r} is taken; user names are never reused, choose another")
+        self.username = username
+
+
+class InvalidAccount(AccountError):
+    """A user name, display name, password or set of roles that is not allowed.
+
+    Attributes:
+        field: what is wrong (``username``, ``display_name``, ``password``, ``roles``).
+    """
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class AuditError(CommandError):
+    """Base class of audit-trail errors."""
+
+
+class InvalidAuditEntry(AuditError):
+    """An audit entry that breaks the trail's rules (a bug in the caller, so HTTP 500).
+
+    Its details hold more than short ids, counts and flags, or its actor, action or record type is not in the
+    expected form.
+
+    Biometric data (images, embeddings) must never reach the audit trail; this error stops anything that looks
+    like it, or is simply too large, before it is written.
+    """
 
 
 class UnknownUnit(CommandError):

@@ -7,7 +7,7 @@ For example ``VIGIL_DATABASE_URL=postgresql://vigil@db/vigil``, ``VIGIL_BUS__KIN
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -15,6 +15,7 @@ from sqlalchemy.exc import ArgumentError
 from vigil.bus.mqtt_settings import MqttSettings
 from vigil.dispatch.settings import DispatchSettings
 from vigil.events import MAX_EVENT_BYTES, MAX_PROBE_JPEG_BYTES
+from vigil.vision.settings import HogDetectorSettings, VisionSettings
 
 DATABASE_FILE = "command.sqlite"
 
@@ -74,6 +75,148 @@ class FeedSettings(BaseModel):
     page_size: int = Field(500, ge=1, le=10_000, description="Rows read from the database at a time.")
 
 
+class ReviewSettings(BaseModel):
+    """The human review of every alert."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    escalation_s: float = Field(
+        120.0,
+        gt=0,
+        le=86_400,
+        description="An alert still unreviewed this long after it was raised is escalated to supervisors, seconds.",
+    )
+
+
+class RetentionSettings(BaseModel):
+    """How long biometric images are kept (the alert rows and their decisions are kept for the report)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dismissed_probe_s: float = Field(
+        24 * 3600.0, ge=0, le=366 * 86_400, description="Face crops of dismissed alerts, after dismissal, seconds."
+    )
+    confirmed_probe_s: float = Field(
+        31 * 86_400.0,
+        ge=0,
+        le=10 * 366 * 86_400,
+        description="Face crops of confirmed alerts not held by an open incident, after confirmation, seconds.",
+    )
+    ended_subject_s: float = Field(
+        31 * 86_400.0,
+        ge=0,
+        le=10 * 366 * 86_400,
+        description="Templates (embeddings and face chips) of subjects removed or expired, after that, seconds.",
+    )
+    batch: int = Field(500, ge=1, le=100_000, description="Images deleted per transaction.")
+
+
+class WatchlistServerSettings(BaseModel):
+    """The watchlists the command centre governs and the signed packages it makes for devices."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    signing_key_file: Path | None = Field(
+        None,
+        description=(
+            "The centre's Ed25519 private key (PEM; `vigil watchlist keys` makes one). None: no packages are made "
+            "until it is set."
+        ),
+    )
+    key_wrap_file: Path | None = Field(
+        None,
+        description=(
+            "A 32-byte key (64 hex characters; `vigil watchlist device-key` makes one) under which devices' package "
+            "keys are stored encrypted in the database. Every server process shares the same file."
+        ),
+    )
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/\s]+(/[^\s]*)?$",
+        description="Base URL devices download packages from; default http://<host>:<port>.",
+    )
+    package_valid_for_s: float = Field(
+        7 * 86_400.0,
+        ge=600,
+        le=90 * 86_400,
+        description="Longest validity of a package (also cut at its first subject's expiry), seconds.",
+    )
+    renew_before_s: float = Field(
+        86_400.0,
+        ge=60,
+        le=30 * 86_400,
+        description="A new version is made when the current one's packages have less validity left, seconds.",
+    )
+    max_enrolment_bytes: int = Field(
+        24 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024, description="Largest enrolment request (photos), bytes."
+    )
+    max_photos: int = Field(10, ge=1, le=50, description="Most photos in one proposal.")
+    vision: VisionSettings = Field(
+        default_factory=lambda: VisionSettings(detector=HogDetectorSettings(upsample=1), max_side_px=2048),
+        description="The face engine that turns proposed photos into templates.",
+    )
+
+
+class SchedulerSettings(BaseModel):
+    """The server's scheduled jobs (escalation, subject expiry and package renewal, retention, downlink)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(True, description="Run the jobs in this server process (every process may; one runs each).")
+    tick_s: float = Field(1.0, gt=0, le=60, description="How often the scheduler looks for a job that is due, seconds.")
+    escalation_every_s: float = Field(5.0, gt=0, le=3600, description="Escalation of unreviewed alerts, seconds.")
+    watchlists_every_s: float = Field(
+        15.0, gt=0, le=3600, description="Subject expiry, package renewal and devices' packages, seconds."
+    )
+    retention_every_s: float = Field(600.0, gt=0, le=86_400, description="Retention, seconds.")
+    downlink_every_s: float = Field(5.0, gt=0, le=3600, description="Resending what devices were not sent, seconds.")
+
+
+class AccountSettings(BaseModel):
+    """Sign-in, lock-out and sessions of the people who use the command centre (see :mod:`vigil.command.accounts`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_failed_sign_ins: int = Field(
+        5, ge=1, le=100, description="Failed sign-ins in a row after which the account is locked."
+    )
+    lockout_s: float = Field(
+        900.0, ge=1, le=86_400, description="How long a locked account refuses every sign-in, seconds."
+    )
+    session_idle_s: float = Field(1800.0, ge=10, le=86_400, description="A session unused for this long ends, seconds.")
+    session_absolute_s: float = Field(
+        12 * 3600.0,
+        ge=60,
+        le=7 * 86_400,
+        description="A session ends this long after sign-in however much it is used (about a shift), seconds.",
+    )
+    totp_window_steps: int = Field(
+        1,
+        ge=0,
+        le=2,
+        description="Second-factor codes accepted this many 30-second steps either side of now (clock drift).",
+    )
+    totp_issuer: str = Field(
+        "Vigil", min_length=1, max_length=64, description="The name authenticator apps show beside the account."
+    )
+    min_password_length: int = Field(12, ge=8, le=128, description="Shortest password accepted, characters.")
+    feed_session_check_s: float = Field(
+        30.0,
+        gt=0,
+        le=600,
+        description="How often an open live-feed WebSocket checks that its session is still valid, seconds.",
+    )
+
+    @model_validator(mode="after")
+    def _idle_within_absolute(self) -> "AccountSettings":
+        if self.session_idle_s > self.session_absolute_s:
+            raise ValueError(
+                f"session_idle_s ({self.session_idle_s:g}) is longer than session_absolute_s "
+                f"({self.session_absolute_s:g}); a session can never be idle longer than it lives"
+            )
+        return self
+
+
 class CommandSettings(BaseSettings):
     """Everything the command-centre server needs."""
 
@@ -105,6 +248,11 @@ class CommandSettings(BaseSettings):
     limits: IngestionLimits = Field(default_factory=IngestionLimits)
     feed: FeedSettings = Field(default_factory=FeedSettings)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    watchlists: WatchlistServerSettings = Field(default_factory=WatchlistServerSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    accounts: AccountSettings = Field(default_factory=AccountSettings)
 
     @field_validator("database_url")
     @classmethod
@@ -129,3 +277,9 @@ class CommandSettings(BaseSettings):
         if self.database_url is not None:
             return self.database_url
         return f"sqlite:///{(self.data_dir / DATABASE_FILE).resolve()}"
+
+    def public_url(self) -> str:
+        """The base URL devices reach this server at (``watchlists.public_url``, else host and port)."""
+        if self.watchlists.public_url is not None:
+            return self.watchlists.public_url.rstrip("/")
+        return f"http://{self.host}:{self.port}"

@@ -1,22 +1,46 @@
 """Every table of the command centre, gathered so that ``Base.metadata`` is complete (migrations compare to it)."""
 
+from vigil.command.accounts.models import User, UserRole, UserSession
 from vigil.command.alerts.models import Alert
+from vigil.command.audit.models import AuditEntry
 from vigil.command.database import Base
 from vigil.command.devices.models import Device, DeviceStatusRecord
 from vigil.command.dispatches.models import DispatchStatusRecord
+from vigil.command.downlink.models import DownlinkMessage
 from vigil.command.feed.models import FeedEntry
 from vigil.command.ingestion.models import IngestedEvent, RejectedEvent
 from vigil.command.units.models import PositionRecord, Unit
+from vigil.command.watchlists.models import (
+    DevicePackage,
+    DevicePackageKey,
+    Watchlist,
+    WatchlistDevice,
+    WatchlistSubject,
+    WatchlistTemplate,
+    WatchlistVersion,
+)
 
 __all__ = [
     "Alert",
+    "AuditEntry",
     "Base",
     "Device",
+    "DevicePackage",
+    "DevicePackageKey",
     "DeviceStatusRecord",
     "DispatchStatusRecord",
+    "DownlinkMessage",
     "FeedEntry",
     "IngestedEvent",
     "PositionRecord",
     "RejectedEvent",
     "Unit",
+    "User",
+    "UserRole",
+    "UserSession",
+    "Watchlist",
+    "WatchlistDevice",
+    "WatchlistSubject",
+    "WatchlistTemplate",
+    "WatchlistVersion",
 ]

@@ -1,5 +1,6 @@
 """Starting a body camera's agent from its settings, in named steps, and running it over a video source."""
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,7 @@ from vigil.edge.settings import (
     SysfsBatterySettings,
 )
 from vigil.edge.video_spec import open_source
-from vigil.edge.watchlist_update import WatchlistUpdater, loaded_from_package
+from vigil.edge.watchlist_update import WatchlistUpdater, fetch_url, loaded_from_package
 from vigil.events import utc_now
 from vigil.vision.landmarks import FivePointLandmarker
 from vigil.vision.settings import build_detector, build_embedder
@@ -141,6 +142,10 @@ def build_agent(
         device_key = load_device_key(settings.device_key)
         verify_key = load_verify_key(settings.verify_key)
 
+        # The device's broker password is its command-centre token: it also authenticates the package download.
+        password = settings.bus.password if settings.bus is not None else None
+        token = password.get_secret_value() if password is not None else None
+
         def updater_factory(active: ActiveWatchlist, on_error: Callable[[str], None]) -> WatchlistUpdater:
             return WatchlistUpdater(
                 active=active,
@@ -148,6 +153,7 @@ def build_agent(
                 device_key=device_key,
                 verify_key=verify_key,
                 on_error=on_error,
+                fetch=functools.partial(fetch_url, token=token),
             )
 
     return EdgeAgent(

@@ -31,14 +31,25 @@ class WatchlistFetchFailed(EdgeError):
     """The package could not be downloaded, or is not the one announced."""
 
 
-def fetch_url(url: str, *, timeout_s: float = 60.0, max_bytes: int = MAX_PACKAGE_BYTES) -> bytes:
+def fetch_url(
+    url: str, *, token: str | None = None, timeout_s: float = 60.0, max_bytes: int = MAX_PACKAGE_BYTES
+) -> bytes:
     """Download a package (``http(s)://`` or ``file://``).
+
+    Args:
+        url: where the announcement said the package is.
+        token: the device's token, sent as ``Authorization: Bearer`` (the command centre serves each device only
+            its own package).
+        timeout_s: how long to wait, seconds.
+        max_bytes: the largest package accepted.
 
     Raises:
         WatchlistFetchFailed: unreachable, an HTTP error, or larger than ``max_bytes``.
     """
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:  # the command centre's own URL
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        request = urllib.request.Request(url, headers=headers)
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # the command centre's own URL
             data = bytes(response.read(max_bytes + 1))
     except (URLError, OSError, ValueError) as exc:
         raise WatchlistFetchFailed(f"cannot download the watchlist package from {url} ({exc})") from exc

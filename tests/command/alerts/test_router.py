@@ -10,12 +10,12 @@ from vigil.events import encode_event, utc_now
 
 
 def test_alerts_come_newest_first_without_their_images(
-    server: RunningServer, register: Register, probe_jpeg: bytes
+    server: RunningServer, register: Register, probe_jpeg: bytes, operator_token: str
 ) -> None:
     now = utc_now()
     older = alert(probe_jpeg, at=now - timedelta(minutes=3), subject_id="older")
     newer = alert(probe_jpeg, at=now - timedelta(minutes=1), subject_id="newer")
-    with server.client(register()) as device, server.client() as operator:
+    with server.client(register()) as device, server.client(operator_token) as operator:
         device.post("/api/v1/events", content=b"[" + encode_event(older) + b"," + encode_event(newer) + b"]")
         listed = operator.get("/api/v1/alerts").text
         page = operator.get("/api/v1/alerts", params={"before": (now - timedelta(minutes=2)).isoformat()}).json()
@@ -32,8 +32,8 @@ def test_alerts_come_newest_first_without_their_images(
     assert (image.headers["content-type"], image.headers["cache-control"]) == ("image/jpeg", "no-store")
 
 
-def test_an_unknown_alerts_image_is_a_404(server: RunningServer) -> None:
-    with server.client() as client:
+def test_an_unknown_alerts_image_is_a_404(server: RunningServer, operator_token: str) -> None:
+    with server.client(operator_token) as client:
         response = client.get(f"/api/v1/alerts/{uuid.uuid4()}/probe.jpg")
         invalid = client.get("/api/v1/alerts/not-a-uuid/probe.jpg")
     assert (response.status_code, response.json()["error"]["code"]) == (404, "unknown_alert")

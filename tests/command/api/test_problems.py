@@ -7,8 +7,13 @@ from fastapi import FastAPI
 
 from tests.command.conftest import RunningServer
 from vigil.command import errors
-from vigil.command.api.problems import HTTP_STATUS, error_code, install_error_handlers
+from vigil.command.api.problems import HTTP_STATUS, error_code, install_error_handlers, status_of
 from vigil.command.errors import CommandError, DatabaseUnavailable, UnknownUnit
+from vigil.command.report import errors as report_errors
+from vigil.command.reviews import errors as review_errors
+from vigil.command.watchlists import errors as watchlist_errors
+
+API_ERROR_MODULES = {m.__name__ for m in (errors, review_errors, watchlist_errors, report_errors)}
 
 
 def _concrete(cls: type[CommandError]) -> set[type[CommandError]]:
@@ -19,8 +24,24 @@ def _concrete(cls: type[CommandError]) -> set[type[CommandError]]:
 
 
 def test_every_command_error_has_a_status_code() -> None:
-    concrete = {cls for cls in _concrete(CommandError) if cls.__module__ == errors.__name__}
-    assert concrete == set(HTTP_STATUS)
+    concrete = {cls for cls in _concrete(CommandError) if cls.__module__ in API_ERROR_MODULES}
+    unmapped = {cls.__name__ for cls in concrete if not any(base in HTTP_STATUS for base in cls.__mro__)}
+    assert {review_errors.AlertDismissed, watchlist_errors.NoPackage, report_errors.ReportPeriodInvalid} <= concrete
+    assert unmapped == set()
+    assert {cls.__module__ for cls in HTTP_STATUS} <= API_ERROR_MODULES
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (review_errors.AlertUnreviewed("x", alert_id="a"), 409),
+        (review_errors.AlertDismissed("x", alert_id="a"), 409),
+        (watchlist_errors.TwoPersonRuleBroken("x"), 403),
+        (errors.MigrationFailed("x"), 500),
+    ],
+)
+def test_subclasses_take_their_bases_status(error: CommandError, status: int) -> None:
+    assert status_of(error) == status
 
 
 @pytest.mark.parametrize(

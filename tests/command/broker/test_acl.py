@@ -245,7 +245,7 @@ def test_a_revoked_device_is_cut_off_when_the_broker_reloads_the_regenerated_fil
 ) -> None:
     device_a = connect("cam-a", secured.tokens["cam-a"])
     with secured.database.session() as session:
-        revoke_device(session=session, device_id="cam-a", now=utc_now())
+        revoke_device(actor="system", address=None, session=session, device_id="cam-a", now=utc_now())
     assert device_a.connected  # the files still name it
     secured.rewrite()
     secured.broker.reload()

@@ -112,7 +112,7 @@ def test_a_revoked_device_leaves_the_files_and_server_secrets_are_kept(
     register("cam-2", "A-12")
     first = _write(database, tmp_path, ["vigil-command-1", "vigil-command-2"])
     with database.session() as session:
-        revoke_device(session=session, device_id="cam-1", now=utc_now())
+        revoke_device(actor="system", address=None, session=session, device_id="cam-1", now=utc_now())
     second = _write(database, tmp_path)
 
     assert (first.devices, second.devices) == (["cam-1", "cam-2"], ["cam-2"])
@@ -150,6 +150,8 @@ def test_a_device_registered_before_broker_credentials_is_left_out_and_named(
     empty_database.migrate()
     with empty_database.session() as session:
         register_device(
+            actor="system",
+            address=None,
             session=session,
             device_id="cam-new",
             unit_id="A-12",

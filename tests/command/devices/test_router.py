@@ -5,9 +5,11 @@ from tests.command.events import device_status
 from vigil.events import encode_event
 
 
-def test_devices_show_when_they_were_last_seen_and_their_status(server: RunningServer, register: Register) -> None:
+def test_devices_show_when_they_were_last_seen_and_their_status(
+    server: RunningServer, register: Register, operator_token: str
+) -> None:
     register("cam-2", "B-7")
-    with server.client(register("cam-1", "A-12")) as device, server.client() as operator:
+    with server.client(register("cam-1", "A-12")) as device, server.client(operator_token) as operator:
         device.post("/api/v1/events", content=encode_event(device_status(battery_pct=42.0, last_error="lens fogged")))
         devices = operator.get("/api/v1/devices").json()["devices"]
     cam1, cam2 = devices

@@ -23,6 +23,8 @@ def _register(
 ) -> str:
     with database.session() as session:
         registration = register_device(
+            actor="system",
+            address=None,
             session=session,
             device_id=device_id,
             unit_id="A-12",
@@ -73,12 +75,12 @@ def test_registration_refuses_a_taken_or_invalid_id(
 def test_a_revoked_device_no_longer_authenticates_and_its_id_is_not_reused(database: Database) -> None:
     token = _register(database)
     with database.session() as session:
-        first = revoke_device(session=session, device_id="cam-1", now=utc_now())
-        again = revoke_device(session=session, device_id="cam-1", now=utc_now())
+        first = revoke_device(actor="system", address=None, session=session, device_id="cam-1", now=utc_now())
+        again = revoke_device(actor="system", address=None, session=session, device_id="cam-1", now=utc_now())
         with pytest.raises(NotAuthenticated):
             authenticate(session=session, token=token)
         with pytest.raises(UnknownDevice, match="no device 'cam-9'"):
-            revoke_device(session=session, device_id="cam-9", now=utc_now())
+            revoke_device(actor="system", address=None, session=session, device_id="cam-9", now=utc_now())
     assert again.revoked_at == first.revoked_at
     with pytest.raises(DeviceAlreadyRegistered, match="already revoked"):
         _register(database)

@@ -10,7 +10,8 @@ import pytest
 from fastapi import FastAPI
 from websockets.sync.client import ClientConnection, connect
 
-from tests.command.conftest import RunningServer, serving
+from tests.command.conftest import Account, CreateAccount, RunningServer, serving
+from vigil.command.accounts.models import Role
 
 ServeLive = Callable[[FastAPI], RunningServer]
 
@@ -47,13 +48,20 @@ class FeedClient:
 
 
 @pytest.fixture
-def feed_clients() -> Iterator[Callable[..., FeedClient]]:
-    """Open feed connections (``after`` = the resume point), closed after the test."""
+def feed_operator(accounts: CreateAccount) -> Account:
+    """The operator whose screens follow the feed."""
+    return accounts("feed-op", Role.OPERATOR)
+
+
+@pytest.fixture
+def feed_clients(feed_operator: Account) -> Iterator[Callable[..., FeedClient]]:
+    """Open feed connections (``after`` = the resume point) signed in as ``feed_operator``, closed after the test."""
     with ExitStack() as stack:
 
         def open_client(server: RunningServer, after: int | None = None) -> FeedClient:
             query = "" if after is None else f"?after={after}"
             url = f"{server.url.replace('http', 'ws', 1)}/api/v1/feed{query}"
-            return FeedClient(stack.enter_context(connect(url)))
+            headers = {"Authorization": f"Bearer {server.sign_in(feed_operator)}"}
+            return FeedClient(stack.enter_context(connect(url, additional_headers=headers)))
 
         yield open_client

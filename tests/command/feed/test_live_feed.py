@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.command.conftest import Register, RunningServer
+from tests.command.conftest import Account, Register, RunningServer
 from tests.command.events import alert, device_status, dispatch_status, position
 from tests.command.feed.conftest import FeedClient, ServeLive
 from vigil.command.app import create_app
@@ -29,10 +29,10 @@ def _post(server: RunningServer, token: str, events: list[Event]) -> None:
     assert response.json()["accepted"] == len(events), response.text
 
 
-def _catch_up(server: RunningServer, after: int = 0, limit: int = 3) -> list[dict[str, Any]]:
+def _catch_up(server: RunningServer, operator: Account, after: int = 0, limit: int = 3) -> list[dict[str, Any]]:
     """Every entry after ``after`` over HTTP, a page of ``limit`` at a time."""
     entries: list[dict[str, Any]] = []
-    with server.client() as client:
+    with server.client(server.sign_in(operator)) as client:
         while True:
             page = client.get("/api/v1/feed", params={"after": after, "limit": limit}).json()
             entries += page["entries"]
@@ -46,7 +46,12 @@ def _with_feed(settings: CommandSettings, **feed: float) -> CommandSettings:
 
 
 def test_a_screen_gets_entries_live_and_after_a_reconnect_every_missed_one_once_in_order(
-    serve_live: ServeLive, settings: CommandSettings, register: Register, probe_jpeg: bytes, feed_clients: OpenFeed
+    serve_live: ServeLive,
+    settings: CommandSettings,
+    register: Register,
+    probe_jpeg: bytes,
+    feed_clients: OpenFeed,
+    feed_operator: Account,
 ) -> None:
     token = register("cam-1", "A-12")
     server = serve_live(create_app(_with_feed(settings, position_interval_s=0)))
@@ -73,7 +78,7 @@ def test_a_screen_gets_entries_live_and_after_a_reconnect_every_missed_one_once_
     (latest,) = resumed.receive(1)
     assert (latest["seq"], latest["payload"]["event_id"]) == (caught_up[-1]["seq"] + 1, str(new.id))
     # Over HTTP, paged: the same entries, in the same order and shape.
-    registered, *rest = _catch_up(server)
+    registered, *rest = _catch_up(server, feed_operator)
     assert (registered["kind"], registered["payload"]["unit_id"]) == ("unit.changed", "A-12")  # before the screen
     assert rest == [*live, *caught_up, latest]
 

@@ -5,8 +5,9 @@ import json
 import pytest
 from sqlalchemy import select
 
-from tests.command.conftest import Register, RunningServer
+from tests.command.conftest import CreateAccount, Register, RunningServer
 from tests.command.events import position, with_fields
+from vigil.command.accounts.models import Role
 from vigil.command.database import Database
 from vigil.command.devices.service import revoke_device
 from vigil.command.units.models import PositionRecord
@@ -73,7 +74,7 @@ def test_a_request_without_a_valid_device_token_is_refused(
     register("cam-1")
     revoked = register("cam-old")
     with database.session() as session:
-        revoke_device(session=session, device_id="cam-old", now=utc_now())
+        revoke_device(actor="system", address=None, session=session, device_id="cam-old", now=utc_now())
     if authorization == "Bearer revoked":
         authorization = f"Bearer {revoked}"
     headers = {"Authorization": authorization} if authorization is not None else {}
@@ -111,10 +112,11 @@ def test_a_batch_over_the_event_limit_is_refused(server: RunningServer, register
     assert response.json()["error"]["details"] == {"count": 21, "limit": 20}
 
 
-def test_the_counters_follow_what_arrived(server: RunningServer, register: Register) -> None:
-    with server.client(register()) as client:
+def test_the_counters_follow_what_arrived(server: RunningServer, register: Register, accounts: CreateAccount) -> None:
+    admin = server.sign_in(accounts("admin-1", Role.ADMIN))
+    with server.client(register()) as client, server.client(admin) as administrator:
         client.post("/api/v1/events", content=b"[" + encode_event(position()) + b', {"type": "x"}]')
-        metrics = client.get("/api/v1/metrics").json()
+        metrics = administrator.get("/api/v1/metrics").json()
     assert metrics["ingestion"]["accepted"] == 1
     assert metrics["ingestion"]["rejected_by_reason"] == {"malformed": 1}
     assert metrics["ingestion"]["by_transport"]["http"] == {"accepted": 1, "duplicate": 0, "rejected": 1}

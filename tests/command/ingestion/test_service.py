@@ -37,7 +37,7 @@ def devices(register: Register, database: Database) -> None:
     register("cam-2", "B-7")
     register("cam-old", "A-12")
     with database.session() as session:
-        revoke_device(session=session, device_id="cam-old", now=utc_now())
+        revoke_device(actor="system", address=None, session=session, device_id="cam-old", now=utc_now())
 
 
 def _ingest(database: Database, limits: IngestionLimits, raw: bytes, sender: str = "cam-1") -> IngestResult:

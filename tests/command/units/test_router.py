@@ -7,7 +7,9 @@ from tests.command.events import position
 from vigil.events import encode_event, utc_now
 
 
-def test_a_unit_shows_its_latest_position_and_its_track(server: RunningServer, register: Register) -> None:
+def test_a_unit_shows_its_latest_position_and_its_track(
+    server: RunningServer, register: Register, operator_token: str
+) -> None:
     now = utc_now()
     earlier, latest, late_arrival = (
         position(lat=51.50, at=now - timedelta(minutes=2)),
@@ -16,7 +18,7 @@ def test_a_unit_shows_its_latest_position_and_its_track(server: RunningServer, r
     )
     register("cam-1", "A-12")
     register("cam-9", "Z-1")
-    with server.client(register("cam-2", "A-12")) as device, server.client() as operator:
+    with server.client(register("cam-2", "A-12")) as device, server.client(operator_token) as operator:
         for event in (earlier, latest, late_arrival):
             device.post("/api/v1/events", content=encode_event(event.model_copy(update={"device_id": "cam-2"})))
         units = operator.get("/api/v1/units").json()["units"]
@@ -34,8 +36,8 @@ def test_a_unit_shows_its_latest_position_and_its_track(server: RunningServer, r
     assert [point["lat"] for point in window["points"]] == [51.50]
 
 
-def test_an_unknown_units_track_is_a_404_in_the_error_shape(server: RunningServer) -> None:
-    with server.client() as client:
+def test_an_unknown_units_track_is_a_404_in_the_error_shape(server: RunningServer, operator_token: str) -> None:
+    with server.client(operator_token) as client:
         response = client.get("/api/v1/units/nobody/track")
     assert response.status_code == 404
     assert response.json() == {

@@ -1,6 +1,7 @@
 """Alerts raised by body cameras, with the matched face crop.
 
-The review columns stay empty until an operator decides (a later part of the command centre fills them).
+The review columns stay empty until a person decides (:mod:`vigil.command.reviews.service`). Retention deletes the
+crop on schedule (``probe_deleted_at``) and keeps the row and its decision for the public report.
 """
 
 import uuid
@@ -39,5 +40,8 @@ class Alert(Base):
     received_at: Mapped[datetime]
     review_decision: Mapped[ReviewDecision | None] = mapped_column(string_enum(ReviewDecision, name="review_decision"))
     reviewed_by: Mapped[str | None] = mapped_column(String(200))
+    reviewer_name: Mapped[str | None] = mapped_column(String(200))
     reviewed_at: Mapped[datetime | None]
     review_reason: Mapped[str | None] = mapped_column(Text)
+    escalated_at: Mapped[datetime | None]
+    probe_deleted_at: Mapped[datetime | None]

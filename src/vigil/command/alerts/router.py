@@ -1,4 +1,4 @@
-"""Alerts API: the list (newest first, without images) and each alert's face crop."""
+"""Alerts API: the list (newest first, without images) and each alert's face crop, whose every view is audited."""
 
 import uuid
 from datetime import datetime
@@ -10,6 +10,8 @@ from vigil.command.alerts.schemas import AlertList
 from vigil.command.alerts.service import get_probe_jpeg, list_alerts
 from vigil.command.api.dependencies import OperatorDep, SessionDep
 from vigil.command.api.problems import ERROR_RESPONSES
+from vigil.command.audit.service import record_action
+from vigil.events import utc_now
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=ERROR_RESPONSES)
 
@@ -33,9 +35,20 @@ def get_alerts(
     responses={200: {"content": {"image/jpeg": {}}, "description": "The matched face crop."}},
 )
 def get_alert_probe(alert_id: uuid.UUID, session: SessionDep, operator: OperatorDep) -> Response:
-    """An alert's face crop (biometric data: never cached)."""
+    """An alert's face crop (biometric data: never cached; each view is recorded in the audit trail first)."""
+    probe = get_probe_jpeg(session=session, alert_id=alert_id)
+    record_action(
+        session=session,
+        actor=operator.user_id,
+        action="alert.probe_viewed",
+        record_type="alert",
+        record_id=str(alert_id),
+        address=operator.address,
+        now=utc_now(),
+    )
+    session.commit()
     return Response(
-        get_probe_jpeg(session=session, alert_id=alert_id),
+        probe,
         media_type="image/jpeg",
         headers={"Cache-Control": "no-store"},
     )

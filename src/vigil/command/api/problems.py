@@ -18,19 +18,43 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vigil.command.errors import (
+    AccountLocked,
     BatchTooLarge,
     BodyTooLarge,
+    CrossSiteRequest,
     DatabaseUnavailable,
     DeviceAlreadyRegistered,
     FixRejected,
     IngestionStopped,
+    InvalidAccount,
+    InvalidAuditEntry,
     InvalidDeviceId,
     InvalidRequest,
     MigrationFailed,
     NotAuthenticated,
+    NotSignedIn,
+    OwnAccountRefused,
+    RoleRequired,
+    SignInFailed,
     UnknownAlert,
     UnknownDevice,
     UnknownUnit,
+    UnknownUser,
+    UserAlreadyExists,
+)
+from vigil.command.report.errors import ReportPeriodInvalid
+from vigil.command.reviews.errors import AlertAlreadyReviewed, AlertNotConfirmed, ReasonRequired, ReviewerRoleMissing
+from vigil.command.watchlists.errors import (
+    InvalidDeploymentScope,
+    NoPackage,
+    PackageKeyExists,
+    PackagesNotConfigured,
+    ProposalRefused,
+    SubjectIdTaken,
+    SubjectStateConflict,
+    TwoPersonRuleBroken,
+    UnknownSubject,
+    UnknownWatchlist,
 )
 from vigil.dispatch.errors import InvalidArea, InvalidCoordinate
 from vigil.dispatch.errors import UnknownUnit as UnknownIndexedUnit
@@ -55,6 +79,31 @@ HTTP_STATUS: dict[type[VigilError], HTTPStatus] = {
     InvalidArea: HTTPStatus.UNPROCESSABLE_ENTITY,
     InvalidCoordinate: HTTPStatus.UNPROCESSABLE_ENTITY,
     UnknownIndexedUnit: HTTPStatus.NOT_FOUND,
+    ReviewerRoleMissing: HTTPStatus.FORBIDDEN,
+    AlertAlreadyReviewed: HTTPStatus.CONFLICT,
+    ReasonRequired: HTTPStatus.UNPROCESSABLE_ENTITY,
+    AlertNotConfirmed: HTTPStatus.CONFLICT,
+    UnknownWatchlist: HTTPStatus.NOT_FOUND,
+    UnknownSubject: HTTPStatus.NOT_FOUND,
+    SubjectIdTaken: HTTPStatus.CONFLICT,
+    TwoPersonRuleBroken: HTTPStatus.FORBIDDEN,
+    SubjectStateConflict: HTTPStatus.CONFLICT,
+    ProposalRefused: HTTPStatus.UNPROCESSABLE_ENTITY,
+    InvalidDeploymentScope: HTTPStatus.UNPROCESSABLE_ENTITY,
+    PackagesNotConfigured: HTTPStatus.SERVICE_UNAVAILABLE,
+    PackageKeyExists: HTTPStatus.CONFLICT,
+    NoPackage: HTTPStatus.NOT_FOUND,
+    ReportPeriodInvalid: HTTPStatus.UNPROCESSABLE_ENTITY,
+    SignInFailed: HTTPStatus.UNAUTHORIZED,
+    AccountLocked: HTTPStatus.UNAUTHORIZED,
+    NotSignedIn: HTTPStatus.UNAUTHORIZED,
+    RoleRequired: HTTPStatus.FORBIDDEN,
+    CrossSiteRequest: HTTPStatus.FORBIDDEN,
+    OwnAccountRefused: HTTPStatus.FORBIDDEN,
+    UnknownUser: HTTPStatus.NOT_FOUND,
+    UserAlreadyExists: HTTPStatus.CONFLICT,
+    InvalidAccount: HTTPStatus.UNPROCESSABLE_ENTITY,
+    InvalidAuditEntry: HTTPStatus.INTERNAL_SERVER_ERROR,
 }
 """The status code of every error the API expects: the command centre's, and dispatch's."""
 
@@ -76,7 +125,7 @@ class ErrorBody(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 404, 413, 422, 503)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 503)
 }
 """For routes' ``responses=``: the error shape in the OpenAPI document."""
 

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from vigil.command.api.dependencies import OperatorDep, SessionDep
+from vigil.command.api.dependencies import DeviceViewerDep, SessionDep
 from vigil.command.api.problems import ERROR_RESPONSES
 from vigil.command.devices.schemas import DeviceList
 from vigil.command.devices.service import list_devices
@@ -11,6 +11,6 @@ router = APIRouter(prefix="/api/v1/devices", tags=["devices"], responses=ERROR_R
 
 
 @router.get("")
-def get_devices(session: SessionDep, operator: OperatorDep) -> DeviceList:
+def get_devices(session: SessionDep, viewer: DeviceViewerDep) -> DeviceList:
     """Every registered device, revoked ones included, by id."""
     return list_devices(session=session)

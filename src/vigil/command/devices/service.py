@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vigil.command.audit.service import record_action
 from vigil.command.broker.passwords import mosquitto_hash
 from vigil.command.devices.models import Device, DeviceStatusRecord
 from vigil.command.devices.schemas import DeviceList, DeviceOut, DeviceRegistration, DeviceStatusReported
@@ -41,11 +42,14 @@ def register_device(
     call_sign: str | None,
     radio_id: str | None,
     kind: UnitKind | None,
+    actor: str,
+    address: str | None,
     now: datetime,
 ) -> DeviceRegistration:
     """Register a device, bind it to its unit (created if missing, updated where told) and issue its token.
 
     The token is also the device's MQTT password; its broker hash is stored for the broker's password file.
+    Audited as ``device.registered`` by ``actor`` (a user id, or ``system`` for the command line).
 
     Commits.
 
@@ -80,6 +84,16 @@ def register_device(
         created_at=now,
     )
     session.add(device)
+    record_action(
+        session=session,
+        actor=actor,
+        action="device.registered",
+        record_type="device",
+        record_id=device_id,
+        address=address,
+        details={"unit_id": unit_id},
+        now=now,
+    )
     session.commit()
     return DeviceRegistration(device=device_out(device), token=token)
 
@@ -89,10 +103,10 @@ def list_devices(*, session: Session) -> DeviceList:
     return DeviceList(devices=[device_out(d) for d in session.scalars(select(Device).order_by(Device.device_id))])
 
 
-def revoke_device(*, session: Session, device_id: str, now: datetime) -> DeviceOut:
+def revoke_device(*, session: Session, device_id: str, actor: str, address: str | None, now: datetime) -> DeviceOut:
     """Revoke a device: its token stops working and its events are rejected. Revoking twice keeps the first time.
 
-    Commits.
+    Audited as ``device.revoked`` by ``actor``. Commits.
 
     Raises:
         UnknownDevice: no such device.
@@ -102,6 +116,15 @@ def revoke_device(*, session: Session, device_id: str, now: datetime) -> DeviceO
         raise UnknownDevice(f"no device {device_id!r} is registered", device_id=device_id)
     if device.revoked_at is None:
         device.revoked_at = now
+        record_action(
+            session=session,
+            actor=actor,
+            action="device.revoked",
+            record_type="device",
+            record_id=device_id,
+            address=address,
+            now=now,
+        )
         session.commit()
     return device_out(device)
 

@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from vigil.command.alerts.schemas import AlertSummary
 from vigil.command.devices.schemas import DeviceStatusReported
 from vigil.command.dispatches.schemas import DispatchStatusReported
+from vigil.command.reviews.schemas import AlertEscalated, ReviewOutcome
 from vigil.command.units.schemas import PositionReported, UnitChanged
+from vigil.command.watchlists.schemas import WatchlistVersionMade
 
 
 class _Entry(BaseModel):
@@ -53,8 +55,36 @@ class DispatchStatusEntry(_Entry):
     payload: DispatchStatusReported
 
 
+class AlertReviewedEntry(_Entry):
+    """A person confirmed or dismissed an alert."""
+
+    kind: Literal["alert.reviewed"]
+    payload: ReviewOutcome
+
+
+class AlertEscalatedEntry(_Entry):
+    """An alert is still unreviewed past the escalation time: for supervisors (once per alert)."""
+
+    kind: Literal["alert.escalated"]
+    payload: AlertEscalated
+
+
+class WatchlistVersionEntry(_Entry):
+    """A new watchlist version was made (approval, removal, expiry or renewal) and is being sent to devices."""
+
+    kind: Literal["watchlist.version"]
+    payload: WatchlistVersionMade
+
+
 FeedMessage = Annotated[
-    PositionEntry | UnitChangedEntry | AlertEntry | DeviceStatusEntry | DispatchStatusEntry,
+    PositionEntry
+    | UnitChangedEntry
+    | AlertEntry
+    | DeviceStatusEntry
+    | DispatchStatusEntry
+    | AlertReviewedEntry
+    | AlertEscalatedEntry
+    | WatchlistVersionEntry,
     Field(discriminator="kind"),
 ]
 """One feed entry, as ``GET /api/v1/feed`` lists it and the WebSocket sends it (one JSON text message each)."""

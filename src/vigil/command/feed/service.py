@@ -50,6 +50,9 @@ class FeedKind(enum.StrEnum):
     ALERT_RAISED = "alert.raised"
     DEVICE_STATUS = "device.status"
     DISPATCH_STATUS = "dispatch.status"
+    ALERT_REVIEWED = "alert.reviewed"
+    ALERT_ESCALATED = "alert.escalated"
+    WATCHLIST_VERSION = "watchlist.version"
 
 
 def open_feed_for_writing(*, session: Session) -> None:

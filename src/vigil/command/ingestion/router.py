@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from vigil.command.api.body import read_body
-from vigil.command.api.dependencies import DeviceIdDep, OperatorDep, RuntimeDep
+from vigil.command.api.dependencies import AdminDep, DeviceIdDep, RuntimeDep
 from vigil.command.api.problems import ERROR_RESPONSES
 from vigil.command.errors import FixRejected, InvalidRequest
 from vigil.command.ingestion.batch import ingest_request
@@ -56,8 +56,8 @@ async def post_events(request: Request, device_id: DeviceIdDep, runtime: Runtime
 
 
 @router.get("/metrics")
-def get_metrics(runtime: RuntimeDep, operator: OperatorDep) -> MetricsReport:
-    """Events accepted, duplicate and rejected (by reason and transport) since the server started."""
+def get_metrics(runtime: RuntimeDep, admin: AdminDep) -> MetricsReport:
+    """Events accepted, duplicate and rejected (by reason and transport) since the server started (admins)."""
     now = utc_now()
     return MetricsReport(
         started_at=runtime.started_at,

@@ -1,0 +1,150 @@
+"""``vigil retention run``, ``vigil report`` and ``vigil devices package-key``: governance from the command line."""
+
+import getpass
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vigil.cli.boundary import exits_on_vigil_error
+from vigil.cli.faces import JsonOption
+from vigil.cli.serve import DataDirOption, DbOption, command_settings
+from vigil.command.actor import Actor
+from vigil.command.app import init_database
+from vigil.command.report.html import render_html
+from vigil.command.report.schemas import Figures
+from vigil.command.report.service import build_report
+from vigil.command.retention.holds import NoHold
+from vigil.command.retention.service import run_retention
+from vigil.command.watchlists.keys import issue_package_key, require_wrap_key
+from vigil.command.watchlists.schemas import PackageKeyIssued
+from vigil.events import utc_now
+from vigil.watchlist.keys import KeyFileError
+
+
+def register_governance_commands(app: typer.Typer, *, devices: typer.Typer) -> None:
+    """Add ``vigil retention``, ``vigil report`` and ``vigil devices package-key``."""
+    retention = typer.Typer(help="The retention of biometric images.", no_args_is_help=True)
+    retention.command("run")(exits_on_vigil_error(retention_run))
+    app.add_typer(retention, name="retention")
+    app.command("report")(exits_on_vigil_error(report))
+    devices.command("package-key")(exits_on_vigil_error(package_key))
+
+
+def cli_actor() -> Actor:
+    """The person at the command line, as the audit records them (``cli:<login>``)."""
+    login = getpass.getuser()
+    return Actor(user_id=f"cli:{login}", display_name=login)
+
+
+def retention_run(db: DbOption = None, data_dir: DataDirOption = None, json_output: JsonOption = False) -> None:
+    """Apply the retention policy now (the server also runs it on schedule); every deletion is audited."""
+    settings = command_settings(db=db, data_dir=data_dir)
+    database = init_database(settings)
+    try:
+        done = run_retention(
+            database=database, settings=settings.retention, hold=NoHold(), actor=cli_actor(), now=utc_now()
+        )
+    finally:
+        database.dispose()
+    if json_output:
+        typer.echo(done.model_dump_json(indent=2))
+        return
+    typer.echo(
+        f"deleted the face crops of {len(done.dismissed_probes_deleted)} dismissed and "
+        f"{len(done.confirmed_probes_deleted)} confirmed alert(s); kept {len(done.held)} held; cleared the templates "
+        f"of {len(done.subjects_cleared)} ended subject(s); deleted {done.packages_deleted} expired package(s)"
+    )
+
+
+def report(
+    period_from: Annotated[datetime, typer.Option("--from", help="Start, inclusive (ISO 8601; UTC if no zone).")],
+    period_to: Annotated[datetime, typer.Option("--to", help="End, exclusive (ISO 8601; UTC if no zone).")],
+    html: Annotated[bool, typer.Option("--html", help="Write the report as an HTML page with charts.")] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """The public report: faces processed, alerts, confirmed, dismissed and the false-alert rate.
+
+    Per device, per deployment (watchlist) and per watchlist version, as a table, --json or --html (with charts).
+    """
+    if html and json_output:
+        raise typer.BadParameter("choose --json or --html")
+    start, end = _utc(period_from), _utc(period_to)
+    database = init_database(command_settings(db=db, data_dir=data_dir))
+    try:
+        with database.session() as session:
+            counted = build_report(session=session, period_from=start, period_to=end, now=utc_now())
+    finally:
+        database.dispose()
+    if html or json_output:
+        text = render_html(counted) if html else counted.model_dump_json(indent=2) + "\n"
+        if out is None:
+            typer.echo(text, nl=False)
+        else:
+            out.write_text(text, encoding="utf-8")
+            typer.echo(f"wrote {out}", err=True)
+        return
+    table = Table("", "faces", "alerts", "confirmed", "dismissed", "unreviewed", "false-alert rate", "1 false alert in")
+    rows: list[tuple[str, Figures]] = [("all", counted.totals)]
+    rows += [(f"device {d.device_id}", d.figures) for d in counted.devices]
+    rows += [(f"deployment {d.name}", d.figures) for d in counted.deployments]
+    rows += [(f"version {v.version if v.version is not None else '–'}", v.figures) for v in counted.versions]
+    for label, f in rows:
+        table.add_row(
+            label,
+            f"{f.faces_processed:,}",
+            f"{f.alerts:,}",
+            f"{f.confirmed:,}",
+            f"{f.dismissed:,}",
+            f"{f.pending:,}",
+            "–" if f.false_alert_rate is None else f"{f.false_alert_rate:.1%}",
+            "–" if f.faces_per_false_alert is None else f"{f.faces_per_false_alert:,.0f} faces",
+        )
+    if out is None:
+        Console().print(table)
+        return
+    with out.open("w", encoding="utf-8") as stream:
+        Console(file=stream, width=160).print(table)
+    typer.echo(f"wrote {out}", err=True)
+
+
+def package_key(
+    device_id: Annotated[str, typer.Argument(help="The registered device.")],
+    out: Annotated[Path, typer.Option("--out", help="Write the key here (created readable by its owner only).")],
+    replace: Annotated[bool, typer.Option("--replace", help="Replace the device's existing key.")] = False,
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Issue a device its watchlist package key: stored wrapped on the server, written once to --out for the device."""
+    if out.exists():
+        raise KeyFileError(f"{out} already exists; keys are never overwritten")
+    settings = command_settings(db=db, data_dir=data_dir)
+    wrap_key = require_wrap_key(settings.watchlists)
+    database = init_database(settings)
+    try:
+        with database.session() as session:
+            key = issue_package_key(
+                session=session, device_id=device_id, wrap_key=wrap_key, replace=replace, now=utc_now()
+            )
+            descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w", encoding="ascii") as stream:
+                stream.write(key.hex() + "\n")
+            session.commit()
+    finally:
+        database.dispose()
+    if json_output:
+        typer.echo(PackageKeyIssued(device_id=device_id, key_file=str(out)).model_dump_json(indent=2))
+        return
+    typer.echo(f"device {device_id}'s package key written to {out}; give it to the device (--device-key)", err=True)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

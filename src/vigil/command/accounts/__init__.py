@@ -1,0 +1,1 @@
+"""People and their roles: users, passwords, the second factor, sign-in and sessions."""

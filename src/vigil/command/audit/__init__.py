@@ -1,0 +1,1 @@
+"""The audit trail: an append-only, hash-chained log of every action and every view of biometric data."""

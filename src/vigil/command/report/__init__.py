@@ -1,0 +1,1 @@
+"""The public report: faces processed, alerts, confirmed and dismissed, per device, deployment and version."""

@@ -1,0 +1,86 @@
+"""The public report as one self-contained HTML page: tables and inline SVG charts, nothing fetched."""
+
+from collections.abc import Sequence
+from html import escape
+
+from vigil.command.report.chart import Segment, stacked_bars
+from vigil.command.report.schemas import Figures, PublicReport
+
+OUTCOMES = (Segment("confirmed", "#1b7837"), Segment("dismissed", "#c51b7d"), Segment("unreviewed", "#999999"))
+
+_STYLE = """
+body { font-family: sans-serif; margin: 2em; color: #111; }
+table { border-collapse: collapse; margin: 1em 0 2em; }
+th, td { border: 1px solid #bbb; padding: 4px 8px; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+caption { text-align: left; font-weight: bold; margin-bottom: 4px; }
+.headline { font-size: 1.3em; }
+"""
+
+
+def render_html(report: PublicReport) -> str:
+    """The report as an HTML document (UTF-8), with its figures in tables and its alerts in bar charts."""
+    period = f"{report.period_from:%Y-%m-%d %H:%M} – {report.period_to:%Y-%m-%d %H:%M} UTC"
+    totals = report.totals
+    rows = [
+        ("Devices", [(d.device_id + (f" ({d.unit_id})" if d.unit_id else ""), d.figures) for d in report.devices]),
+        ("Deployments", [(d.name, d.figures) for d in report.deployments]),
+        ("Watchlist versions", [(_version_label(v.version, v.watchlist_name), v.figures) for v in report.versions]),
+    ]
+    sections = []
+    for title, table in rows:
+        sections.append(f"<h2>{escape(title)}</h2>")
+        sections.append(
+            stacked_bars(
+                f"Alerts by outcome per {title.lower()}",
+                [(label, (f.confirmed, f.dismissed, f.pending)) for label, f in table],
+                OUTCOMES,
+            )
+        )
+        sections.append(_table(title, table))
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
+        'img-src data:">'
+        f"<title>Vigil report {escape(period)}</title><style>{_STYLE}</style></head><body>"
+        "<h1>Live facial recognition: deployment report</h1>"
+        f"<p>Period: {escape(period)}. Generated {report.generated_at:%Y-%m-%d %H:%M} UTC.</p>"
+        f'<p class="headline">{totals.faces_processed:,} faces processed; {totals.alerts:,} alerts: '
+        f"{totals.confirmed:,} confirmed, {totals.dismissed:,} dismissed (false alerts), {totals.pending:,} "
+        f"unreviewed. False-alert rate {_rate(totals)}; {_one_in(totals)}.</p>" + "".join(sections) + "</body></html>\n"
+    )
+
+
+def _table(title: str, rows: Sequence[tuple[str, Figures]]) -> str:
+    head = (
+        "<tr><th>{}</th><th>Faces processed</th><th>Alerts</th><th>Confirmed</th><th>Dismissed</th>"
+        "<th>Unreviewed</th><th>False-alert rate</th><th>One false alert in</th></tr>"
+    ).format(escape(title[:-1] if title.endswith("s") else title))
+    body = "".join(
+        f"<tr><td>{escape(label)}</td><td>{f.faces_processed:,}</td><td>{f.alerts:,}</td><td>{f.confirmed:,}</td>"
+        f"<td>{f.dismissed:,}</td><td>{f.pending:,}</td><td>{_rate(f)}</td>"
+        f"<td>{_faces(f)}</td></tr>"
+        for label, f in rows
+    )
+    return f"<table><caption>{escape(title)}</caption>{head}{body}</table>"
+
+
+def _rate(figures: Figures) -> str:
+    return "–" if figures.false_alert_rate is None else f"{figures.false_alert_rate:.1%}"
+
+
+def _faces(figures: Figures) -> str:
+    return "–" if figures.faces_per_false_alert is None else f"{figures.faces_per_false_alert:,.0f} faces"
+
+
+def _one_in(figures: Figures) -> str:
+    if figures.faces_per_false_alert is None:
+        return "no false alert"
+    return f"one false alert in {figures.faces_per_false_alert:,.0f} faces"
+
+
+def _version_label(version: int | None, watchlist: str | None) -> str:
+    if version is None:
+        return "no watchlist version reported"
+    return f"v{version}" + (f" ({watchlist})" if watchlist else " (not made by this server)")

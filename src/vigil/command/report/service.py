@@ -1,0 +1,151 @@
+"""Counting the public report from the database.
+
+**Alerts** are counted by when they were raised, in ``[from, to)``, with their review decision as it stands.
+
+**Faces processed** come from device statuses: each carries ``faces_processed``, the faces the agent has searched
+since it started. A device's faces in the period are the increases between its consecutive statuses, each
+counted at the later status's time (and under that status's watchlist version): the baseline is the last
+status before the period; a count that goes down means the agent restarted, so the new count is all new faces;
+a device's very first status counts in full.
+"""
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from vigil.command.alerts.models import Alert
+from vigil.command.devices.models import Device, DeviceStatusRecord
+from vigil.command.report.errors import ReportPeriodInvalid
+from vigil.command.report.schemas import DeploymentRow, DeviceRow, Figures, PublicReport, VersionRow
+from vigil.command.watchlists.models import Watchlist, WatchlistVersion
+from vigil.events import ReviewDecision
+
+
+@dataclass
+class _Tally:
+    faces: int = 0
+    decisions: dict[ReviewDecision | None, int] = field(default_factory=lambda: defaultdict(int))
+
+    def figures(self) -> Figures:
+        return Figures.of(
+            faces=self.faces,
+            confirmed=self.decisions[ReviewDecision.CONFIRMED],
+            dismissed=self.decisions[ReviewDecision.DISMISSED],
+            pending=self.decisions[None],
+        )
+
+
+def build_report(*, session: Session, period_from: datetime, period_to: datetime, now: datetime) -> PublicReport:
+    """Count the report for ``[period_from, period_to)``.
+
+    Raises:
+        ReportPeriodInvalid: ``period_to`` is not after ``period_from``.
+    """
+    if period_to <= period_from:
+        raise ReportPeriodInvalid(
+            f"the period ends ({period_to.isoformat()}) before it starts ({period_from.isoformat()})"
+        )
+    totals = _Tally()
+    devices: dict[str, _Tally] = defaultdict(_Tally)
+    versions: dict[int | None, _Tally] = defaultdict(_Tally)
+    for device_id, version, faces in _face_increments(session, period_from, period_to):
+        totals.faces += faces
+        devices[device_id].faces += faces
+        versions[version].faces += faces
+    alerts = session.execute(
+        select(Alert.device_id, Alert.watchlist_version, Alert.review_decision, func.count())
+        .where(Alert.raised_at >= period_from, Alert.raised_at < period_to)
+        .group_by(Alert.device_id, Alert.watchlist_version, Alert.review_decision)
+    )
+    for device_id, version, decision, count in alerts:
+        totals.decisions[decision] += count
+        devices[device_id].decisions[decision] += count
+        versions[version].decisions[decision] += count
+    known = {
+        v.version: (v, w)
+        for v, w in session.execute(
+            select(WatchlistVersion, Watchlist)
+            .join(Watchlist, Watchlist.watchlist_id == WatchlistVersion.watchlist_id)
+            .where(WatchlistVersion.version.in_([v for v in versions if v is not None]))
+        )
+    }
+    deployments: dict[uuid.UUID | None, _Tally] = defaultdict(_Tally)
+    watchlists: dict[uuid.UUID, Watchlist] = {}
+    for version, tally in versions.items():
+        found = known.get(version) if version is not None else None
+        key = found[1].watchlist_id if found is not None else None
+        if found is not None:
+            watchlists[found[1].watchlist_id] = found[1]
+        deployments[key].faces += tally.faces
+        for decision, count in tally.decisions.items():
+            deployments[key].decisions[decision] += count
+    units = dict(session.execute(select(Device.device_id, Device.unit_id).where(Device.device_id.in_(devices))).all())
+    return PublicReport(
+        period_from=period_from,
+        period_to=period_to,
+        generated_at=now,
+        totals=totals.figures(),
+        devices=[DeviceRow(device_id=d, unit_id=units.get(d), figures=devices[d].figures()) for d in sorted(devices)],
+        deployments=sorted(
+            (
+                DeploymentRow(
+                    watchlist_id=key,
+                    name=watchlists[key].name if key is not None else "(watchlists not made by this server)",
+                    starts_at=watchlists[key].starts_at if key is not None else None,
+                    ends_at=watchlists[key].ends_at if key is not None else None,
+                    figures=tally.figures(),
+                )
+                for key, tally in deployments.items()
+            ),
+            key=lambda row: (row.watchlist_id is None, row.name, str(row.watchlist_id)),
+        ),
+        versions=[
+            VersionRow(
+                version=version,
+                watchlist_id=known[version][1].watchlist_id if version in known else None,
+                watchlist_name=known[version][1].name if version in known else None,
+                subjects=len(known[version][0].subject_ids) if version in known else None,
+                figures=versions[version].figures(),
+            )
+            for version in sorted(versions, key=lambda v: (v is None, v or 0))
+        ],
+    )
+
+
+def _face_increments(session: Session, period_from: datetime, period_to: datetime) -> list[tuple[str, int | None, int]]:
+    """(device, watchlist version, faces) for each status in the period that added faces."""
+    latest_before = (
+        select(DeviceStatusRecord.device_id, func.max(DeviceStatusRecord.at).label("at"))
+        .where(DeviceStatusRecord.at < period_from)
+        .group_by(DeviceStatusRecord.device_id)
+        .subquery()
+    )
+    baselines = dict(
+        session.execute(
+            select(DeviceStatusRecord.device_id, func.max(DeviceStatusRecord.faces_processed))
+            .join(
+                latest_before,
+                (latest_before.c.device_id == DeviceStatusRecord.device_id)
+                & (latest_before.c.at == DeviceStatusRecord.at),
+            )
+            .group_by(DeviceStatusRecord.device_id)
+        ).all()
+    )
+    statuses = session.execute(
+        select(DeviceStatusRecord.device_id, DeviceStatusRecord.watchlist_version, DeviceStatusRecord.faces_processed)
+        .where(DeviceStatusRecord.at >= period_from, DeviceStatusRecord.at < period_to)
+        .order_by(DeviceStatusRecord.device_id, DeviceStatusRecord.at, DeviceStatusRecord.id)
+    )
+    increments = []
+    previous: dict[str, int | None] = dict(baselines)
+    for device_id, version, faces in statuses:
+        before = previous.get(device_id)
+        added = faces if before is None or faces < before else faces - before
+        previous[device_id] = faces
+        if added:
+            increments.append((device_id, version, added))
+    return increments

@@ -1,0 +1,69 @@
+"""Review API: the queue, the reviewer's view and its images (each view audited), and the decision.
+
+Operators and supervisors review. A decision is one POST and final (409 for a second one).
+"""
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from vigil.command.accounts.models import Role
+from vigil.command.api.acting import actor_of
+from vigil.command.api.dependencies import Principal, SessionDep, require
+from vigil.command.api.problems import ERROR_RESPONSES
+from vigil.command.reviews.schemas import ReviewDetail, ReviewOutcome, ReviewQueue, ReviewRequest
+from vigil.command.reviews.service import decide, review_detail, review_enrolled_chip, review_probe, review_queue
+from vigil.events import utc_now
+
+router = APIRouter(prefix="/api/v1/reviews", tags=["reviews"], responses=ERROR_RESPONSES)
+
+ReviewerDep = Annotated[Principal, Depends(require(Role.OPERATOR, Role.SUPERVISOR))]
+
+_JPEG: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/jpeg": {}}, "description": "JPEG; biometric data, never cached."}
+}
+
+
+@router.get("")
+def get_queue(
+    session: SessionDep,
+    reviewer: ReviewerDep,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Most alerts returned.")] = 100,
+) -> ReviewQueue:
+    """Alerts awaiting review, oldest first, with their age."""
+    return review_queue(session=session, now=utc_now(), limit=limit)
+
+
+@router.get("/{alert_id}")
+def get_review(alert_id: uuid.UUID, session: SessionDep, reviewer: ReviewerDep) -> ReviewDetail:
+    """Everything the reviewer needs to decide (the view is audited)."""
+    detail = review_detail(session=session, alert_id=alert_id, actor=actor_of(reviewer), now=utc_now())
+    session.commit()
+    return detail
+
+
+@router.get("/{alert_id}/probe.jpg", response_class=Response, responses=_JPEG)
+def get_review_probe(alert_id: uuid.UUID, session: SessionDep, reviewer: ReviewerDep) -> Response:
+    """The camera's face crop (the view is audited)."""
+    image = review_probe(session=session, alert_id=alert_id, actor=actor_of(reviewer), now=utc_now())
+    session.commit()
+    return Response(image, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/{alert_id}/enrolled.jpg", response_class=Response, responses=_JPEG)
+def get_review_enrolled(alert_id: uuid.UUID, session: SessionDep, reviewer: ReviewerDep) -> Response:
+    """The watchlist's face chip of the matched subject (the view is audited)."""
+    image = review_enrolled_chip(session=session, alert_id=alert_id, actor=actor_of(reviewer), now=utc_now())
+    session.commit()
+    return Response(image, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@router.post("/{alert_id}/decision")
+def post_decision(
+    alert_id: uuid.UUID, request: ReviewRequest, session: SessionDep, reviewer: ReviewerDep
+) -> ReviewOutcome:
+    """Confirm or dismiss (with a reason) an alert; the device is told (``alert.reviewed``)."""
+    outcome = decide(session=session, alert_id=alert_id, request=request, actor=actor_of(reviewer), now=utc_now())
+    session.commit()
+    return outcome

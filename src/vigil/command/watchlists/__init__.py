@@ -1,0 +1,1 @@
+"""Watchlists governed by the server: proposals, second-person approval, expiry, versions and device packages."""

@@ -1,0 +1,241 @@
+"""Watchlists API: deployments' watchlists, proposals with photos, approval by a second person, removal, devices.
+
+Roles (the services enforce the two-person rule again, whatever the route):
+
+====================================================== =====================================
+route                                                   roles
+====================================================== =====================================
+GET  /api/v1/watchlists, /api/v1/watchlists/{id}        operator, supervisor, auditor
+POST /api/v1/watchlists                                 supervisor
+POST /api/v1/watchlists/{id}/subjects                   operator, supervisor (the proposer)
+POST …/subjects/{subject_id}/approve                    supervisor, never the proposer
+POST …/subjects/{subject_id}/remove                     supervisor; the proposer may withdraw a proposal
+GET  …/subjects/{subject_id}/templates/{n}/chip.jpg     operator, supervisor (audited)
+PUT  /api/v1/watchlists/{id}/devices/{device_id}        supervisor, admin
+GET  /api/v1/device/watchlist/{version}                 the device itself (its token)
+====================================================== =====================================
+"""
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from vigil.command.accounts.models import Role
+from vigil.command.api.acting import actor_of
+from vigil.command.api.body import read_body
+from vigil.command.api.dependencies import DeviceIdDep, Principal, RuntimeDep, SessionDep, require
+from vigil.command.api.problems import ERROR_RESPONSES
+from vigil.command.audit.service import record_action
+from vigil.command.runtime import ServerRuntime
+from vigil.command.watchlists.schemas import (
+    ProposalRequest,
+    RemovalRequest,
+    SubjectOut,
+    WatchlistCreate,
+    WatchlistDetail,
+    WatchlistList,
+    WatchlistOut,
+)
+from vigil.command.watchlists.service import (
+    assign_device,
+    create_watchlist,
+    get_watchlist,
+    list_watchlists,
+    watchlist_out,
+    watchlist_row,
+)
+from vigil.command.watchlists.subjects import approve_subject, propose_subject, remove_subject, subject_chip
+from vigil.command.watchlists.versions import device_package, sync_packages
+from vigil.events import utc_now
+
+router = APIRouter(prefix="/api/v1/watchlists", tags=["watchlists"], responses=ERROR_RESPONSES)
+device_router = APIRouter(prefix="/api/v1/device", tags=["devices"], responses=ERROR_RESPONSES)
+
+ReaderDep = Annotated[Principal, Depends(require(Role.OPERATOR, Role.SUPERVISOR, Role.AUDITOR))]
+ProposerDep = Annotated[Principal, Depends(require(Role.OPERATOR, Role.SUPERVISOR))]
+SupervisorOnlyDep = Annotated[Principal, Depends(require(Role.SUPERVISOR))]
+AssignerDep = Annotated[Principal, Depends(require(Role.SUPERVISOR, Role.ADMIN))]
+
+_PROPOSAL_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": ProposalRequest.model_json_schema(ref_template="#/$defs/{model}")}},
+    }
+}
+
+
+@router.get("")
+def get_watchlists(session: SessionDep, reader: ReaderDep) -> WatchlistList:
+    """Every watchlist, newest first, with its scope, current version, devices and subjects per state."""
+    return list_watchlists(session=session)
+
+
+@router.post("", status_code=201)
+def post_watchlist(request: WatchlistCreate, session: SessionDep, supervisor: SupervisorOnlyDep) -> WatchlistOut:
+    """Create a watchlist for a deployment (optionally an area and a time window)."""
+    created = create_watchlist(session=session, request=request, actor=actor_of(supervisor), now=utc_now())
+    session.commit()
+    return created
+
+
+@router.get("/{watchlist_id}")
+def get_watchlist_detail(
+    watchlist_id: uuid.UUID, session: SessionDep, reader: ReaderDep, runtime: RuntimeDep
+) -> WatchlistDetail:
+    """A watchlist, every subject with its record and quality verdicts, and every version."""
+    return get_watchlist(session=session, watchlist_id=watchlist_id, packages_enabled=runtime.package_keys is not None)
+
+
+@router.post("/{watchlist_id}/subjects", status_code=201, openapi_extra=_PROPOSAL_BODY)
+async def post_proposal(
+    watchlist_id: uuid.UUID, request: Request, proposer: ProposerDep, runtime: RuntimeDep
+) -> SubjectOut:
+    """Propose a subject with photos; each must show one face that passes the quality bar (422 says why not).
+
+    Only the templates are kept, never the photos. Nobody searches for the subject until a supervisor other
+    than the proposer approves it.
+    """
+    body = await read_body(request, limit_bytes=runtime.settings.watchlists.max_enrolment_bytes)
+    try:
+        proposal = ProposalRequest.model_validate_json(body)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from exc
+    photos = proposal.photos[: runtime.settings.watchlists.max_photos + 1]
+    if len(photos) > runtime.settings.watchlists.max_photos:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("body", "photos"),
+                    "msg": f"at most {runtime.settings.watchlists.max_photos} photos",
+                    "type": "too_long",
+                }
+            ]
+        )
+    actor = actor_of(proposer)
+
+    def run() -> SubjectOut:
+        faces = runtime.enroller.enrol(photos, subject_id=proposal.subject.subject_id)
+        with runtime.database.session() as session:
+            proposed = propose_subject(
+                session=session,
+                watchlist_id=watchlist_id,
+                proposal=proposal.subject,
+                faces=faces,
+                sources=[photo.name for photo in photos],
+                actor=actor,
+                now=utc_now(),
+            )
+            session.commit()
+        return proposed
+
+    return await run_in_threadpool(run)
+
+
+@router.post("/{watchlist_id}/subjects/{subject_id}/approve")
+def post_approval(
+    watchlist_id: uuid.UUID, subject_id: str, session: SessionDep, supervisor: SupervisorOnlyDep, runtime: RuntimeDep
+) -> SubjectOut:
+    """Approve a proposal (a supervisor who did not propose it): a new version goes to the devices."""
+    now = utc_now()
+    subject, _ = approve_subject(
+        session=session,
+        watchlist_id=watchlist_id,
+        subject_id=subject_id,
+        actor=actor_of(supervisor),
+        settings=runtime.settings.watchlists,
+        now=now,
+    )
+    _sync(session, runtime, watchlist_id, now)
+    session.commit()
+    return subject
+
+
+@router.post("/{watchlist_id}/subjects/{subject_id}/remove")
+def post_removal(
+    watchlist_id: uuid.UUID,
+    subject_id: str,
+    request: RemovalRequest,
+    session: SessionDep,
+    person: ProposerDep,
+    runtime: RuntimeDep,
+) -> SubjectOut:
+    """Remove a live subject (a new version goes to the devices), or decline or withdraw a proposal."""
+    now = utc_now()
+    subject, version = remove_subject(
+        session=session,
+        watchlist_id=watchlist_id,
+        subject_id=subject_id,
+        reason=request.reason,
+        actor=actor_of(person),
+        settings=runtime.settings.watchlists,
+        now=now,
+    )
+    if version is not None:
+        _sync(session, runtime, watchlist_id, now)
+    session.commit()
+    return subject
+
+
+@router.get(
+    "/{watchlist_id}/subjects/{subject_id}/templates/{template_id}/chip.jpg",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}, "description": "The enrolled face chip."}},
+)
+def get_chip(
+    watchlist_id: uuid.UUID, subject_id: str, template_id: int, session: SessionDep, viewer: ProposerDep
+) -> Response:
+    """An enrolled face chip (biometric data: the view is audited, never cached)."""
+    chip = subject_chip(session=session, watchlist_id=watchlist_id, subject_id=subject_id, template_id=template_id)
+    actor = actor_of(viewer)
+    record_action(
+        session=session,
+        actor=actor.user_id,
+        action="watchlist.chip_viewed",
+        record_type="watchlist_subject",
+        record_id=f"{watchlist_id}/{subject_id}",
+        address=actor.address,
+        details={"template_id": template_id},
+        now=utc_now(),
+    )
+    session.commit()
+    return Response(chip, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@router.put("/{watchlist_id}/devices/{device_id}")
+def put_device(
+    watchlist_id: uuid.UUID, device_id: str, session: SessionDep, person: AssignerDep, runtime: RuntimeDep
+) -> WatchlistOut:
+    """Have a device carry this watchlist; its package is made and announced at once (window and keys allowing)."""
+    now = utc_now()
+    assign_device(session=session, watchlist_id=watchlist_id, device_id=device_id, actor=actor_of(person), now=now)
+    _sync(session, runtime, watchlist_id, now)
+    session.commit()
+    return watchlist_out(session=session, watchlist=watchlist_row(session, watchlist_id))
+
+
+@device_router.get(
+    "/watchlist/{version}",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}, "description": "The signed, encrypted package."}},
+)
+def get_device_package(version: int, device_id: DeviceIdDep, runtime: RuntimeDep) -> Response:
+    """The package of ``version`` made for the device whose token the request carries."""
+    with runtime.database.session() as session:
+        data = device_package(session=session, device_id=device_id, version=version)
+    return Response(data, media_type="application/octet-stream", headers={"Cache-Control": "no-store"})
+
+
+def _sync(session: Session, runtime: ServerRuntime, watchlist_id: uuid.UUID, now: datetime) -> None:
+    sync_packages(
+        session=session,
+        keys=runtime.package_keys,
+        public_url=runtime.settings.public_url(),
+        now=now,
+        watchlist_id=watchlist_id,
+    )
