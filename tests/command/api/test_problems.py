@@ -12,8 +12,9 @@ from vigil.command.errors import CommandError, DatabaseUnavailable, UnknownUnit
 from vigil.command.report import errors as report_errors
 from vigil.command.reviews import errors as review_errors
 from vigil.command.watchlists import errors as watchlist_errors
+from vigil.dispatch import errors as dispatch_errors
 
-API_ERROR_MODULES = {m.__name__ for m in (errors, review_errors, watchlist_errors, report_errors)}
+API_ERROR_MODULES = {m.__name__ for m in (errors, review_errors, watchlist_errors, report_errors, dispatch_errors)}
 
 
 def _concrete(cls: type[CommandError]) -> set[type[CommandError]]:
