@@ -46,9 +46,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from vigil.bench.fleet import EventKind, FleetPlan, FleetResult, crop_jpeg, drive_fleet
+from vigil.bench.fleet import EventKind, FleetPlan, FleetResult, drive_fleet
 from vigil.bench.mosquitto import free_port, start_broker
 from vigil.errors import VigilError
+from vigil.sim.device_events import crop_jpeg
 
 AIM_POSITIONS_PER_S = 5000.0
 AIM_ALERTS_PER_S = 200.0

@@ -14,6 +14,7 @@ from vigil.cli.faces import register_face_commands
 from vigil.cli.governance import register_governance_commands
 from vigil.cli.models import create_models_app
 from vigil.cli.serve import register_server_commands
+from vigil.cli.sim import create_sim_app
 from vigil.cli.users import create_users_app
 from vigil.cli.watchlist import register_watchlist_commands
 
@@ -34,6 +35,7 @@ def create_app() -> typer.Typer:
     app.add_typer(create_bench_app(), name="bench")
     app.add_typer(create_models_app(), name="models")
     app.add_typer(create_edge_app(), name="edge")
+    app.add_typer(create_sim_app(), name="sim")
     return app
 
 

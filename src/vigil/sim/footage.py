@@ -11,6 +11,8 @@ frame exactly.
 Frames are rendered on demand (:meth:`Footage.render`), so tests can work on frames in memory;
 :meth:`Footage.write_mp4` writes the video for anything that reads files.
 :func:`~vigil.sim.patrol_scene.standard_patrol_scene` builds the scene the tests and ``vigil bench edge`` share.
+A :class:`Cast` (the actors, cut out once) places walks in any frame, so :mod:`vigil.sim.street_camera` can play a
+scene that never ends.
 """
 
 from collections.abc import Iterator, Sequence
@@ -192,14 +194,89 @@ class FaceTruth:
 
 
 @dataclass(frozen=True)
-class _Placement:
-    """One actor drawn in one frame: the cut-out resized to ``size`` with its top-left corner at ``corner``."""
+class Placement:
+    """One actor drawn in one frame: the cut-out resized to ``size`` with its top-left corner at ``corner``.
+
+    Attributes:
+        sprite: the cut-out, at the stored size nearest above the one drawn.
+        corner: where its top-left corner goes, output pixels.
+        size: its drawn (width, height), output pixels.
+        effect: the walk's effect in this frame, if any.
+        truth: the face as it appears in the frame.
+    """
 
     sprite: Sprite
     corner: tuple[int, int]
     size: tuple[int, int]
     effect: Effect | None
     truth: FaceTruth
+
+
+class Cast:
+    """Actors cut out of their photos once, then placed along walks in any frame."""
+
+    def __init__(self, actors: Sequence[Actor]) -> None:
+        """Cut out each actor at every stored size.
+
+        Args:
+            actors: the people; each ``person_id`` once.
+
+        Raises:
+            ValueError: two actors share a ``person_id``.
+            NoFaceFound: an actor given without a face box has no face HOG can find.
+            ImageError: an actor's photo cannot be read.
+        """
+        ids = [actor.person_id for actor in actors]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"each actor's person_id must be unique, got {ids}")
+        prepared = _prepare(actors)
+        self.actors = tuple(actor for actor, _ in prepared)
+        """The actors, each with its face box (found by HOG where none was given)."""
+        self._sprites = {actor.person_id: levels for actor, levels in prepared}
+
+    def place(self, walks: Sequence[Walk], index: int, size: tuple[int, int]) -> tuple[Placement, ...]:
+        """Where each walk in view puts its actor in frame ``index`` of a ``size`` (width, height) frame.
+
+        Returns:
+            The placements, the nearest (largest) face last, as they are drawn; walks not covering the frame,
+            or hidden in it, have none.
+
+        Raises:
+            ValueError: a walk names someone not in the cast, or a face would leave the frame.
+        """
+        placements = []
+        for walk in walks:
+            if not walk.start_frame <= index < walk.stop_frame:
+                continue
+            levels = self._sprites.get(walk.person_id)
+            if levels is None:
+                raise ValueError(f"a walk names {walk.person_id!r}, who is not among the actors {list(self._sprites)}")
+            effect = walk.effect(index)
+            if effect is not None and effect.hidden:
+                continue
+            placement = _place(walk, index, effect, levels)
+            box = placement.truth.box
+            width, height = size
+            if box.left < 0 or box.top < 0 or box.right > width or box.bottom > height:
+                raise ValueError(
+                    f"frame {index}: {walk.person_id}'s face ({box.left:.0f}, {box.top:.0f})–({box.right:.0f}, "
+                    f"{box.bottom:.0f}) leaves the {width}×{height} frame; keep faces inside it"
+                )
+            placements.append(placement)
+        # Nearer (larger) faces are drawn last, over farther ones.
+        return tuple(sorted(placements, key=lambda p: p.truth.width))
+
+
+def draw(background: RgbImage, placements: Sequence[Placement]) -> RgbImage:
+    """A copy of ``background`` with the placed actors drawn over it, in order.
+
+    Returns:
+        8-bit RGB, the background's shape, C-contiguous.
+    """
+    frame = np.ascontiguousarray(background.copy())
+    for placement in placements:
+        _draw(frame, placement)
+    return frame
 
 
 class Footage:
@@ -238,8 +315,6 @@ class Footage:
         if frame_count < 1:
             raise ValueError(f"frame_count must be at least 1, got {frame_count}")
         ids = [actor.person_id for actor in actors]
-        if len(set(ids)) != len(ids):
-            raise ValueError(f"each actor's person_id must be unique, got {ids}")
         for walk in walks:
             if walk.person_id not in ids:
                 raise ValueError(f"a walk names {walk.person_id!r}, who is not among the actors {ids}")
@@ -252,11 +327,10 @@ class Footage:
         self.background.setflags(write=False)
         self.fps = fps
         self.frame_count = frame_count
-        prepared = _prepare(actors)
-        self.actors = tuple(actor for actor, _ in prepared)
+        cast = Cast(actors)
+        self.actors = cast.actors
         """The actors, each with its face box (found by HOG where none was given)."""
-        sprites = {actor.person_id: levels for actor, levels in prepared}
-        self._plan = tuple(self._plan_frame(index, walks, sprites) for index in range(frame_count))
+        self._plan = tuple(cast.place(walks, index, self.size) for index in range(frame_count))
         self.truth: tuple[tuple[FaceTruth, ...], ...] = tuple(
             tuple(placement.truth for placement in placements) for placements in self._plan
         )
@@ -278,10 +352,7 @@ class Footage:
         """
         if not 0 <= index < self.frame_count:
             raise IndexError(f"frame {index} is outside 0–{self.frame_count - 1}")
-        frame = self.background.copy()
-        for placement in self._plan[index]:
-            _draw(frame, placement)
-        return frame
+        return draw(self.background, self._plan[index])
 
     def frames(self) -> Iterator[RgbImage]:
         """Draw every frame in order."""
@@ -315,28 +386,6 @@ class Footage:
             raise FootageWriteFailed("the video writer produced no file", path=path)
         return path
 
-    def _plan_frame(
-        self, index: int, walks: Sequence[Walk], sprites: dict[str, tuple[Sprite, ...]]
-    ) -> tuple[_Placement, ...]:
-        placements = []
-        for walk in walks:
-            if not walk.start_frame <= index < walk.stop_frame:
-                continue
-            effect = walk.effect(index)
-            if effect is not None and effect.hidden:
-                continue
-            placement = _place(walk, index, effect, sprites[walk.person_id])
-            box = placement.truth.box
-            width, height = self.size
-            if box.left < 0 or box.top < 0 or box.right > width or box.bottom > height:
-                raise ValueError(
-                    f"frame {index}: {walk.person_id}'s face ({box.left:.0f}, {box.top:.0f})–({box.right:.0f}, "
-                    f"{box.bottom:.0f}) leaves the {width}×{height} frame; keep faces inside it"
-                )
-            placements.append(placement)
-        # Nearer (larger) faces are drawn last, over farther ones.
-        return tuple(sorted(placements, key=lambda p: p.truth.width))
-
 
 def _prepare(actors: Sequence[Actor]) -> list[tuple[Actor, tuple[Sprite, ...]]]:
     """Each actor with its face box (found by HOG where missing), and its cut-out at each stored size."""
@@ -356,7 +405,7 @@ def _prepare(actors: Sequence[Actor]) -> list[tuple[Actor, tuple[Sprite, ...]]]:
     return prepared
 
 
-def _place(walk: Walk, index: int, effect: Effect | None, levels: tuple[Sprite, ...]) -> _Placement:
+def _place(walk: Walk, index: int, effect: Effect | None, levels: tuple[Sprite, ...]) -> Placement:
     centre_x, centre_y, face_px = walk.position(index)
     sprite = level_for(levels, face_px)
     squeeze = effect.squeeze if effect is not None else 1.0
@@ -379,10 +428,10 @@ def _place(walk: Walk, index: int, effect: Effect | None, levels: tuple[Sprite, 
         squeeze=squeeze,
         occluded=effect is not None and effect.occlusion is not None,
     )
-    return _Placement(sprite=sprite, corner=corner, size=size, effect=effect, truth=truth)
+    return Placement(sprite=sprite, corner=corner, size=size, effect=effect, truth=truth)
 
 
-def _draw(frame: RgbImage, placement: _Placement) -> None:
+def _draw(frame: RgbImage, placement: Placement) -> None:
     """Composite one placed cut-out, with its effect, into ``frame`` in place."""
     rgba = placement.sprite.resized(placement.size)
     effect = placement.effect

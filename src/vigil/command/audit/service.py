@@ -2,9 +2,11 @@
 
 :func:`record_action` is the one way in. It adds the entry to the caller's session, so the action and the
 record of it commit together or not at all. Appends are serialised so that each entry chains to the one
-committed just before it: on PostgreSQL by a transaction-level advisory lock, held until the caller's commit
-(call it last in a transaction, so the lock is held briefly); on SQLite by the write lock every transaction
-takes when it begins (``BEGIN IMMEDIATE``, see :mod:`vigil.command.database`).
+committed just before it: on PostgreSQL by a transaction-level advisory lock, held until the caller's commit;
+on SQLite by the write lock every transaction takes when it begins (``BEGIN IMMEDIATE``, see
+:mod:`vigil.command.database`). Call it after the transaction's other writes, just before committing: the lock
+is then held briefly, and every transaction takes its row locks before the append lock, so appends never
+deadlock with one another.
 """
 
 import json
