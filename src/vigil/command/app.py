@@ -41,13 +41,13 @@ from vigil.command.devices.router import router as devices_router
 from vigil.command.downlink.sender import DownlinkSender
 from vigil.command.feed.follower import FeedFollower
 from vigil.command.feed.router import router as feed_router
+from vigil.command.incidents.router import router as incidents_router
 from vigil.command.ingestion.metrics import IngestionMetrics
 from vigil.command.ingestion.router import osmand_router
 from vigil.command.ingestion.router import router as ingestion_router
 from vigil.command.ingestion.subscriber import start_ingestion
-from vigil.command.jobs import governance_jobs
+from vigil.command.jobs import dispatch_jobs, governance_jobs
 from vigil.command.report.router import router as report_router
-from vigil.command.retention.holds import NoHold, RetentionHold
 from vigil.command.retention.router import router as retention_router
 from vigil.command.reviews.router import router as reviews_router
 from vigil.command.runtime import ServerRuntime
@@ -69,15 +69,12 @@ T = TypeVar("T")
 OPENAPI_URL = "/api/v1/openapi.json"
 
 
-def create_app(
-    settings: CommandSettings, *, bus: Bus | None = None, retention_hold: RetentionHold | None = None
-) -> FastAPI:
+def create_app(settings: CommandSettings, *, bus: Bus | None = None) -> FastAPI:
     """Build the server; it starts (database, bus, ingestion) when the ASGI server runs its lifespan.
 
     Args:
         settings: the server's settings.
         bus: a bus to use instead of the one the settings name; it stays the caller's to stop.
-        retention_hold: what keeps confirmed alerts' crops past the case period; none holds anything by default.
 
     Returns:
         The app, with its OpenAPI document at ``/api/v1/openapi.json`` and docs at ``/api/docs``.
@@ -85,7 +82,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await run_in_threadpool(start_server, settings, bus, retention_hold)
+        runtime = await run_in_threadpool(start_server, settings, bus)
         app.state.runtime = runtime
         try:
             runtime.units = await start_unit_index(runtime)
@@ -108,16 +105,21 @@ def create_app(
     routers = (auth_router, users_router, ingestion_router, units_router, devices_router, alerts_router, feed_router)
     for router in (*routers, audit_router):
         app.include_router(router)
-    for router in (reviews_router, watchlists_router, device_package_router, retention_router, report_router):
+    for router in (
+        reviews_router,
+        watchlists_router,
+        device_package_router,
+        retention_router,
+        report_router,
+        incidents_router,
+    ):
         app.include_router(router)
     if settings.osmand_enabled:
         app.include_router(osmand_router)
     return app
 
 
-def start_server(
-    settings: CommandSettings, bus: Bus | None, retention_hold: RetentionHold | None = None
-) -> ServerRuntime:
+def start_server(settings: CommandSettings, bus: Bus | None) -> ServerRuntime:
     """Run the startup steps; on a failure, undo the steps that ran and raise.
 
     Raises:
@@ -133,7 +135,6 @@ def start_server(
         started_at=utc_now(),
         passwords=Passwords(min_length=settings.accounts.min_password_length),
         enroller=Enroller(settings.watchlists.vision),
-        retention_hold=retention_hold if retention_hold is not None else NoHold(),
     )
     try:
         runtime.bus, runtime.owns_bus = _step("connect_bus", lambda: connect_bus(settings, bus))
@@ -220,7 +221,7 @@ def init_database(settings: CommandSettings) -> Database:
 
 
 def start_scheduler(runtime: ServerRuntime) -> Scheduler:
-    """Start the governance jobs on their thread."""
+    """Start the governance and dispatch jobs on their thread."""
     scheduler = Scheduler(
         database=runtime.database,
         jobs=governance_jobs(
@@ -228,6 +229,11 @@ def start_scheduler(runtime: ServerRuntime) -> Scheduler:
             settings=runtime.settings,
             keys=runtime.package_keys,
             hold=runtime.retention_hold,
+        )
+        + dispatch_jobs(
+            database=runtime.database,
+            settings=runtime.settings,
+            units=lambda: (runtime.units.index if runtime.units is not None else None, runtime.eta),
         ),
         tick_s=runtime.settings.scheduler.tick_s,
         clock=utc_now,

@@ -8,9 +8,10 @@ from vigil.command.accounts.passwords import Passwords
 from vigil.command.database import Database
 from vigil.command.downlink.sender import DownlinkSender
 from vigil.command.feed.follower import FeedFollower
+from vigil.command.incidents.service import OpenIncidentHold
 from vigil.command.ingestion.metrics import IngestionMetrics
 from vigil.command.ingestion.subscriber import EventSubscriber
-from vigil.command.retention.holds import NoHold, RetentionHold
+from vigil.command.retention.holds import RetentionHold
 from vigil.command.scheduler import Scheduler
 from vigil.command.settings import CommandSettings
 from vigil.command.units.live_index import UnitIndexFollower
@@ -77,6 +78,6 @@ class ServerRuntime:
         return self.eta
 
     package_keys: PackageKeys | None = None
-    retention_hold: RetentionHold = field(default_factory=NoHold)
+    retention_hold: RetentionHold = field(default_factory=OpenIncidentHold)
     downlink: DownlinkSender | None = None
     scheduler: Scheduler | None = None

@@ -165,6 +165,9 @@ class SchedulerSettings(BaseModel):
     enabled: bool = Field(True, description="Run the jobs in this server process (every process may; one runs each).")
     tick_s: float = Field(1.0, gt=0, le=60, description="How often the scheduler looks for a job that is due, seconds.")
     escalation_every_s: float = Field(5.0, gt=0, le=3600, description="Escalation of unreviewed alerts, seconds.")
+    dispatch_every_s: float = Field(
+        2.0, gt=0, le=3600, description="Escalation of unanswered and declined dispatch orders, seconds."
+    )
     watchlists_every_s: float = Field(
         15.0, gt=0, le=3600, description="Subject expiry, package renewal and devices' packages, seconds."
     )

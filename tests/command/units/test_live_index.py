@@ -66,7 +66,7 @@ def test_the_index_loads_at_start_and_follows_positions_and_status_changes(
 
 
 def test_operators_ask_which_units_are_in_an_area_ranked_for_the_target(
-    server: RunningServer, register: Register
+    server: RunningServer, register: Register, operator_token: str
 ) -> None:
     tokens = {unit: register(f"cam-{unit}", unit) for unit in ("A-1", "A-2", "A-3")}
     spots = {"A-1": (51.5090, -0.1281), "A-2": (51.5080, -0.1330), "A-3": (51.5200, -0.1281)}
@@ -78,7 +78,7 @@ def test_operators_ask_which_units_are_in_an_area_ranked_for_the_target(
             )
     runtime: ServerRuntime = server.app.state.runtime
     _eventually(lambda: len(runtime.unit_index()) == 3)
-    with server.client() as operator:
+    with server.client(operator_token) as operator:
         default = operator.post("/api/v1/units/in-area", json={"target": {"lat": 51.5080, "lon": -0.1281}}).json()
         assert operator.patch("/api/v1/units/A-1", json={"status": "busy", "reason": "on a call"}).status_code == 200
         _eventually(lambda: _in_circle(runtime)["A-1"] is UnitStatus.BUSY)

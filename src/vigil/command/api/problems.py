@@ -42,6 +42,14 @@ from vigil.command.errors import (
     UnknownUser,
     UserAlreadyExists,
 )
+from vigil.command.incidents.errors import (
+    AlertAlreadyActedOn,
+    AlertWithoutPlace,
+    IncidentClosed,
+    SubjectAlreadyPursued,
+    UnitNotDispatchable,
+    UnknownIncident,
+)
 from vigil.command.report.errors import ReportPeriodInvalid
 from vigil.command.reviews.errors import AlertAlreadyReviewed, AlertNotConfirmed, ReasonRequired, ReviewerRoleMissing
 from vigil.command.watchlists.errors import (
@@ -76,6 +84,12 @@ HTTP_STATUS: dict[type[VigilError], HTTPStatus] = {
     BatchTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     InvalidRequest: HTTPStatus.BAD_REQUEST,
     FixRejected: HTTPStatus.BAD_REQUEST,
+    UnknownIncident: HTTPStatus.NOT_FOUND,
+    IncidentClosed: HTTPStatus.CONFLICT,
+    AlertAlreadyActedOn: HTTPStatus.CONFLICT,
+    SubjectAlreadyPursued: HTTPStatus.CONFLICT,
+    AlertWithoutPlace: HTTPStatus.UNPROCESSABLE_ENTITY,
+    UnitNotDispatchable: HTTPStatus.CONFLICT,
     InvalidArea: HTTPStatus.UNPROCESSABLE_ENTITY,
     InvalidCoordinate: HTTPStatus.UNPROCESSABLE_ENTITY,
     UnknownIndexedUnit: HTTPStatus.NOT_FOUND,

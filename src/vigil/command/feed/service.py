@@ -53,6 +53,10 @@ class FeedKind(enum.StrEnum):
     ALERT_REVIEWED = "alert.reviewed"
     ALERT_ESCALATED = "alert.escalated"
     WATCHLIST_VERSION = "watchlist.version"
+    INCIDENT_OPENED = "incident.opened"
+    INCIDENT_CHANGED = "incident.changed"
+    DISPATCH_SENT = "dispatch.sent"
+    DISPATCH_ESCALATED = "dispatch.escalated"
 
 
 def open_feed_for_writing(*, session: Session) -> None:
