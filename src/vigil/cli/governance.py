@@ -91,7 +91,17 @@ def report(
             out.write_text(text, encoding="utf-8")
             typer.echo(f"wrote {out}", err=True)
         return
-    table = Table("", "faces", "alerts", "confirmed", "dismissed", "unreviewed", "false-alert rate", "1 false alert in")
+    table = Table(
+        "",
+        "faces",
+        "alerts",
+        "confirmed",
+        "wrong person",
+        "dismissed",
+        "unreviewed",
+        "false-alert rate",
+        "1 false alert in",
+    )
     rows: list[tuple[str, Figures]] = [("all", counted.totals)]
     rows += [(f"device {d.device_id}", d.figures) for d in counted.devices]
     rows += [(f"deployment {d.name}", d.figures) for d in counted.deployments]
@@ -102,6 +112,7 @@ def report(
             f"{f.faces_processed:,}",
             f"{f.alerts:,}",
             f"{f.confirmed:,}",
+            f"{f.wrong_person:,}",
             f"{f.dismissed:,}",
             f"{f.pending:,}",
             "–" if f.false_alert_rate is None else f"{f.false_alert_rate:.1%}",
