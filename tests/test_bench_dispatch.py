@@ -21,11 +21,14 @@ def test_every_answer_of_the_dispatch_bench_equals_checking_every_unit() -> None
     assert report.dispatch_to_device is None
 
 
-def test_the_dispatch_bench_prints_one_json_document() -> None:
-    result = CliRunner().invoke(create_app(), ["bench", "dispatch", "--queries", "10", "--largest", "1000", "--json"])
+def test_the_dispatch_bench_times_orders_to_devices_and_prints_one_json_document() -> None:
+    arguments = ["bench", "dispatch", "--queries", "10", "--largest", "1000", "--delivery-runs", "1", "--json"]
+    result = CliRunner().invoke(create_app(), arguments)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert {row["units"] for row in report["queries"]} == {1_000}
     assert len(report["queries"]) == 6
     assert report["mismatches"] == 0
-    assert report["dispatch_to_device"] is None
+    delivery = report["dispatch_to_device"]
+    assert (delivery["runs"], delivery["samples"]) == (1, 10)  # every order arrived (else the bench fails)
+    assert 0 < delivery["median_ms"] <= delivery["p95_ms"] <= delivery["max_ms"]

@@ -35,7 +35,7 @@ def test_migrations_build_the_models_schema_on_an_empty_database(empty_database:
     config = Config()
     config.set_main_option("script_location", MIGRATIONS)
     assert differences == []
-    assert version == ScriptDirectory.from_config(config).get_current_head() == "0004"
+    assert version == ScriptDirectory.from_config(config).get_current_head() == "0005"
 
 
 def test_migrating_again_changes_nothing(database: Database) -> None:

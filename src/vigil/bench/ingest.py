@@ -23,14 +23,8 @@ Each phase warms up, then measures for ``seconds``:
 Figures are medians over the runs.
 """
 
-import json
 import os
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -41,13 +35,13 @@ from typing import Protocol
 
 import numpy as np
 import psycopg
-import pyotp
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from vigil.bench.fleet import EventKind, FleetPlan, FleetResult, drive_fleet
-from vigil.bench.mosquitto import free_port, start_broker
+from vigil.bench.mosquitto import start_broker
+from vigil.bench.server_process import BenchUser, server_process, sign_in
 from vigil.errors import VigilError
 from vigil.sim.device_events import crop_jpeg
 
@@ -68,7 +62,7 @@ class CommandCentreStore(Protocol):
     outside, as devices do.
     """
 
-    def prepare(self, url: str, devices: Sequence[tuple[str, str]]) -> "BenchAdmin":
+    def prepare(self, url: str, devices: Sequence[tuple[str, str]]) -> BenchUser:
         """Migrate the database at ``url``, register each (device_id, unit_id) there, and create an administrator."""
         ...
 
@@ -78,14 +72,6 @@ class CommandCentreStore(Protocol):
 
 
 DEFAULT_DATABASES = ("sqlite", "postgresql+psycopg://postgres@127.0.0.1:5432/vigil_test")
-
-
-class BenchAdmin(BaseModel):
-    """The administrator the benchmark reads the server's metrics as."""
-
-    username: str
-    password: str
-    totp_secret: str = Field(description="The second factor's base32 secret.")
 
 
 class BenchFailed(VigilError):
@@ -217,7 +203,7 @@ def _one_run(
     store: CommandCentreStore,
     url: str,
     directory: Path,
-    admin: BenchAdmin,
+    admin: BenchUser,
     fleet: list[tuple[str, str]],
     probe: bytes,
     phases: list[Phase],
@@ -227,7 +213,8 @@ def _one_run(
 ) -> list[tuple[Phase, FleetResult, int]]:
     broker = start_broker(directory)
     try:
-        with _server(url, broker.url, directory, admin) as (metrics_url, metrics_token):
+        with server_process(database_url=url, bus_url=broker.url, directory=directory) as base:
+            metrics_url, metrics_token = f"{base}/metrics", sign_in(base, admin)
             results: list[tuple[Phase, FleetResult, int]] = []
             for kind, rate in phases:
                 stored_before = store.stored_events(url)
@@ -258,55 +245,6 @@ def _one_run(
             return results
     finally:
         broker.stop()
-
-
-@contextmanager
-def _server(url: str, bus_url: str, directory: Path, admin: BenchAdmin) -> Iterator[tuple[str, str]]:
-    """``vigil serve`` on the database and bus, in a process of its own; yields its metrics URL and a session."""
-    port = free_port()
-    log = directory / "server.log"
-    command = [sys.executable, "-c", "from vigil.cli.app import main; main()", "serve"]
-    command += ["--db", url, "--bus", bus_url, "--port", str(port), "--data-dir", str(directory / "data")]
-    with log.open("ab") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}/api/v1"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/openapi.json", timeout=2):  # the loopback URL built above
-                    break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise BenchFailed(f"vigil serve did not start: {log.read_text()[-3000:]}") from None
-                time.sleep(0.1)
-        yield f"{base}/metrics", _sign_in(base, admin)
-    finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-
-
-def _sign_in(base: str, admin: BenchAdmin) -> str:
-    """Sign in as the administrator; returns the session's bearer token."""
-    body = {
-        "username": admin.username,
-        "password": admin.password,
-        "code": pyotp.TOTP(admin.totp_secret).now(),
-        "delivery": "bearer",
-    }
-    request = urllib.request.Request(
-        f"{base}/auth/login", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # the loopback URL built above
-            token: str = json.loads(response.read())["token"]
-    except urllib.error.HTTPError as exc:
-        raise BenchFailed(f"the benchmark's administrator could not sign in: {exc.read()[:300]!r}") from exc
-    return token
 
 
 @contextmanager

@@ -15,10 +15,10 @@ from vigil.cli.faces import JsonOption
 from vigil.cli.serve import DataDirOption, DbOption, command_settings
 from vigil.command.actor import Actor
 from vigil.command.app import init_database
+from vigil.command.incidents.service import OpenIncidentHold
 from vigil.command.report.html import render_html
 from vigil.command.report.schemas import Figures
 from vigil.command.report.service import build_report
-from vigil.command.retention.holds import NoHold
 from vigil.command.retention.service import run_retention
 from vigil.command.watchlists.keys import issue_package_key, require_wrap_key
 from vigil.command.watchlists.schemas import PackageKeyIssued
@@ -47,7 +47,7 @@ def retention_run(db: DbOption = None, data_dir: DataDirOption = None, json_outp
     database = init_database(settings)
     try:
         done = run_retention(
-            database=database, settings=settings.retention, hold=NoHold(), actor=cli_actor(), now=utc_now()
+            database=database, settings=settings.retention, hold=OpenIncidentHold(), actor=cli_actor(), now=utc_now()
         )
     finally:
         database.dispose()
@@ -91,7 +91,17 @@ def report(
             out.write_text(text, encoding="utf-8")
             typer.echo(f"wrote {out}", err=True)
         return
-    table = Table("", "faces", "alerts", "confirmed", "dismissed", "unreviewed", "false-alert rate", "1 false alert in")
+    table = Table(
+        "",
+        "faces",
+        "alerts",
+        "confirmed",
+        "wrong person",
+        "dismissed",
+        "unreviewed",
+        "false-alert rate",
+        "1 false alert in",
+    )
     rows: list[tuple[str, Figures]] = [("all", counted.totals)]
     rows += [(f"device {d.device_id}", d.figures) for d in counted.devices]
     rows += [(f"deployment {d.name}", d.figures) for d in counted.deployments]
@@ -102,6 +112,7 @@ def report(
             f"{f.faces_processed:,}",
             f"{f.alerts:,}",
             f"{f.confirmed:,}",
+            f"{f.wrong_person:,}",
             f"{f.dismissed:,}",
             f"{f.pending:,}",
             "–" if f.false_alert_rate is None else f"{f.false_alert_rate:.1%}",

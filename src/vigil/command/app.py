@@ -6,6 +6,8 @@ Startup, in named steps (each logged as ``command.startup_step`` with its durati
 2. ``connect_bus``: the bus passed in, or the one the settings name (none: events arrive over HTTP only);
 3. ``start_ingestion``: subscribe to every device's events on the bus;
 4. ``start_feed``: the live feed's horizon, woken by this process's commits (it polls only while followed);
+5. ``load_eta_model``: how arrival times are estimated (the street network, when one is configured);
+6. ``start_unit_index``: the live unit index, loaded from the database and kept in step with the feed.
 5. ``load_package_keys``: the keys that sign and encrypt watchlist packages, when configured;
 6. ``start_downlink``: with a bus, the thread that publishes review decisions and watchlist announcements;
 7. ``start_scheduler``: the governance jobs (escalation, subject expiry and package renewal, retention).
@@ -39,23 +41,25 @@ from vigil.command.devices.router import router as devices_router
 from vigil.command.downlink.sender import DownlinkSender
 from vigil.command.feed.follower import FeedFollower
 from vigil.command.feed.router import router as feed_router
+from vigil.command.incidents.router import router as incidents_router
 from vigil.command.ingestion.metrics import IngestionMetrics
 from vigil.command.ingestion.router import osmand_router
 from vigil.command.ingestion.router import router as ingestion_router
 from vigil.command.ingestion.subscriber import start_ingestion
-from vigil.command.jobs import governance_jobs
+from vigil.command.jobs import dispatch_jobs, governance_jobs
 from vigil.command.report.router import router as report_router
-from vigil.command.retention.holds import NoHold, RetentionHold
 from vigil.command.retention.router import router as retention_router
 from vigil.command.reviews.router import router as reviews_router
 from vigil.command.runtime import ServerRuntime
 from vigil.command.scheduler import Scheduler
 from vigil.command.settings import CommandSettings, MemoryBusSettings
+from vigil.command.units.live_index import UnitIndexFollower
 from vigil.command.units.router import router as units_router
 from vigil.command.watchlists.enrolment import Enroller
 from vigil.command.watchlists.keys import load_package_keys
 from vigil.command.watchlists.router import device_router as device_package_router
 from vigil.command.watchlists.router import router as watchlists_router
+from vigil.dispatch.ranking import build_eta_model
 from vigil.events import utc_now
 
 _log = logging.getLogger(__name__)
@@ -65,15 +69,12 @@ T = TypeVar("T")
 OPENAPI_URL = "/api/v1/openapi.json"
 
 
-def create_app(
-    settings: CommandSettings, *, bus: Bus | None = None, retention_hold: RetentionHold | None = None
-) -> FastAPI:
+def create_app(settings: CommandSettings, *, bus: Bus | None = None) -> FastAPI:
     """Build the server; it starts (database, bus, ingestion) when the ASGI server runs its lifespan.
 
     Args:
         settings: the server's settings.
         bus: a bus to use instead of the one the settings name; it stays the caller's to stop.
-        retention_hold: what keeps confirmed alerts' crops past the case period; none holds anything by default.
 
     Returns:
         The app, with its OpenAPI document at ``/api/v1/openapi.json`` and docs at ``/api/docs``.
@@ -81,11 +82,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await run_in_threadpool(start_server, settings, bus, retention_hold)
+        runtime = await run_in_threadpool(start_server, settings, bus)
         app.state.runtime = runtime
         try:
+            runtime.units = await start_unit_index(runtime)
             yield
         finally:
+            if runtime.units is not None:
+                await runtime.units.stop()
             await run_in_threadpool(stop_server, runtime)
 
     app = FastAPI(
@@ -101,16 +105,21 @@ def create_app(
     routers = (auth_router, users_router, ingestion_router, units_router, devices_router, alerts_router, feed_router)
     for router in (*routers, audit_router):
         app.include_router(router)
-    for router in (reviews_router, watchlists_router, device_package_router, retention_router, report_router):
+    for router in (
+        reviews_router,
+        watchlists_router,
+        device_package_router,
+        retention_router,
+        report_router,
+        incidents_router,
+    ):
         app.include_router(router)
     if settings.osmand_enabled:
         app.include_router(osmand_router)
     return app
 
 
-def start_server(
-    settings: CommandSettings, bus: Bus | None, retention_hold: RetentionHold | None = None
-) -> ServerRuntime:
+def start_server(settings: CommandSettings, bus: Bus | None) -> ServerRuntime:
     """Run the startup steps; on a failure, undo the steps that ran and raise.
 
     Raises:
@@ -126,7 +135,6 @@ def start_server(
         started_at=utc_now(),
         passwords=Passwords(min_length=settings.accounts.min_password_length),
         enroller=Enroller(settings.watchlists.vision),
-        retention_hold=retention_hold if retention_hold is not None else NoHold(),
     )
     try:
         runtime.bus, runtime.owns_bus = _step("connect_bus", lambda: connect_bus(settings, bus))
@@ -143,6 +151,7 @@ def start_server(
                 ),
             )
         runtime.feed = _step("start_feed", lambda: FeedFollower(database=database, settings=settings.feed))
+        runtime.eta = _step("load_eta_model", lambda: build_eta_model(settings.dispatch.ranking))
         runtime.package_keys = _step("load_package_keys", lambda: load_package_keys(settings.watchlists))
         if runtime.bus is not None:
             publisher = runtime.bus
@@ -156,6 +165,26 @@ def start_server(
         stop_server(runtime)
         raise
     return runtime
+
+
+async def start_unit_index(runtime: ServerRuntime) -> UnitIndexFollower:
+    """Load the live unit index and keep it in step with the feed (on the server's event loop).
+
+    Raises:
+        DatabaseUnavailable: the database cannot be reached.
+    """
+    if runtime.feed is None:
+        raise RuntimeError("the feed starts before the unit index")
+    started = time.perf_counter()
+    units = UnitIndexFollower(
+        database=runtime.database, follower=runtime.feed, ages=runtime.settings.dispatch.positions
+    )
+    await units.start()
+    _log.info(
+        "command.startup_step",
+        extra={"step": "start_unit_index", "ms": round((time.perf_counter() - started) * 1000, 1)},
+    )
+    return units
 
 
 def stop_server(runtime: ServerRuntime) -> None:
@@ -192,7 +221,7 @@ def init_database(settings: CommandSettings) -> Database:
 
 
 def start_scheduler(runtime: ServerRuntime) -> Scheduler:
-    """Start the governance jobs on their thread."""
+    """Start the governance and dispatch jobs on their thread."""
     scheduler = Scheduler(
         database=runtime.database,
         jobs=governance_jobs(
@@ -200,6 +229,11 @@ def start_scheduler(runtime: ServerRuntime) -> Scheduler:
             settings=runtime.settings,
             keys=runtime.package_keys,
             hold=runtime.retention_hold,
+        )
+        + dispatch_jobs(
+            database=runtime.database,
+            settings=runtime.settings,
+            units=lambda: (runtime.units.index if runtime.units is not None else None, runtime.eta),
         ),
         tick_s=runtime.settings.scheduler.tick_s,
         clock=utc_now,

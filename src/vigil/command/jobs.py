@@ -1,9 +1,11 @@
-"""The governance jobs the scheduler runs: escalation, watchlist upkeep, retention."""
+"""The jobs the scheduler runs: escalation of alerts and of dispatch orders, watchlist upkeep, retention."""
 
+from collections.abc import Callable
 from datetime import datetime
 
 from vigil.command.actor import Actor
 from vigil.command.database import Database
+from vigil.command.incidents.service import escalate_overdue
 from vigil.command.retention.holds import RetentionHold
 from vigil.command.retention.service import run_retention
 from vigil.command.reviews.service import escalate_unreviewed
@@ -12,6 +14,11 @@ from vigil.command.settings import CommandSettings
 from vigil.command.watchlists.keys import PackageKeys
 from vigil.command.watchlists.subjects import expire_subjects, renew_versions
 from vigil.command.watchlists.versions import sync_packages
+from vigil.dispatch.eta import EtaModel
+from vigil.dispatch.unit_index import UnitIndex
+
+UnitIndexSource = Callable[[], tuple[UnitIndex | None, EtaModel | None]]
+"""The live unit index and the arrival-time model, once the server has them (None, None while it starts)."""
 
 
 def escalate(*, database: Database, settings: CommandSettings, now: datetime) -> int:
@@ -34,6 +41,31 @@ def keep_watchlists(*, database: Database, settings: CommandSettings, keys: Pack
         sync_packages(session=session, keys=keys, public_url=settings.public_url(), now=now)
         session.commit()
     return len(versions)
+
+
+def escalate_dispatches(*, database: Database, settings: CommandSettings, units: UnitIndexSource, now: datetime) -> int:
+    """Escalate unanswered and declined orders, proposing the next unit; returns how many (0 before the index)."""
+    index, eta_model = units()
+    if index is None or eta_model is None:
+        return 0  # the server is still starting
+    with database.session() as session:
+        escalated = escalate_overdue(
+            session=session, index=index, eta_model=eta_model, settings=settings.dispatch, now=now
+        )
+        session.commit()
+    return len(escalated)
+
+
+def dispatch_jobs(*, database: Database, settings: CommandSettings, units: UnitIndexSource) -> list[Job]:
+    """The dispatch job: escalation of orders nobody answered in time, or declined."""
+    return [
+        Job(
+            name="dispatch escalation",
+            every_s=settings.scheduler.dispatch_every_s,
+            lock_key=JOB_LOCK_BASE + 4,
+            run=lambda now: _ignore(escalate_dispatches(database=database, settings=settings, units=units, now=now)),
+        )
+    ]
 
 
 def governance_jobs(

@@ -8,13 +8,17 @@ from vigil.command.accounts.passwords import Passwords
 from vigil.command.database import Database
 from vigil.command.downlink.sender import DownlinkSender
 from vigil.command.feed.follower import FeedFollower
+from vigil.command.incidents.service import OpenIncidentHold
 from vigil.command.ingestion.metrics import IngestionMetrics
 from vigil.command.ingestion.subscriber import EventSubscriber
-from vigil.command.retention.holds import NoHold, RetentionHold
+from vigil.command.retention.holds import RetentionHold
 from vigil.command.scheduler import Scheduler
 from vigil.command.settings import CommandSettings
+from vigil.command.units.live_index import UnitIndexFollower
 from vigil.command.watchlists.enrolment import Enroller
 from vigil.command.watchlists.keys import PackageKeys
+from vigil.dispatch.eta import EtaModel
+from vigil.dispatch.unit_index import UnitIndex
 
 
 @dataclass
@@ -31,6 +35,8 @@ class ServerRuntime:
         owns_bus: whether the server connected the bus itself (and so stops it).
         subscriber: the bus ingestion handler, while subscribed.
         feed: the live feed's horizon, once started.
+        units: the live unit index and what keeps it in step with the feed, once started.
+        eta: how arrival times are estimated (along the streets when a street file is configured).
         package_keys: the keys that sign and encrypt device packages; None when not configured.
         enroller: turns proposed photos into templates (its face engine is built at first use).
         retention_hold: what keeps confirmed alerts' crops past the case period (open incidents).
@@ -48,7 +54,30 @@ class ServerRuntime:
     owns_bus: bool = False
     subscriber: EventSubscriber | None = None
     feed: FeedFollower | None = None
+    units: UnitIndexFollower | None = None
+    eta: EtaModel | None = None
+
+    def unit_index(self) -> UnitIndex:
+        """The live unit index.
+
+        Raises:
+            RuntimeError: before the server has started.
+        """
+        if self.units is None:
+            raise RuntimeError("the unit index is loaded when the server starts")
+        return self.units.index
+
+    def eta_model(self) -> EtaModel:
+        """How arrival times are estimated.
+
+        Raises:
+            RuntimeError: before the server has started.
+        """
+        if self.eta is None:
+            raise RuntimeError("the arrival-time model is built when the server starts")
+        return self.eta
+
     package_keys: PackageKeys | None = None
-    retention_hold: RetentionHold = field(default_factory=NoHold)
+    retention_hold: RetentionHold = field(default_factory=OpenIncidentHold)
     downlink: DownlinkSender | None = None
     scheduler: Scheduler | None = None

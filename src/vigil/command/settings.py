@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from vigil.bus.mqtt_settings import MqttSettings
+from vigil.dispatch.settings import DispatchSettings
 from vigil.events import MAX_EVENT_BYTES, MAX_PROBE_JPEG_BYTES
 from vigil.vision.settings import HogDetectorSettings, VisionSettings
 
@@ -164,6 +165,9 @@ class SchedulerSettings(BaseModel):
     enabled: bool = Field(True, description="Run the jobs in this server process (every process may; one runs each).")
     tick_s: float = Field(1.0, gt=0, le=60, description="How often the scheduler looks for a job that is due, seconds.")
     escalation_every_s: float = Field(5.0, gt=0, le=3600, description="Escalation of unreviewed alerts, seconds.")
+    dispatch_every_s: float = Field(
+        2.0, gt=0, le=3600, description="Escalation of unanswered and declined dispatch orders, seconds."
+    )
     watchlists_every_s: float = Field(
         15.0, gt=0, le=3600, description="Subject expiry, package renewal and devices' packages, seconds."
     )
@@ -246,6 +250,7 @@ class CommandSettings(BaseSettings):
     )
     limits: IngestionLimits = Field(default_factory=IngestionLimits)
     feed: FeedSettings = Field(default_factory=FeedSettings)
+    dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     watchlists: WatchlistServerSettings = Field(default_factory=WatchlistServerSettings)

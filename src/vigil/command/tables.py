@@ -8,6 +8,7 @@ from vigil.command.devices.models import Device, DeviceStatusRecord
 from vigil.command.dispatches.models import DispatchStatusRecord
 from vigil.command.downlink.models import DownlinkMessage
 from vigil.command.feed.models import FeedEntry
+from vigil.command.incidents.models import DispatchOrderRecord, Incident
 from vigil.command.ingestion.models import IngestedEvent, RejectedEvent
 from vigil.command.units.models import PositionRecord, Unit
 from vigil.command.watchlists.models import (
@@ -28,9 +29,11 @@ __all__ = [
     "DevicePackage",
     "DevicePackageKey",
     "DeviceStatusRecord",
+    "DispatchOrderRecord",
     "DispatchStatusRecord",
     "DownlinkMessage",
     "FeedEntry",
+    "Incident",
     "IngestedEvent",
     "PositionRecord",
     "RejectedEvent",

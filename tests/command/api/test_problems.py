@@ -9,11 +9,15 @@ from tests.command.conftest import RunningServer
 from vigil.command import errors
 from vigil.command.api.problems import HTTP_STATUS, error_code, install_error_handlers, status_of
 from vigil.command.errors import CommandError, DatabaseUnavailable, UnknownUnit
+from vigil.command.incidents import errors as incident_errors
 from vigil.command.report import errors as report_errors
 from vigil.command.reviews import errors as review_errors
 from vigil.command.watchlists import errors as watchlist_errors
+from vigil.dispatch import errors as dispatch_errors
 
-API_ERROR_MODULES = {m.__name__ for m in (errors, review_errors, watchlist_errors, report_errors)}
+API_ERROR_MODULES = {
+    m.__name__ for m in (errors, review_errors, watchlist_errors, report_errors, dispatch_errors, incident_errors)
+}
 
 
 def _concrete(cls: type[CommandError]) -> set[type[CommandError]]:

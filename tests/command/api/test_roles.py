@@ -24,6 +24,8 @@ WHO_MAY_CALL: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/api/v1/auth/me"): EVERY_ROLE,
     ("GET", "/api/v1/units"): frozenset({OPERATOR, SUPERVISOR}),
     ("GET", "/api/v1/units/{unit_id}/track"): frozenset({OPERATOR, SUPERVISOR}),
+    ("POST", "/api/v1/units/in-area"): frozenset({OPERATOR, SUPERVISOR}),
+    ("PATCH", "/api/v1/units/{unit_id}"): frozenset({OPERATOR, SUPERVISOR}),
     ("GET", "/api/v1/alerts"): frozenset({OPERATOR, SUPERVISOR}),
     ("GET", "/api/v1/alerts/{alert_id}/probe.jpg"): frozenset({OPERATOR, SUPERVISOR}),
     ("GET", "/api/v1/feed"): frozenset({OPERATOR, SUPERVISOR}),
@@ -57,6 +59,13 @@ WHO_MAY_CALL: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/api/v1/device/watchlist/{version}"): DEVICE,
     ("POST", "/api/v1/retention/run"): frozenset({SUPERVISOR, ADMIN}),
     ("GET", "/api/v1/report"): frozenset({AUDITOR, SUPERVISOR}),
+    # Incidents and dispatch (vigil.command.incidents): those who review alerts act on them.
+    ("POST", "/api/v1/incidents"): frozenset({OPERATOR, SUPERVISOR}),
+    ("GET", "/api/v1/incidents"): frozenset({OPERATOR, SUPERVISOR}),
+    ("GET", "/api/v1/incidents/{incident_id}"): frozenset({OPERATOR, SUPERVISOR}),
+    ("PUT", "/api/v1/incidents/{incident_id}/area"): frozenset({OPERATOR, SUPERVISOR}),
+    ("POST", "/api/v1/incidents/{incident_id}/dispatches"): frozenset({OPERATOR, SUPERVISOR}),
+    ("POST", "/api/v1/incidents/{incident_id}/close"): frozenset({OPERATOR, SUPERVISOR}),
 }
 
 

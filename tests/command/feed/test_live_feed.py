@@ -78,7 +78,9 @@ def test_a_screen_gets_entries_live_and_after_a_reconnect_every_missed_one_once_
     (latest,) = resumed.receive(1)
     assert (latest["seq"], latest["payload"]["event_id"]) == (caught_up[-1]["seq"] + 1, str(new.id))
     # Over HTTP, paged: the same entries, in the same order and shape.
-    assert _catch_up(server, feed_operator) == [*live, *caught_up, latest]
+    registered, *rest = _catch_up(server, feed_operator)
+    assert (registered["kind"], registered["payload"]["unit_id"]) == ("unit.changed", "A-12")  # before the screen
+    assert rest == [*live, *caught_up, latest]
 
 
 def test_a_burst_of_positions_is_throttled_per_unit_and_the_alerts_in_it_are_not(

@@ -3,14 +3,15 @@
 Period [start, end). Watchlist "Op Falcon" is made here (its version is V); version 99 was not.
 
 cam-1 (unit A-1), statuses: 100 before the period (the baseline), then 250, 400, 30 (restarted) in it, and 500
-after it: 150 + 150 + 30 = 330 faces, all under V. Alerts under V: 3 confirmed (one at exactly ``start``),
-2 dismissed, 1 pending; one dismissed before the period and one at exactly ``end``, both left out.
+after it: 150 + 150 + 30 = 330 faces, all under V. Alerts under V: 3 confirmed (one at exactly ``start``; one
+whose incident closed with the wrong person found), 2 dismissed, 1 pending; one dismissed before the period and one
+at exactly ``end``, both left out.
 
 cam-2 (unit B-2), statuses: 50 (no version reported, its first ever: counted in full), then 80 under 99:
 50 + 30 = 80 faces. One dismissed alert under 99.
 
-Totals: 410 faces, 7 alerts, 3 confirmed, 3 dismissed, 1 pending: a false-alert rate of 3/7, one false alert in
-410/3 ≈ 137 faces.
+Totals: 410 faces, 7 alerts, 3 confirmed (1 of them the wrong person), 3 dismissed, 1 pending: 4 false alerts, a
+false-alert rate of 4/7, one false alert in 410/4 = 102.5 faces.
 """
 
 from datetime import datetime, timedelta
@@ -21,25 +22,32 @@ import pytest
 
 from tests.command.conftest import Register
 from tests.command.events import alert, device_status
-from tests.command.governance import ingest_events, live_subject, make_keys, new_watchlist, review
+from tests.command.governance import OPERATOR, ingest_events, live_subject, make_keys, new_watchlist, review
 from vigil.command.database import Database
+from vigil.command.incidents.models import IncidentOutcome
+from vigil.command.incidents.schemas import IncidentClose, IncidentOpen
+from vigil.command.incidents.service import close_incident, open_incident
 from vigil.command.report.errors import ReportPeriodInvalid
 from vigil.command.report.html import render_html
 from vigil.command.report.schemas import Figures, PublicReport
 from vigil.command.report.service import build_report
+from vigil.dispatch.settings import DispatchSettings
 from vigil.events import utc_now
 
 
-def figures(faces: int, confirmed: int, dismissed: int, pending: int) -> dict[str, Any]:
+def figures(faces: int, confirmed: int, dismissed: int, pending: int, wrong_person: int = 0) -> dict[str, Any]:
     alerts = confirmed + dismissed + pending
+    false_alerts = dismissed + wrong_person
     return {
         "faces_processed": faces,
         "alerts": alerts,
         "confirmed": confirmed,
         "dismissed": dismissed,
+        "wrong_person": wrong_person,
         "pending": pending,
-        "false_alert_rate": dismissed / alerts if alerts else None,
-        "faces_per_false_alert": faces / dismissed if dismissed else None,
+        "false_alerts": false_alerts,
+        "false_alert_rate": false_alerts / alerts if alerts else None,
+        "faces_per_false_alert": faces / false_alerts if false_alerts else None,
     }
 
 
@@ -93,24 +101,41 @@ def counted(database: Database, tmp_path: Path, register: Register, probe_jpeg: 
             review(database, raised.alert_id, decision, at=now, reason="not the subject")
     for raised in (*outside, cam2):
         review(database, raised.alert_id, "dismissed", at=now, reason="not the subject")
+    with database.session() as session:  # officers found someone else: a false alert the review missed
+        incident = open_incident(
+            session=session,
+            request=IncidentOpen(alert_id=cam1[1].alert_id),
+            actor=OPERATOR,
+            now=now,
+            settings=DispatchSettings(),
+        )
+        close_incident(
+            session=session,
+            incident_id=incident.incident_id,
+            request=IncidentClose(outcome=IncidentOutcome.WRONG_PERSON, notes="a look-alike"),
+            actor=OPERATOR,
+            now=now,
+            settings=DispatchSettings(),
+        )
+        session.commit()
     with database.session() as session:
         return build_report(session=session, period_from=start, period_to=end, now=now), falcon
 
 
 def test_the_reports_figures_match_the_hand_count(counted: tuple[PublicReport, int]) -> None:
     report, falcon = counted
-    assert report.totals.model_dump() == figures(410, 3, 3, 1)
-    assert report.totals.faces_per_false_alert == pytest.approx(136.67, abs=0.01)
+    assert report.totals.model_dump() == figures(410, 3, 3, 1, wrong_person=1)
+    assert report.totals.faces_per_false_alert == pytest.approx(102.5)
     assert [(d.device_id, d.unit_id, d.figures.model_dump()) for d in report.devices] == [
-        ("cam-1", "A-1", figures(330, 3, 2, 1)),
+        ("cam-1", "A-1", figures(330, 3, 2, 1, wrong_person=1)),
         ("cam-2", "B-2", figures(80, 0, 1, 0)),
     ]
     assert [(d.name, d.figures.model_dump()) for d in report.deployments] == [
-        ("Op Falcon", figures(330, 3, 2, 1)),
+        ("Op Falcon", figures(330, 3, 2, 1, wrong_person=1)),
         ("(watchlists not made by this server)", figures(80, 0, 1, 0)),
     ]
     assert [(v.version, v.watchlist_name, v.subjects, v.figures.model_dump()) for v in report.versions] == [
-        (falcon, "Op Falcon", 1, figures(330, 3, 2, 1)),
+        (falcon, "Op Falcon", 1, figures(330, 3, 2, 1, wrong_person=1)),
         (99, None, None, figures(30, 0, 1, 0)),
         (None, None, None, figures(50, 0, 0, 0)),
     ]
@@ -118,8 +143,8 @@ def test_the_reports_figures_match_the_hand_count(counted: tuple[PublicReport, i
 
 def test_the_html_report_draws_its_figures_without_fetching_anything(counted: tuple[PublicReport, int]) -> None:
     page = render_html(counted[0])
-    assert "410 faces processed; 7 alerts: 3 confirmed, 3 dismissed (false alerts), 1 unreviewed" in page
-    assert "False-alert rate 42.9%; one false alert in 137 faces" in page
+    assert "410 faces processed; 7 alerts: 3 confirmed (1 of them the wrong person when officers got there), " in page
+    assert "3 dismissed, 1 unreviewed. False-alert rate 57.1%; one false alert in 102 faces" in page
     assert page.count("<svg") == 3
     assert "<title>confirmed: 3</title>" in page
     assert "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "").replace("http-equiv", "")

@@ -21,7 +21,6 @@ from vigil.command.errors import (
     AccountLocked,
     BatchTooLarge,
     BodyTooLarge,
-    CommandError,
     CrossSiteRequest,
     DatabaseUnavailable,
     DeviceAlreadyRegistered,
@@ -43,6 +42,14 @@ from vigil.command.errors import (
     UnknownUser,
     UserAlreadyExists,
 )
+from vigil.command.incidents.errors import (
+    AlertAlreadyActedOn,
+    AlertWithoutPlace,
+    IncidentClosed,
+    SubjectAlreadyPursued,
+    UnitNotDispatchable,
+    UnknownIncident,
+)
 from vigil.command.report.errors import ReportPeriodInvalid
 from vigil.command.reviews.errors import AlertAlreadyReviewed, AlertNotConfirmed, ReasonRequired, ReviewerRoleMissing
 from vigil.command.watchlists.errors import (
@@ -57,11 +64,13 @@ from vigil.command.watchlists.errors import (
     UnknownSubject,
     UnknownWatchlist,
 )
+from vigil.dispatch.errors import InvalidArea, InvalidCoordinate
+from vigil.dispatch.errors import UnknownUnit as UnknownIndexedUnit
 from vigil.errors import VigilError
 
 _log = logging.getLogger(__name__)
 
-HTTP_STATUS: dict[type[CommandError], HTTPStatus] = {
+HTTP_STATUS: dict[type[VigilError], HTTPStatus] = {
     DatabaseUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
     MigrationFailed: HTTPStatus.INTERNAL_SERVER_ERROR,
     UnknownDevice: HTTPStatus.NOT_FOUND,
@@ -75,6 +84,15 @@ HTTP_STATUS: dict[type[CommandError], HTTPStatus] = {
     BatchTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     InvalidRequest: HTTPStatus.BAD_REQUEST,
     FixRejected: HTTPStatus.BAD_REQUEST,
+    UnknownIncident: HTTPStatus.NOT_FOUND,
+    IncidentClosed: HTTPStatus.CONFLICT,
+    AlertAlreadyActedOn: HTTPStatus.CONFLICT,
+    SubjectAlreadyPursued: HTTPStatus.CONFLICT,
+    AlertWithoutPlace: HTTPStatus.UNPROCESSABLE_ENTITY,
+    UnitNotDispatchable: HTTPStatus.CONFLICT,
+    InvalidArea: HTTPStatus.UNPROCESSABLE_ENTITY,
+    InvalidCoordinate: HTTPStatus.UNPROCESSABLE_ENTITY,
+    UnknownIndexedUnit: HTTPStatus.NOT_FOUND,
     ReviewerRoleMissing: HTTPStatus.FORBIDDEN,
     AlertAlreadyReviewed: HTTPStatus.CONFLICT,
     ReasonRequired: HTTPStatus.UNPROCESSABLE_ENTITY,
@@ -101,7 +119,7 @@ HTTP_STATUS: dict[type[CommandError], HTTPStatus] = {
     InvalidAccount: HTTPStatus.UNPROCESSABLE_ENTITY,
     InvalidAuditEntry: HTTPStatus.INTERNAL_SERVER_ERROR,
 }
-"""The status code of every concrete command-centre error."""
+"""The status code of every error the API expects: the command centre's, and dispatch's."""
 
 RETRY_AFTER_S = 5
 

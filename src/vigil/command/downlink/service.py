@@ -1,11 +1,12 @@
 """Events for devices: stored with the decision that made them, then published, at least once.
 
-A review decision or a new watchlist version is committed together with the event that tells the device
-(:func:`enqueue`), so a decision is never lost between the database and the bus. :func:`deliver_pending` then
-publishes what is unpublished, oldest first, and marks it published once the bus has accepted it. A failure
-leaves the rest for the next attempt; a message published twice (two servers, or a crash between publishing
-and marking) is harmless: devices recognise events by id, a review decision is idempotent and an announced
-version that is not newer than the one held is ignored.
+A review decision, a new watchlist version or a dispatch order is committed together with the event that tells
+the device (:func:`enqueue`), so a decision is never lost between the database and the bus.
+:func:`deliver_pending` then publishes what is unpublished, oldest first, and marks it published once the bus has
+accepted it. A failure leaves the rest for the next attempt; a message published twice (two servers, or a crash
+between publishing and marking) is harmless: devices recognise events by id, a review decision is idempotent, an
+order's revision that is not newer than the one held is ignored, and so is an announced version that is not newer
+than the one held.
 """
 
 import logging
@@ -18,15 +19,23 @@ from vigil.bus.errors import BusError
 from vigil.bus.protocol import Bus
 from vigil.command.database import Database
 from vigil.command.downlink.models import DownlinkMessage
-from vigil.events import AlertReviewed, WatchlistAvailable, encode_event, topic_for, utc_now
+from vigil.events import (
+    AlertReviewed,
+    DispatchCancelled,
+    DispatchOrder,
+    WatchlistAvailable,
+    encode_event,
+    topic_for,
+    utc_now,
+)
 
 _log = logging.getLogger(__name__)
 
 ENQUEUED = "vigil.downlink.enqueued"
 """``Session.info`` key: set when the session's transaction enqueued a message (to wake the sender on commit)."""
 
-DownEvent = AlertReviewed | WatchlistAvailable
-"""What the governance layer sends devices."""
+DownEvent = AlertReviewed | WatchlistAvailable | DispatchOrder | DispatchCancelled
+"""What the command centre sends devices: review decisions, watchlist announcements, orders and stand-downs."""
 
 
 def enqueue(*, session: Session, event: DownEvent, now: datetime) -> None:

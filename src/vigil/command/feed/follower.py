@@ -135,6 +135,9 @@ class FeedFollower:
                 await self.refresh()
             except DatabaseUnavailable as exc:
                 _log.warning("feed.unavailable", extra={"reason": str(exc)})
+            except Exception:
+                # Never stop following: screens and the unit index wait on it. Say so loudly, and look again.
+                _log.exception("feed.follow_failed", extra={"horizon": self._horizon})
 
     def _advance(self, horizon: int | None) -> int | None:
         """The new horizon, from ``horizon`` (None: not known yet, and still not when the writers were slow)."""

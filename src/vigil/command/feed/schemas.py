@@ -8,8 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from vigil.command.alerts.schemas import AlertSummary
 from vigil.command.devices.schemas import DeviceStatusReported
 from vigil.command.dispatches.schemas import DispatchStatusReported
+from vigil.command.incidents.schemas import DispatchEscalated, IncidentChanged
 from vigil.command.reviews.schemas import AlertEscalated, ReviewOutcome
-from vigil.command.units.schemas import PositionReported
+from vigil.command.units.schemas import PositionReported, UnitChanged
 from vigil.command.watchlists.schemas import WatchlistVersionMade
 
 
@@ -25,6 +26,13 @@ class PositionEntry(_Entry):
 
     kind: Literal["unit.position"]
     payload: PositionReported
+
+
+class UnitChangedEntry(_Entry):
+    """A unit was created, or its call sign, radio, kind or status changed (never throttled or dropped)."""
+
+    kind: Literal["unit.changed"]
+    payload: UnitChanged
 
 
 class AlertEntry(_Entry):
@@ -62,6 +70,34 @@ class AlertEscalatedEntry(_Entry):
     payload: AlertEscalated
 
 
+class IncidentOpenedEntry(_Entry):
+    """An operator opened an incident on a confirmed alert."""
+
+    kind: Literal["incident.opened"]
+    payload: IncidentChanged
+
+
+class IncidentChangedEntry(_Entry):
+    """An incident's area was redrawn, its target moved to a new sighting, or it was closed."""
+
+    kind: Literal["incident.changed"]
+    payload: IncidentChanged
+
+
+class DispatchSentEntry(_Entry):
+    """Units were sent to an incident (the payload is the incident, with every order)."""
+
+    kind: Literal["dispatch.sent"]
+    payload: IncidentChanged
+
+
+class DispatchEscalatedEntry(_Entry):
+    """An order went unanswered past the timeout, or was declined: a replacement is proposed (once per order)."""
+
+    kind: Literal["dispatch.escalated"]
+    payload: DispatchEscalated
+
+
 class WatchlistVersionEntry(_Entry):
     """A new watchlist version was made (approval, removal, expiry or renewal) and is being sent to devices."""
 
@@ -71,12 +107,17 @@ class WatchlistVersionEntry(_Entry):
 
 FeedMessage = Annotated[
     PositionEntry
+    | UnitChangedEntry
     | AlertEntry
     | DeviceStatusEntry
     | DispatchStatusEntry
     | AlertReviewedEntry
     | AlertEscalatedEntry
-    | WatchlistVersionEntry,
+    | WatchlistVersionEntry
+    | IncidentOpenedEntry
+    | IncidentChangedEntry
+    | DispatchSentEntry
+    | DispatchEscalatedEntry,
     Field(discriminator="kind"),
 ]
 """One feed entry, as ``GET /api/v1/feed`` lists it and the WebSocket sends it (one JSON text message each)."""

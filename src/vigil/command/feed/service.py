@@ -46,12 +46,17 @@ class FeedKind(enum.StrEnum):
     """What a feed entry reports."""
 
     UNIT_POSITION = "unit.position"
+    UNIT_CHANGED = "unit.changed"
     ALERT_RAISED = "alert.raised"
     DEVICE_STATUS = "device.status"
     DISPATCH_STATUS = "dispatch.status"
     ALERT_REVIEWED = "alert.reviewed"
     ALERT_ESCALATED = "alert.escalated"
     WATCHLIST_VERSION = "watchlist.version"
+    INCIDENT_OPENED = "incident.opened"
+    INCIDENT_CHANGED = "incident.changed"
+    DISPATCH_SENT = "dispatch.sent"
+    DISPATCH_ESCALATED = "dispatch.escalated"
 
 
 def open_feed_for_writing(*, session: Session) -> None:

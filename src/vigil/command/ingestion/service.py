@@ -48,6 +48,7 @@ from vigil.command.devices.models import Device
 from vigil.command.devices.service import record_status as record_device_status
 from vigil.command.dispatches.service import record_status as record_dispatch_status
 from vigil.command.feed.service import FeedKind, append_entries, open_feed_for_writing
+from vigil.command.incidents.service import record_answer
 from vigil.command.ingestion.metrics import IngestionMetrics
 from vigil.command.ingestion.models import IngestedEvent, RejectedEvent, RejectReason, Transport
 from vigil.command.ingestion.schemas import IngestResult, Outcome
@@ -501,6 +502,7 @@ def _store(
             case DispatchStatus():
                 answer = record_dispatch_status(session=session, event=event, device=device, received_at=received_at)
                 entries.append((FeedKind.DISPATCH_STATUS, answer))
+                record_answer(session=session, answer=event, unit_id=device.unit_id, now=received_at)
             case _:
                 assert_never(event)
     append_entries(session=session, entries=entries, now=received_at)

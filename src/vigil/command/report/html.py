@@ -47,19 +47,20 @@ def render_html(report: PublicReport) -> str:
         "<h1>Live facial recognition: deployment report</h1>"
         f"<p>Period: {escape(period)}. Generated {report.generated_at:%Y-%m-%d %H:%M} UTC.</p>"
         f'<p class="headline">{totals.faces_processed:,} faces processed; {totals.alerts:,} alerts: '
-        f"{totals.confirmed:,} confirmed, {totals.dismissed:,} dismissed (false alerts), {totals.pending:,} "
+        f"{totals.confirmed:,} confirmed ({totals.wrong_person:,} of them the wrong person when officers got there), "
+        f"{totals.dismissed:,} dismissed, {totals.pending:,} "
         f"unreviewed. False-alert rate {_rate(totals)}; {_one_in(totals)}.</p>" + "".join(sections) + "</body></html>\n"
     )
 
 
 def _table(title: str, rows: Sequence[tuple[str, Figures]]) -> str:
     head = (
-        "<tr><th>{}</th><th>Faces processed</th><th>Alerts</th><th>Confirmed</th><th>Dismissed</th>"
-        "<th>Unreviewed</th><th>False-alert rate</th><th>One false alert in</th></tr>"
+        "<tr><th>{}</th><th>Faces processed</th><th>Alerts</th><th>Confirmed</th><th>Wrong person</th>"
+        "<th>Dismissed</th><th>Unreviewed</th><th>False-alert rate</th><th>One false alert in</th></tr>"
     ).format(escape(title[:-1] if title.endswith("s") else title))
     body = "".join(
         f"<tr><td>{escape(label)}</td><td>{f.faces_processed:,}</td><td>{f.alerts:,}</td><td>{f.confirmed:,}</td>"
-        f"<td>{f.dismissed:,}</td><td>{f.pending:,}</td><td>{_rate(f)}</td>"
+        f"<td>{f.wrong_person:,}</td><td>{f.dismissed:,}</td><td>{f.pending:,}</td><td>{_rate(f)}</td>"
         f"<td>{_faces(f)}</td></tr>"
         for label, f in rows
     )

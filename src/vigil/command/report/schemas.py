@@ -12,25 +12,32 @@ class Figures(BaseModel):
     faces_processed: int = Field(description="Faces the cameras searched the watchlist for (from device statuses).")
     alerts: int = Field(description="Alerts raised.")
     confirmed: int = Field(description="Alerts a person confirmed.")
-    dismissed: int = Field(description="Alerts a person dismissed: the false alerts.")
+    dismissed: int = Field(description="Alerts a person dismissed: false alerts.")
+    wrong_person: int = Field(
+        0, description="Confirmed alerts whose incident closed with the wrong person found: false alerts too."
+    )
     pending: int = Field(description="Alerts not reviewed (yet).")
-    false_alert_rate: float | None = Field(description="dismissed / alerts; null without alerts.")
+    false_alerts: int = Field(0, description="dismissed + wrong_person.")
+    false_alert_rate: float | None = Field(description="false_alerts / alerts; null without alerts.")
     faces_per_false_alert: float | None = Field(
-        description='faces_processed / dismissed: "one false alert in N faces"; null without a false alert.'
+        description='faces_processed / false_alerts: "one false alert in N faces"; null without a false alert.'
     )
 
     @classmethod
-    def of(cls, *, faces: int, confirmed: int, dismissed: int, pending: int) -> "Figures":
+    def of(cls, *, faces: int, confirmed: int, dismissed: int, pending: int, wrong_person: int = 0) -> "Figures":
         """The row, with its rates computed."""
         alerts = confirmed + dismissed + pending
+        false_alerts = dismissed + wrong_person
         return cls(
             faces_processed=faces,
             alerts=alerts,
             confirmed=confirmed,
             dismissed=dismissed,
+            wrong_person=wrong_person,
             pending=pending,
-            false_alert_rate=dismissed / alerts if alerts else None,
-            faces_per_false_alert=faces / dismissed if dismissed else None,
+            false_alerts=false_alerts,
+            false_alert_rate=false_alerts / alerts if alerts else None,
+            faces_per_false_alert=faces / false_alerts if false_alerts else None,
         )
 
 

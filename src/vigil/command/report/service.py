@@ -1,6 +1,7 @@
 """Counting the public report from the database.
 
-**Alerts** are counted by when they were raised, in ``[from, to)``, with their review decision as it stands.
+**Alerts** are counted by when they were raised, in ``[from, to)``, with their review decision as it stands. The
+false alerts are the dismissed ones and the confirmed ones whose incident closed with the wrong person found.
 
 **Faces processed** come from device statuses: each carries ``faces_processed``, the faces the agent has searched
 since it started. A device's faces in the period are the increases between its consecutive statuses, each
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from vigil.command.alerts.models import Alert
 from vigil.command.devices.models import Device, DeviceStatusRecord
+from vigil.command.incidents.models import Incident, IncidentOutcome
 from vigil.command.report.errors import ReportPeriodInvalid
 from vigil.command.report.schemas import DeploymentRow, DeviceRow, Figures, PublicReport, VersionRow
 from vigil.command.watchlists.models import Watchlist, WatchlistVersion
@@ -29,6 +31,7 @@ from vigil.events import ReviewDecision
 class _Tally:
     faces: int = 0
     decisions: dict[ReviewDecision | None, int] = field(default_factory=lambda: defaultdict(int))
+    wrong_person: int = 0
 
     def figures(self) -> Figures:
         return Figures.of(
@@ -36,6 +39,7 @@ class _Tally:
             confirmed=self.decisions[ReviewDecision.CONFIRMED],
             dismissed=self.decisions[ReviewDecision.DISMISSED],
             pending=self.decisions[None],
+            wrong_person=self.wrong_person,
         )
 
 
@@ -65,6 +69,25 @@ def build_report(*, session: Session, period_from: datetime, period_to: datetime
         totals.decisions[decision] += count
         devices[device_id].decisions[decision] += count
         versions[version].decisions[decision] += count
+    # A confirmed alert that led officers to the wrong person was a false alert the review did not catch.
+    wrong = session.execute(
+        select(Alert.device_id, Alert.watchlist_version, func.count())
+        .where(
+            Alert.raised_at >= period_from,
+            Alert.raised_at < period_to,
+            Alert.review_decision == ReviewDecision.CONFIRMED,
+            Alert.alert_id.in_(
+                select(Incident.alert_id)
+                .where(Incident.outcome == IncidentOutcome.WRONG_PERSON)
+                .union(select(Incident.target_alert_id).where(Incident.outcome == IncidentOutcome.WRONG_PERSON))
+            ),
+        )
+        .group_by(Alert.device_id, Alert.watchlist_version)
+    )
+    for device_id, version, count in wrong:
+        totals.wrong_person += count
+        devices[device_id].wrong_person += count
+        versions[version].wrong_person += count
     known = {
         v.version: (v, w)
         for v, w in session.execute(
@@ -81,6 +104,7 @@ def build_report(*, session: Session, period_from: datetime, period_to: datetime
         if found is not None:
             watchlists[found[1].watchlist_id] = found[1]
         deployments[key].faces += tally.faces
+        deployments[key].wrong_person += tally.wrong_person
         for decision, count in tally.decisions.items():
             deployments[key].decisions[decision] += count
     units = dict(session.execute(select(Device.device_id, Device.unit_id).where(Device.device_id.in_(devices))).all())

@@ -1,8 +1,8 @@
 """Retention holds: what keeps a confirmed alert's face crop past the case period (an open incident).
 
-Incidents arrive with dispatch (a later part). Retention asks a :class:`RetentionHold` which of the alerts it is
-about to clear are still needed; the incidents part supplies one that answers "attached to an open incident",
-and the server composes every hold it has with :class:`AnyHold`.
+Retention asks a :class:`RetentionHold` which of the alerts it is about to clear are still needed; the server and
+``vigil retention run`` always ask :class:`~vigil.command.incidents.service.OpenIncidentHold` ("attached to an
+open incident"). :class:`NoHold` and :class:`AnyHold` compose holds, as the retention tests do.
 """
 
 import uuid

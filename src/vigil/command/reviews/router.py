@@ -10,11 +10,19 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from vigil.command.accounts.models import Role
 from vigil.command.api.acting import actor_of
-from vigil.command.api.dependencies import Principal, SessionDep, require
+from vigil.command.api.dependencies import Principal, RuntimeDep, SessionDep, require
 from vigil.command.api.problems import ERROR_RESPONSES
+from vigil.command.incidents.service import follow_sighting
 from vigil.command.reviews.schemas import ReviewDetail, ReviewOutcome, ReviewQueue, ReviewRequest
-from vigil.command.reviews.service import decide, review_detail, review_enrolled_chip, review_probe, review_queue
-from vigil.events import utc_now
+from vigil.command.reviews.service import (
+    confirmed_alert,
+    decide,
+    review_detail,
+    review_enrolled_chip,
+    review_probe,
+    review_queue,
+)
+from vigil.events import ReviewDecision, utc_now
 
 router = APIRouter(prefix="/api/v1/reviews", tags=["reviews"], responses=ERROR_RESPONSES)
 
@@ -61,9 +69,21 @@ def get_review_enrolled(alert_id: uuid.UUID, session: SessionDep, reviewer: Revi
 
 @router.post("/{alert_id}/decision")
 def post_decision(
-    alert_id: uuid.UUID, request: ReviewRequest, session: SessionDep, reviewer: ReviewerDep
+    alert_id: uuid.UUID, request: ReviewRequest, session: SessionDep, runtime: RuntimeDep, reviewer: ReviewerDep
 ) -> ReviewOutcome:
-    """Confirm or dismiss (with a reason) an alert; the device is told (``alert.reviewed``)."""
-    outcome = decide(session=session, alert_id=alert_id, request=request, actor=actor_of(reviewer), now=utc_now())
+    """Confirm or dismiss (with a reason) an alert; the device is told (``alert.reviewed``).
+
+    A confirmed sighting of a subject already pursued moves that incident's target, and its units are told.
+    """
+    actor, now = actor_of(reviewer), utc_now()
+    outcome = decide(session=session, alert_id=alert_id, request=request, actor=actor, now=now)
+    if outcome.decision is ReviewDecision.CONFIRMED:
+        follow_sighting(
+            session=session,
+            alert=confirmed_alert(session=session, alert_id=alert_id),
+            actor=actor,
+            now=now,
+            settings=runtime.settings.dispatch,
+        )
     session.commit()
     return outcome

@@ -117,7 +117,7 @@ def review_detail(*, session: Session, alert_id: uuid.UUID, actor: Actor, now: d
     """
     alert = _alert(session, alert_id)
     has_probe = session.scalar(select(Alert.probe_jpeg.is_not(None)).where(Alert.alert_id == alert_id))
-    found = _subject_of(session, alert)
+    found = matched_subject(session, alert)
     subject = None
     enrolled_url = None
     inside = None
@@ -135,7 +135,7 @@ def review_detail(*, session: Session, alert_id: uuid.UUID, actor: Actor, now: d
             expires_at=row.expires_at,
             state=row.state.value,
         )
-        if _enrolled_chip(session, row) is not None:
+        if enrolled_chip(session, row) is not None:
             enrolled_url = f"{_DETAIL_URL.format(alert_id=alert_id)}/enrolled.jpg"
         inside = _inside(watchlist, alert)
     unit = session.get(Unit, alert.unit_id)
@@ -191,8 +191,8 @@ def review_enrolled_chip(*, session: Session, alert_id: uuid.UUID, actor: Actor,
         UnknownAlert: no such alert, its watchlist version is not known here, or the chip was deleted.
     """
     alert = _alert(session, alert_id)
-    found = _subject_of(session, alert)
-    chip = _enrolled_chip(session, found[1]) if found is not None else None
+    found = matched_subject(session, alert)
+    chip = enrolled_chip(session, found[1]) if found is not None else None
     if chip is None:
         raise UnknownAlert(f"no enrolled face chip is stored for alert {alert_id}'s subject", alert_id=str(alert_id))
     _audit(session, actor, "alert.enrolled_chip_viewed", alert_id, {"subject_id": alert.subject_id}, now)
@@ -346,8 +346,8 @@ def _alert(session: Session, alert_id: uuid.UUID) -> Alert:
     return alert
 
 
-def _subject_of(session: Session, alert: Alert) -> tuple[Watchlist, WatchlistSubject] | None:
-    """The watchlist and subject record an alert matched, when its version was made by this server."""
+def matched_subject(session: Session, alert: Alert) -> tuple[Watchlist, WatchlistSubject] | None:
+    """The watchlist and subject record an alert matched, when its version was made by this server (else None)."""
     row = session.execute(
         select(Watchlist, WatchlistSubject)
         .join(WatchlistVersion, WatchlistVersion.watchlist_id == Watchlist.watchlist_id)
@@ -357,7 +357,8 @@ def _subject_of(session: Session, alert: Alert) -> tuple[Watchlist, WatchlistSub
     return (row[0], row[1]) if row is not None else None
 
 
-def _enrolled_chip(session: Session, subject: WatchlistSubject) -> bytes | None:
+def enrolled_chip(session: Session, subject: WatchlistSubject) -> bytes | None:
+    """The subject's best-quality enrolled face chip (JPEG), or None when retention deleted them."""
     return session.scalar(
         select(WatchlistTemplate.chip_jpeg)
         .where(WatchlistTemplate.subject_row_id == subject.id, WatchlistTemplate.chip_jpeg.is_not(None))

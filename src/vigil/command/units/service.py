@@ -10,8 +10,17 @@ from vigil.command.bulk_insert import bulk_insert
 from vigil.command.database import Base
 from vigil.command.devices.models import Device
 from vigil.command.errors import UnknownUnit
+from vigil.command.feed.service import FeedKind, append_entry
 from vigil.command.units.models import PositionRecord, Unit, UnitKind, UnitStatus
-from vigil.command.units.schemas import PositionReported, Track, TrackPoint, UnitList, UnitOut, UnitPosition
+from vigil.command.units.schemas import (
+    PositionReported,
+    Track,
+    TrackPoint,
+    UnitChanged,
+    UnitList,
+    UnitOut,
+    UnitPosition,
+)
 from vigil.events import Position
 
 
@@ -26,7 +35,7 @@ def upsert_unit(
 ) -> Unit:
     """The unit with this id, created when missing (available, on foot unless told) and updated where told.
 
-    The caller commits.
+    A creation or change is announced on the feed. The caller commits.
     """
     unit = session.get(Unit, unit_id)
     if unit is None:
@@ -40,14 +49,53 @@ def upsert_unit(
             created_at=now,
         )
         session.add(unit)
+        announce_unit(session=session, unit=unit, reason="registered", now=now)
         return unit
-    if call_sign is not None:
-        unit.call_sign = call_sign
-    if radio_id is not None:
-        unit.radio_id = radio_id
-    if kind is not None:
-        unit.kind = kind
+    changed = False
+    if call_sign is not None and call_sign != unit.call_sign:
+        unit.call_sign, changed = call_sign, True
+    if radio_id is not None and radio_id != unit.radio_id:
+        unit.radio_id, changed = radio_id, True
+    if kind is not None and kind != unit.kind:
+        unit.kind, changed = kind, True
+    if changed:
+        announce_unit(session=session, unit=unit, reason="details changed", now=now)
     return unit
+
+
+def change_status(*, session: Session, unit_id: str, status: UnitStatus, reason: str, now: datetime) -> UnitChanged:
+    """Set what a unit is doing, and announce it on the feed. The caller commits.
+
+    The unit's row is locked first (PostgreSQL), so that two changes of one unit take turns and the feed holds
+    them in the order they happened (the live unit index replays them in feed order).
+
+    Raises:
+        UnknownUnit: no such unit.
+    """
+    unit = session.scalar(
+        select(Unit).where(Unit.unit_id == unit_id).with_for_update().execution_options(populate_existing=True)
+    )
+    if unit is None:
+        raise UnknownUnit(unit_id)
+    if unit.status != status:
+        unit.status = status
+        unit.status_changed_at = now
+    return announce_unit(session=session, unit=unit, reason=reason, now=now)
+
+
+def announce_unit(*, session: Session, unit: Unit, reason: str, now: datetime) -> UnitChanged:
+    """Append the unit as it is now to the feed (in the caller's transaction)."""
+    changed = UnitChanged(
+        unit_id=unit.unit_id,
+        call_sign=unit.call_sign,
+        radio_id=unit.radio_id,
+        kind=unit.kind,
+        status=unit.status,
+        status_changed_at=unit.status_changed_at,
+        reason=reason,
+    )
+    append_entry(session=session, kind=FeedKind.UNIT_CHANGED, payload=changed, now=now)
+    return changed
 
 
 _POSITION_COLUMNS = (
@@ -62,8 +110,6 @@ _POSITION_COLUMNS = (
     "speed_mps",
     "source",
 )
-
-
 _UNIT_POSITION_COLUMNS = (
     "position_lat",
     "position_lon",

@@ -1,0 +1,90 @@
+"""``vigil serve`` in a process of its own for a benchmark, and signing in to it as a user.
+
+A benchmark drives the command centre from outside, as devices and operators do: over MQTT and HTTP.
+"""
+
+import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyotp
+from pydantic import BaseModel, Field
+
+from vigil.bench.mosquitto import free_port
+from vigil.errors import VigilError
+
+
+class BenchUser(BaseModel):
+    """A user the benchmark signs in as."""
+
+    username: str
+    password: str
+    totp_secret: str | None = Field(None, description="The second factor's base32 secret, when the role needs one.")
+
+
+class ServerDidNotStart(VigilError):
+    """``vigil serve`` exited, or did not answer within a minute; the message holds the end of its log."""
+
+
+class SignInRefused(VigilError):
+    """The benchmark's user could not sign in."""
+
+
+@contextmanager
+def server_process(*, database_url: str, bus_url: str, directory: Path) -> Iterator[str]:
+    """``vigil serve`` on the database and bus, stopped at the end; yields its API's base URL (``…/api/v1``).
+
+    Raises:
+        ServerDidNotStart: the server exited or did not answer within a minute.
+    """
+    port = free_port()
+    log = directory / "server.log"
+    command = [sys.executable, "-c", "from vigil.cli.app import main; main()", "serve"]
+    command += ["--db", database_url, "--bus", bus_url, "--port", str(port), "--data-dir", str(directory / "data")]
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/openapi.json", timeout=2):  # the loopback URL built above
+                    break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise ServerDidNotStart(f"vigil serve did not start: {log.read_text()[-3000:]}") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def sign_in(base: str, user: BenchUser) -> str:
+    """Sign in as ``user`` (with a fresh second-factor code when it has one); returns the session's bearer token.
+
+    Raises:
+        SignInRefused: the server refused the sign-in.
+    """
+    body = {"username": user.username, "password": user.password, "delivery": "bearer"}
+    if user.totp_secret is not None:
+        body["code"] = pyotp.TOTP(user.totp_secret).now()
+    request = urllib.request.Request(
+        f"{base}/auth/login", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # the loopback URL the caller built
+            token: str = json.loads(response.read())["token"]
+    except urllib.error.HTTPError as exc:
+        raise SignInRefused(f"the benchmark's user {user.username} could not sign in: {exc.read()[:300]!r}") from exc
+    return token
