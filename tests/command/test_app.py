@@ -29,6 +29,8 @@ def test_the_openapi_document_lists_the_api(server: RunningServer) -> None:
         "/api/v1/metrics",
         "/api/v1/units",
         "/api/v1/units/{unit_id}/track",
+        "/api/v1/units/in-area",
+        "/api/v1/units/{unit_id}",
         "/api/v1/devices",
         "/api/v1/alerts",
         "/api/v1/alerts/{alert_id}/probe.jpg",
@@ -49,6 +51,11 @@ def test_the_openapi_document_lists_the_api(server: RunningServer) -> None:
         "/api/v1/device/watchlist/{version}",
         "/api/v1/retention/run",
         "/api/v1/report",
+        "/api/v1/incidents",
+        "/api/v1/incidents/{incident_id}",
+        "/api/v1/incidents/{incident_id}/area",
+        "/api/v1/incidents/{incident_id}/dispatches",
+        "/api/v1/incidents/{incident_id}/close",
     }
     assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert document["paths"]["/api/v1/events"]["post"]["responses"]["413"]["content"]["application/json"]

@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
+from vigil.command.actor import Actor
 from vigil.command.audit.chain import (
     ACTION_PATTERN,
     GENESIS_HASH,
@@ -38,6 +39,29 @@ _RECORD_TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 _MAX_RECORD_ID = 200
 _MAX_ADDRESS = 64
 EXPORT_PAGE_SIZE = 5000
+
+
+def record_by(
+    actor: Actor,
+    *,
+    session: Session,
+    action: str,
+    record_type: str,
+    record_id: str | None,
+    details: Mapping[str, object] | None = None,
+    now: datetime,
+) -> None:
+    """:func:`record_action` for an :class:`~vigil.command.actor.Actor`: its user id and address, as it acted."""
+    record_action(
+        session=session,
+        actor=actor.user_id,
+        action=action,
+        record_type=record_type,
+        record_id=record_id,
+        address=actor.address,
+        details=details,
+        now=now,
+    )
 
 
 def record_action(

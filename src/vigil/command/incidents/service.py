@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from vigil.command.actor import Actor
 from vigil.command.alerts.models import Alert
-from vigil.command.audit.service import record_action
+from vigil.command.audit.service import record_action, record_by
 from vigil.command.devices.models import Device
 from vigil.command.downlink.service import enqueue
 from vigil.command.feed.service import FeedKind, append_entry, open_feed_for_writing
@@ -128,7 +128,15 @@ def open_incident(
     session.flush()
     out = incident_out(session=session, incident=incident, now=now, settings=settings)
     _announce(session, FeedKind.INCIDENT_OPENED, "opened", out, now)
-    _audit(session, actor, "incident.opened", incident, {"alert_id": str(confirmed.alert_id)}, now)
+    record_by(
+        actor,
+        session=session,
+        action="incident.opened",
+        record_type="incident",
+        record_id=str(incident.incident_id),
+        details={"alert_id": str(confirmed.alert_id)},
+        now=now,
+    )
     return out
 
 
@@ -176,7 +184,15 @@ def change_area(
     _resend(session, incident, area, now)
     out = incident_out(session=session, incident=incident, now=now, settings=settings)
     _announce(session, FeedKind.INCIDENT_CHANGED, "area_changed", out, now)
-    _audit(session, actor, "incident.area_changed", incident, {"revision": incident.target_revision}, now)
+    record_by(
+        actor,
+        session=session,
+        action="incident.area_changed",
+        record_type="incident",
+        record_id=str(incident.incident_id),
+        details={"revision": incident.target_revision},
+        now=now,
+    )
     return out
 
 
@@ -251,7 +267,15 @@ def dispatch_units(
         )
     out = incident_out(session=session, incident=incident, now=now, settings=settings)
     _announce(session, FeedKind.DISPATCH_SENT, "dispatched", out, now)
-    _audit(session, actor, "dispatch.sent", incident, {"unit_ids": [unit.unit_id for unit, _ in units]}, now)
+    record_by(
+        actor,
+        session=session,
+        action="dispatch.sent",
+        record_type="incident",
+        record_id=str(incident.incident_id),
+        details={"unit_ids": [unit.unit_id for unit, _ in units]},
+        now=now,
+    )
     return out
 
 
@@ -321,7 +345,15 @@ def follow_sighting(
     _resend(session, incident, area, now)
     out = incident_out(session=session, incident=incident, now=now, settings=settings)
     _announce(session, FeedKind.INCIDENT_CHANGED, "target_moved", out, now)
-    _audit(session, actor, "incident.target_moved", incident, {"alert_id": str(alert.alert_id)}, now)
+    record_by(
+        actor,
+        session=session,
+        action="incident.target_moved",
+        record_type="incident",
+        record_id=str(incident.incident_id),
+        details={"alert_id": str(alert.alert_id)},
+        now=now,
+    )
     return out
 
 
@@ -359,7 +391,15 @@ def close_incident(
     incident.closed_by, incident.closed_at = actor.user_id, now
     out = incident_out(session=session, incident=incident, now=now, settings=settings)
     _announce(session, FeedKind.INCIDENT_CHANGED, "closed", out, now)
-    _audit(session, actor, "incident.closed", incident, {"outcome": request.outcome.value}, now)
+    record_by(
+        actor,
+        session=session,
+        action="incident.closed",
+        record_type="incident",
+        record_id=str(incident.incident_id),
+        details={"outcome": request.outcome.value},
+        now=now,
+    )
     return out
 
 
@@ -604,18 +644,3 @@ def _area(incident: Incident, settings: DispatchSettings) -> Area:
 
 def _announce(session: Session, kind: FeedKind, change: str, incident: IncidentOut, now: datetime) -> None:
     append_entry(session=session, kind=kind, payload=IncidentChanged(change=change, incident=incident), now=now)
-
-
-def _audit(
-    session: Session, actor: Actor, action: str, incident: Incident, details: dict[str, object], now: datetime
-) -> None:
-    record_action(
-        session=session,
-        actor=actor.user_id,
-        action=action,
-        record_type="incident",
-        record_id=str(incident.incident_id),
-        address=actor.address,
-        details=details,
-        now=now,
-    )

@@ -11,7 +11,6 @@ supervisors, once.
 """
 
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session, defer
 
 from vigil.command.actor import Actor
 from vigil.command.alerts.models import Alert
-from vigil.command.audit.service import record_action
+from vigil.command.audit.service import record_by
 from vigil.command.downlink.service import enqueue
 from vigil.command.errors import UnknownAlert
 from vigil.command.feed.service import FeedKind, append_entry, open_feed_for_writing
@@ -139,7 +138,15 @@ def review_detail(*, session: Session, alert_id: uuid.UUID, actor: Actor, now: d
             enrolled_url = f"{_DETAIL_URL.format(alert_id=alert_id)}/enrolled.jpg"
         inside = _inside(watchlist, alert)
     unit = session.get(Unit, alert.unit_id)
-    _audit(session, actor, "alert.review_viewed", alert_id, {"subject_id": alert.subject_id}, now)
+    record_by(
+        actor,
+        session=session,
+        action="alert.review_viewed",
+        record_type="alert",
+        record_id=str(alert_id),
+        details={"subject_id": alert.subject_id},
+        now=now,
+    )
     return ReviewDetail(
         alert_id=alert.alert_id,
         probe_url=f"{_DETAIL_URL.format(alert_id=alert_id)}/probe.jpg" if has_probe else None,
@@ -180,7 +187,15 @@ def review_probe(*, session: Session, alert_id: uuid.UUID, actor: Actor, now: da
     probe = session.scalar(select(Alert.probe_jpeg).where(Alert.alert_id == alert_id))
     if probe is None:
         raise UnknownAlert(f"no face crop is stored for alert {alert_id}", alert_id=str(alert_id))
-    _audit(session, actor, "alert.probe_viewed", alert_id, {}, now)
+    record_by(
+        actor,
+        session=session,
+        action="alert.probe_viewed",
+        record_type="alert",
+        record_id=str(alert_id),
+        details={},
+        now=now,
+    )
     return probe
 
 
@@ -195,7 +210,15 @@ def review_enrolled_chip(*, session: Session, alert_id: uuid.UUID, actor: Actor,
     chip = enrolled_chip(session, found[1]) if found is not None else None
     if chip is None:
         raise UnknownAlert(f"no enrolled face chip is stored for alert {alert_id}'s subject", alert_id=str(alert_id))
-    _audit(session, actor, "alert.enrolled_chip_viewed", alert_id, {"subject_id": alert.subject_id}, now)
+    record_by(
+        actor,
+        session=session,
+        action="alert.enrolled_chip_viewed",
+        record_type="alert",
+        record_id=str(alert_id),
+        details={"subject_id": alert.subject_id},
+        now=now,
+    )
     return chip
 
 
@@ -253,7 +276,15 @@ def decide(
     )
     # The reason is kept with the decision on the alert; the audit holds ids and flags only.
     details = {"decision": request.decision.value, "with_reason": bool(request.reason), "subject_id": alert.subject_id}
-    _audit(session, actor, f"alert.{request.decision.value}", alert_id, details, now)
+    record_by(
+        actor,
+        session=session,
+        action=f"alert.{request.decision.value}",
+        record_type="alert",
+        record_id=str(alert_id),
+        details=details,
+        now=now,
+    )
     append_entry(session=session, kind=FeedKind.ALERT_REVIEWED, payload=outcome, now=now)
     enqueue(
         session=session,
@@ -374,18 +405,3 @@ def _inside(watchlist: Watchlist, alert: Alert) -> bool | None:
         return parse_area(watchlist.area, limits=DEPLOYMENT_AREA_LIMITS).contains(GeoPoint(alert.lat, alert.lon))
     except DispatchError:
         return None
-
-
-def _audit(
-    session: Session, actor: Actor, action: str, alert_id: uuid.UUID, details: Mapping[str, object], now: datetime
-) -> None:
-    record_action(
-        session=session,
-        actor=actor.user_id,
-        action=action,
-        record_type="alert",
-        record_id=str(alert_id),
-        address=actor.address,
-        details=details,
-        now=now,
-    )

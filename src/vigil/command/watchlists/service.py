@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vigil.command.actor import Actor
-from vigil.command.audit.service import record_action
+from vigil.command.audit.service import record_by
 from vigil.command.devices.models import Device
 from vigil.command.errors import UnknownDevice
 from vigil.command.watchlists.errors import InvalidDeploymentScope, UnknownSubject, UnknownWatchlist
@@ -250,13 +250,12 @@ def audit_watchlist(
     session: Session, actor: Actor, action: str, watchlist: Watchlist, details: dict[str, Any], now: datetime
 ) -> None:
     """Audit an action on a watchlist, in the caller's transaction."""
-    record_action(
+    record_by(
+        actor,
         session=session,
-        actor=actor.user_id,
         action=action,
         record_type="watchlist",
         record_id=str(watchlist.watchlist_id),
-        address=actor.address,
         details=details,
         now=now,
     )
@@ -266,13 +265,12 @@ def audit_subject(
     session: Session, actor: Actor, action: str, subject: WatchlistSubject, details: dict[str, Any], now: datetime
 ) -> None:
     """Audit an action on a subject, in the caller's transaction."""
-    record_action(
+    record_by(
+        actor,
         session=session,
-        actor=actor.user_id,
         action=action,
         record_type="watchlist_subject",
         record_id=f"{subject.watchlist_id}/{subject.subject_id}",
-        address=actor.address,
         details={"state": subject.state.value, **details},
         now=now,
     )
