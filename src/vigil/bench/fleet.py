@@ -41,8 +41,10 @@ class FleetPlan(BaseModel):
 
     host: str
     port: int
-    metrics_url: str = Field(description="The server's GET /api/v1/metrics, read as the measured time starts and ends.")
-    metrics_token: str = Field(description="An administrator's session token, to read the metrics with.")
+    metrics: list[tuple[str, str]] = Field(
+        description="Each server's GET /api/v1/metrics and an administrator's session token for it, read as the "
+        "measured time starts and ends (the counts of all servers are added)."
+    )
     devices: list[tuple[str, str]] = Field(description="(device_id, unit_id) of each simulated device.")
     kind: EventKind
     rate: float | None = Field(
@@ -91,10 +93,15 @@ def _event_maker(device_id: str, unit_id: str, plan: FleetPlan, seed: int) -> Ca
 
 
 def _accepted(plan: FleetPlan) -> tuple[int, int, int]:
-    request = urllib.request.Request(plan.metrics_url, headers={"Authorization": f"Bearer {plan.metrics_token}"})
-    with urllib.request.urlopen(request, timeout=30) as response:  # a loopback URL we built
-        counts = json.loads(response.read())["ingestion"]
-    return int(counts["accepted"]), int(counts["duplicate"]), int(counts["rejected"])
+    """Accepted, duplicate and rejected events, every server together."""
+    totals = [0, 0, 0]
+    for url, token in plan.metrics:
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=30) as response:  # a loopback URL we built
+            counts = json.loads(response.read())["ingestion"]
+        for n, key in enumerate(("accepted", "duplicate", "rejected")):
+            totals[n] += int(counts[key])
+    return totals[0], totals[1], totals[2]
 
 
 def drive_fleet(plan: FleetPlan) -> FleetResult:

@@ -28,7 +28,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Protocol
@@ -112,6 +112,7 @@ class IngestBenchReport(BaseModel):
 
     rows: list[DatabaseFigures]
     devices: int = Field(description="Simulated devices, one MQTT connection each.")
+    servers: int = Field(description="`vigil serve` processes sharing the ingestion (one MQTT shared subscription).")
     window: int = Field(description="Events each device keeps unacknowledged.")
     seconds: float = Field(description="Measured time per phase and run, after the warm-up.")
     warmup_s: float
@@ -132,6 +133,7 @@ def run_ingest_bench(
     warmup_s: float = 2.0,
     runs: int = 3,
     window: int = 4,
+    servers: int = 1,
     positions_rate: float = AIM_POSITIONS_PER_S,
     alerts_rate: float = AIM_ALERTS_PER_S,
 ) -> IngestBenchReport:
@@ -145,6 +147,8 @@ def run_ingest_bench(
         warmup_s: time before measuring, seconds.
         runs: runs per database (figures are medians).
         window: events each device keeps unacknowledged, in the capacity phases.
+        servers: ``vigil serve`` processes sharing the ingestion (an MQTT shared subscription), each its own
+            broker client.
         positions_rate: the paced rate of the second phase, positions/s.
         alerts_rate: the paced rate of the fourth phase, alerts/s.
 
@@ -172,7 +176,7 @@ def run_ingest_bench(
                 ):
                     admin = store.prepare(url, fleet)
                     runs_results = _one_run(
-                        pool, store, url, Path(tmp), admin, fleet, probe, phases, seconds, warmup_s, window
+                        pool, store, url, Path(tmp), admin, fleet, probe, phases, seconds, warmup_s, window, servers
                     )
                     for phase, result, stored in runs_results:
                         results[phase].append((result, stored))
@@ -189,6 +193,7 @@ def run_ingest_bench(
     return IngestBenchReport(
         rows=rows,
         devices=devices,
+        servers=servers,
         window=window,
         seconds=seconds,
         warmup_s=warmup_s,
@@ -210,19 +215,26 @@ def _one_run(
     seconds: float,
     warmup_s: float,
     window: int,
+    servers: int,
 ) -> list[tuple[Phase, FleetResult, int]]:
     broker = start_broker(directory)
     try:
-        with server_process(database_url=url, bus_url=broker.url, directory=directory) as base:
-            metrics_url, metrics_token = f"{base}/metrics", sign_in(base, admin)
+        with ExitStack() as stack:
+            bases = [
+                stack.enter_context(
+                    server_process(database_url=url, bus_url=broker.url, directory=directory, name=f"bench-server-{n}")
+                )
+                for n in range(1, servers + 1)
+            ]
+            token = sign_in(bases[0], admin)  # sessions live in the database every server shares
+            metrics = [(f"{base}/metrics", token) for base in bases]
             results: list[tuple[Phase, FleetResult, int]] = []
             for kind, rate in phases:
                 stored_before = store.stored_events(url)
                 plan = FleetPlan(
                     host=broker.host,
                     port=broker.port,
-                    metrics_url=metrics_url,
-                    metrics_token=metrics_token,
+                    metrics=metrics,
                     devices=fleet,
                     kind=kind,
                     rate=rate,

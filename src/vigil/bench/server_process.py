@@ -37,16 +37,23 @@ class SignInRefused(VigilError):
 
 
 @contextmanager
-def server_process(*, database_url: str, bus_url: str, directory: Path) -> Iterator[str]:
+def server_process(*, database_url: str, bus_url: str, directory: Path, name: str = "server") -> Iterator[str]:
     """``vigil serve`` on the database and bus, stopped at the end; yields its API's base URL (``…/api/v1``).
+
+    Args:
+        database_url: the database.
+        bus_url: the broker, ``mqtt://host:port``.
+        directory: for its log (``<name>.log``) and data directory.
+        name: the process's name, and its broker client id (servers sharing the ingestion need one each).
 
     Raises:
         ServerDidNotStart: the server exited or did not answer within a minute.
     """
     port = free_port()
-    log = directory / "server.log"
+    log = directory / f"{name}.log"
     command = [sys.executable, "-c", "from vigil.cli.app import main; main()", "serve"]
-    command += ["--db", database_url, "--bus", bus_url, "--port", str(port), "--data-dir", str(directory / "data")]
+    command += ["--db", database_url, "--bus", bus_url, "--bus-client-id", name]
+    command += ["--port", str(port), "--data-dir", str(directory / f"{name}-data")]
     with log.open("ab") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/api/v1"

@@ -190,6 +190,9 @@ def ingest(
     window: Annotated[
         int, typer.Option("--window", min=1, max=100, help="Events each device keeps unacknowledged.")
     ] = 4,
+    servers: Annotated[
+        int, typer.Option("--servers", min=1, max=8, help="`vigil serve` processes sharing the ingestion.")
+    ] = 1,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")] = False,
 ) -> None:
     """Ingestion: positions/s and alerts/s (20 kB crops) from devices through Mosquitto, p50/p95 to the commit."""
@@ -202,6 +205,7 @@ def ingest(
         warmup_s=warmup,
         runs=runs,
         window=window,
+        servers=servers,
     )
     if json_output:
         typer.echo(report.model_dump_json(indent=2))
@@ -334,8 +338,9 @@ class CommandCentreIncident:
 
 def _print_ingest_bench(report: IngestBenchReport) -> None:
     table = Table(
-        title=f"Ingestion: {report.devices} devices, window {report.window}, {report.seconds:g} s × {report.runs} "
-        f"runs, {report.cpu_cores} cores (medians; latency publish → ack after commit; aims "
+        title=f"Ingestion: {report.devices} devices, {report.servers} server process(es), window {report.window}, "
+        f"{report.seconds:g} s × {report.runs} runs, {report.cpu_cores} cores (medians; latency publish → ack after "
+        "commit; aims "
         f"{report.aim_positions_per_s:,.0f} positions/s, {report.aim_alerts_per_s:,.0f} alerts/s, "
         f"p95 < {report.aim_p95_ms:.0f} ms)"
     )
