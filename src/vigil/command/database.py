@@ -33,6 +33,8 @@ from vigil.command.errors import DatabaseUnavailable, MigrationFailed
 MIGRATIONS = "vigil.command:migrations"
 _MIGRATION_LOCK = 0x76696769  # "vigi": one server migrates at a time
 _SQLITE_BUSY_TIMEOUT_MS = 10_000
+_READS_ONLY = "vigil_reads_only"
+"""The execution option that marks a read session's connections."""
 UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, PoolTimeout)
 
 NAMING_CONVENTION = {
@@ -130,10 +132,11 @@ class Database:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             self.engine = create_engine(url, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_MS / 1000})
             event.listen(self.engine, "connect", _configure_sqlite)
-            event.listen(self.engine, "begin", _begin_immediately)
+            event.listen(self.engine, "begin", _begin)
         else:
             self.engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": connect_timeout_s})
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(self.engine.execution_options(**{_READS_ONLY: True}), expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -144,6 +147,23 @@ class Database:
         """
         try:
             with self._sessions() as session:
+                yield session
+        except UNAVAILABLE_ERRORS as exc:
+            raise unavailable(exc) from exc
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session that only reads, closed at the end.
+
+        On SQLite its transaction begins deferred, so it neither waits for the writer nor holds it up (in WAL
+        mode a reader sees the last commit); a :meth:`session` begins ``IMMEDIATE``, taking the write lock at
+        once. Writing through a read session may fail with "database is locked": use :meth:`session` to write.
+
+        Raises:
+            DatabaseUnavailable: the database could not be reached.
+        """
+        try:
+            with self._readers() as session:
                 yield session
         except UNAVAILABLE_ERRORS as exc:
             raise unavailable(exc) from exc
@@ -195,7 +215,7 @@ def unavailable(exc: DBAPIError | PoolTimeout) -> DatabaseUnavailable:
 
 
 def _configure_sqlite(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-    # The driver's own transaction handling would issue a deferred BEGIN itself; _begin_immediately does it.
+    # The driver's own transaction handling would issue a deferred BEGIN itself; _begin does it.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout = {_SQLITE_BUSY_TIMEOUT_MS}")
@@ -205,5 +225,8 @@ def _configure_sqlite(dbapi_connection: Any, record: ConnectionPoolEntry) -> Non
     cursor.close()
 
 
-def _begin_immediately(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+def _begin(connection: Connection) -> None:
+    # A writer takes the write lock at BEGIN, so two writers queue on busy_timeout instead of one failing when
+    # it upgrades a read; a read session's transaction begins deferred and never takes it.
+    reads_only = connection.get_execution_options().get(_READS_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")

@@ -218,10 +218,10 @@ def entry_out(entry: AuditEntry) -> AuditEntryOut:
 
 def _pages(*, database: Database, since: datetime | None, until: datetime | None) -> Iterator[AuditEntryOut]:
     after = 0
-    with database.session() as session:
+    with database.read_session() as session:
         head = head_seq(session=session)
     while after < head:
-        with database.session() as session:
+        with database.read_session() as session:
             page = read_entries(session=session, after=after, limit=EXPORT_PAGE_SIZE, since=since, until=until)
         yield from (entry for entry in page.entries if entry.seq <= head)
         if len(page.entries) < EXPORT_PAGE_SIZE:

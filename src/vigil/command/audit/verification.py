@@ -60,7 +60,7 @@ def verify_chain(*, database: Database, page_size: int = PAGE_SIZE) -> ChainRepo
     Raises:
         DatabaseUnavailable: the database cannot be read.
     """
-    with database.session() as session:
+    with database.read_session() as session:
         head = head_seq(session=session)
     walk = _first_pass(database=database, head=head, page_size=page_size)
     found: dict[str, int] = {}
@@ -174,7 +174,7 @@ def _content(entry: AuditEntry) -> EntryContent:
 def _entries(*, database: Database, head: int, page_size: int) -> Iterator[AuditEntry]:
     after = 0
     while after < head:
-        with database.session() as session:
+        with database.read_session() as session:
             page = list(
                 session.scalars(
                     select(AuditEntry)

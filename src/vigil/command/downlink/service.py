@@ -12,7 +12,7 @@ than the one held.
 import logging
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from vigil.bus.errors import BusError
@@ -65,6 +65,9 @@ def deliver_pending(*, database: Database, bus: Bus, limit: int = 500) -> int:
     Raises:
         DatabaseUnavailable: the database cannot be reached.
     """
+    with database.read_session() as session:
+        if not any_pending(session=session):
+            return 0  # without taking SQLite's write lock, which ingestion would wait for
     published = 0
     with database.session() as session:
         query = (
@@ -85,6 +88,11 @@ def deliver_pending(*, database: Database, bus: Bus, limit: int = 500) -> int:
             published += 1
         session.commit()
     return published
+
+
+def any_pending(*, session: Session) -> bool:
+    """Whether any event waits to be published."""
+    return bool(session.scalar(select(exists().where(DownlinkMessage.published_at.is_(None)))))
 
 
 def pending_count(*, session: Session) -> int:

@@ -141,7 +141,7 @@ class FeedFollower:
 
     def _advance(self, horizon: int | None) -> int | None:
         """The new horizon, from ``horizon`` (None: not known yet, and still not when the writers were slow)."""
-        with self._database.session() as session:
+        with self._database.read_session() as session:
             if horizon is None:
                 largest, settled = largest_seq(session=session), False
             else:

@@ -63,7 +63,7 @@ async def get_feed(
     start = after or 0
 
     def read() -> FeedPage:
-        with runtime.database.session() as session:
+        with runtime.database.read_session() as session:
             entries = read_entries(session=session, after=start, upto=horizon, limit=limit)
         return FeedPage(entries=entries, next_after=entries[-1].seq if entries else start, horizon=horizon)
 
@@ -133,7 +133,7 @@ async def _until_signed_out(runtime: ServerRuntime, token: str) -> None:
     settings = runtime.settings.accounts
 
     def live() -> bool:
-        with runtime.database.session() as session:
+        with runtime.database.read_session() as session:
             try:
                 authenticate_session(session=session, token=token, settings=settings, now=utc_now(), touch=False)
             except NotSignedIn:

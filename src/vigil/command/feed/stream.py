@@ -40,7 +40,7 @@ async def stream_feed(
     throttle = PositionThrottle(settings.position_interval_s)
 
     def read(start: int, upto: int) -> list[FeedMessage]:
-        with database.session() as session:
+        with database.read_session() as session:
             return read_entries(session=session, after=start, upto=upto, limit=settings.page_size)
 
     async with follower.following():

@@ -83,7 +83,7 @@ def apply_entries(index: UnitIndex, entries: Sequence[FeedMessage], *, database:
                 try:
                     index.move(position.unit_id, position=point, accuracy_m=position.accuracy_m, at=position.at)
                 except UnknownUnit:
-                    with database.session() as session:
+                    with database.read_session() as session:
                         unit = session.get(Unit, position.unit_id)
                         if unit is not None and unit.position_at is not None:
                             index.upsert(live_unit(unit))
@@ -149,7 +149,7 @@ class UnitIndexFollower:
         horizon = await self._follower.refresh()
 
         def load() -> UnitIndex:
-            with self._database.session() as session:
+            with self._database.read_session() as session:
                 return load_unit_index(session=session, ages=self._ages)
 
         self._index = await run_in_threadpool(load)
@@ -199,5 +199,5 @@ class UnitIndexFollower:
                 self._caught_up.set()
 
     def _read(self, after: int, upto: int) -> list[FeedMessage]:
-        with self._database.session() as session:
+        with self._database.read_session() as session:
             return read_entries(session=session, after=after, upto=upto, limit=_PAGE)
