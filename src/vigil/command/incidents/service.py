@@ -20,6 +20,7 @@ import logging
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -126,18 +127,17 @@ def open_incident(
     )
     session.add(incident)
     session.flush()
-    out = incident_out(session=session, incident=incident, now=now, settings=settings)
-    _announce(session, FeedKind.INCIDENT_OPENED, "opened", out, now)
-    record_by(
-        actor,
-        session=session,
+    return _announced(
+        session,
+        incident,
+        kind=FeedKind.INCIDENT_OPENED,
+        change="opened",
         action="incident.opened",
-        record_type="incident",
-        record_id=str(incident.incident_id),
         details={"alert_id": str(confirmed.alert_id)},
+        actor=actor,
         now=now,
+        settings=settings,
     )
-    return out
 
 
 def get_incident(*, session: Session, incident_id: uuid.UUID, now: datetime, settings: DispatchSettings) -> IncidentOut:
@@ -182,18 +182,17 @@ def change_area(
     incident.area = area.to_geojson()
     incident.target_revision += 1
     _resend(session, incident, area, now)
-    out = incident_out(session=session, incident=incident, now=now, settings=settings)
-    _announce(session, FeedKind.INCIDENT_CHANGED, "area_changed", out, now)
-    record_by(
-        actor,
-        session=session,
+    return _announced(
+        session,
+        incident,
+        kind=FeedKind.INCIDENT_CHANGED,
+        change="area_changed",
         action="incident.area_changed",
-        record_type="incident",
-        record_id=str(incident.incident_id),
         details={"revision": incident.target_revision},
+        actor=actor,
         now=now,
+        settings=settings,
     )
-    return out
 
 
 def dispatch_units(
@@ -265,18 +264,17 @@ def dispatch_units(
             reason=f"dispatched to incident {str(incident.incident_id)[:8]}",
             now=now,
         )
-    out = incident_out(session=session, incident=incident, now=now, settings=settings)
-    _announce(session, FeedKind.DISPATCH_SENT, "dispatched", out, now)
-    record_by(
-        actor,
-        session=session,
+    return _announced(
+        session,
+        incident,
+        kind=FeedKind.DISPATCH_SENT,
+        change="dispatched",
         action="dispatch.sent",
-        record_type="incident",
-        record_id=str(incident.incident_id),
         details={"unit_ids": [unit.unit_id for unit, _ in units]},
+        actor=actor,
         now=now,
+        settings=settings,
     )
-    return out
 
 
 def record_answer(*, session: Session, answer: DispatchStatus, unit_id: str, now: datetime) -> None:
@@ -343,18 +341,17 @@ def follow_sighting(
         area = CircleArea(centre=_target(incident), radius_m=area.radius_m)
         incident.area = area.to_geojson()
     _resend(session, incident, area, now)
-    out = incident_out(session=session, incident=incident, now=now, settings=settings)
-    _announce(session, FeedKind.INCIDENT_CHANGED, "target_moved", out, now)
-    record_by(
-        actor,
-        session=session,
+    return _announced(
+        session,
+        incident,
+        kind=FeedKind.INCIDENT_CHANGED,
+        change="target_moved",
         action="incident.target_moved",
-        record_type="incident",
-        record_id=str(incident.incident_id),
         details={"alert_id": str(alert.alert_id)},
+        actor=actor,
         now=now,
+        settings=settings,
     )
-    return out
 
 
 def close_incident(
@@ -389,18 +386,17 @@ def close_incident(
     incident.status = IncidentStatus.CLOSED
     incident.outcome, incident.outcome_notes = request.outcome, request.notes
     incident.closed_by, incident.closed_at = actor.user_id, now
-    out = incident_out(session=session, incident=incident, now=now, settings=settings)
-    _announce(session, FeedKind.INCIDENT_CHANGED, "closed", out, now)
-    record_by(
-        actor,
-        session=session,
+    return _announced(
+        session,
+        incident,
+        kind=FeedKind.INCIDENT_CHANGED,
+        change="closed",
         action="incident.closed",
-        record_type="incident",
-        record_id=str(incident.incident_id),
         details={"outcome": request.outcome.value},
+        actor=actor,
         now=now,
+        settings=settings,
     )
-    return out
 
 
 def escalate_overdue(
@@ -642,5 +638,28 @@ def _area(incident: Incident, settings: DispatchSettings) -> Area:
     return parse_area(incident.area, limits=settings.areas)
 
 
-def _announce(session: Session, kind: FeedKind, change: str, incident: IncidentOut, now: datetime) -> None:
-    append_entry(session=session, kind=kind, payload=IncidentChanged(change=change, incident=incident), now=now)
+def _announced(
+    session: Session,
+    incident: Incident,
+    *,
+    kind: FeedKind,
+    change: str,
+    action: str,
+    details: dict[str, Any],
+    actor: Actor,
+    now: datetime,
+    settings: DispatchSettings,
+) -> IncidentOut:
+    """The incident as operators see it after a change, put on the live feed and in the audit trail."""
+    out = incident_out(session=session, incident=incident, now=now, settings=settings)
+    append_entry(session=session, kind=kind, payload=IncidentChanged(change=change, incident=out), now=now)
+    record_by(
+        actor,
+        session=session,
+        action=action,
+        record_type="incident",
+        record_id=str(incident.incident_id),
+        details=details,
+        now=now,
+    )
+    return out
