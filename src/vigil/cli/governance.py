@@ -12,7 +12,7 @@ from rich.table import Table
 
 from vigil.cli.boundary import exits_on_vigil_error
 from vigil.cli.faces import JsonOption
-from vigil.cli.serve import DataDirOption, DbOption, command_settings
+from vigil.cli.serve import DataDirOption, DbOption, command_session, command_settings
 from vigil.command.actor import Actor
 from vigil.command.app import init_database
 from vigil.command.incidents.service import OpenIncidentHold
@@ -77,12 +77,8 @@ def report(
     if html and json_output:
         raise typer.BadParameter("choose --json or --html")
     start, end = _utc(period_from), _utc(period_to)
-    database = init_database(command_settings(db=db, data_dir=data_dir))
-    try:
-        with database.session() as session:
-            counted = build_report(session=session, period_from=start, period_to=end, now=utc_now())
-    finally:
-        database.dispose()
+    with command_session(command_settings(db=db, data_dir=data_dir)) as session:
+        counted = build_report(session=session, period_from=start, period_to=end, now=utc_now())
     if html or json_output:
         text = render_html(counted) if html else counted.model_dump_json(indent=2) + "\n"
         if out is None:
@@ -139,18 +135,12 @@ def package_key(
         raise KeyFileError(f"{out} already exists; keys are never overwritten")
     settings = command_settings(db=db, data_dir=data_dir)
     wrap_key = require_wrap_key(settings.watchlists)
-    database = init_database(settings)
-    try:
-        with database.session() as session:
-            key = issue_package_key(
-                session=session, device_id=device_id, wrap_key=wrap_key, replace=replace, now=utc_now()
-            )
-            descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w", encoding="ascii") as stream:
-                stream.write(key.hex() + "\n")
-            session.commit()
-    finally:
-        database.dispose()
+    with command_session(settings) as session:
+        key = issue_package_key(session=session, device_id=device_id, wrap_key=wrap_key, replace=replace, now=utc_now())
+        descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as stream:
+            stream.write(key.hex() + "\n")
+        session.commit()
     if json_output:
         typer.echo(PackageKeyIssued(device_id=device_id, key_file=str(out)).model_dump_json(indent=2))
         return

@@ -3,6 +3,8 @@
 import logging
 import socket
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,6 +13,7 @@ import uvicorn
 from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from vigil.cli.boundary import exits_on_vigil_error
 from vigil.cli.edge import broker_settings
@@ -62,6 +65,22 @@ def command_settings(*, db: str | None, data_dir: Path | None, **overrides: Any)
     """Settings from the environment (``VIGIL_…``), overridden by the options that were given."""
     given = {"database_url": db, "data_dir": data_dir, **overrides}
     return CommandSettings(**{key: value for key, value in given.items() if value is not None})
+
+
+@contextmanager
+def command_session(settings: CommandSettings) -> Iterator[Session]:
+    """A session on the command centre's database, migrated first; the database is closed after.
+
+    Raises:
+        DatabaseUnavailable: it cannot be reached.
+        MigrationFailed: a migration failed.
+    """
+    database = init_database(settings)
+    try:
+        with database.session() as session:
+            yield session
+    finally:
+        database.dispose()
 
 
 def bus_settings(spec: str, *, client_id: str | None = None, password_file: Path | None = None) -> BusSettings:
@@ -165,12 +184,8 @@ def register(
 
 def list_registered(db: DbOption = None, data_dir: DataDirOption = None, json_output: JsonOption = False) -> None:
     """List the registered devices, revoked ones included."""
-    database = init_database(command_settings(db=db, data_dir=data_dir))
-    try:
-        with database.session() as session:
-            devices = list_devices(session=session)
-    finally:
-        database.dispose()
+    with command_session(command_settings(db=db, data_dir=data_dir)) as session:
+        devices = list_devices(session=session)
     if json_output:
         typer.echo(devices.model_dump_json(indent=2))
         return
@@ -254,14 +269,8 @@ def broker_config(
             listener = Listener(address=listener_address, **port)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
-    database = init_database(command_settings(db=db, data_dir=data_dir))
-    try:
-        with database.session() as session:
-            written = write_broker_config(
-                session=session, directory=out, server_users=server_user or [], listener=listener
-            )
-    finally:
-        database.dispose()
+    with command_session(command_settings(db=db, data_dir=data_dir)) as session:
+        written = write_broker_config(session=session, directory=out, server_users=server_user or [], listener=listener)
     if json_output:
         typer.echo(written.model_dump_json(indent=2))
         return

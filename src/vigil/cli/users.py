@@ -16,7 +16,7 @@ from rich.table import Table
 
 from vigil.cli.boundary import exits_on_vigil_error
 from vigil.cli.faces import JsonOption
-from vigil.cli.serve import DataDirOption, DbOption, command_settings
+from vigil.cli.serve import DataDirOption, DbOption, command_session, command_settings
 from vigil.command.accounts.models import Role
 from vigil.command.accounts.passwords import MAX_PASSWORD_LENGTH, Passwords
 from vigil.command.accounts.schemas import UserEnrolment, UserOut
@@ -28,7 +28,6 @@ from vigil.command.accounts.service import (
     set_roles,
     unlock_user,
 )
-from vigil.command.app import init_database
 from vigil.command.audit.chain import SYSTEM_ACTOR
 from vigil.command.errors import InvalidAccount
 from vigil.events import utc_now
@@ -70,35 +69,27 @@ def create(
     password = _read_password(password_file) if password_file is not None else _prompt_password()
     settings = command_settings(db=db, data_dir=data_dir)
     passwords = Passwords(min_length=settings.accounts.min_password_length)
-    database = init_database(settings)
-    try:
-        with database.session() as session:
-            enrolment = create_user(
-                session=session,
-                passwords=passwords,
-                settings=settings.accounts,
-                username=username,
-                display_name=display_name,
-                roles=role,
-                password=password,
-                second_factor=second_factor,
-                actor=SYSTEM_ACTOR,
-                address=None,
-                now=utc_now(),
-            )
-    finally:
-        database.dispose()
+    with command_session(settings) as session:
+        enrolment = create_user(
+            session=session,
+            passwords=passwords,
+            settings=settings.accounts,
+            username=username,
+            display_name=display_name,
+            roles=role,
+            password=password,
+            second_factor=second_factor,
+            actor=SYSTEM_ACTOR,
+            address=None,
+            now=utc_now(),
+        )
     _report_enrolment(enrolment, json_output, f"user {username} created with roles {', '.join(role)}")
 
 
 def list_all(db: DbOption = None, data_dir: DataDirOption = None, json_output: JsonOption = False) -> None:
     """List the users, disabled ones included."""
-    database = init_database(command_settings(db=db, data_dir=data_dir))
-    try:
-        with database.session() as session:
-            users = list_users(session=session)
-    finally:
-        database.dispose()
+    with command_session(command_settings(db=db, data_dir=data_dir)) as session:
+        users = list_users(session=session)
     if json_output:
         typer.echo(users.model_dump_json(indent=2))
         return
@@ -125,20 +116,16 @@ def change_roles(
 ) -> None:
     """Replace a user's roles; a new role that needs a second factor sets one up (its URI printed once)."""
     settings = command_settings(db=db, data_dir=data_dir)
-    database = init_database(settings)
-    try:
-        with database.session() as session:
-            enrolment = set_roles(
-                session=session,
-                settings=settings.accounts,
-                username=username,
-                roles=role,
-                actor=SYSTEM_ACTOR,
-                address=None,
-                now=utc_now(),
-            )
-    finally:
-        database.dispose()
+    with command_session(settings) as session:
+        enrolment = set_roles(
+            session=session,
+            settings=settings.accounts,
+            username=username,
+            roles=role,
+            actor=SYSTEM_ACTOR,
+            address=None,
+            now=utc_now(),
+        )
     _report_enrolment(enrolment, json_output, f"user {username} now has roles {', '.join(role)}")
 
 
@@ -147,19 +134,15 @@ def reset_totp(
 ) -> None:
     """Give a user a new second factor (the old one stops working, their sessions end); prints its URI once."""
     settings = command_settings(db=db, data_dir=data_dir)
-    database = init_database(settings)
-    try:
-        with database.session() as session:
-            enrolment = reset_second_factor(
-                session=session,
-                settings=settings.accounts,
-                username=username,
-                actor=SYSTEM_ACTOR,
-                address=None,
-                now=utc_now(),
-            )
-    finally:
-        database.dispose()
+    with command_session(settings) as session:
+        enrolment = reset_second_factor(
+            session=session,
+            settings=settings.accounts,
+            username=username,
+            actor=SYSTEM_ACTOR,
+            address=None,
+            now=utc_now(),
+        )
     _report_enrolment(enrolment, json_output, f"user {username} has a new second factor")
 
 
@@ -167,12 +150,8 @@ def unlock(
     username: UsernameArgument, db: DbOption = None, data_dir: DataDirOption = None, json_output: JsonOption = False
 ) -> None:
     """Lift a lock-out after repeated failed sign-ins."""
-    database = init_database(command_settings(db=db, data_dir=data_dir))
-    try:
-        with database.session() as session:
-            user = unlock_user(session=session, username=username, actor=SYSTEM_ACTOR, address=None, now=utc_now())
-    finally:
-        database.dispose()
+    with command_session(command_settings(db=db, data_dir=data_dir)) as session:
+        user = unlock_user(session=session, username=username, actor=SYSTEM_ACTOR, address=None, now=utc_now())
     _report_user(user, json_output, f"user {username} unlocked")
 
 
@@ -180,12 +159,8 @@ def disable(
     username: UsernameArgument, db: DbOption = None, data_dir: DataDirOption = None, json_output: JsonOption = False
 ) -> None:
     """Disable a user for good: they cannot sign in, their sessions end, their name is never reused."""
-    database = init_database(command_settings(db=db, data_dir=data_dir))
-    try:
-        with database.session() as session:
-            user = disable_user(session=session, username=username, actor=SYSTEM_ACTOR, address=None, now=utc_now())
-    finally:
-        database.dispose()
+    with command_session(command_settings(db=db, data_dir=data_dir)) as session:
+        user = disable_user(session=session, username=username, actor=SYSTEM_ACTOR, address=None, now=utc_now())
     _report_user(user, json_output, f"user {username} disabled")
 
 
