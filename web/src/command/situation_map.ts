@@ -58,7 +58,6 @@ export class SituationMap {
   private readonly units = new Map<string, UnitMarker>();
   private readonly alerts = new Map<string, L.Marker>();
   private readonly areaLayer = L.layerGroup();
-  private target: L.Marker | null = null;
   private highlighted = new Set<string>();
   private drawing: { points: L.LatLng[]; line: L.Polyline; done: (corners: L.LatLng[]) => void } | null = null;
   private framed = false;
@@ -140,9 +139,8 @@ export class SituationMap {
    */
   showArea(target: { lat: number; lon: number } | null, area: DrawnArea | null, resized: (radius_m: number) => void): void {
     this.areaLayer.clearLayers();
-    this.target = null;
     if (target !== null) {
-      this.target = L.marker([target.lat, target.lon], {
+      L.marker([target.lat, target.lon], {
         icon: L.divIcon({ className: "target-icon", html: element("div", { class: "target-mark" }), iconSize: [26, 26] }),
         title: "Last seen here",
         keyboard: false,
