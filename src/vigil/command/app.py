@@ -119,7 +119,7 @@ def create_app(settings: CommandSettings, *, bus: Bus | None = None) -> FastAPI:
         app.include_router(router)
     if settings.osmand_enabled:
         app.include_router(osmand_router)
-    mount_page(app, tile_url=settings.map.tile_url)
+    mount_page(app, tile_url=settings.map.tile_url, at_root=not settings.osmand_enabled)
     return app
 
 
