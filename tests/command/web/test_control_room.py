@@ -411,13 +411,20 @@ def test_an_auditor_reads_the_trail_and_verifies_it(control_room: ControlRoom, o
     sign_in(page, control_room.people["auditor"])
     expect(page.get_by_role("button", name="Operations")).to_be_hidden()
     expect(page.locator("#map")).to_be_hidden()
-    page.get_by_role("button", name="Audit").click()
+    expect(page.get_by_role("button", name="Audit")).to_have_attribute("aria-pressed", "true")  # lands on the trail
     rows = page.locator("[data-testid=audit-rows] tr")
     expect(rows.first).to_be_visible(timeout=TIMEOUT_MS)
     expect(page.locator("[data-testid=audit-rows]")).to_contain_text("user.signed_in")
     page.get_by_role("button", name="Verify the chain").click()
     expect(page.locator("[data-testid=audit-verify]")).to_contain_text("Intact", timeout=TIMEOUT_MS)
     screen.screenshot("control-13-audit")
+
+    page.get_by_role("button", name="Watchlists").click()  # the record, read-only, and no faces
+    obama = page.locator("[data-testid=subjects] tr[data-subject='obama']")
+    expect(obama).to_contain_text("Warrant 2024/117", timeout=TIMEOUT_MS)
+    expect(obama).to_contain_text("face not shown to your role")
+    expect(page.locator("[data-testid=proposal-form]")).to_have_count(0)
+    expect(page.locator("[data-testid=approve]")).to_have_count(0)
 
 
 def _eventually(check: Callable[[], bool], timeout_s: float = 10) -> None:

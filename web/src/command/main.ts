@@ -31,10 +31,11 @@ import { showWatchlists } from "./watchlists";
 const LARGE_KEY = "vigil.control.large";
 type View = "operations" | "watchlists" | "audit";
 
+/** The views, in the order a user's first allowed one is chosen: an auditor lands on the audit trail. */
 const VIEWS: Record<View, readonly Role[]> = {
   operations: ["operator", "supervisor"],
-  watchlists: ["operator", "supervisor", "auditor"],
   audit: ["auditor"],
+  watchlists: ["operator", "supervisor", "auditor"],
 };
 
 function allowed(user: CurrentUser, view: View): boolean {

@@ -11,13 +11,22 @@ import type { CurrentUser, QualityVerdict, Watchlist, WatchlistDetail, Watchlist
 const CATEGORIES = ["wanted_on_warrant", "wanted_suspect", "missing_person", "vulnerable_person", "court_order"];
 const SOON_S = 7 * 86_400;
 
-function verdict(template: QualityVerdict): HTMLElement {
+/** Whether the user may see faces (auditors read the record, never the biometric images). */
+function seesFaces(user: CurrentUser): boolean {
+  return user.roles.includes("operator") || user.roles.includes("supervisor");
+}
+
+function verdict(template: QualityVerdict, faces = true): HTMLElement {
   const quality = template.quality;
   const failed = quality.parts.filter((part) => !part.passed).map((part) => part.reason ?? part.name);
   return element(
     "figure",
     { class: `verdict-chip ${quality.passed ? "passed" : "failed"}`, "data-testid": "quality-verdict" },
-    template.chip_url === null ? element("div", { class: "no-image" }, "deleted") : element("img", { src: template.chip_url, alt: `Face from ${template.source}` }),
+    !faces
+      ? element("div", { class: "no-image" }, "face not shown to your role")
+      : template.chip_url === null
+        ? element("div", { class: "no-image" }, "deleted")
+        : element("img", { src: template.chip_url, alt: `Face from ${template.source}` }),
     element(
       "figcaption",
       {},
@@ -59,7 +68,7 @@ function proposalForm(watchlist: Watchlist, reload: () => void): HTMLElement {
     "form",
     { class: "proposal", "data-testid": "proposal-form" },
     element("h3", {}, `Propose a subject for ${watchlist.name}`),
-    field("Subject id (case reference)", element("input", { name: "subject_id", required: "", pattern: "[A-Za-z0-9][A-Za-z0-9._-]{0,63}" })),
+    field("Subject id (case reference)", element("input", { name: "subject_id", required: "", pattern: "[A-Za-z0-9][A-Za-z0-9._\\-]{0,63}" })),
     field("Name shown to officers", element("input", { name: "display_name", required: "" })),
     field("Category", category),
     field("Legal basis (the power or order relied on)", element("input", { name: "legal_basis", required: "", minlength: "3" })),
@@ -89,7 +98,7 @@ function proposalForm(watchlist: Watchlist, reload: () => void): HTMLElement {
         });
         result.replaceChildren(
           element("p", {}, `Proposed ${subject.display_name}: awaiting a supervisor's approval.`),
-          ...subject.templates.map(verdict),
+          ...subject.templates.map((template) => verdict(template)),
         );
         result.className = "result ok";
         reload();
@@ -130,7 +139,7 @@ function subjectRow(subject: WatchlistSubject, user: CurrentUser, reload: () => 
     element("td", {}, label(subject.state)),
     element("td", {}, expiry(subject)),
     element("td", {}, `${subject.proposed_by_name}${subject.approved_by_name ? ` / ${subject.approved_by_name}` : ""}`),
-    element("td", { class: "chips" }, ...subject.templates.map(verdict)),
+    element("td", { class: "chips" }, ...subject.templates.map((template) => verdict(template, seesFaces(user)))),
     actions,
   );
 }
@@ -139,23 +148,32 @@ export async function showWatchlists(pane: HTMLElement, user: CurrentUser): Prom
   const lists = await get<{ watchlists: Watchlist[] }>("/api/v1/watchlists");
   const detailBox = element("div", { class: "watchlist-detail" });
   const open = async (watchlist: Watchlist): Promise<void> => {
-    const detail = await get<WatchlistDetail>(`/api/v1/watchlists/${watchlist.watchlist_id}`);
-    const reload = (): void => void open(watchlist);
-    const subjects = [...detail.subjects].sort((a, b) => Date.parse(a.expires_at) - Date.parse(b.expires_at));
+    const heading = element("h2", {});
+    const rows = element("tbody", {});
+    // Reloading redraws the subjects only: the proposal form keeps its verdict on screen.
+    const reload = async (): Promise<void> => {
+      const detail = await get<WatchlistDetail>(`/api/v1/watchlists/${watchlist.watchlist_id}`);
+      const shown = detail.watchlist;
+      setText(heading, `${shown.name} (threshold ${shown.threshold.toFixed(2)}, version ${shown.current_version ?? "none"})`);
+      const subjects = [...detail.subjects].sort((a, b) => Date.parse(a.expires_at) - Date.parse(b.expires_at));
+      rows.replaceChildren(...subjects.map((subject) => subjectRow(subject, user, () => void reload())));
+    };
+    const proposer = seesFaces(user);
     detailBox.replaceChildren(
-      element("h2", {}, `${detail.watchlist.name} (threshold ${detail.watchlist.threshold.toFixed(2)}, version ${detail.watchlist.current_version ?? "none"})`),
+      heading,
       element(
         "table",
         { class: "subjects", "data-testid": "subjects" },
         element(
           "thead",
           {},
-          element("tr", {}, ...["Subject", "Category / legal basis", "State", "Expires", "Proposed / approved by", "Photos", ""].map((name) => element("th", { scope: "col" }, name))),
+          element("tr", {}, ...["Subject", "Category / legal basis", "State", "Expires (soonest first)", "Proposed / approved by", "Photos", ""].map((name) => element("th", { scope: "col" }, name))),
         ),
-        element("tbody", {}, ...subjects.map((subject) => subjectRow(subject, user, reload))),
+        rows,
       ),
-      user.roles.includes("operator") || user.roles.includes("supervisor") ? proposalForm(detail.watchlist, reload) : element("span"),
+      proposer ? proposalForm(watchlist, () => void reload()) : element("span"),
     );
+    await reload();
   };
   const buttons = lists.watchlists.map((watchlist) => {
     const button = element(
