@@ -14,12 +14,16 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+import psycopg
+import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy.engine import make_url
 
 from tests.command.conftest import Account, RunningServer, account_maker, serving
 from tests.command.events import alert, position
@@ -106,6 +110,7 @@ class Radio:
 class ControlRoom:
     """The running server, its bus and database, the people, and the simulated devices."""
 
+    kind: str
     server: RunningServer
     database: Database
     bus: MemoryBus
@@ -119,12 +124,38 @@ class ControlRoom:
         self.bus.publish(topic_for(event), encode_event(event))
 
 
-@pytest.fixture(scope="module")
+@contextmanager
+def module_database(request: pytest.FixtureRequest, directory: Path) -> Iterator[str]:
+    """A new SQLite file, or a new schema in the PostgreSQL test database (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{directory / 'command.sqlite'}"
+        return
+    base = make_url(request.getfixturevalue("postgres_database"))
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    libpq = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(libpq, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield base.update_query_dict({"options": f"-csearch_path={schema},public"}).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with psycopg.connect(libpq, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def control_room(
-    tmp_path_factory: pytest.TempPathFactory, probe_jpeg: bytes, passwords: Passwords
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, probe_jpeg: bytes, passwords: Passwords
 ) -> Iterator[ControlRoom]:
     directory = tmp_path_factory.mktemp("control-room")
-    database_url = f"sqlite:///{directory / 'command.sqlite'}"
+    with module_database(request, directory) as database_url:
+        yield from _control_room(request.param, directory, database_url, probe_jpeg, passwords)
+
+
+def _control_room(
+    kind: str, directory: Path, database_url: str, probe_jpeg: bytes, passwords: Passwords
+) -> Iterator[ControlRoom]:
     database = Database(database_url)
     database.migrate()
     now = utc_now()
@@ -159,6 +190,7 @@ def control_room(
     start = next(servers)
     server = start(create_app(settings, bus=bus))
     room = ControlRoom(
+        kind=kind,
         server=server,
         database=database,
         bus=bus,
@@ -214,6 +246,14 @@ def sign_in(page: Page, account: Account) -> None:
     expect(page.locator("body")).to_have_attribute("data-ready", "1", timeout=TIMEOUT_MS)
 
 
+def wrong_code(account: Account) -> str:
+    """A code the server refuses: none of those valid a step either side of now (without using one up)."""
+    totp = pyotp.TOTP(account.totp_secret or "")
+    step = totp.timecode(utc_now())
+    valid = {totp.generate_otp(step + offset) for offset in (-2, -1, 0, 1, 2)}
+    return next(code for code in ("000000", "111111", "222222") if code not in valid)
+
+
 def unit_rows(page: Page) -> list[str]:
     return page.locator("[data-testid=area-units] tr[data-unit]").evaluate_all(
         "rows => rows.map(row => row.dataset.unit)"
@@ -230,10 +270,10 @@ def test_an_operator_confirms_an_alert_narrows_the_area_dispatches_two_units_and
     expect(form).to_be_visible(timeout=TIMEOUT_MS)
     form.locator("input[name=username]").fill(operator.username)
     form.locator("input[name=password]").fill(operator.password)
-    form.locator("input[name=code]").fill("000000" if operator.code() != "000000" else "111111")
+    form.locator("input[name=code]").fill(wrong_code(operator))
     form.locator("button[type=submit]").click()
     expect(page.locator("[data-testid=sign-in-error]")).to_contain_text("password or code is wrong", timeout=TIMEOUT_MS)
-    screen.screenshot("control-01-sign-in-refused")
+    screen.screenshot(f"control-{control_room.kind}-01-sign-in-refused")
     sign_in(page, operator)
     expect(page.locator("[data-testid=feed-link]")).to_have_text("Live", timeout=TIMEOUT_MS)
     expect(page.locator("[data-testid=who]")).to_contain_text("OP-1 (Operator)")
@@ -253,7 +293,7 @@ def test_an_operator_confirms_an_alert_narrows_the_area_dispatches_two_units_and
     expect(page.locator("body")).to_have_attribute("data-cues", "1")
     expect(page.locator(f".alert-pulse[data-alert='{raised.alert_id}']")).to_be_visible()
     expect(page.locator("[data-testid=pending-count]")).to_have_text("1 alert(s) to review")
-    screen.screenshot("control-02-alert-arrived")
+    screen.screenshot(f"control-{control_room.kind}-02-alert-arrived")
 
     item.click()
     review = page.locator("[data-testid=review]")
@@ -272,7 +312,7 @@ def test_an_operator_confirms_an_alert_narrows_the_area_dispatches_two_units_and
         expect(image).to_be_visible()
         page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
     expect(review.locator("[data-testid=confirm]")).to_be_focused()  # Enter confirms: the obvious action
-    screen.screenshot("control-03-review")
+    screen.screenshot(f"control-{control_room.kind}-03-review")
 
     page.keyboard.press("Enter")
     incident = page.locator("[data-testid=incident]")
@@ -285,7 +325,7 @@ def test_an_operator_confirms_an_alert_narrows_the_area_dispatches_two_units_and
     expect(incident.locator("tr[data-unit='A-1']")).to_contain_text("R-101")
     expect(incident.locator("tr[data-unit='A-1']")).to_contain_text("Available")
     expect(page.locator(f".alert-pulse[data-alert='{raised.alert_id}']")).to_have_count(0)
-    screen.screenshot("control-04-incident-default-circle")
+    screen.screenshot(f"control-{control_room.kind}-04-incident-default-circle")
 
     page.locator("[data-testid=radius]").fill("250")
     page.locator("[data-testid=apply-radius]").click()
@@ -293,7 +333,7 @@ def test_an_operator_confirms_an_alert_narrows_the_area_dispatches_two_units_and
     assert unit_rows(page) == ["A-12", "A-1", "A-2"]
     highlighted = page.locator(".unit-marker.in-area").evaluate_all("ms => ms.map(m => m.dataset.unit).sort()")
     assert highlighted == ["A-1", "A-12", "A-2"]
-    screen.screenshot("control-05-area-narrowed")
+    screen.screenshot(f"control-{control_room.kind}-05-area-narrowed")
 
     page.locator("[data-testid=accept-suggestion]").click()  # the nearest three
     dispatch = page.locator("[data-testid=dispatch]")
@@ -306,7 +346,7 @@ def test_an_operator_confirms_an_alert_narrows_the_area_dispatches_two_units_and
     expect(orders.locator("li[data-unit='A-2']")).to_have_attribute("data-state", "en_route", timeout=TIMEOUT_MS)
     expect(page.locator(".unit-marker[data-unit='A-1']")).to_have_attribute("data-status", "en_route")
     assert [len(control_room.radios[u].got(DispatchOrder)) for u in UNITS] == [1, 1, 0, 0]
-    screen.screenshot("control-06-acknowledged")
+    screen.screenshot(f"control-{control_room.kind}-06-acknowledged")
 
     page.locator("[data-testid=radius]").fill("1000")
     page.locator("[data-testid=radius]").press("Enter")
@@ -317,7 +357,7 @@ def test_an_operator_confirms_an_alert_narrows_the_area_dispatches_two_units_and
     escalation = page.locator("[data-testid=escalation]")
     expect(escalation).to_contain_text("Alpha 3 has not acknowledged the order.", timeout=TIMEOUT_MS + 10_000)
     expect(orders.locator("li[data-unit='A-3']")).to_contain_text("NO ANSWER")
-    screen.screenshot("control-07-escalation")
+    screen.screenshot(f"control-{control_room.kind}-07-escalation")
     escalation.get_by_role("button", name="Keep waiting").click()
     expect(escalation).to_have_count(0)
 
@@ -328,7 +368,7 @@ def test_an_operator_confirms_an_alert_narrows_the_area_dispatches_two_units_and
     expect(orders.locator("li[data-unit='A-3']")).to_have_attribute("data-state", "cancelled")
     _eventually(lambda: len(control_room.radios["A-3"].got(DispatchCancelled)) == 1)
     expect(page.locator(".unit-marker[data-unit='A-1']")).to_have_attribute("data-status", "available")
-    screen.screenshot("control-08-closed")
+    screen.screenshot(f"control-{control_room.kind}-08-closed")
 
 
 def test_dismissing_an_alert_needs_a_reason_and_large_type_enlarges_the_page(
@@ -350,7 +390,7 @@ def test_dismissing_an_alert_needs_a_reason_and_large_type_enlarges_the_page(
     expect(page.locator("[data-testid=dismiss-reason]")).to_be_focused()
     page.keyboard.type("A different man: no scar on the left cheek.")
     expect(send).to_be_enabled()
-    screen.screenshot("control-09-dismiss-with-reason")
+    screen.screenshot(f"control-{control_room.kind}-09-dismiss-with-reason")
     send.click()
     expect(page.locator("[data-testid=alert-queue] .queue-item")).to_have_count(0, timeout=TIMEOUT_MS)
     expect(page.locator("[data-testid=incident]")).to_be_hidden()
@@ -359,7 +399,7 @@ def test_dismissing_an_alert_needs_a_reason_and_large_type_enlarges_the_page(
     page.locator("#large-type").click()
     after = page.evaluate("() => parseFloat(getComputedStyle(document.body).fontSize)")
     assert after >= before * 1.3
-    screen.screenshot("control-10-large-type")
+    screen.screenshot(f"control-{control_room.kind}-10-large-type")
 
 
 def test_supervisors_propose_and_approve_watchlist_entries_with_their_quality_verdicts(
@@ -398,11 +438,11 @@ def test_supervisors_propose_and_approve_watchlist_entries_with_their_quality_ve
     expect(result.locator("[data-testid=quality-verdict]")).to_contain_text("passed")
     own = subjects.locator("tr[data-subject='case-2024-0042']")
     expect(own).to_contain_text("Needs another supervisor", timeout=TIMEOUT_MS)
-    screen.screenshot("control-11-watchlist-proposed", full_page=True)
+    screen.screenshot(f"control-{control_room.kind}-11-watchlist-proposed", full_page=True)
 
     subjects.locator("tr[data-subject='biden'] [data-testid=approve]").click()
     expect(subjects.locator("tr[data-subject='biden']")).to_contain_text("Live", timeout=TIMEOUT_MS)
-    screen.screenshot("control-12-watchlist-approved", full_page=True)
+    screen.screenshot(f"control-{control_room.kind}-12-watchlist-approved", full_page=True)
 
 
 def test_an_auditor_reads_the_trail_and_verifies_it(control_room: ControlRoom, open_wall: OpenWall) -> None:
@@ -417,7 +457,7 @@ def test_an_auditor_reads_the_trail_and_verifies_it(control_room: ControlRoom, o
     expect(page.locator("[data-testid=audit-rows]")).to_contain_text("user.signed_in")
     page.get_by_role("button", name="Verify the chain").click()
     expect(page.locator("[data-testid=audit-verify]")).to_contain_text("Intact", timeout=TIMEOUT_MS)
-    screen.screenshot("control-13-audit")
+    screen.screenshot(f"control-{control_room.kind}-13-audit")
 
     page.get_by_role("button", name="Watchlists").click()  # the record, read-only, and no faces
     obama = page.locator("[data-testid=subjects] tr[data-subject='obama']")
