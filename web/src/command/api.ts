@@ -20,6 +20,9 @@ interface Problem {
   readonly error?: { readonly code?: string; readonly message?: string; readonly details?: unknown };
 }
 
+/** The window event sent when the server says the session has ended (a 401 on anything but signing in). */
+export const SIGNED_OUT = "vigil:signed-out";
+
 /** Send a request with an optional JSON body; returns the parsed JSON answer (undefined for 204). */
 export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   const init: RequestInit = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
@@ -37,6 +40,9 @@ export async function call<T>(method: string, path: string, body?: unknown): Pro
   const parsed = (await response.json().catch(() => ({}))) as unknown;
   if (!response.ok) {
     const problem = (parsed as Problem).error ?? {};
+    if (response.status === 401 && path !== "/api/v1/auth/login" && path !== "/api/v1/auth/me") {
+      window.dispatchEvent(new Event(SIGNED_OUT));
+    }
     throw new ApiError(response.status, problem.code ?? "error", describe(problem, response.status));
   }
   return parsed as T;

@@ -76,6 +76,8 @@ export class IncidentPanel {
       this.title,
       this.summary,
       this.prompts,
+      element("h3", {}, "Orders"),
+      this.orders,
       element("h3", {}, "Search area"),
       radiusForm,
       element("div", { class: "draw" }, this.drawButton, this.finishButton, this.cancelButton),
@@ -96,8 +98,6 @@ export class IncidentPanel {
         this.unitRows,
       ),
       element("div", { class: "actions" }, this.suggestButton, this.dispatchButton),
-      element("h3", {}, "Orders"),
-      this.orders,
       element("h3", {}, "Close"),
       element(
         "div",
@@ -260,7 +260,11 @@ export class IncidentPanel {
 
   private renderPrompts(): void {
     const prompts = [...this.escalations.values()]
-      .filter((escalation) => this.incident?.dispatches.some((o) => o.dispatch_id === escalation.dispatch_id && o.state === "sent" || escalation.why === "declined"))
+      .filter(
+        (escalation) =>
+          escalation.why === "declined" ||
+          this.incident?.dispatches.some((o) => o.dispatch_id === escalation.dispatch_id && o.state === "sent"),
+      )
       .map((escalation) => {
         const send = element("button", { type: "button", class: "primary" }, `Send ${escalation.proposed_call_sign ?? ""}`);
         send.hidden = escalation.proposed_unit_id === null;

@@ -4,7 +4,7 @@
  * supervisors, watchlists for operators, supervisors and auditors, the audit trail for auditors.
  */
 import { element, required, setText } from "../shared/dom";
-import { ApiError, get, post } from "./api";
+import { ApiError, get, post, SIGNED_OUT } from "./api";
 import { showAudit } from "./audit";
 import { armCue } from "./cue";
 import { FeedLink } from "./feed";
@@ -150,7 +150,7 @@ async function startOperations(config: PageConfig): Promise<SituationMap> {
       incident.show(opened);
     } catch (caught) {
       // A subject already pursued: the confirmed sighting moved that incident's target instead.
-      const pursued = [...openIncidents.values()].find((open) => open.alert_id !== outcome.alert_id);
+      const pursued = [...openIncidents.values()].find((open) => open.subject.subject_id === outcome.subject_id);
       notice(caught instanceof ApiError ? caught.message : String(caught));
       if (pursued !== undefined) incident.show(await get<Incident>(`/api/v1/incidents/${pursued.incident_id}`));
       else showQueue();
@@ -159,14 +159,17 @@ async function startOperations(config: PageConfig): Promise<SituationMap> {
 
   // The feed's horizon first, then the state: entries after the horizon are replayed on top of it.
   const horizon = (await get<{ horizon: number }>("/api/v1/feed?limit=1")).horizon;
-  const [units, pending, incidents] = await Promise.all([
+  const [units, pending, recent, incidents] = await Promise.all([
     get<{ units: Unit[] }>("/api/v1/units"),
     get<{ alerts: PendingAlert[] }>("/api/v1/reviews?limit=500"),
+    get<{ alerts: (PendingAlert & { review_decision: string | null })[] }>("/api/v1/alerts?limit=500"),
     get<{ incidents: Incident[] }>("/api/v1/incidents?status=open"),
   ]);
   for (const unit of units.units) map.setUnit(unit);
   queue.load(pending.alerts);
-  for (const alert of pending.alerts) map.addAlert(alert, openAlert);
+  // The queue's entries carry no place; the alert list does (without opening a review, which is audited).
+  const waiting = new Set(pending.alerts.map((alert) => alert.alert_id));
+  for (const alert of recent.alerts) if (waiting.has(alert.alert_id)) map.addAlert(alert, openAlert);
   for (const open of incidents.incidents) openIncidents.set(open.incident_id, open);
   renderIncidents();
 
@@ -186,6 +189,9 @@ async function startOperations(config: PageConfig): Promise<SituationMap> {
           if (alert.review_decision === null && queue.arrive(alert)) map.addAlert(alert, openAlert);
           break;
         }
+        case "alert.escalated":
+          queue.escalated((entry.payload as { alert_id: string }).alert_id);
+          break;
         case "alert.reviewed": {
           const outcome = entry.payload as ReviewOutcome;
           queue.remove(outcome.alert_id);
@@ -235,6 +241,7 @@ function switchView(view: View, user: CurrentUser, map: SituationMap | null): vo
 }
 
 async function main(): Promise<void> {
+  window.addEventListener(SIGNED_OUT, () => showSignIn("Your session has ended. Sign in again."));
   const form = required<HTMLFormElement>("#sign-in-form");
   form.addEventListener("submit", (event) => {
     event.preventDefault();

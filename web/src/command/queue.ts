@@ -42,6 +42,14 @@ export class AlertQueue {
     this.render();
   }
 
+  /** Unreviewed too long: supervisors were told; mark it. */
+  escalated(alertId: string): void {
+    const alert = this.alerts.get(alertId);
+    if (alert === undefined) return;
+    this.alerts.set(alertId, { ...alert, escalated: true });
+    this.render();
+  }
+
   select(alertId: string | null): void {
     this.selected = alertId;
     if (alertId !== null) this.fresh.delete(alertId);
@@ -68,6 +76,10 @@ export class AlertQueue {
         element("span", { class: "score" }, `distance ${alert.distance.toFixed(3)} / ${alert.threshold.toFixed(3)}`),
       );
       if (this.fresh.has(alert.alert_id)) button.classList.add("fresh");
+      if (alert.escalated === true) {
+        button.classList.add("escalated");
+        button.append(element("span", { class: "escalated-tag" }, "ESCALATED: waiting too long"));
+      }
       if (this.selected === alert.alert_id) button.setAttribute("aria-current", "true");
       button.addEventListener("click", () => this.open(alert.alert_id));
       return element("li", {}, button);

@@ -59,6 +59,7 @@ export interface PendingAlert {
   readonly raised_at: string;
   readonly distance: number;
   readonly threshold: number;
+  readonly escalated?: boolean;
   readonly lat?: number | null;
   readonly lon?: number | null;
 }
@@ -98,6 +99,7 @@ export interface ReviewDetail {
 
 export interface ReviewOutcome {
   readonly alert_id: string;
+  readonly subject_id: string;
   readonly decision: "confirmed" | "dismissed";
   readonly reviewed_by: string;
 }
