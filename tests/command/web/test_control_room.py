@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 import pyotp
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 from sqlalchemy.engine import make_url
 
 from tests.command.conftest import Account, RunningServer, account_maker, serving
@@ -246,6 +246,14 @@ def sign_in(page: Page, account: Account) -> None:
     expect(page.locator("body")).to_have_attribute("data-ready", "1", timeout=TIMEOUT_MS)
 
 
+def _centre(shown: Locator) -> tuple[float, float]:
+    """Where an element's centre is on the screen, in CSS pixels."""
+    box = shown.bounding_box()
+    if box is None:
+        raise AssertionError(f"{shown} is not on the screen")
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
 def wrong_code(account: Account) -> str:
     """A code the server refuses: none of those valid a step either side of now (without using one up)."""
     totp = pyotp.TOTP(account.totp_secret or "")
@@ -334,6 +342,29 @@ def test_an_operator_confirms_an_alert_narrows_the_area_dispatches_two_units_and
     highlighted = page.locator(".unit-marker.in-area").evaluate_all("ms => ms.map(m => m.dataset.unit).sort()")
     assert highlighted == ["A-1", "A-12", "A-2"]
     screen.screenshot(f"control-{control_room.kind}-05-area-narrowed")
+
+    (hx, hy), (tx, _) = _centre(page.locator(".area-handle")), _centre(page.locator(".target-mark"))
+    page.mouse.move(hx, hy)
+    page.mouse.down()
+    page.mouse.move(tx + (hx - tx) * 0.6, hy, steps=5)  # drag the circle's edge in: 250 m → 150 m
+    page.mouse.up()
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=area-units] tr[data-unit]').length === 2")
+    assert unit_rows(page) == ["A-12", "A-1"]
+    assert 140 <= int(page.locator("[data-testid=radius]").input_value()) <= 160
+
+    x, y = _centre(page.locator(".unit-marker[data-unit='A-1']"))
+    page.locator("[data-testid=draw-polygon]").click()
+    for dx, dy in ((-90, -40), (90, -40), (90, 40), (-90, 40)):  # a box around A-1 alone
+        page.mouse.click(x + dx, y + dy)
+    page.locator("[data-testid=finish-polygon]").click()
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=area-units] tr[data-unit]').length === 1")
+    assert unit_rows(page) == ["A-1"]
+    screen.screenshot(f"control-{control_room.kind}-05b-polygon")
+
+    page.locator("[data-testid=radius]").fill("250")
+    page.locator("[data-testid=apply-radius]").click()
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=area-units] tr[data-unit]').length === 3")
+    assert unit_rows(page) == ["A-12", "A-1", "A-2"]
 
     page.locator("[data-testid=accept-suggestion]").click()  # the nearest three
     dispatch = page.locator("[data-testid=dispatch]")

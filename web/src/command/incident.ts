@@ -92,7 +92,7 @@ export class IncidentPanel {
           element(
             "tr",
             {},
-            ...["Send", "Unit", "Status", "Radio", "Distance", "ETA", ""].map((name) => element("th", { scope: "col" }, name)),
+            ...["Send", "Unit (★ suggested)", "Status", "Radio", "Distance", "ETA"].map((name) => element("th", { scope: "col" }, name)),
           ),
         ),
         this.unitRows,
@@ -142,6 +142,8 @@ export class IncidentPanel {
   /** The incident changed (feed): redraw what it shows; its area may have moved. */
   update(incident: Incident): void {
     if (this.incident?.incident_id !== incident.incident_id) return;
+    // The feed may bring an older state after this page's own newer change: keep the newer.
+    if (incident.target.revision < this.incident.target.revision) return;
     const areaMoved = JSON.stringify(incident.area) !== JSON.stringify(this.incident.area) ||
       incident.target.revision !== this.incident.target.revision;
     this.incident = incident;
@@ -183,7 +185,9 @@ export class IncidentPanel {
     );
     this.panel.dataset["status"] = incident.status;
     const area = drawnArea(incident.area);
-    if (area?.kind === "circle") this.radius.value = String(Math.round(area.radius_m));
+    // A polygon has no radius: the field stays empty until the operator goes back to a circle.
+    this.radius.value = area?.kind === "circle" ? String(Math.round(area.radius_m)) : "";
+    this.radius.placeholder = area?.kind === "polygon" ? "polygon" : "";
     if (redrawArea) this.map.showArea(incident.target, area, (radius) => void this.resize(radius));
     for (const control of [this.radius, this.drawButton, this.closeButton, this.suggestButton]) {
       control.disabled = incident.status === "closed";
@@ -208,23 +212,25 @@ export class IncidentPanel {
         else this.chosen.delete(unit.unit_id);
         this.renderUnits();
       });
-      const tags = [unit.suggested ? "suggested" : "", unit.stale ? `position ${age(unit.position_age_s)} old` : ""]
-        .filter(Boolean)
-        .join(", ");
       return element(
         "tr",
         { "data-unit": unit.unit_id, class: `status-${unit.status}${unit.suggested ? " suggested" : ""}` },
         element("td", {}, box),
-        element("td", {}, element("label", { for: `send-${unit.unit_id}`, class: "call" }, unit.call_sign)),
+        element(
+          "td",
+          {},
+          element("label", { for: `send-${unit.unit_id}`, class: "call" }, unit.call_sign),
+          unit.suggested ? element("span", { class: "visually-hidden" }, " (suggested)") : null,
+          unit.stale ? element("small", { class: "stale-note" }, ` position ${age(unit.position_age_s)} old`) : null,
+        ),
         element("td", {}, element("span", { class: `status-tag status-${unit.status}` }, label(unit.status))),
         element("td", {}, unit.radio_id ?? "—"),
         element("td", {}, metres(unit.distance_m)),
         element("td", {}, eta(unit.eta_s)),
-        element("td", { class: "tags" }, tags),
       );
     });
     if (rows.length === 0) {
-      rows.push(element("tr", {}, element("td", { colspan: "7", class: "quiet" }, "No unit is inside the area. Widen it.")));
+      rows.push(element("tr", {}, element("td", { colspan: "6", class: "quiet" }, "No unit is inside the area. Widen it.")));
     }
     this.unitRows.replaceChildren(...rows);
     for (const unitId of [...this.chosen]) {
