@@ -396,6 +396,8 @@ def test_an_operator_confirms_an_alert_narrows_the_area_dispatches_two_units_and
     page.locator("[data-testid=outcome-notes]").fill("Detained at the north terrace.")
     page.locator("[data-testid=close-incident]").click()
     expect(page.locator("[data-testid=incident-summary]")).to_contain_text("CLOSED (Arrest)", timeout=TIMEOUT_MS)
+    expect(page.locator("[data-testid=closed-banner]")).to_have_text("Closed: Arrest. Open orders were stood down.")
+    expect(page.locator("[data-testid=dispatch]")).to_be_hidden()
     expect(orders.locator("li[data-unit='A-3']")).to_have_attribute("data-state", "cancelled")
     _eventually(lambda: len(control_room.radios["A-3"].got(DispatchCancelled)) == 1)
     expect(page.locator(".unit-marker[data-unit='A-1']")).to_have_attribute("data-status", "available")

@@ -33,6 +33,9 @@ export class IncidentPanel {
   private readonly outcome = element("select", { id: "outcome", "data-testid": "outcome" });
   private readonly notes = element("input", { id: "outcome-notes", maxlength: "4000", "data-testid": "outcome-notes" });
   private readonly closeButton = element("button", { type: "button", class: "danger", "data-testid": "close-incident" }, "Close incident");
+  private readonly closedBanner = element("p", { class: "closed-banner", role: "status", tabindex: "-1", "data-testid": "closed-banner" });
+  /** What only an open incident offers: the area, the units, dispatching, closing. */
+  private readonly working = element("div", { class: "working" });
   private refreshing: number | null = null;
 
   constructor(
@@ -75,9 +78,14 @@ export class IncidentPanel {
       back,
       this.title,
       this.summary,
+      this.closedBanner,
       this.prompts,
       element("h3", {}, "Orders"),
       this.orders,
+      this.working,
+      this.error,
+    );
+    this.working.append(
       element("h3", {}, "Search area"),
       radiusForm,
       element("div", { class: "draw" }, this.drawButton, this.finishButton, this.cancelButton),
@@ -108,7 +116,6 @@ export class IncidentPanel {
         this.notes,
         this.closeButton,
       ),
-      this.error,
     );
     window.setInterval(() => this.renderOrders(), 1000);
   }
@@ -134,7 +141,7 @@ export class IncidentPanel {
     this.stopDrawing();
     this.incident = null;
     this.panel.hidden = true;
-    this.map.showArea(null, null, () => undefined);
+    this.map.showArea(null, null, null);
     this.map.highlight(new Set());
     this.closed();
   }
@@ -188,10 +195,12 @@ export class IncidentPanel {
     // A polygon has no radius: the field stays empty until the operator goes back to a circle.
     this.radius.value = area?.kind === "circle" ? String(Math.round(area.radius_m)) : "";
     this.radius.placeholder = area?.kind === "polygon" ? "polygon" : "";
-    if (redrawArea) this.map.showArea(incident.target, area, (radius) => void this.resize(radius));
-    for (const control of [this.radius, this.drawButton, this.closeButton, this.suggestButton]) {
-      control.disabled = incident.status === "closed";
-    }
+    const open = incident.status === "open";
+    if (redrawArea || !open) this.map.showArea(incident.target, area, open ? (radius) => void this.resize(radius) : null);
+    const closed = incident.status === "closed";
+    this.working.hidden = closed;
+    this.closedBanner.hidden = !closed;
+    setText(this.closedBanner, closed ? `Closed: ${label(incident.outcome ?? "other")}. Open orders were stood down.` : "");
     this.renderOrders();
     this.renderPrompts();
     this.renderUnits();
@@ -240,7 +249,8 @@ export class IncidentPanel {
     const count = this.chosen.size;
     this.dispatchButton.disabled = count === 0;
     setText(this.dispatchButton, count === 0 ? "Dispatch" : `Dispatch ${count} unit${count === 1 ? "" : "s"}`);
-    this.map.highlight(new Set(this.units.map((unit) => unit.unit_id)));
+    const open = this.incident?.status === "open";
+    this.map.highlight(new Set(open ? this.units.map((unit) => unit.unit_id) : []));
   }
 
   private renderOrders(): void {
@@ -395,6 +405,8 @@ export class IncidentPanel {
       });
       this.incident = closed;
       this.render(false);
+      this.panel.scrollIntoView({ block: "start" });
+      this.closedBanner.focus();
     } catch (caught) {
       this.fail(caught);
     }

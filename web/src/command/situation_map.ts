@@ -134,10 +134,14 @@ export class SituationMap {
   }
 
   /**
-   * Draw an incident's target and area. A circle gets a handle on its edge: dragging it resizes the circle and
-   * calls `resized` with the new radius.
+   * Draw an incident's target and area. Given `resized`, a circle gets a handle on its edge: dragging it resizes
+   * the circle and calls `resized` with the new radius.
    */
-  showArea(target: { lat: number; lon: number } | null, area: DrawnArea | null, resized: (radius_m: number) => void): void {
+  showArea(
+    target: { lat: number; lon: number } | null,
+    area: DrawnArea | null,
+    resized: ((radius_m: number) => void) | null,
+  ): void {
     this.areaLayer.clearLayers();
     if (target !== null) {
       L.marker([target.lat, target.lon], {
@@ -153,6 +157,8 @@ export class SituationMap {
     }
     const circle = L.circle([area.lat, area.lon], { radius: area.radius_m, className: "incident-area" });
     circle.addTo(this.areaLayer);
+    this.map.fitBounds(circle.getBounds(), { padding: [30, 30], maxZoom: 17 });
+    if (resized === null) return;
     const handle = L.marker(this.edgeOf(area), {
       draggable: true,
       keyboard: false,
@@ -162,7 +168,6 @@ export class SituationMap {
     handle.on("drag", () => circle.setRadius(this.map.distance([area.lat, area.lon], handle.getLatLng())));
     handle.on("dragend", () => resized(this.map.distance([area.lat, area.lon], handle.getLatLng())));
     handle.addTo(this.areaLayer);
-    this.map.fitBounds(circle.getBounds(), { padding: [30, 30], maxZoom: 17 });
   }
 
   /** Start drawing a polygon: each click on the map adds a corner; {@link finishPolygon} closes it. */
