@@ -463,19 +463,29 @@ def test_supervisors_propose_and_approve_watchlist_entries_with_their_quality_ve
     form.locator("input[name=subject_id]").fill("case-2024-0042")
     form.locator("input[name=display_name]").fill("Barack Obama (second photo set)")
     form.locator("input[name=legal_basis]").fill("Warrant 2024/203, Westminster Magistrates' Court")
+    result = page.locator("[data-testid=proposal-result]")
+    form.locator("input[name=photos]").set_input_files([testdata / "faces" / "two_people.jpg"])
+    form.locator("button[type=submit]").click()
+    # The verdict names the photo and why it was refused.
+    expect(result).to_contain_text("the proposal was refused", timeout=60_000)
+    expect(result).to_contain_text("two_people.jpg")
+    screen.tolerate(r"status of 422 \(Unprocessable (Entity|Content)\)")
+    result.scroll_into_view_if_needed()
+    screen.screenshot(f"control-{control_room.kind}-11a-watchlist-refused")
     form.locator("input[name=photos]").set_input_files([testdata / "faces" / "obama2.jpg"])
     form.locator("button[type=submit]").click()
-    result = page.locator("[data-testid=proposal-result]")
     expect(result).to_contain_text("awaiting a supervisor's approval", timeout=60_000)
     expect(result.locator("[data-testid=quality-verdict]")).to_contain_text("obama2.jpg: quality")
     expect(result.locator("[data-testid=quality-verdict]")).to_contain_text("passed")
     own = subjects.locator("tr[data-subject='case-2024-0042']")
     expect(own).to_contain_text("Needs another supervisor", timeout=TIMEOUT_MS)
-    screen.screenshot(f"control-{control_room.kind}-11-watchlist-proposed", full_page=True)
+    result.scroll_into_view_if_needed()
+    screen.screenshot(f"control-{control_room.kind}-11-watchlist-proposed")
 
     subjects.locator("tr[data-subject='biden'] [data-testid=approve]").click()
     expect(subjects.locator("tr[data-subject='biden']")).to_contain_text("Live", timeout=TIMEOUT_MS)
-    screen.screenshot(f"control-{control_room.kind}-12-watchlist-approved", full_page=True)
+    subjects.scroll_into_view_if_needed()
+    screen.screenshot(f"control-{control_room.kind}-12-watchlist-approved")
 
 
 def test_an_auditor_reads_the_trail_and_verifies_it(control_room: ControlRoom, open_wall: OpenWall) -> None:
@@ -484,6 +494,7 @@ def test_an_auditor_reads_the_trail_and_verifies_it(control_room: ControlRoom, o
     sign_in(page, control_room.people["auditor"])
     expect(page.get_by_role("button", name="Operations")).to_be_hidden()
     expect(page.locator("#map")).to_be_hidden()
+    expect(page.locator("[data-testid=feed-link]")).to_be_hidden()
     expect(page.get_by_role("button", name="Audit")).to_have_attribute("aria-pressed", "true")  # lands on the trail
     rows = page.locator("[data-testid=audit-rows] tr")
     expect(rows.first).to_be_visible(timeout=TIMEOUT_MS)

@@ -281,6 +281,8 @@ async function main(): Promise<void> {
     notice("Your roles have no control-room view. Administrators manage users and devices with the vigil command.");
     return;
   }
+  // Only operations follow the live feed (and hold alerts): other roles see neither indicator.
+  required("#link").hidden = required("#pending-count").hidden = !views.includes("operations");
   if (views.includes("operations")) {
     required("#view-operations").hidden = false;
     map = await startOperations(config);

@@ -103,7 +103,7 @@ function proposalForm(watchlist: Watchlist, reload: () => void): HTMLElement {
         result.className = "result ok";
         reload();
       } catch (caught) {
-        setText(result, `Refused: ${caught instanceof ApiError ? caught.message : String(caught)}`);
+        setText(result, caught instanceof ApiError ? caught.message : `Not proposed: ${String(caught)}`);
         result.className = "result refused";
       }
     })();
