@@ -10,6 +10,7 @@ fails its test on a console error, an uncaught error or a request that left the 
 session's screenshot folder (``$VIGIL_SCREENSHOTS`` keeps them).
 """
 
+import re
 import threading
 import time
 import uuid
@@ -289,6 +290,8 @@ def test_an_operator_confirms_an_alert_narrows_the_area_dispatches_two_units_and
         marker = page.locator(f".unit-marker[data-unit='{unit_id}']")
         expect(marker).to_contain_text(call_sign)
         expect(marker).to_have_attribute("data-status", "available")
+        expect(marker.locator(".age")).to_have_text(re.compile(r"^\d+ s$"))  # the position's age
+        expect(marker.locator(".heading")).to_have_attribute("style", "transform: rotate(90deg);")  # heading east
     expect(page.locator("[data-testid=alert-queue] .queue-item")).to_have_count(0)
 
     raised = alert(control_room.probe_jpeg, location=CAMERA, watchlist_version=control_room.watchlist_version)
