@@ -5,6 +5,7 @@
  */
 import { element, setText } from "../shared/dom";
 import { ApiError, get, post, put } from "./api";
+import { escalationPrompt } from "./escalation";
 import { age, clock, eta, label, metres, secondsSince } from "./format";
 import { areaGeoJson, drawnArea, type DrawnArea, type SituationMap } from "./situation_map";
 import type { AreaUnit, DispatchEscalated, Incident, PageConfig } from "./types";
@@ -281,38 +282,18 @@ export class IncidentPanel {
           escalation.why === "declined" ||
           this.incident?.dispatches.some((o) => o.dispatch_id === escalation.dispatch_id && o.state === "sent"),
       )
-      .map((escalation) => {
-        const send = element("button", { type: "button", class: "primary" }, `Send ${escalation.proposed_call_sign ?? ""}`);
-        send.hidden = escalation.proposed_unit_id === null;
-        send.addEventListener("click", () => {
-          this.escalations.delete(escalation.dispatch_id);
-          if (escalation.proposed_unit_id !== null) void this.dispatch([escalation.proposed_unit_id]);
-        });
-        const wait = element("button", { type: "button" }, "Keep waiting");
-        wait.addEventListener("click", () => {
-          this.escalations.delete(escalation.dispatch_id);
-          this.renderPrompts();
-        });
-        const proposal =
-          escalation.proposed_call_sign === null
-            ? "No other unit is available in the area: widen it or call by radio."
-            : `Nearest available: ${escalation.proposed_call_sign}` +
-              (escalation.proposed_eta_s === null ? "" : `, about ${eta(escalation.proposed_eta_s)} away.`);
-        return element(
-          "div",
-          { class: "escalation", role: "alert", "data-testid": "escalation" },
-          element(
-            "strong",
-            {},
-            escalation.why === "declined"
-              ? `${escalation.call_sign} declined the order.`
-              : `${escalation.call_sign} has not acknowledged the order.`,
-          ),
-          element("span", {}, ` ${proposal}`),
-          send,
-          wait,
-        );
-      });
+      .map((escalation) =>
+        escalationPrompt(escalation, {
+          send: (unitId) => {
+            this.escalations.delete(escalation.dispatch_id);
+            void this.dispatch([unitId]);
+          },
+          wait: () => {
+            this.escalations.delete(escalation.dispatch_id);
+            this.renderPrompts();
+          },
+        }),
+      );
     this.prompts.replaceChildren(...prompts);
   }
 
