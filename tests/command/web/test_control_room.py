@@ -202,6 +202,10 @@ def test_dismissing_an_alert_needs_a_reason_and_large_type_enlarges_the_page(
     assert after >= before * 1.3
     screen.screenshot(f"control-{control_room.kind}-10-large-type")
 
+    page.locator("#sign-out").click()  # the session ends on the server; the page asks for a sign-in again
+    expect(page.locator("[data-testid=sign-in-form]")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.locator("#app")).to_be_hidden()
+
 
 def test_supervisors_propose_and_approve_watchlist_entries_with_their_quality_verdicts(
     control_room: ControlRoom, open_wall: OpenWall, testdata: Path, probe_jpeg: bytes
