@@ -58,6 +58,9 @@ def test_an_operator_confirms_an_alert_narrows_the_area_dispatches_two_units_and
         expect(marker.locator(".age")).to_have_text(re.compile(r"^\d+ s$"))  # the position's age
         expect(marker.locator(".heading")).to_have_attribute("style", "transform: rotate(90deg);")  # heading east
     expect(page.locator("[data-testid=alert-queue] .queue-item")).to_have_count(0)
+    board = page.locator("[data-testid=unit-board] tr")  # the map's units, in words
+    expect(board).to_have_count(5)
+    expect(page.locator("[data-testid=unit-board] tr[data-unit='A-1']")).to_contain_text("Alpha 1AvailableR-101")
 
     raised = alert(control_room.probe_jpeg, location=CAMERA, watchlist_version=control_room.watchlist_version)
     control_room.camera_sends(raised)
@@ -144,6 +147,7 @@ def test_an_operator_confirms_an_alert_narrows_the_area_dispatches_two_units_and
     expect(orders.locator("li[data-unit='A-1']")).to_have_attribute("data-state", "en_route", timeout=TIMEOUT_MS)
     expect(orders.locator("li[data-unit='A-2']")).to_have_attribute("data-state", "en_route", timeout=TIMEOUT_MS)
     expect(page.locator(".unit-marker[data-unit='A-1']")).to_have_attribute("data-status", "en_route")
+    expect(page.locator("[data-testid=unit-board] tr[data-unit='A-2']")).to_contain_text("En route")
     assert [len(control_room.radios[u].got(DispatchOrder)) for u in UNITS] == [1, 1, 0, 0]
     screen.screenshot(f"control-{control_room.kind}-06-acknowledged")
 

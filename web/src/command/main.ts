@@ -13,6 +13,7 @@ import { IncidentPanel } from "./incident";
 import { AlertQueue } from "./queue";
 import { showReview } from "./review";
 import { SituationMap } from "./situation_map";
+import { UnitBoard } from "./unit_board";
 import type {
   CurrentUser,
   DispatchEscalated,
@@ -165,7 +166,12 @@ async function startOperations(config: PageConfig): Promise<SituationMap> {
     get<{ alerts: (PendingAlert & { review_decision: string | null })[] }>("/api/v1/alerts?limit=500"),
     get<{ incidents: Incident[] }>("/api/v1/incidents?status=open"),
   ]);
-  for (const unit of units.units) map.setUnit(unit);
+  const board = new UnitBoard(required("#unit-board"));
+  for (const unit of units.units) {
+    map.setUnit(unit);
+    board.set(unit.unit_id, unit.call_sign, unit.status, unit.radio_id, unit.position?.at);
+  }
+  map.frameUnits();
   queue.load(pending.alerts);
   // The queue's entries carry no place; the alert list does (without opening a review, which is audited).
   const waiting = new Set(pending.alerts.map((alert) => alert.alert_id));
@@ -200,13 +206,17 @@ async function startOperations(config: PageConfig): Promise<SituationMap> {
         }
         case "unit.position": {
           const position = entry.payload as PositionReported;
-          if (position.is_latest) map.moveUnit(position.unit_id, position);
+          if (position.is_latest) {
+            map.moveUnit(position.unit_id, position);
+            board.moved(position.unit_id, position.at);
+          }
           incident.unitsMoved();
           break;
         }
         case "unit.changed": {
           const unit = entry.payload as UnitChanged;
           map.setStatus(unit.unit_id, unit.status, unit.call_sign);
+          board.set(unit.unit_id, unit.call_sign, unit.status, unit.radio_id);
           incident.unitsMoved();
           break;
         }

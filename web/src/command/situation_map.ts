@@ -92,7 +92,7 @@ export class SituationMap {
     shown.heading.hidden = position.heading_deg === null;
     shown.heading.style.transform = `rotate(${position.heading_deg ?? 0}deg)`;
     setText(shown.age, age(secondsSince(position.at)));
-    if (!this.framed) this.frameUnits();
+    if (!this.framed && this.units.size === 1) this.frameUnits(); // the first unit on an empty map
   }
 
   /** Set a unit's status colour (a unit.changed entry). */
@@ -228,7 +228,8 @@ export class SituationMap {
     return shown;
   }
 
-  private frameUnits(): void {
+  /** Show every unit (after the page loaded them). */
+  frameUnits(): void {
     const points = [...this.units.values()].map((shown) => shown.marker.getLatLng());
     if (points.length === 0) return;
     this.framed = true;
