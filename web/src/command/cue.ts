@@ -14,12 +14,16 @@ export function armCue(): void {
   document.addEventListener("keydown", arm, { once: true, capture: true });
 }
 
-/** Chime (where allowed) and flash `target`; counts cues in `body[data-cues]` (what a test can see). */
-export function cue(target: HTMLElement): void {
-  document.body.dataset["cues"] = String(Number(document.body.dataset["cues"] ?? "0") + 1);
+/**
+ * Flash `target` and, with `chime`, sound the tone (where allowed) and count the cue in `body[data-cues]` (what a
+ * test can see).
+ */
+export function cue(target: HTMLElement, chime = true): void {
   target.classList.remove("flash");
   void target.offsetWidth; // restart the animation
   target.classList.add("flash");
+  if (!chime) return;
+  document.body.dataset["cues"] = String(Number(document.body.dataset["cues"] ?? "0") + 1);
   if (audio === null || audio.state !== "running") return;
   const now = audio.currentTime;
   for (const [offset, frequency] of [

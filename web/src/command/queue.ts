@@ -32,6 +32,7 @@ export class AlertQueue {
     this.fresh.add(alert.alert_id);
     this.render();
     cue(this.list);
+    cue(required("#pending-count"), false); // seen even while a review or an incident covers the queue
     return true;
   }
 
