@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 const web = dirname(fileURLToPath(import.meta.url));
 const dist = join(web, "..", "src", "vigil", "web", "dist");
 // Keep in step with PAGES in src/vigil/web/assets.py.
-const pages = ["handset"];
+const pages = ["handset", "command"];
 
 for (const page of pages) {
   const source = join(web, "src", page);

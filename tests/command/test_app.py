@@ -56,6 +56,7 @@ def test_the_openapi_document_lists_the_api(server: RunningServer) -> None:
         "/api/v1/incidents/{incident_id}/area",
         "/api/v1/incidents/{incident_id}/dispatches",
         "/api/v1/incidents/{incident_id}/close",
+        "/api/v1/control-room/config",
     }
     assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert document["paths"]["/api/v1/events"]["post"]["responses"]["413"]["content"]["application/json"]

@@ -21,6 +21,8 @@ CHROMIUM = Path(os.environ.get("VIGIL_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PHONE = {"width": 400, "height": 860}
 """A 6-inch portrait phone, in CSS pixels."""
+WALL = {"width": 1600, "height": 900}
+"""A control room's large landscape screen, in CSS pixels."""
 
 
 @dataclass
@@ -93,9 +95,13 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 OpenPhonePage = Callable[[str], WatchedPage]
 
 
-def watch(browser: Browser, url: str, screenshots: Path, *, origin: str) -> WatchedPage:
-    """Open ``url`` in a fresh phone-sized context that records console messages, errors and requests."""
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+def watch(browser: Browser, url: str, screenshots: Path, *, origin: str, wall: bool = False) -> WatchedPage:
+    """Open ``url`` in a fresh context that records console messages, errors and requests: phone-sized, or with
+    ``wall`` a control room's large screen."""
+    if wall:
+        context = browser.new_context(viewport=WALL, device_scale_factor=1)
+    else:
+        context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
     page = context.new_page()
     watched = WatchedPage(page=page, origin=origin, screenshots=screenshots)
 

@@ -36,6 +36,8 @@ from vigil.command.accounts.router import auth_router, users_router
 from vigil.command.alerts.router import router as alerts_router
 from vigil.command.api.problems import install_error_handlers
 from vigil.command.audit.router import router as audit_router
+from vigil.command.control_room.page import mount_page
+from vigil.command.control_room.router import router as control_room_router
 from vigil.command.database import Database
 from vigil.command.devices.router import router as devices_router
 from vigil.command.downlink.sender import DownlinkSender
@@ -112,10 +114,12 @@ def create_app(settings: CommandSettings, *, bus: Bus | None = None) -> FastAPI:
         retention_router,
         report_router,
         incidents_router,
+        control_room_router,
     ):
         app.include_router(router)
     if settings.osmand_enabled:
         app.include_router(osmand_router)
+    mount_page(app, tile_url=settings.map.tile_url, at_root=not settings.osmand_enabled)
     return app
 
 

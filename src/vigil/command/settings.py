@@ -220,6 +220,32 @@ class AccountSettings(BaseModel):
         return self
 
 
+class MapSettings(BaseModel):
+    """The control-room page's map: a force's own XYZ tile server, or none (a coordinate grid, never a blank map)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tile_url: str | None = Field(
+        None,
+        max_length=2000,
+        description="XYZ map tiles, http(s)://…/{z}/{x}/{y}.png (the force's tile server); none draws a grid.",
+    )
+    tile_attribution: str = Field("", max_length=500, description="Credit for the tiles, shown on the map.")
+    max_zoom: int = Field(19, ge=1, le=24, description="The deepest zoom level the tiles offer.")
+
+    @field_validator("tile_url")
+    @classmethod
+    def _xyz_template(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        missing = [part for part in ("{z}", "{x}", "{y}") if part not in value]
+        if missing:
+            raise ValueError(f"{value!r} lacks {', '.join(missing)}: give an XYZ template like …/{{z}}/{{x}}/{{y}}.png")
+        return value
+
+
 class CommandSettings(BaseSettings):
     """Everything the command-centre server needs."""
 
@@ -256,6 +282,7 @@ class CommandSettings(BaseSettings):
     watchlists: WatchlistServerSettings = Field(default_factory=WatchlistServerSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     accounts: AccountSettings = Field(default_factory=AccountSettings)
+    map: MapSettings = Field(default_factory=MapSettings)
 
     @field_validator("database_url")
     @classmethod

@@ -10,7 +10,7 @@ from vigil.web.errors import PageNotBuilt
 
 DIST = Path(__file__).resolve().parent / "dist"
 
-PAGES = ("handset",)
+PAGES = ("handset", "command")
 """The pages ``web/`` builds."""
 
 

@@ -1,0 +1,1 @@
+"""The control-room page: the browser page ``vigil serve`` serves at ``/control/``, and the settings it reads."""

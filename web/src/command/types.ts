@@ -1,0 +1,235 @@
+/** The server's shapes the control room reads (the fields it uses), as `vigil serve` publishes them. */
+
+export type Role = "operator" | "supervisor" | "admin" | "auditor";
+export type UnitStatus = "available" | "busy" | "dispatched" | "en_route" | "on_scene" | "off_duty";
+export type OrderState = "sent" | "accepted" | "declined" | "en_route" | "on_scene" | "cleared" | "cancelled";
+export type Outcome = "arrest" | "not_found" | "wrong_person" | "other";
+
+export interface CurrentUser {
+  readonly username: string;
+  readonly display_name: string;
+  readonly roles: Role[];
+}
+
+export interface PageConfig {
+  readonly map: { readonly tile_url: string | null; readonly tile_attribution: string; readonly max_zoom: number };
+  readonly default_radius_m: number;
+  readonly min_radius_m: number;
+  readonly max_radius_m: number;
+  readonly ack_timeout_s: number;
+}
+
+export interface UnitPosition {
+  readonly lat: number;
+  readonly lon: number;
+  readonly accuracy_m: number | null;
+  readonly heading_deg: number | null;
+  readonly at: string;
+}
+
+export interface Unit {
+  readonly unit_id: string;
+  readonly call_sign: string;
+  readonly radio_id: string | null;
+  readonly kind: string;
+  readonly status: UnitStatus;
+  readonly position: UnitPosition | null;
+}
+
+export interface PositionReported extends UnitPosition {
+  readonly unit_id: string;
+  readonly is_latest: boolean;
+}
+
+export interface UnitChanged {
+  readonly unit_id: string;
+  readonly call_sign: string;
+  readonly radio_id: string | null;
+  readonly kind: string;
+  readonly status: UnitStatus;
+  readonly reason: string;
+}
+
+/** An alert awaiting review (the queue's `QueuedAlert` and the feed's `AlertSummary` share these). */
+export interface PendingAlert {
+  readonly alert_id: string;
+  readonly subject_id: string;
+  readonly device_id: string;
+  readonly unit_id: string;
+  readonly raised_at: string;
+  readonly distance: number;
+  readonly threshold: number;
+  readonly escalated?: boolean;
+  readonly lat?: number | null;
+  readonly lon?: number | null;
+}
+
+export interface ReviewSubject {
+  readonly watchlist_name: string;
+  readonly subject_id: string;
+  readonly display_name: string;
+  readonly category: string;
+  readonly legal_basis: string;
+  readonly notes: string;
+  readonly expires_at: string;
+}
+
+export interface ReviewDetail {
+  readonly alert_id: string;
+  readonly probe_url: string | null;
+  readonly enrolled_url: string | null;
+  readonly distance: number;
+  readonly threshold: number;
+  readonly margin: number;
+  readonly quality_score: number;
+  readonly frames: number;
+  readonly device_id: string;
+  readonly unit_id: string;
+  readonly officer: string;
+  readonly lat: number | null;
+  readonly lon: number | null;
+  readonly accuracy_m: number | null;
+  readonly inside_deployment: boolean | null;
+  readonly raised_at: string;
+  readonly subject_id: string;
+  readonly subject: ReviewSubject | null;
+  readonly decision: "confirmed" | "dismissed" | null;
+  readonly reviewed_by: string | null;
+}
+
+export interface ReviewOutcome {
+  readonly alert_id: string;
+  readonly subject_id: string;
+  readonly decision: "confirmed" | "dismissed";
+  readonly reviewed_by: string;
+}
+
+export interface DispatchOut {
+  readonly dispatch_id: string;
+  readonly unit_id: string;
+  readonly call_sign: string;
+  readonly radio_id: string | null;
+  readonly state: OrderState;
+  readonly sent_at: string;
+  readonly answered_at: string | null;
+  readonly overdue: boolean;
+  readonly escalated_at: string | null;
+  readonly reason: string;
+}
+
+export interface Incident {
+  readonly incident_id: string;
+  readonly alert_id: string;
+  readonly subject: { readonly subject_id: string; readonly name: string; readonly category: string };
+  readonly status: "open" | "closed";
+  readonly outcome: Outcome | null;
+  readonly target: { readonly lat: number; readonly lon: number; readonly at: string; readonly revision: number };
+  readonly area: GeoJsonArea;
+  readonly opened_by: string;
+  readonly opened_at: string;
+  readonly dispatches: DispatchOut[];
+}
+
+export interface GeoJsonArea {
+  readonly type: string;
+  readonly geometry?: { readonly type: string; readonly coordinates: unknown };
+  readonly properties?: { readonly radius_m?: number } | null;
+  readonly coordinates?: unknown;
+}
+
+export interface AreaUnit {
+  readonly unit_id: string;
+  readonly call_sign: string;
+  readonly radio_id: string | null;
+  readonly kind: string;
+  readonly status: UnitStatus;
+  readonly lat: number;
+  readonly lon: number;
+  readonly distance_m: number;
+  readonly eta_s: number;
+  readonly position_age_s: number;
+  readonly stale: boolean;
+  readonly suggested: boolean;
+}
+
+export interface DispatchEscalated {
+  readonly incident_id: string;
+  readonly dispatch_id: string;
+  readonly unit_id: string;
+  readonly call_sign: string;
+  readonly why: string;
+  readonly proposed_unit_id: string | null;
+  readonly proposed_call_sign: string | null;
+  readonly proposed_eta_s: number | null;
+}
+
+export interface DispatchStatusReported {
+  readonly dispatch_id: string;
+  readonly unit_id: string;
+  readonly status: string;
+}
+
+/** One entry of the live feed (`/api/v1/feed`). */
+export interface FeedEntry {
+  readonly seq: number;
+  readonly kind: string;
+  readonly payload: unknown;
+}
+
+export interface QualityPart {
+  readonly name: string;
+  readonly value: number;
+  readonly unit: string;
+  readonly passed: boolean;
+  readonly reason: string | null;
+}
+
+export interface QualityVerdict {
+  readonly source: string;
+  readonly chip_url: string | null;
+  readonly quality: { readonly score: number; readonly passed: boolean; readonly parts: QualityPart[] };
+}
+
+export interface WatchlistSubject {
+  readonly watchlist_id: string;
+  readonly subject_id: string;
+  readonly display_name: string;
+  readonly category: string;
+  readonly legal_basis: string;
+  readonly expires_at: string;
+  readonly notes: string;
+  readonly state: "proposed" | "live" | "removed" | "expired";
+  readonly proposed_by: string;
+  readonly proposed_by_name: string;
+  readonly approved_by_name: string | null;
+  readonly templates: QualityVerdict[];
+}
+
+export interface Watchlist {
+  readonly watchlist_id: string;
+  readonly name: string;
+  readonly threshold: number;
+  readonly current_version: number | null;
+  readonly counts: Record<string, number>;
+}
+
+export interface WatchlistDetail {
+  readonly watchlist: Watchlist;
+  readonly subjects: WatchlistSubject[];
+}
+
+export interface AuditEntry {
+  readonly seq: number;
+  readonly at: string;
+  readonly actor: string;
+  readonly action: string;
+  readonly record_type: string;
+  readonly record_id: string | null;
+  readonly details: Record<string, unknown>;
+}
+
+export interface ChainReport {
+  readonly intact: boolean;
+  readonly entries: number;
+  readonly problems: { readonly seq: number; readonly message: string }[];
+}
