@@ -239,13 +239,17 @@ class Shift:
                 thread.start()
                 self._video.append(thread)
 
-    def stop(self) -> None:
-        """Stop the cameras, the officers and the devices; unsent events stay in the outboxes."""
+    def stop_cameras(self) -> None:
+        """Stop the body cameras' video (the officers and their devices carry on); safe to call again."""
         for duty in self.on_duty:
             if duty.camera is not None:
                 duty.camera.close()
         for thread in self._video:
             thread.join(30)
+
+    def stop(self) -> None:
+        """Stop the cameras, the officers and the devices; unsent events stay in the outboxes."""
+        self.stop_cameras()
         self._ticker.stop()
         for duty in self.on_duty:
             duty.agent.stop()
