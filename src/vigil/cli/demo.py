@@ -128,7 +128,7 @@ def _run(runner: Demo, console: Console, *, duration: float | None, headless: bo
         while running():
             time.sleep(0.25)
             if time.monotonic() >= next_line:
-                console.print(_progress_line(runner.progress()), highlight=False)
+                console.print(_progress_line(runner.progress()), highlight=False, soft_wrap=True)
                 next_line += PROGRESS_EVERY_S
         return
     with Live(_progress_table(runner.progress()), console=console, refresh_per_second=2) as live:
