@@ -70,7 +70,8 @@ def test_the_summary_counts_a_whole_loop_from_camera_to_officer_on_scene(
     assert summary["autopilot"]["refused"] == []
     # The person trying it was told where to look and how to sign in.
     assert summary["page_url"] in stderr
-    assert "demo-operator" in stderr and "demo-supervisor" in stderr
+    assert "demo-operator" in stderr
+    assert "demo-supervisor" in stderr
 
 
 def test_the_database_holds_reviewed_alerts_of_the_subject_only_and_the_officers_answers(
