@@ -1,5 +1,6 @@
 """``vigil demo``: the whole system on one machine, from a body camera's frame to an officer on scene."""
 
+import functools
 import logging
 import sys
 import time
@@ -62,8 +63,11 @@ def demo(
     ] = None,
     host: Annotated[str, typer.Option("--host", help="Address the command centre listens on.")] = "127.0.0.1",
     port: Annotated[
-        int, typer.Option("--port", min=0, max=65535, help="Port the command centre listens on (0: a free one).")
-    ] = 8000,
+        int | None,
+        typer.Option(
+            "--port", min=0, max=65535, help="Port the command centre listens on (default 8000, else a free one)."
+        ),
+    ] = None,
     officers_on_foot: Annotated[int, typer.Option("--officers-on-foot", min=0, max=1000)] = 4,
     officers_in_cars: Annotated[int, typer.Option("--officers-in-cars", min=0, max=1000)] = 2,
     cameras: Annotated[
@@ -98,7 +102,7 @@ def demo(
         speed=speed,
         autopilot=autopilot,
     )
-    runner = Demo(settings, say=lambda line: console.print(f"[dim]demo:[/dim] {line}…"))
+    runner = Demo(settings, say=lambda line: console.print(f"demo: {line}…", highlight=False, soft_wrap=True))
     summary = None
     try:
         started = runner.start()
@@ -107,7 +111,7 @@ def demo(
     except KeyboardInterrupt:
         console.print("stopping (Ctrl-C)…")
     finally:
-        console.print("[dim]demo:[/dim] stopping: cameras off, outboxes draining, summary…")
+        console.print("demo: stopping: cameras off, outboxes draining, summary…")
         summary = runner.stop()
     if summary is None:
         raise typer.Exit(code=1)
@@ -139,34 +143,31 @@ def _run(runner: Demo, console: Console, *, duration: float | None, headless: bo
 
 def _print_welcome(console: Console, started: DemoStarted, *, autopilot: bool, duration: float | None) -> None:
     people = started.people
-    console.print(f"\n[bold]The control room:[/bold] {started.page_url}")
-    table = Table(title="The demo's users (passwords are new each run)")
-    for column in ("user", "role", "password", "second factor"):
-        table.add_column(column)
+    say = functools.partial(console.print, highlight=False, soft_wrap=True)
+    say(f"\nThe control room: {started.page_url}")
+    say("The demo's users (new passwords each run):")
     for user in people.everyone:
         factor = (
-            f"secret {user.totp_secret}, code now {user.code()} (new every 30 s, each used once)"
+            f"second factor: secret {user.totp_secret}, code now {user.code()} (a new one every 30 s, each used once)"
             if user.totp_secret is not None
-            else "none needed"
+            else "no second factor"
         )
-        table.add_row(user.username, user.role.value, user.password, factor)
-    console.print(table)
+        say(f"  {user.username:<16} {user.role.value:<11} password {user.password}   {factor}")
     if people.supervisor.totp_secret is not None:
-        console.print(
-            "A code later: add the secret to an authenticator app, or run "
-            f"[bold].venv/bin/python -c \"import pyotp; print(pyotp.TOTP('{people.supervisor.totp_secret}').now())\""
-            "[/bold]"
+        say(
+            "  a supervisor's code later: add the secret to an authenticator app, or run "
+            f".venv/bin/python -c \"import pyotp; print(pyotp.TOTP('{people.supervisor.totp_secret}').now())\""
         )
     watchlist = ", ".join(p.person_id for p in started.photos.subjects)
     public = ", ".join(p.person_id for p in started.photos.public) or "nobody"
-    console.print(f"On the watchlist: {watchlist}. Walking past as members of the public: {public}.")
+    say(f"On the watchlist: {watchlist}. Walking past as members of the public: {public}.")
     operator = (
         f"the scripted operator ({people.autopilot.username}) reviews and dispatches"
         if autopilot
         else f"sign in as {people.operator.username} to review alerts and dispatch"
     )
-    until = f"for {duration:g} s" if duration is not None else "until Ctrl-C"
-    console.print(f"{len(started.members)} officers on duty; {operator}; running {until}.\n")
+    until = f"for {duration:g} s (Ctrl-C stops it sooner)" if duration is not None else "until Ctrl-C"
+    say(f"{len(started.members)} officers on duty; {operator}; running {until}.\n")
 
 
 def _progress_line(progress: DemoProgress) -> str:

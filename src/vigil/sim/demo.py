@@ -71,6 +71,9 @@ from vigil.watchlist.keys import load_device_key, load_verify_key
 
 _log = logging.getLogger(__name__)
 
+DEFAULT_PORT = 8000
+"""The command centre's port unless told otherwise (``vigil serve``'s too)."""
+
 RUN_FOLDER = "run"
 """The demo's state for one run, under the data folder; emptied at each start (the photos are kept)."""
 
@@ -86,7 +89,13 @@ class DemoSettings(BaseModel):
     database_url: str | None = Field(None, description="The command centre's database; None: SQLite in the run.")
     bus: MqttSettings | None = Field(None, description="An MQTT broker; None: the in-process bus.")
     host: str = Field("127.0.0.1", description="Address the command centre listens on.")
-    port: int = Field(8000, ge=0, le=65535, description="Port the command centre listens on (0: any free one).")
+    port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description=f"Port the command centre listens on (0: any free one); None: {DEFAULT_PORT}, or a free one "
+        f"when {DEFAULT_PORT} is taken.",
+    )
     shift: ShiftSettings = Field(default_factory=ShiftSettings)
     speed: float = Field(10.0, ge=0.1, le=1000, description="Simulated seconds per real second (the officers).")
     autopilot: bool = Field(False, description="Run the scripted operator.")
@@ -178,7 +187,7 @@ class Demo:
         streets.write_text(json.dumps(city.street_geojson()), encoding="utf-8")
 
         self._say("starting the command centre")
-        listener = _listen(settings.host, settings.port)
+        listener = self._listener()
         port = listener.getsockname()[1]
         base_url = f"http://{settings.host}:{port}"
         command = CommandSettings(
@@ -285,6 +294,16 @@ class Demo:
             run_dir=run_dir,
         )
         return self._started
+
+    def _listener(self) -> socket.socket:
+        host, port = self.settings.host, self.settings.port
+        if port is not None:
+            return _listen(host, port)
+        try:
+            return _listen(host, DEFAULT_PORT)
+        except DemoPortInUse:
+            self._say(f"port {DEFAULT_PORT} is taken; the command centre takes a free one")
+            return _listen(host, 0)
 
     def progress(self) -> DemoProgress:
         """Where the demo stands now."""
