@@ -56,7 +56,7 @@ from vigil.sim.demo_setup import (
 from vigil.sim.demo_summary import DemoSummary, summarise
 from vigil.sim.errors import DemoError, DemoPortInUse
 from vigil.sim.footage import Actor, Cast
-from vigil.sim.ground_truth import AlertSeen, match_alerts
+from vigil.sim.ground_truth import AlertSeen, in_view_when_seen, match_alerts
 from vigil.sim.handset_log import HandsetLog
 from vigil.sim.london import central_london
 from vigil.sim.operator_feed import OperatorFeed
@@ -394,7 +394,7 @@ class Demo:
         (verdict,) = match_alerts(
             self._shift.appearances(), [AlertSeen(alert.device_id, alert.subject_id, alert.received_at)]
         )
-        return verdict.correct
+        return in_view_when_seen(verdict, alert.first_seen_at)
 
     def _wait_for_watchlists(self) -> None:
         if self._shift is None:

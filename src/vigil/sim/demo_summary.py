@@ -28,7 +28,7 @@ from vigil.command.incidents.models import DispatchOrderRecord, Incident, Incide
 from vigil.edge.agent import EdgeRunReport
 from vigil.events import DispatchState, ReviewDecision
 from vigil.sim.autopilot import AutopilotCounts
-from vigil.sim.ground_truth import AlertSeen, match_alerts
+from vigil.sim.ground_truth import AlertSeen, in_view_when_seen, match_alerts
 from vigil.sim.handset_log import HandsetLog
 from vigil.sim.operator_feed import AlertOnScreen
 from vigil.sim.street_camera import Appearance
@@ -67,8 +67,10 @@ class DemoSummary(BaseModel):
     alerts_raised_on_devices: int = Field(description="Alerts the body cameras raised and showed their officers.")
     alerts: int = Field(description="Alerts stored by the command centre.")
     alerts_by_subject: dict[str, int]
-    true_alerts: int = Field(description="Stored alerts naming the person the camera showed (ground truth).")
-    false_alerts: int = Field(description="Stored alerts naming someone the camera did not show.")
+    true_alerts: int = Field(
+        description="Stored alerts naming the person the camera showed when the device saw the face (ground truth)."
+    )
+    false_alerts: int = Field(description="Stored alerts naming someone the camera was not showing.")
     alerts_lost: list[uuid.UUID] = Field(description="Alerts a device raised that the server never stored.")
     outbox_backlog: int = Field(description="Events still in the devices' outboxes at the end.")
     confirmed: int
@@ -140,6 +142,7 @@ def summarise(
         session.expunge_all()
     handsets = list(handsets)
     verdicts = match_alerts(appearances, [AlertSeen(a.device_id, a.subject_id, a.received_at) for a in alerts])
+    wrong = [a for a, v in zip(alerts, verdicts, strict=True) if not in_view_when_seen(v, a.first_seen_at)]
     shown = [card for log in handsets for card in log.alerts()]
     stored = {a.alert_id for a in alerts}
     answered: dict[uuid.UUID, set[DispatchState]] = {}
@@ -169,8 +172,8 @@ def summarise(
         alerts_raised_on_devices=len(shown),
         alerts=len(alerts),
         alerts_by_subject=by_subject,
-        true_alerts=sum(v.correct for v in verdicts),
-        false_alerts=sum(not v.correct for v in verdicts),
+        true_alerts=len(alerts) - len(wrong),
+        false_alerts=len(wrong),
         alerts_lost=sorted(card.alert_id for card in shown if card.alert_id not in stored),
         outbox_backlog=sum(r.outbox_backlog for r in reports.values()),
         confirmed=sum(a.review_decision is ReviewDecision.CONFIRMED for a in alerts),
