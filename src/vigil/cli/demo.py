@@ -139,6 +139,7 @@ def _run(runner: Demo, console: Console, *, duration: float | None, headless: bo
         while running():
             time.sleep(0.5)
             live.update(_progress_table(runner.progress()))
+    console.line()
 
 
 def _print_welcome(console: Console, started: DemoStarted, *, autopilot: bool, duration: float | None) -> None:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from vigil.bus.memory import MemoryBus
 from vigil.bus.mqtt import MqttBus
@@ -382,7 +382,7 @@ class Demo:
                 update={
                     "client_id": device.member.device_id,
                     "username": device.member.device_id,
-                    "password": device.token,
+                    "password": SecretStr(device.token),
                 }
             )
         )
