@@ -67,7 +67,9 @@ def test_the_summary_counts_a_whole_loop_from_camera_to_officer_on_scene(
     assert 0 < face_to_feed["median_s"] < 15
     assert summary["confirmation_to_on_scene_sim"]["count"] >= 1
     assert summary["confirmation_to_on_scene_sim"]["median_s"] > 0
-    assert summary["autopilot"]["refused"] == []
+    # A replacement unit may be refused when it became busy meanwhile; reviews and incidents never are.
+    refused = summary["autopilot"]["refused"]
+    assert not [r for r in refused if r.startswith(("opening", "confirming", "dismissing", "closing"))], refused
     # The person trying it was told where to look and how to sign in.
     assert summary["page_url"] in stderr
     assert "demo-operator" in stderr
