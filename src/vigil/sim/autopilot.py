@@ -4,13 +4,13 @@ For each alert on the live feed it opens the reviewer's view (audited, as a pers
 true match or dismisses a false one with a reason: the demo knows which is which from the street cameras' ground
 truth, where a person would compare the face crop with the enrolled photo. On a confirmed alert it opens an
 incident (one per subject at a time: a later sighting moves the open incident's target, which the server does
-itself), asks which units are inside the incident's area, widening the circle when fewer than it needs are
-available, and dispatches the nearest available ones. When an order is declined or left unanswered, it sends
-the unit the server proposes instead. When the first officer reports on scene, it closes the incident with an
-arrest, which stands the other orders down and frees the units.
+itself) with a search area drawn around the sighting, asks which units are inside it, widening the circle when
+fewer than it needs are available, and dispatches the nearest available ones. When an order is declined or left
+unanswered, it sends the unit the server proposes instead. When the first officer reports on scene, it closes the
+incident with an arrest, which stands the other orders down and frees the units.
 
 Nothing here bypasses a rule: the server checks the roles, the human-review gate and the states as it would for
-anyone. A request the server refuses is recorded (see :attr:`Autopilot.refused`) and the operator carries on
+anyone. A request the server refuses is recorded (see :meth:`Autopilot.counts`) and the operator carries on
 with the next entry, as a person would after an error message.
 """
 
@@ -51,6 +51,9 @@ class AutopilotSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     units_per_incident: int = Field(2, ge=1, le=20, description="Units dispatched to each incident.")
+    area_radius_m: float = Field(
+        800.0, gt=0, le=20_000, description="Radius of the search area drawn around a confirmed sighting, metres."
+    )
     wide_radius_m: float = Field(
         3_000.0,
         gt=0,
@@ -159,11 +162,11 @@ class Autopilot:
         self._count("confirmed")
         if alert.subject_id in self._open:
             return  # the open incident's target follows this sighting; the server moves it and tells the units
+        opening: dict[str, Any] = {"alert_id": str(alert.alert_id)}
+        if alert.lat is not None and alert.lon is not None:
+            opening["area"] = _circle(alert.lat, alert.lon, self.settings.area_radius_m)
         incident = self._client.call(
-            "POST",
-            "/api/v1/incidents",
-            step=f"opening an incident on {alert.alert_id}",
-            json={"alert_id": str(alert.alert_id)},
+            "POST", "/api/v1/incidents", step=f"opening an incident on {alert.alert_id}", json=opening
         )
         incident_id = uuid.UUID(incident["incident_id"])
         self._open[alert.subject_id] = incident_id
@@ -177,11 +180,7 @@ class Autopilot:
 
     def _nearest_available(self, incident: dict[str, Any]) -> list[str]:
         target = {"lat": incident["target"]["lat"], "lon": incident["target"]["lon"]}
-        wide = {
-            "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [target["lon"], target["lat"]]},
-            "properties": {"radius_m": self.settings.wide_radius_m},
-        }
+        wide = _circle(target["lat"], target["lon"], self.settings.wide_radius_m)
         chosen: list[str] = []
         for area in (incident["area"], wide):
             found = self._client.call(
@@ -222,3 +221,12 @@ class Autopilot:
     def _count(self, name: str, by: int = 1) -> None:
         with self._lock:
             setattr(self._counts, name, getattr(self._counts, name) + by)
+
+
+def _circle(lat: float, lon: float, radius_m: float) -> dict[str, Any]:
+    """A circle as the API takes it: a GeoJSON Point Feature with ``properties.radius_m``."""
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": {"radius_m": radius_m},
+    }
