@@ -156,7 +156,8 @@ def test_the_autopilot_dismisses_a_false_match_and_works_a_true_one_to_the_end(c
     assert closed.outcome is IncidentOutcome.ARREST
     # Closing stands every open order down, the one on scene included, and frees the units.
     assert [o.state for o in orders] == [OrderState.CANCELLED, OrderState.CANCELLED]
-    counts = room.autopilot.counts()
+    # The server has closed it; the operator counts it once its request has returned.
+    counts = _wait_for("the close counted", lambda: (c := room.autopilot.counts()).incidents_closed and c)
     assert (counts.confirmed, counts.dismissed, counts.incidents_opened) == (1, 1, 1)
     assert (counts.units_dispatched, counts.incidents_closed, counts.refused) == (2, 1, [])
     assert [a.alert.subject_id for a in room.feed.alerts()] == ["biden", "obama"]
