@@ -14,7 +14,8 @@
 7. the watchlist, over HTTP: proposed by the operator, approved by the supervisor, carried by the cameras;
    the cameras start once each holds the signed package made for it;
 8. on :meth:`Demo.stop`: the cameras stop, the devices' outboxes drain, the operator finishes what reached the
-   feed, everything stops, and :func:`~vigil.sim.demo_summary.summarise` reports.
+   feed, the officers answer the last orders, everything stops, and :func:`~vigil.sim.demo_summary.summarise`
+   reports.
 """
 
 import json
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import uvicorn
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from sqlalchemy import func, select
 
 from vigil.bus.memory import MemoryBus
 from vigil.bus.mqtt import MqttBus
@@ -36,6 +38,7 @@ from vigil.bus.mqtt_settings import MqttSettings
 from vigil.bus.protocol import Bus
 from vigil.command.alerts.schemas import AlertSummary
 from vigil.command.app import create_app
+from vigil.command.incidents.models import DispatchOrderRecord, OrderState
 from vigil.command.runtime import ServerRuntime
 from vigil.command.settings import CommandSettings, MemoryBusSettings, SchedulerSettings, WatchlistServerSettings
 from vigil.dispatch.settings import DispatchSettings, RankingSettings
@@ -332,6 +335,8 @@ class Demo:
                 self._drain()
             if self._autopilot is not None:
                 self._autopilot.stop()
+                self._await_answers()
+                self._drain()
             if self._feed is not None:
                 self._feed.stop()
             if self._shift is not None:
@@ -409,6 +414,23 @@ class Demo:
                     f"{self.settings.watchlist_timeout_s:g} s; the server's log says why"
                 )
             time.sleep(0.1)
+
+    def _await_answers(self) -> None:
+        """Wait (a while) until every order sent has an answer from its officer (the last may be seconds old)."""
+        if self._runtime is None:
+            return
+        deadline = time.monotonic() + self.settings.drain_timeout_s
+        while time.monotonic() < deadline:
+            with self._runtime.database.session() as session:
+                waiting = session.scalar(
+                    select(func.count())
+                    .select_from(DispatchOrderRecord)
+                    .where(DispatchOrderRecord.state == OrderState.SENT)
+                )
+            if not waiting:
+                return
+            time.sleep(0.2)
+        _log.warning("demo.answers_timed_out", extra={"timeout_s": self.settings.drain_timeout_s})
 
     def _drain(self) -> None:
         """Wait (a while) until every device's outbox is empty and the feed has every stored alert."""
