@@ -21,14 +21,11 @@
 import json
 import logging
 import shutil
-import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import uvicorn
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from sqlalchemy import func, select
 
@@ -37,7 +34,6 @@ from vigil.bus.mqtt import MqttBus
 from vigil.bus.mqtt_settings import MqttSettings
 from vigil.bus.protocol import Bus
 from vigil.command.alerts.schemas import AlertSummary
-from vigil.command.app import create_app
 from vigil.command.incidents.models import DispatchOrderRecord, OrderState
 from vigil.command.runtime import ServerRuntime
 from vigil.command.settings import CommandSettings, MemoryBusSettings, SchedulerSettings, WatchlistServerSettings
@@ -57,13 +53,14 @@ from vigil.sim.demo_setup import (
     register_demo_devices,
 )
 from vigil.sim.demo_summary import DemoSummary, summarise
-from vigil.sim.errors import DemoError, DemoPortInUse
+from vigil.sim.errors import DemoError
 from vigil.sim.footage import Actor, Cast
 from vigil.sim.ground_truth import AlertSeen, in_view_when_seen, match_alerts
 from vigil.sim.handset_log import HandsetLog
 from vigil.sim.london import central_london
 from vigil.sim.operator_feed import OperatorFeed
 from vigil.sim.photos import DEFAULT_DATA_DIR, DEFAULT_SUBJECTS, DemoPhotos, find_demo_photos
+from vigil.sim.served_centre import DEFAULT_PORT, ServedCommandCentre, listen_on_default
 from vigil.sim.shift import CameraParts, Shift, ShiftMember, ShiftSettings, UpdaterFactory, roster
 from vigil.vision.blazeface import BlazeFaceDetector
 from vigil.vision.landmarks import FivePointLandmarker
@@ -73,9 +70,6 @@ from vigil.watchlist.gallery import Gallery
 from vigil.watchlist.keys import load_device_key, load_verify_key
 
 _log = logging.getLogger(__name__)
-
-DEFAULT_PORT = 8000
-"""The command centre's port unless told otherwise (``vigil serve``'s too)."""
 
 RUN_FOLDER = "run"
 """The demo's state for one run, under the data folder; emptied at each start (the photos are kept)."""
@@ -153,8 +147,7 @@ class Demo:
         """
         self.settings = settings
         self._say = say
-        self._server: uvicorn.Server | None = None
-        self._server_thread: threading.Thread | None = None
+        self._server: ServedCommandCentre | None = None
         self._bus: Bus | None = None
         self._runtime: ServerRuntime | None = None
         self._shift: Shift | None = None
@@ -190,7 +183,7 @@ class Demo:
         streets.write_text(json.dumps(city.street_geojson()), encoding="utf-8")
 
         self._say("starting the command centre")
-        listener = self._listener()
+        listener = listen_on_default(settings.host, settings.port, say=self._say)
         port = listener.getsockname()[1]
         base_url = f"http://{settings.host}:{port}"
         command = CommandSettings(
@@ -205,21 +198,8 @@ class Demo:
         )
         if settings.bus is None:
             self._bus = MemoryBus()
-        app = create_app(command, bus=self._bus)
-        self._server = uvicorn.Server(
-            uvicorn.Config(app, log_level="warning", ws="websockets-sansio", lifespan="on", log_config=None)
-        )
-        self._server_thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [listener]}, name="command-centre", daemon=True
-        )
-        self._server_thread.start()
-        while not self._server.started:
-            if not self._server_thread.is_alive():
-                raise DemoError("the command centre did not start; its log above says why")
-            time.sleep(0.05)
-        runtime = app.state.runtime
-        if not isinstance(runtime, ServerRuntime):
-            raise TypeError("the command centre started without its runtime")
+        self._server = ServedCommandCentre(command, bus=self._bus, listener=listener)
+        runtime = self._server.start()
         self._runtime = runtime
 
         self._say("creating the demo's users and registering the officers' devices")
@@ -298,16 +278,6 @@ class Demo:
         )
         return self._started
 
-    def _listener(self) -> socket.socket:
-        host, port = self.settings.host, self.settings.port
-        if port is not None:
-            return _listen(host, port)
-        try:
-            return _listen(host, DEFAULT_PORT)
-        except DemoPortInUse:
-            self._say(f"port {DEFAULT_PORT} is taken; the command centre takes a free one")
-            return _listen(host, 0)
-
     def progress(self) -> DemoProgress:
         """Where the demo stands now."""
         reports = self._shift.reports() if self._shift is not None else {}
@@ -346,9 +316,8 @@ class Demo:
         finally:
             if self._console is not None:
                 self._console.close()
-            if self._server is not None and self._server_thread is not None:
-                self._server.should_exit = True
-                self._server_thread.join(30)
+            if self._server is not None:
+                self._server.stop()
             if self._bus is not None:
                 self._bus.stop()
         return summary
@@ -454,16 +423,3 @@ def _camera_parts() -> CameraParts:
         embedder=build_embedder(OnnxEmbedderSettings(threads=1)),
         quality_policy=QualityPolicy(),
     )
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        listener.bind((host, port))
-    except OSError as exc:
-        listener.close()
-        raise DemoPortInUse(
-            f"cannot listen on {host}:{port} ({exc.strerror}); give another --port (0 picks a free one)", port=port
-        ) from exc
-    return listener
