@@ -149,7 +149,8 @@ def _print_welcome(console: Console, started: DemoStarted, *, autopilot: bool, d
     say("The demo's users (new passwords each run):")
     for user in people.everyone:
         factor = (
-            f"second factor: secret {user.totp_secret}, code now {user.code()} (a new one every 30 s, each used once)"
+            # The set-up signed in with now's code, and each code is accepted once: show the next step's.
+            f"second factor: secret {user.totp_secret}, code {user.code(steps_ahead=1)} (good for about a minute)"
             if user.totp_secret is not None
             else "no second factor"
         )

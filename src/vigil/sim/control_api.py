@@ -7,6 +7,7 @@ that person's.
 
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -35,11 +36,17 @@ class DemoUser:
     password: str
     totp_secret: str | None
 
-    def code(self) -> str | None:
-        """The second-factor code for now (what an authenticator app shows), or None without a second factor."""
+    def code(self, *, steps_ahead: int = 0) -> str | None:
+        """The second-factor code (what an authenticator app shows), or None without a second factor.
+
+        Args:
+            steps_ahead: 0 for now's code; 1 for the next 30-second step's, which the server accepts from now on
+                while now's has been used (each code is accepted once).
+        """
         if self.totp_secret is None:
             return None
-        return pyotp.TOTP(self.totp_secret).at(utc_now())
+        totp = pyotp.TOTP(self.totp_secret)
+        return totp.at(utc_now() + timedelta(seconds=totp.interval * steps_ahead))
 
 
 class ControlRoomClient:
