@@ -107,7 +107,8 @@ def demo(
     try:
         started = runner.start()
         _print_welcome(console, started, autopilot=autopilot, duration=duration)
-        _run(runner, console, duration=duration, headless=headless)
+        # A live display needs a terminal; redirected to a file it would leave only its last frame, squeezed.
+        _run(runner, console, duration=duration, headless=headless or not console.is_terminal)
     except KeyboardInterrupt:
         console.print("stopping (Ctrl-C)…")
     finally:
