@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from sqlalchemy import func, select
 
@@ -47,6 +48,7 @@ from vigil.sim.control_api import ControlRoomClient
 from vigil.sim.demo_setup import (
     DemoDevice,
     DemoPeople,
+    PackageKeyFiles,
     create_demo_users,
     enrol_demo_watchlist,
     make_package_keys,
@@ -183,55 +185,12 @@ class Demo:
         streets.write_text(json.dumps(city.street_geojson()), encoding="utf-8")
 
         self._say("starting the command centre")
-        listener = listen_on_default(settings.host, settings.port, say=self._say)
-        port = listener.getsockname()[1]
-        base_url = f"http://{settings.host}:{port}"
-        command = CommandSettings(
-            data_dir=run_dir / "command",
-            database_url=settings.database_url,
-            bus=settings.bus if settings.bus is not None else MemoryBusSettings(),
-            host=settings.host,
-            port=port,
-            watchlists=WatchlistServerSettings(signing_key_file=keys.signing_key, key_wrap_file=keys.wrap_key),
-            scheduler=SchedulerSettings(downlink_every_s=1.0),
-            dispatch=DispatchSettings(ranking=RankingSettings(road_network_path=streets)),
-        )
-        if settings.bus is None:
-            self._bus = MemoryBus()
-        self._server = ServedCommandCentre(command, bus=self._bus, listener=listener)
-        runtime = self._server.start()
-        self._runtime = runtime
-
+        runtime, base_url, command = self._start_command_centre(run_dir, keys, streets)
         self._say("creating the demo's users and registering the officers' devices")
         people = create_demo_users(database=runtime.database, passwords=runtime.passwords, settings=command.accounts)
         devices = register_demo_devices(
-            database=runtime.database,
-            members=roster(settings.shift),
-            wrap_key=load_device_key(keys.wrap_key),
+            database=runtime.database, members=roster(settings.shift), wrap_key=load_device_key(keys.wrap_key)
         )
-        verify_key = load_verify_key(keys.verify_key)
-
-        def updater_for(member: ShiftMember) -> UpdaterFactory | None:
-            if not member.camera:
-                return None
-            device = devices[member.device_id]
-
-            def build(active: ActiveWatchlist, on_error: Callable[[str], None]) -> WatchlistUpdater:
-                return WatchlistUpdater(
-                    active=active,
-                    device_id=member.device_id,
-                    device_key=device.package_key,
-                    verify_key=verify_key,
-                    on_error=on_error,
-                    fetch=lambda url: fetch_url(url, token=device.token),
-                )
-
-            return build
-
-        def handset_for(member: ShiftMember) -> list[HandsetLog]:
-            log = self._handsets.setdefault(member.device_id, HandsetLog(member.device_id))
-            return [log]
-
         self._say(f"cutting out {len(photos.people)} people for the street cameras")
         cast = Cast([Actor(person.person_id, person.scene_photo) for person in photos.people])
         self._say("putting the officers on duty")
@@ -246,8 +205,8 @@ class Demo:
             ),
             camera_parts=_camera_parts,
             cast=cast,
-            notifiers_for=handset_for,
-            updaters_for=updater_for,
+            notifiers_for=lambda member: [self._handsets.setdefault(member.device_id, HandsetLog(member.device_id))],
+            updaters_for=_updaters(devices, load_verify_key(keys.verify_key)),
         )
         self._shift.start(cameras=False)
 
@@ -277,6 +236,29 @@ class Demo:
             run_dir=run_dir,
         )
         return self._started
+
+    def _start_command_centre(
+        self, run_dir: Path, keys: PackageKeyFiles, streets: Path
+    ) -> tuple[ServerRuntime, str, CommandSettings]:
+        """Serve the command centre; returns its runtime, its base URL and its settings."""
+        settings = self.settings
+        listener = listen_on_default(settings.host, settings.port, say=self._say)
+        port = listener.getsockname()[1]
+        command = CommandSettings(
+            data_dir=run_dir / "command",
+            database_url=settings.database_url,
+            bus=settings.bus if settings.bus is not None else MemoryBusSettings(),
+            host=settings.host,
+            port=port,
+            watchlists=WatchlistServerSettings(signing_key_file=keys.signing_key, key_wrap_file=keys.wrap_key),
+            scheduler=SchedulerSettings(downlink_every_s=1.0),
+            dispatch=DispatchSettings(ranking=RankingSettings(road_network_path=streets)),
+        )
+        if settings.bus is None:
+            self._bus = MemoryBus()
+        self._server = ServedCommandCentre(command, bus=self._bus, listener=listener)
+        self._runtime = self._server.start()
+        return self._runtime, self._server.url, command
 
     def progress(self) -> DemoProgress:
         """Where the demo stands now."""
@@ -414,6 +396,31 @@ class Demo:
                 return
             time.sleep(0.2)
         _log.warning("demo.drain_timed_out", extra={"timeout_s": self.settings.drain_timeout_s})
+
+
+def _updaters(
+    devices: dict[str, DemoDevice], verify_key: Ed25519PublicKey
+) -> Callable[[ShiftMember], UpdaterFactory | None]:
+    """Each body camera's watchlist updater: packages fetched with the device's own token, checked with its key."""
+
+    def updater_for(member: ShiftMember) -> UpdaterFactory | None:
+        if not member.camera:
+            return None
+        device = devices[member.device_id]
+
+        def build(active: ActiveWatchlist, on_error: Callable[[str], None]) -> WatchlistUpdater:
+            return WatchlistUpdater(
+                active=active,
+                device_id=member.device_id,
+                device_key=device.package_key,
+                verify_key=verify_key,
+                on_error=on_error,
+                fetch=lambda url: fetch_url(url, token=device.token),
+            )
+
+        return build
+
+    return updater_for
 
 
 def _camera_parts() -> CameraParts:
