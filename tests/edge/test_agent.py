@@ -265,3 +265,24 @@ def test_alert_review_dispatch_and_answers_over_the_bus(
     agent.stop()
     agent.outbox.close()
     bus.stop()
+
+
+@pytest.mark.parametrize(("version", "reported"), [(0, None), (3, 3)])
+def test_a_device_waiting_for_its_first_watchlist_reports_none_in_its_status(
+    tmp_path: Path, version: int, reported: int | None
+) -> None:
+    bus = MemoryBus()
+    statuses: list[Event] = []
+    bus.subscribe("vigil/v1/devices/cam-7/up/device.status", lambda m: statuses.append(parse_event(m.payload)))
+    agent = _agent(tmp_path, active_watchlist({}, [], version=version), bus=bus)
+    agent.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not statuses and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        agent.stop()
+        agent.outbox.close()
+        bus.stop()
+    assert statuses, "no device status was sent"
+    assert [getattr(s, "watchlist_version", "missing") for s in statuses[:1]] == [reported]

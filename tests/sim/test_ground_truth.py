@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from vigil.sim.ground_truth import AlertSeen, match_alerts, median_from_in_view_s
+from vigil.sim.ground_truth import AlertSeen, in_view_when_seen, match_alerts, median_from_in_view_s
 from vigil.sim.street_camera import Appearance
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -68,3 +68,24 @@ def test_an_alert_for_someone_the_camera_had_not_shown_is_wrong(alert: AlertSeen
     assert not verdict.correct
     assert verdict.from_in_view_s is None
     assert median_from_in_view_s([verdict]) is None
+
+
+@pytest.mark.parametrize(
+    ("seen_s", "alert_s", "in_view"),
+    [
+        (1.0, 2.0, True),  # obama's first walk (0–4 s), seen and alerted during it
+        (5.5, 6.5, True),  # just after the walk, within the margin
+        (7.0, 8.0, False),  # biden walks past (6–10 s): obama's earlier walk does not make it right
+        (-2.5, 1.0, False),  # seen before the walk began, beyond the margin
+    ],
+)
+def test_an_alert_is_right_only_when_its_person_was_in_view_as_the_device_saw_the_face(
+    seen_s: float, alert_s: float, in_view: bool
+) -> None:
+    (verdict,) = match_alerts(CAMERAS, [AlertSeen("cam-1", "obama", _at(alert_s))])
+    assert in_view_when_seen(verdict, _at(seen_s)) is in_view
+
+
+def test_a_wrong_alert_is_never_in_view() -> None:
+    (verdict,) = match_alerts(CAMERAS, [AlertSeen("cam-2", "rose", _at(3.0))])
+    assert not in_view_when_seen(verdict, _at(2.0))

@@ -9,6 +9,7 @@ import typer
 
 from vigil.cli.audit import create_audit_app
 from vigil.cli.bench import create_bench_app
+from vigil.cli.demo import register_demo_command
 from vigil.cli.edge import create_edge_app
 from vigil.cli.faces import register_face_commands
 from vigil.cli.governance import register_governance_commands
@@ -27,6 +28,7 @@ def create_app() -> typer.Typer:
         no_args_is_help=True,
         pretty_exceptions_enable=False,
     )
+    register_demo_command(app)
     register_face_commands(app)
     register_watchlist_commands(app)
     register_governance_commands(app, devices=register_server_commands(app))

@@ -358,7 +358,8 @@ class EdgeAgent:
             DeviceStatus(
                 device_id=self.identity.device_id,
                 battery_pct=self._battery.percent() if self._battery is not None else None,
-                watchlist_version=current.version,
+                # Version 0 is no watchlist yet (a device waiting for its first package): the contract says None.
+                watchlist_version=current.version or None,
                 faces_processed=self.pipeline.stats.embeddings,
                 last_error=self._last_error,
             )

@@ -15,9 +15,13 @@ Hierarchy::
         │   ├── DemoPhotosMissing   neither --photos nor the fetched face_recognition photos are there
         │   ├── PhotoFetchFailed    pip could not download the face_recognition source distribution
         │   └── UnusablePhotos      a folder or archive that does not hold photos as the demo needs them
-        └── LoadError               ``vigil sim load`` cannot run
-            ├── DeviceTokensUnusable  a saved device-token file cannot be read or holds too few devices
-            └── ServerUnreachable   the command centre (or its broker) does not answer
+        ├── LoadError               ``vigil sim load`` cannot run
+        │   ├── DeviceTokensUnusable  a saved device-token file cannot be read or holds too few devices
+        │   └── ServerUnreachable   the command centre (or its broker) does not answer
+        └── DemoError               ``vigil demo`` cannot run
+            ├── DemoPortInUse       the command centre's port is taken
+            ├── DemoDatabaseNotEmpty  a given database already holds the demo's users or devices
+            └── DemoStepRefused     the command centre refused a step of the demo's set-up or its operator
 """
 
 from pathlib import Path
@@ -125,3 +129,37 @@ class DeviceTokensUnusable(LoadError):
 
 class ServerUnreachable(LoadError):
     """The command centre or its broker does not answer."""
+
+
+class DemoError(SimError):
+    """``vigil demo`` cannot run."""
+
+
+class DemoPortInUse(DemoError):
+    """The port the demo's command centre is to listen on is taken.
+
+    Attributes:
+        port: the port.
+    """
+
+    def __init__(self, message: str, *, port: int) -> None:
+        super().__init__(message)
+        self.port = port
+
+
+class DemoDatabaseNotEmpty(DemoError):
+    """The database given with ``--db`` already holds the demo's users or devices (from an earlier run)."""
+
+
+class DemoStepRefused(DemoError):
+    """The command centre answered a step of the demo (sign-in, watchlist, review, dispatch) with an error.
+
+    Attributes:
+        step: what the demo was doing.
+        status_code: the HTTP status.
+    """
+
+    def __init__(self, message: str, *, step: str, status_code: int) -> None:
+        super().__init__(f"{step}: {message}")
+        self.step = step
+        self.status_code = status_code

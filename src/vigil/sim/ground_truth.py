@@ -10,7 +10,7 @@ stored it, say, or when it reached the operator's feed).
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from vigil.sim.street_camera import Appearance
 
@@ -91,3 +91,26 @@ def median_from_in_view_s(verdicts: Sequence[AlertTruth]) -> float | None:
     """The median seconds from face in view to alert over the correct alerts; None when there are none."""
     values = [v.from_in_view_s for v in verdicts if v.from_in_view_s is not None]
     return statistics.median(values) if values else None
+
+
+def in_view_when_seen(truth: AlertTruth, seen_at: datetime, *, margin_s: float = 2.0) -> bool:
+    """Whether the walk an alert belongs to had the face in view when the device first saw the face it matched.
+
+    A stricter test than :attr:`AlertTruth.correct`: an alert naming someone who walked past earlier, raised while
+    somebody else walks past, belongs to that earlier walk but is still a wrong alert.
+
+    Args:
+        truth: the alert held against the walks.
+        seen_at: when the device first saw the face it matched (the alert's ``first_seen_at``, timezone-aware).
+        margin_s: slack either side of the walk's face-in-view frames, seconds (the device's clock of its own
+            frames is not the camera's frame for frame).
+
+    Returns:
+        True when the face was in view at ``seen_at``, give or take the margin.
+    """
+    walk = truth.appearance
+    if walk is None or walk.first_seen_at is None:
+        return False
+    margin = timedelta(seconds=margin_s)
+    last = walk.last_seen_at or walk.first_seen_at
+    return walk.first_seen_at - margin <= seen_at <= last + margin

@@ -31,6 +31,7 @@ from vigil.edge.battery import SimulatedBattery
 from vigil.edge.notifier import Notifier
 from vigil.edge.outbox import Outbox
 from vigil.edge.recognition import RecognitionSettings
+from vigil.edge.watchlist_update import WatchlistUpdater
 from vigil.sim.city import City
 from vigil.sim.clock import Clock
 from vigil.sim.footage import Cast
@@ -41,6 +42,9 @@ from vigil.vision.detection import Detector
 from vigil.vision.embedding import Embedder
 from vigil.vision.landmarks import FivePointLandmarker
 from vigil.vision.quality import QualityPolicy
+
+UpdaterFactory = Callable[[ActiveWatchlist, Callable[[str], None]], WatchlistUpdater]
+"""Builds a device's watchlist updater for its watchlist holder (as :class:`~vigil.edge.agent.EdgeAgent` takes it)."""
 
 
 class ShiftSettings(BaseModel):
@@ -125,6 +129,7 @@ class Shift:
         camera_parts: Callable[[], CameraParts],
         cast: Cast | None,
         notifiers_for: Callable[[ShiftMember], Sequence[Notifier]] = lambda member: (),
+        updaters_for: Callable[[ShiftMember], UpdaterFactory | None] = lambda member: None,
     ) -> None:
         """Put the officers on the streets and build their devices; nothing runs until :meth:`start`.
 
@@ -139,6 +144,8 @@ class Shift:
                 without one).
             cast: the people who walk past the cameras; None when the shift has no cameras.
             notifiers_for: what else shows each officer's device (a handset screen).
+            updaters_for: each device's watchlist updater (None: none). A device with one holds a watchlist of its
+                own, starting from ``watchlist``, and swaps in the signed packages the command centre announces.
 
         Raises:
             ValueError: cameras without a cast.
@@ -171,18 +178,20 @@ class Shift:
             parts = parts_for(member)
             directory = data_dir / "devices" / member.device_id
             directory.mkdir(parents=True, exist_ok=True)
+            updater = updaters_for(member)
             agent = EdgeAgent(
                 identity=EdgeIdentity(device_id=member.device_id, unit_id=member.unit_id),
                 detector=parts.detector,
                 landmarker=parts.landmarker,
                 embedder=parts.embedder,
                 quality_policy=parts.quality_policy,
-                watchlist=watchlist,
+                watchlist=watchlist if updater is None else ActiveWatchlist(watchlist.current),
                 recognition=settings.recognition,
                 outbox=Outbox(directory / "outbox.sqlite"),
                 bus=bus_for(member),
                 position=officer.movement,
                 notifiers=[officer, *notifiers_for(member)],
+                updater_factory=updater,
                 battery=SimulatedBattery(start_pct=rng.uniform(60, 100), drain_pct_per_h=8.0),
                 position_interval_s=settings.position_interval_s,
                 status_interval_s=settings.status_interval_s,
@@ -201,10 +210,23 @@ class Shift:
         """Everyone on duty."""
         return [d.member for d in self.on_duty]
 
-    def start(self) -> None:
-        """Start every device, every camera and the officers' ticker."""
+    def start(self, *, cameras: bool = True) -> None:
+        """Start every device and the officers' ticker, and the cameras unless told not to yet.
+
+        Args:
+            cameras: start the body cameras' video too; False leaves them for :meth:`start_cameras` (once the
+                devices hold their watchlist, say).
+        """
         for duty in self.on_duty:
             duty.agent.start()
+        self._ticker.start()
+        if cameras:
+            self.start_cameras()
+
+    def start_cameras(self) -> None:
+        """Start the body cameras' video, once, after :meth:`start`."""
+        if self._video:
+            raise RuntimeError("the cameras are already running")
         for duty in self.on_duty:
             if duty.camera is not None:
                 thread = threading.Thread(
@@ -216,15 +238,18 @@ class Shift:
                 )
                 thread.start()
                 self._video.append(thread)
-        self._ticker.start()
 
-    def stop(self) -> None:
-        """Stop the cameras, the officers and the devices; unsent events stay in the outboxes."""
+    def stop_cameras(self) -> None:
+        """Stop the body cameras' video (the officers and their devices carry on); safe to call again."""
         for duty in self.on_duty:
             if duty.camera is not None:
                 duty.camera.close()
         for thread in self._video:
             thread.join(30)
+
+    def stop(self) -> None:
+        """Stop the cameras, the officers and the devices; unsent events stay in the outboxes."""
+        self.stop_cameras()
         self._ticker.stop()
         for duty in self.on_duty:
             duty.agent.stop()
