@@ -35,6 +35,7 @@ from vigil.bus.mqtt import MqttBus
 from vigil.bus.mqtt_settings import MqttSettings
 from vigil.bus.protocol import Bus
 from vigil.command.alerts.schemas import AlertSummary
+from vigil.command.control_room.page import PAGE_PATH
 from vigil.command.incidents.models import DispatchOrderRecord, OrderState
 from vigil.command.runtime import ServerRuntime
 from vigil.command.settings import CommandSettings, MemoryBusSettings, SchedulerSettings, WatchlistServerSettings
@@ -229,7 +230,7 @@ class Demo:
         self._shift.start_cameras()
         self._on_duty_at = time.monotonic()
         self._started = DemoStarted(
-            page_url=f"{base_url}/",
+            page_url=f"{base_url}{PAGE_PATH}/",
             people=people,
             photos=photos,
             members=self._shift.members,

@@ -100,7 +100,7 @@ def test_a_visit_without_parameters_is_not_recorded(server: RunningServer, datab
 def test_the_endpoint_can_be_switched_off(serve: Callable[[FastAPI], RunningServer], settings: CommandSettings) -> None:
     running = serve(create_app(settings.model_copy(update={"osmand_enabled": False})))
     with running.client() as client:
-        assert client.post(TRACCAR).status_code == 404
+        assert client.post(TRACCAR).status_code == 405  # / only leads to the control-room page then
         assert "/osmand" not in client.get("/api/v1/openapi.json").json()["paths"]
 
 
