@@ -148,6 +148,8 @@ def test_an_operator_confirms_an_alert_narrows_the_area_dispatches_two_units_and
     expect(orders.locator("li[data-unit='A-2']")).to_have_attribute("data-state", "en_route", timeout=TIMEOUT_MS)
     expect(page.locator(".unit-marker[data-unit='A-1']")).to_have_attribute("data-status", "en_route")
     expect(page.locator("[data-testid=unit-board] tr[data-unit='A-2']")).to_contain_text("En route")
+    # The area's list says so as soon as the feed does, without waiting for its next refresh.
+    expect(page.locator("[data-testid=area-units] tr[data-unit='A-1']")).to_contain_text("En route", timeout=500)
     assert [len(control_room.radios[u].got(DispatchOrder)) for u in UNITS] == [1, 1, 0, 0]
     screen.screenshot(f"control-{control_room.kind}-06-acknowledged")
 

@@ -8,7 +8,7 @@ import { ApiError, get, post, put } from "./api";
 import { escalationPrompt } from "./escalation";
 import { age, clock, eta, label, metres, secondsSince } from "./format";
 import { areaGeoJson, drawnArea, type DrawnArea, type SituationMap } from "./situation_map";
-import type { AreaUnit, DispatchEscalated, Incident, PageConfig } from "./types";
+import type { AreaUnit, DispatchEscalated, Incident, PageConfig, UnitStatus } from "./types";
 
 const ACTIVE = new Set(["sent", "accepted", "en_route", "on_scene"]);
 const OUTCOMES = ["arrest", "not_found", "wrong_person", "other"] as const;
@@ -164,6 +164,16 @@ export class IncidentPanel {
     if (this.incident?.incident_id !== escalation.incident_id) return;
     this.escalations.set(escalation.dispatch_id, escalation);
     this.renderPrompts();
+  }
+
+  /** A unit's status changed (feed): the list says so at once; the ranking follows with the next refresh. */
+  unitChanged(unitId: string, status: UnitStatus): void {
+    const shown = this.units.findIndex((unit) => unit.unit_id === unitId);
+    if (shown >= 0 && this.units[shown]?.status !== status) {
+      this.units = this.units.map((unit, i) => (i === shown ? { ...unit, status } : unit));
+      this.renderUnits();
+    }
+    this.unitsMoved();
   }
 
   /** A unit moved or changed status: the ranking may have changed (at most once every 2 s). */

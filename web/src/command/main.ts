@@ -217,7 +217,7 @@ async function startOperations(config: PageConfig): Promise<SituationMap> {
           const unit = entry.payload as UnitChanged;
           map.setStatus(unit.unit_id, unit.status, unit.call_sign);
           board.set(unit.unit_id, unit.call_sign, unit.status, unit.radio_id);
-          incident.unitsMoved();
+          incident.unitChanged(unit.unit_id, unit.status);
           break;
         }
         case "incident.opened":
