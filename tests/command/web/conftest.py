@@ -198,6 +198,7 @@ def _control_room(
     room.camera_sends(position(lat=CAMERA.lat, lon=CAMERA.lon))
     yield room
     next(servers, None)
+    database.dispose()
     bus.stop()
     database.dispose()
 

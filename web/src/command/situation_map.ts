@@ -157,7 +157,8 @@ export class SituationMap {
     }
     const circle = L.circle([area.lat, area.lon], { radius: area.radius_m, className: "incident-area" });
     circle.addTo(this.areaLayer);
-    this.map.fitBounds(circle.getBounds(), { padding: [30, 30], maxZoom: 17 });
+    // No zoom animation: the area and its handle are where they will stay the moment they are drawn.
+    this.map.fitBounds(circle.getBounds(), { padding: [30, 30], maxZoom: 17, animate: false });
     if (resized === null) return;
     const handle = L.marker(this.edgeOf(area), {
       draggable: true,
