@@ -13,12 +13,13 @@ from tests.edge.test_screen_state import _card, _order
 from tests.support.browser import OpenPhonePage
 from vigil.edge.device_health import DeviceHealth, LinkState, WatchlistHealth
 from vigil.edge.orders import OrderBook
-from vigil.edge.screen_server import ScreenServer, ScreenUnavailable, content_security_policy
+from vigil.edge.screen_server import ScreenServer, ScreenUnavailable
 from vigil.edge.screen_state import ScreenState
 from vigil.edge.screen_view import MapView, image_key
 from vigil.edge.settings import ScreenSettings
 from vigil.events import DispatchState, DispatchStatus, utc_now
 from vigil.web.assets import page_dir
+from vigil.web.page_security import content_security_policy
 
 
 class FakeDevice:
@@ -88,7 +89,7 @@ def test_the_page_is_served_with_a_policy_that_allows_no_other_origin(running: R
 
 def test_a_tile_server_is_the_one_other_origin_allowed() -> None:
     policy = content_security_policy("https://{s}.tiles.example.org/{z}/{x}/{y}.png")
-    assert "img-src 'self' data: https://*.tiles.example.org;" in policy
+    assert "img-src 'self' data: blob: https://*.tiles.example.org;" in policy
 
 
 def test_the_screen_and_its_images(running: Running) -> None:

@@ -16,6 +16,7 @@ from vigil.bus.mqtt_settings import MqttSettings
 from vigil.dispatch.settings import DispatchSettings
 from vigil.events import MAX_EVENT_BYTES, MAX_PROBE_JPEG_BYTES
 from vigil.vision.settings import HogDetectorSettings, VisionSettings
+from vigil.web.tile_template import checked_tile_template
 
 DATABASE_FILE = "command.sqlite"
 
@@ -236,14 +237,7 @@ class MapSettings(BaseModel):
     @field_validator("tile_url")
     @classmethod
     def _xyz_template(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"{value!r} is not an http(s) URL")
-        missing = [part for part in ("{z}", "{x}", "{y}") if part not in value]
-        if missing:
-            raise ValueError(f"{value!r} lacks {', '.join(missing)}: give an XYZ template like …/{{z}}/{{x}}/{{y}}.png")
-        return value
+        return checked_tile_template(value)
 
 
 class CommandSettings(BaseSettings):

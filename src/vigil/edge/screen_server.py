@@ -34,7 +34,6 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vigil.edge.device_health import DeviceHealth
 from vigil.edge.errors import EdgeError
@@ -43,6 +42,7 @@ from vigil.edge.screen_state import ScreenState
 from vigil.edge.screen_view import ScreenView
 from vigil.edge.settings import ScreenSettings
 from vigil.events import DispatchState, DispatchStatus, utc_now
+from vigil.web.page_security import SecurityHeaders, content_security_policy
 
 _log = logging.getLogger(__name__)
 
@@ -91,44 +91,6 @@ class AnswerSent(BaseModel):
     event_id: uuid.UUID
     dispatch_id: uuid.UUID
     status: DispatchState
-
-
-def content_security_policy(tile_url: str | None) -> str:
-    """The page may load from its own server only, and tiles from the configured tile server."""
-    tiles = ""
-    if tile_url is not None:
-        parts = urllib.parse.urlsplit(tile_url.replace("{s}", "*"))
-        tiles = f" {parts.scheme}://{parts.netloc}"
-    return (
-        "default-src 'self'; script-src 'self'; connect-src 'self'; "
-        f"img-src 'self' data:{tiles}; style-src 'self' 'unsafe-inline'; "
-        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    )
-
-
-class _SecurityHeaders:
-    """Adds the page's security headers to every response."""
-
-    def __init__(self, app: ASGIApp, *, policy: str) -> None:
-        self._app = app
-        self._headers = [
-            (b"content-security-policy", policy.encode()),
-            (b"x-content-type-options", b"nosniff"),
-            (b"referrer-policy", b"no-referrer"),
-            (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
-        ]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *self._headers]
-            await send(message)
-
-        await self._app(scope, receive, with_headers)
 
 
 def create_screen_app(
@@ -193,7 +155,7 @@ def create_screen_app(
 
     app.mount("/", StaticFiles(directory=page, html=True), name="page")
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=_allowed_hosts(settings.host))
-    app.add_middleware(_SecurityHeaders, policy=content_security_policy(settings.tile_url))
+    app.add_middleware(SecurityHeaders, policy=content_security_policy(settings.tile_url))
     return app
 
 

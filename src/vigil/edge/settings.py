@@ -10,6 +10,7 @@ from vigil.bus.mqtt_settings import MqttSettings
 from vigil.edge.battery import POWER_SUPPLY
 from vigil.edge.recognition import RecognitionSettings
 from vigil.vision.settings import BlazeFaceDetectorSettings, VisionSettings
+from vigil.web.tile_template import checked_tile_template
 
 # Trafalgar Square, London, then along the Strand and back: the default simulated beat.
 DEFAULT_ROUTE = [(51.50809, -0.12804), (51.50927, -0.12493), (51.51058, -0.12086), (51.50809, -0.12804)]
@@ -91,14 +92,7 @@ class ScreenSettings(BaseModel):
     @field_validator("tile_url")
     @classmethod
     def _xyz_template(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"{value!r} is not an http(s) URL")
-        missing = [part for part in ("{z}", "{x}", "{y}") if part not in value]
-        if missing:
-            raise ValueError(f"{value!r} lacks {', '.join(missing)}: give an XYZ template like …/{{z}}/{{x}}/{{y}}.png")
-        return value
+        return checked_tile_template(value)
 
 
 class EdgeSettings(BaseSettings):

@@ -8,56 +8,19 @@ but this server and the configured tile server, which its Content-Security-Polic
 was never built still serves the API; the page's address then answers 503 saying how to build it.
 """
 
-import urllib.parse
-
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vigil.web.assets import page_dir
 from vigil.web.errors import PageNotBuilt
+from vigil.web.page_security import SecurityHeaders, content_security_policy
 
 PAGE = "command"
 """The page's name in ``web/build.mjs``."""
 
 PAGE_PATH = "/control"
 """Where the page is served."""
-
-
-def content_security_policy(tile_url: str | None) -> str:
-    """The page may load from its own server only (its feed's WebSocket included), and tiles from the tile server."""
-    tiles = ""
-    if tile_url is not None:
-        parts = urllib.parse.urlsplit(tile_url.replace("{s}", "*"))
-        tiles = f" {parts.scheme}://{parts.netloc}"
-    return (
-        "default-src 'self'; script-src 'self'; connect-src 'self'; "
-        f"img-src 'self' data: blob:{tiles}; style-src 'self' 'unsafe-inline'; "
-        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    )
-
-
-class _SecurityHeaders:
-    """Adds the page's security headers to every response of the page's files."""
-
-    def __init__(self, app: ASGIApp, *, policy: str) -> None:
-        self._app = app
-        self._headers = [
-            (b"content-security-policy", policy.encode()),
-            (b"x-content-type-options", b"nosniff"),
-            (b"referrer-policy", b"no-referrer"),
-            (b"x-frame-options", b"DENY"),
-            (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
-        ]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *self._headers]
-            await send(message)
-
-        await self._app(scope, receive, with_headers)
 
 
 def mount_page(app: FastAPI, *, tile_url: str | None, at_root: bool) -> None:
@@ -85,4 +48,4 @@ def mount_page(app: FastAPI, *, tile_url: str | None, at_root: bool) -> None:
 
         return
     static = StaticFiles(directory=folder, html=True)
-    app.mount(PAGE_PATH, _SecurityHeaders(static, policy=content_security_policy(tile_url)), name="control-room")
+    app.mount(PAGE_PATH, SecurityHeaders(static, policy=content_security_policy(tile_url)), name="control-room")
