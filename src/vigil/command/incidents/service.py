@@ -480,13 +480,12 @@ def held_alert_ids(*, session: Session, alert_ids: Collection[uuid.UUID]) -> set
 def incident_out(*, session: Session, incident: Incident, now: datetime, settings: DispatchSettings) -> IncidentOut:
     """An incident as the API shows it."""
     timeout = timedelta(seconds=settings.escalation.ack_timeout_s)
+    # The orders first, then their units: an order committed between two reads (the escalation job sending a
+    # replacement) must not leave an order without its unit (PostgreSQL reads each statement's own snapshot).
+    orders = _orders(session, incident.incident_id)
     units = {
         unit.unit_id: unit
-        for unit in session.scalars(
-            select(Unit)
-            .join(DispatchOrderRecord, DispatchOrderRecord.unit_id == Unit.unit_id)
-            .where(DispatchOrderRecord.incident_id == incident.incident_id)
-        )
+        for unit in session.scalars(select(Unit).where(Unit.unit_id.in_({order.unit_id for order in orders})))
     }
     alert = session.get(Alert, incident.alert_id)
     found = matched_subject(session, alert) if alert is not None else None
@@ -532,7 +531,7 @@ def incident_out(*, session: Session, incident: Incident, now: datetime, setting
                 finished_at=order.finished_at,
                 reason=order.reason,
             )
-            for order in _orders(session, incident.incident_id)
+            for order in orders
         ],
     )
 
