@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from vigil.bench.dispatch import SIZES as DISPATCH_SIZES
 from vigil.bench.dispatch import DispatchBenchReport, run_dispatch_bench
@@ -24,6 +25,7 @@ from vigil.bench.testdata import locate_testdata
 from vigil.cli.boundary import exits_on_vigil_error
 from vigil.command.accounts.models import Role
 from vigil.command.accounts.passwords import Passwords
+from vigil.command.accounts.schemas import UserEnrolment
 from vigil.command.accounts.service import create_user
 from vigil.command.actor import Actor
 from vigil.command.app import init_database
@@ -236,18 +238,8 @@ class CommandCentreDatabase:
                         now=utc_now(),
                     )
             with database.session() as session:
-                enrolment = create_user(
-                    session=session,
-                    passwords=Passwords(min_length=settings.accounts.min_password_length),
-                    settings=settings.accounts,
-                    username=admin.username,
-                    display_name="vigil bench ingest",
-                    roles=[Role.ADMIN],
-                    password=SecretStr(admin.password),
-                    second_factor=True,
-                    actor=SYSTEM_ACTOR,
-                    address=None,
-                    now=utc_now(),
+                enrolment = _create_bench_user(
+                    session, settings, admin, display_name="vigil bench ingest", role=Role.ADMIN, second_factor=True
                 )
         finally:
             database.dispose()
@@ -279,19 +271,7 @@ class CommandCentreIncident:
         actor = Actor(user_id=operator.username, display_name="vigil bench dispatch", roles=frozenset({"operator"}))
         try:
             with database.session() as session:
-                create_user(
-                    session=session,
-                    passwords=Passwords(min_length=settings.accounts.min_password_length),
-                    settings=settings.accounts,
-                    username=operator.username,
-                    display_name="vigil bench dispatch",
-                    roles=[Role.OPERATOR],
-                    password=SecretStr(operator.password),
-                    second_factor=False,
-                    actor=SYSTEM_ACTOR,
-                    address=None,
-                    now=now,
-                )
+                _create_bench_user(session, settings, operator, display_name="vigil bench dispatch", role=Role.OPERATOR)
             for unit_id, device_id in [("bench-camera-unit", "bench-camera"), *units]:
                 with database.session() as session:
                     register_device(
@@ -443,4 +423,29 @@ def _print_dispatch_bench(report: DispatchBenchReport) -> None:
             else f"median {to_device.median_ms:.0f} ms, p95 {to_device.p95_ms:.0f} ms, max {to_device.max_ms:.0f} ms "
             f"over {to_device.samples} orders in {to_device.runs} runs (aim < {report.aim_dispatch_to_device_s:g} s)"
         )
+    )
+
+
+def _create_bench_user(
+    session: Session,
+    settings: CommandSettings,
+    user: BenchUser,
+    *,
+    display_name: str,
+    role: Role,
+    second_factor: bool = False,
+) -> UserEnrolment:
+    """The benchmark's own account, created by the system; the caller's session commits nothing else first."""
+    return create_user(
+        session=session,
+        passwords=Passwords(min_length=settings.accounts.min_password_length),
+        settings=settings.accounts,
+        username=user.username,
+        display_name=display_name,
+        roles=[role],
+        password=SecretStr(user.password),
+        second_factor=second_factor,
+        actor=SYSTEM_ACTOR,
+        address=None,
+        now=utc_now(),
     )
