@@ -216,6 +216,27 @@ def test_an_answer_says_who_each_unit_is_and_how_far_it_is() -> None:
     assert np.isnan(answer.accuracy_m[1])
 
 
+def test_an_answer_keeps_what_units_were_doing_when_it_was_given() -> None:
+    index = UnitIndex(ages=AGES)
+    index.upsert_many([unit("A-12", TRAFALGAR_SQUARE), unit("B-3", TRAFALGAR_SQUARE)])
+    area = CircleArea(centre=TRAFALGAR_SQUARE, radius_m=100)
+    before = index.units_in_area(area, target=TRAFALGAR_SQUARE, now=NOW)
+
+    index.set_status("A-12", UnitStatus.EN_ROUTE)
+    index.remove("B-3")
+    index.upsert(unit("C-7", TRAFALGAR_SQUARE))  # may take B-3's place in the index
+
+    assert [(row.unit_id, row.status) for row in before.rows()] == [
+        ("A-12", UnitStatus.AVAILABLE),
+        ("B-3", UnitStatus.AVAILABLE),
+    ]
+    after = index.units_in_area(area, target=TRAFALGAR_SQUARE, now=NOW)
+    assert [(row.unit_id, row.status) for row in after.rows()] == [
+        ("A-12", UnitStatus.EN_ROUTE),
+        ("C-7", UnitStatus.AVAILABLE),
+    ]
+
+
 def test_a_late_position_never_moves_a_unit_back_but_its_status_is_taken() -> None:
     index = UnitIndex(ages=AGES)
     index.upsert(unit("A-12", TRAFALGAR_SQUARE, age_s=10))

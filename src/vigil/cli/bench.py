@@ -401,7 +401,16 @@ def _print_dispatch_bench(report: DispatchBenchReport) -> None:
         )
     console.print(queries)
     upkeep = Table(title=f"Keeping the index (grid cells {report.cell_deg}°, margin {report.margin_m:g} m)")
-    for column in ("units", "load ms", "update median µs", "update p95 µs", "rebuild ms", "updates"):
+    for column in (
+        "units",
+        "load ms",
+        "update median µs",
+        "update p95 µs",
+        "rebuild ms",
+        "updates",
+        "first query median ms",
+        "first query max ms",
+    ):
         upkeep.add_column(column, justify="right")
     for index in report.indexes:
         upkeep.add_row(
@@ -411,6 +420,8 @@ def _print_dispatch_bench(report: DispatchBenchReport) -> None:
             f"{index.update_p95_us:.1f}",
             f"{index.rebuild_ms:.1f}",
             f"{index.moves:,}",
+            f"{index.first_query_median_ms:.3f}",
+            f"{index.first_query_max_ms:.3f}",
         )
     console.print(upkeep)
     console.print(f"answers that differ from checking every unit: {report.mismatches}")

@@ -190,6 +190,7 @@ class PolygonArea:
 
     rings: tuple[tuple[Lonlat, ...], ...]
     _shape: shapely.Polygon = field(init=False, repr=False, compare=False)
+    _bounds: Bounds = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.rings:
@@ -201,6 +202,8 @@ class PolygonArea:
         shape = orient(shape, sign=1.0)
         shapely.prepare(shape)
         object.__setattr__(self, "_shape", shape)
+        min_lon, min_lat, max_lon, max_lat = shape.bounds
+        object.__setattr__(self, "_bounds", Bounds(min_lon=min_lon, min_lat=min_lat, max_lon=max_lon, max_lat=max_lat))
 
     @property
     def span_m(self) -> float:
@@ -223,8 +226,7 @@ class PolygonArea:
 
     def bounds(self) -> Bounds:
         """The box of the polygon's corners."""
-        min_lon, min_lat, max_lon, max_lat = self._shape.bounds
-        return Bounds(min_lon=min_lon, min_lat=min_lat, max_lon=max_lon, max_lat=max_lat)
+        return self._bounds
 
     def contains(self, point: GeoPoint) -> bool:
         """Whether a point is in the polygon (on an edge or corner, of the outer ring or a hole, counts)."""

@@ -10,6 +10,16 @@ from vigil.dispatch.geodesy import FloatArray
 from vigil.dispatch.unit import UnitKind, UnitStatus
 
 
+class UnitCard(NamedTuple):
+    """Who a unit is and what it is doing: what the live index holds for it besides its position."""
+
+    unit_id: str
+    call_sign: str
+    radio_id: str | None
+    kind: UnitKind
+    status: UnitStatus
+
+
 class UnitInArea(NamedTuple):
     """One unit in an area's answer (see :class:`AreaAnswer` for each field's meaning)."""
 
@@ -38,14 +48,11 @@ class AreaAnswer:
     microseconds; :meth:`rows` makes one tuple per unit.
     """
 
-    unit_id: npt.NDArray[np.object_]
-    call_sign: npt.NDArray[np.object_]
-    radio_id: npt.NDArray[np.object_]
-    """``str``, or None for a unit without a radio."""
-    kind: npt.NDArray[np.object_]
-    """:class:`UnitKind` members."""
-    status: npt.NDArray[np.object_]
-    """:class:`UnitStatus` members."""
+    card_table: npt.NDArray[np.object_]
+    """The index's :class:`UnitCard` of every unit, by slot, as they were when the question was answered: the
+    index changes a copy, never this."""
+    card_slots: npt.NDArray[np.int64]
+    """Where each unit's card is in ``card_table``."""
     lat: FloatArray
     lon: FloatArray
     distance_m: FloatArray
@@ -59,28 +66,33 @@ class AreaAnswer:
 
     def __len__(self) -> int:
         """How many units are in the area."""
-        return int(self.unit_id.size)
+        return int(self.card_slots.size)
+
+    @property
+    def cards(self) -> npt.NDArray[np.object_]:
+        """:class:`UnitCard` of each unit."""
+        cards: npt.NDArray[np.object_] = self.card_table[self.card_slots]
+        return cards
+
+    @property
+    def unit_ids(self) -> list[str]:
+        """The units' ids, in the answer's order."""
+        return [card.unit_id for card in self.cards.tolist()]
 
     def rows(self) -> list[UnitInArea]:
         """One tuple per unit, in the answer's order."""
         accuracy: npt.NDArray[np.object_] = self.accuracy_m.astype(object)
         accuracy[np.isnan(self.accuracy_m)] = None
-        return list(
-            map(
-                UnitInArea._make,
-                zip(
-                    self.unit_id.tolist(),
-                    self.call_sign.tolist(),
-                    self.radio_id.tolist(),
-                    self.kind.tolist(),
-                    self.status.tolist(),
-                    self.lat.tolist(),
-                    self.lon.tolist(),
-                    self.distance_m.tolist(),
-                    accuracy.tolist(),
-                    self.position_age_s.tolist(),
-                    self.stale.tolist(),
-                    strict=True,
-                ),
+        return [
+            UnitInArea(*card, *measured)
+            for card, *measured in zip(
+                self.cards.tolist(),
+                self.lat.tolist(),
+                self.lon.tolist(),
+                self.distance_m.tolist(),
+                accuracy.tolist(),
+                self.position_age_s.tolist(),
+                self.stale.tolist(),
+                strict=True,
             )
-        )
+        ]

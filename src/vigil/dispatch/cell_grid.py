@@ -43,18 +43,29 @@ class CellGrid:
         """How many points the grid holds."""
         return int(self._ids.size)
 
-    def ids_in_cells_of(self, min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> npt.NDArray[np.int64]:
-        """Ids of the points in every cell the box touches: all the points inside the box, and some near it.
+    @property
+    def ids(self) -> npt.NDArray[np.int64]:
+        """Every point's id, in the grid's order (by cell)."""
+        return self._ids
 
-        The cell of a point and of a box corner come from the same monotonic arithmetic, so a point inside the
-        box (edges included) is never in a cell the box misses.
+    def runs_in_cells_of(self, min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> list[slice]:
+        """The points in every cell the box touches, as runs of the grid's order (one per row of cells).
+
+        They are all the points inside the box, and some near it. The cell of a point and of a box corner come from
+        the same monotonic arithmetic, so a point inside the box (edges included) is never in a cell the box misses.
         """
-        first_row, last_row = _row(min_lat), _row(max_lat)
         first_column, last_column = _column(min_lon), _column(max_lon)
-        row_keys = np.arange(first_row, last_row + 1, dtype=np.int64) * _COLUMNS
-        starts = np.searchsorted(self._keys, row_keys + first_column, side="left").tolist()
-        ends = np.searchsorted(self._keys, row_keys + last_column, side="right").tolist()
-        return np.concatenate([self._ids[start:end] for start, end in zip(starts, ends, strict=True)])
+        row_keys = [row * _COLUMNS for row in range(_row(min_lat), _row(max_lat) + 1)]
+        # Keys are whole numbers: the run of a row's cells ends where key last_column + 1 would start.
+        edges = np.searchsorted(
+            self._keys, [key + first_column for key in row_keys] + [key + last_column + 1 for key in row_keys]
+        ).tolist()
+        rows = len(row_keys)
+        return [slice(edges[row], edges[rows + row]) for row in range(rows)]
+
+    def ids_in_cells_of(self, min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> npt.NDArray[np.int64]:
+        """Ids of the points in every cell the box touches (see :meth:`runs_in_cells_of`)."""
+        return np.concatenate([self._ids[run] for run in self.runs_in_cells_of(min_lon, min_lat, max_lon, max_lat)])
 
 
 # The scalar and array forms do the same IEEE operations (add, divide, floor), so they agree bit for bit.
