@@ -1,6 +1,9 @@
 """The app factory: the published API, and startup steps that undo themselves when one fails."""
 
+from collections.abc import Callable
+
 import pytest
+from fastapi import FastAPI
 
 from tests.command.conftest import RunningServer
 from vigil.bus.errors import BusUnavailable
@@ -85,3 +88,19 @@ def test_a_failing_step_stops_startup_with_its_error(settings: CommandSettings) 
 
 def test_building_the_app_touches_nothing(settings: CommandSettings) -> None:
     create_app(settings.model_copy(update={"database_url": "postgresql://nobody@127.0.0.1:1/none"}))
+
+
+def test_after_startup_is_called_once_every_step_has_run_and_before_any_request(
+    serve: Callable[[FastAPI], RunningServer], settings: CommandSettings
+) -> None:
+    started: list[bool] = []
+    app = create_app(
+        settings,
+        bus=MemoryBus(),
+        after_startup=lambda: started.append(app.state.runtime.units.index is not None),
+    )
+    server = serve(app)
+    assert started == [True]  # the last step, the live unit index, had loaded
+    with server.client() as client:
+        assert client.get("/api/v1/openapi.json").status_code == 200
+    assert started == [True]

@@ -8,9 +8,9 @@ Startup, in named steps (each logged as ``command.startup_step`` with its durati
 4. ``start_feed``: the live feed's horizon, woken by this process's commits (it polls only while followed);
 5. ``load_eta_model``: how arrival times are estimated (the street network, when one is configured);
 6. ``start_unit_index``: the live unit index, loaded from the database and kept in step with the feed.
-5. ``load_package_keys``: the keys that sign and encrypt watchlist packages, when configured;
-6. ``start_downlink``: with a bus, the thread that publishes review decisions and watchlist announcements;
-7. ``start_scheduler``: the governance jobs (escalation, subject expiry and package renewal, retention).
+7. ``load_package_keys``: the keys that sign and encrypt watchlist packages, when configured;
+8. ``start_downlink``: with a bus, the thread that publishes review decisions and watchlist announcements;
+9. ``start_scheduler``: the governance jobs (escalation, subject expiry and package renewal, retention).
 
 Shutdown stops the scheduler and the downlink, stops taking bus messages, stops a bus the server connected
 itself, and closes the database. Nothing
@@ -71,12 +71,16 @@ T = TypeVar("T")
 OPENAPI_URL = "/api/v1/openapi.json"
 
 
-def create_app(settings: CommandSettings, *, bus: Bus | None = None) -> FastAPI:
+def create_app(
+    settings: CommandSettings, *, bus: Bus | None = None, after_startup: Callable[[], None] | None = None
+) -> FastAPI:
     """Build the server; it starts (database, bus, ingestion) when the ASGI server runs its lifespan.
 
     Args:
         settings: the server's settings.
         bus: a bus to use instead of the one the settings name; it stays the caller's to stop.
+        after_startup: called once every startup step has run, before the server takes requests (the process's
+            own settling, such as ``vigil serve`` freezing what startup made out of the garbage collector's way).
 
     Returns:
         The app, with its OpenAPI document at ``/api/v1/openapi.json`` and docs at ``/api/docs``.
@@ -88,6 +92,8 @@ def create_app(settings: CommandSettings, *, bus: Bus | None = None) -> FastAPI:
         app.state.runtime = runtime
         try:
             runtime.units = await start_unit_index(runtime)
+            if after_startup is not None:
+                after_startup()
             yield
         finally:
             if runtime.units is not None:

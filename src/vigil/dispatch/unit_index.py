@@ -19,10 +19,10 @@ so the margin and the grid change how much work a query does, never its answer.
 What a query reads of a unit (position, time, whether it is findable, accuracy, slot) is one row of
 ``live``; the grid keeps a copy of its units' rows in its own order, by cell, which writers keep up to date,
 so the units of a row of cells are one run of memory rather than slots scattered over all of ``live`` (at
-100,000 units, reading those scattered rows was a fifth of a query's time in a busy town centre). Each unit's particulars and status are one
-:class:`~vigil.dispatch.area_answer.UnitCard`; an answer keeps the index's array of cards and where its units
-are in it, and the index changes a copy of that array once an answer holds it, so that giving an answer
-touches none of its units' Python objects.
+100,000 units, reading those scattered rows was a fifth of a query's time in a busy town centre). Each unit's
+particulars and status are one :class:`~vigil.dispatch.area_answer.UnitCard`; an answer keeps the index's
+array of cards and where its units are in it, and the index changes a copy of that array once an answer holds
+it, so that giving an answer touches none of its units' Python objects.
 
 **Threads**: one lock guards the arrays. Writers (ingestion) hold it for a few microseconds per position, a
 query for the time it takes to pick and order its units (tens of microseconds), and the answer's columns are

@@ -25,10 +25,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from vigil.command.bulk_insert import bulk_insert
 from vigil.command.database import Base
 from vigil.command.feed.models import FeedEntry
 from vigil.command.feed.schemas import FEED_MESSAGE, FeedMessage
@@ -86,12 +87,12 @@ def append_entries(*, session: Session, entries: Sequence[tuple[FeedKind, BaseMo
     if not entries:
         return
     open_feed_for_writing(session=session)
-    session.execute(
-        insert(Base.metadata.tables[FeedEntry.__tablename__]),  # Core: no ORM bookkeeping per row
-        [
-            {"kind": kind.value, "payload": payload.model_dump(mode="json"), "created_at": now}
-            for kind, payload in entries
-        ],
+    bulk_insert(  # in order: seq follows the order of the rows
+        session=session,
+        table=Base.metadata.tables[FeedEntry.__tablename__],
+        columns=("kind", "payload"),
+        rows=[(kind.value, payload.model_dump(mode="json")) for kind, payload in entries],
+        same_for_all={"created_at": now},
     )
     session.info[APPENDED] = True
 

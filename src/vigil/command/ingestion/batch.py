@@ -37,16 +37,16 @@ def ingest_request(
         DatabaseUnavailable: the database failed; the events before stay committed.
     """
     results = [
-        EventOutcome(
-            index=index,
-            **ingest(
+        EventOutcome.of(
+            index,
+            ingest(
                 session=session,
                 raw=raw,
                 transport=Transport.HTTP,
                 authenticated_device_id=authenticated_device_id,
                 limits=limits,
                 metrics=metrics,
-            ).model_dump(),
+            ),
         )
         for index, raw in enumerate(split_batch(body, max_events=limits.max_batch_events))
     ]

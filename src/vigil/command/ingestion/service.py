@@ -33,11 +33,12 @@ import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import assert_never
+from typing import NamedTuple, assert_never
 
 from PIL import Image
 from pydantic import BaseModel
-from sqlalchemy import or_, select, update
+from sqlalchemy import Uuid, bindparam, func, or_, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -306,14 +307,21 @@ def _ingest_together(
     """
     events = [e for e in readable if not isinstance(e, _Rejection)]
     devices = {
-        d.device_id: d
-        for d in session.scalars(select(Device).where(Device.device_id.in_({item.sender for item in received})))
+        sender.device_id: sender
+        for sender in map(
+            _Sender._make,
+            session.execute(  # plain rows: what the checks need, not whole devices
+                select(Device.device_id, Device.unit_id, Device.revoked_at).where(
+                    Device.device_id.in_({item.sender for item in received})
+                )
+            ),
+        )
     }
     ids = [e.id for e in events]
-    stored = set(session.scalars(select(IngestedEvent.event_id).where(IngestedEvent.event_id.in_(ids))))
+    stored = _stored_event_ids(session, ids)
     alerts = stored_alerts(session=session, alert_ids=[e.alert_id for e in events if isinstance(e, AlertRaised)])
     results: list[IngestResult] = []
-    accepted: list[tuple[UpEvent, Device]] = []
+    accepted: list[tuple[UpEvent, _Sender]] = []
     for item, event in zip(received, readable, strict=True):
         try:
             if isinstance(event, _Rejection):
@@ -349,6 +357,22 @@ def _ingest_together(
     session.commit()
     _log.debug("ingestion.committed", extra={"accepted": len(accepted), "events": len(received)})
     return results
+
+
+def _stored_event_ids(session: Session, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these event ids are stored already."""
+    column = IngestedEvent.event_id
+    if session.get_bind().dialect.name != "postgresql":
+        return set(session.scalars(select(column).where(column.in_(ids))))
+    # One array parameter: one statement whatever the batch's size (an IN list is a new statement per size, for
+    # SQLAlchemy and the driver to build, with a parameter per id). Joined from the array, so that its plan,
+    # kept by the driver's prepared statement, looks each id up by key even when it was made on an empty table.
+    wanted = (
+        func.unnest(bindparam("event_ids", list(ids), type_=postgresql.ARRAY(Uuid())))
+        .table_valued("id")
+        .render_derived()
+    )
+    return set(session.scalars(select(column).join(wanted, column == wanted.c.id)))
 
 
 def _ingest_alone(
@@ -433,7 +457,15 @@ def _check_probe_bytes(data: bytes, limits: IngestionLimits) -> None:
         raise _Rejection(RejectReason.PROBE_NOT_JPEG, f"the probe crop is not a readable JPEG ({exc})") from exc
 
 
-def _sender(device: Device | None, event: UpEvent, sender: str) -> Device:
+class _Sender(NamedTuple):
+    """What the checks need of the device that sent an event."""
+
+    device_id: str
+    unit_id: str
+    revoked_at: datetime | None
+
+
+def _sender(device: _Sender | None, event: UpEvent, sender: str) -> _Sender:
     if device is None:
         raise _Rejection(RejectReason.UNKNOWN_DEVICE, f"no device {sender!r} is registered")
     if device.revoked_at is not None:
@@ -447,7 +479,7 @@ def _sender(device: Device | None, event: UpEvent, sender: str) -> Device:
 
 def _plausible(
     event: UpEvent,
-    device: Device,
+    device: _Sender,
     limits: IngestionLimits,
     received_at: datetime,
     *,
@@ -470,7 +502,7 @@ def _plausible(
 
 
 def _store(
-    session: Session, accepted: Sequence[tuple[UpEvent, Device]], transport: Transport, received_at: datetime
+    session: Session, accepted: Sequence[tuple[UpEvent, _Sender]], transport: Transport, received_at: datetime
 ) -> None:
     """Add the accepted events' rows and feed entries, in order; the caller commits."""
     # Before any row lock: a feed reader may be waiting for the writers' lock (see vigil.command.feed.service).
@@ -497,10 +529,14 @@ def _store(
                 summary = record_alert(session=session, event=event, received_at=received_at)
                 entries.append((FeedKind.ALERT_RAISED, summary))
             case DeviceStatus():
-                status = record_device_status(session=session, event=event, device=device, received_at=received_at)
+                status = record_device_status(
+                    session=session, event=event, device=_device(session, device), received_at=received_at
+                )
                 entries.append((FeedKind.DEVICE_STATUS, status))
             case DispatchStatus():
-                answer = record_dispatch_status(session=session, event=event, device=device, received_at=received_at)
+                answer = record_dispatch_status(
+                    session=session, event=event, device=_device(session, device), received_at=received_at
+                )
                 entries.append((FeedKind.DISPATCH_STATUS, answer))
                 record_answer(session=session, answer=event, unit_id=device.unit_id, now=received_at)
             case _:
@@ -513,6 +549,11 @@ def _store(
         .values(last_seen_at=received_at)
         .execution_options(synchronize_session=False)
     )
+
+
+def _device(session: Session, sender: _Sender) -> Device:
+    """The whole device, for the events that change it (status reports, a few a minute; positions need none)."""
+    return session.get_one(Device, sender.device_id)  # read moments ago, and devices are never deleted
 
 
 def _duplicate(event: UpEvent) -> IngestResult:
