@@ -2,7 +2,7 @@
 
 import enum
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -72,14 +72,7 @@ class EventOutcome(BaseModel):
     @classmethod
     def of(cls, index: int, result: IngestResult) -> "EventOutcome":
         """The API's form of one event's result."""
-        return cls(
-            index=index,
-            outcome=result.outcome,
-            event_id=result.event_id,
-            type=result.type,
-            reason=result.reason,
-            message=result.message,
-        )
+        return cls(index=index, **asdict(result))
 
     @property
     def committed(self) -> bool:

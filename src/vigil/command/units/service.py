@@ -225,14 +225,14 @@ def _move_units(session: Session, moves: Sequence[tuple[str, Position]]) -> None
         for unit_id, event in moves
     ]
     if session.get_bind().dialect.name == "postgresql":
-        # One statement joining the units to arrays of their new positions: an UPDATE per unit costs the
-        # server (and the driver) ten times as much. PostgreSQL's unnest zips arrays of one length, in order.
+        # One statement joining the units to arrays of their new positions, rather than a statement per unit
+        # for the server to run and the driver to send. unnest zips arrays of one length, in order.
         columns = list(zip(*values, strict=True))
         moved = (
             func.unnest(
                 *(
-                    bindparam(f"moved_{name}", list(column), type_=postgresql.ARRAY(sql_type))
-                    for name, column, sql_type in zip(_MOVED_COLUMNS, columns, _MOVED_TYPES, strict=True)
+                    bindparam(name, list(column), type_=postgresql.ARRAY(sql_type))
+                    for name, column, sql_type in zip(_MOVED_PARAMETERS, columns, _MOVED_TYPES, strict=True)
                 )
             )
             .table_valued(*_MOVED_COLUMNS)
@@ -248,10 +248,7 @@ def _move_units(session: Session, moves: Sequence[tuple[str, Position]]) -> None
         units.update()  # Core, one statement for many rows: the ORM's bulk path costs ten times as much
         .where(units.c.unit_id == bindparam("moved_unit_id"))
         .values({column: bindparam(f"moved_{column}") for column in _UNIT_POSITION_COLUMNS}),
-        [
-            dict(zip(("moved_unit_id", *(f"moved_{c}" for c in _UNIT_POSITION_COLUMNS)), row, strict=True))
-            for row in values
-        ],
+        [dict(zip(_MOVED_PARAMETERS, row, strict=True)) for row in values],
     )
 
 
