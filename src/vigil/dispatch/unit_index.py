@@ -53,9 +53,6 @@ MIN_MOVED_BEFORE_REBUILD = 256
 _QUERY_SLACK_DEG = 1e-9
 """Added to the margin when querying the grid, so that rounding in the box's corners never loses a unit."""
 _INITIAL_CAPACITY = 1024
-_STATUSES = tuple(UnitStatus)
-_STATUS_CODE = {status: code for code, status in enumerate(_STATUSES)}
-_OFF_DUTY = _STATUS_CODE[UnitStatus.OFF_DUTY]
 
 # The columns of ``_Columns.live``, one row per slot: what a query reads, together in one row.
 _LAT, _LON, _AT, _FOUND_BY, _ACCURACY, _SLOT = range(6)
@@ -183,7 +180,7 @@ class UnitIndex:
             slot = self._slot(unit_id)
             card = self._writable_cards()
             card[slot] = card[slot]._replace(status=status)
-            self._columns.status[slot] = _STATUS_CODE[status]
+            self._columns.off_duty[slot] = status is UnitStatus.OFF_DUTY
             self._columns.refresh_found_by(slot)
 
     def remove(self, unit_id: str) -> bool:
@@ -331,7 +328,7 @@ class UnitIndex:
             columns.anchored[slot] = False
             columns.live[slot, _AT] = -np.inf
         self._writable_cards()[slot] = UnitCard(unit.unit_id, unit.call_sign, unit.radio_id, unit.kind, unit.status)
-        columns.status[slot] = _STATUS_CODE[unit.status]
+        columns.off_duty[slot] = unit.status is UnitStatus.OFF_DUTY
         taken = bool(unit.position_at.timestamp() >= columns.live[slot, _AT])
         if taken:
             self._place(slot, unit.position, unit.accuracy_m, unit.position_at)
@@ -400,7 +397,8 @@ class _Columns:
         self.anchor_lat = np.full(capacity, np.nan)
         """Where the grid last saw the unit."""
         self.anchor_lon = np.full(capacity, np.nan)
-        self.status = np.zeros(capacity, dtype=np.int8)
+        self.off_duty = np.zeros(capacity, dtype=np.bool_)
+        """The unit's card says it is off duty (kept beside the cards for the rebuild's test of every slot)."""
         self.active = np.zeros(capacity, dtype=np.bool_)
         self.anchored = np.zeros(capacity, dtype=np.bool_)
         """The unit is in the grid and within the margin of where the grid saw it."""
@@ -437,7 +435,7 @@ class _Columns:
 
     def refresh_found_by(self, slot: int) -> None:
         """Set how a query finds the unit in a slot, from whether it is active, off duty and anchored."""
-        if not self.active[slot] or self.status[slot] == _OFF_DUTY:
+        if not self.active[slot] or self.off_duty[slot]:
             self.live[slot, _FOUND_BY] = _NOT_FOUND
         else:
             self.live[slot, _FOUND_BY] = _BY_GRID if self.anchored[slot] else _BY_MOVED_LIST
@@ -446,7 +444,7 @@ class _Columns:
     def refresh_all_found_by(self) -> None:
         """:meth:`refresh_found_by` for every slot."""
         self.live[:, _FOUND_BY] = np.where(
-            self.active & (self.status != _OFF_DUTY), np.where(self.anchored, _BY_GRID, _BY_MOVED_LIST), _NOT_FOUND
+            self.active & ~self.off_duty, np.where(self.anchored, _BY_GRID, _BY_MOVED_LIST), _NOT_FOUND
         )
 
     def mirror_grid(self, grid_slots: npt.NDArray[np.int64]) -> None:

@@ -166,21 +166,7 @@ def record_positions(
         session=session,
         table=Base.metadata.tables[PositionRecord.__tablename__],
         columns=_POSITION_COLUMNS,
-        rows=[
-            (
-                event.id,
-                event.unit_id,
-                event.device_id,
-                event.at,
-                event.lat,
-                event.lon,
-                event.accuracy_m,
-                event.heading_deg,
-                event.speed_mps,
-                event.source.value,
-            )
-            for event in events
-        ],
+        rows=[(event.id, event.unit_id, event.device_id, event.at, *_fix(event)) for event in events],
         same_for_all={"received_at": received_at},
     )
     newest: dict[str, Position] = {}
@@ -211,19 +197,7 @@ def record_positions(
 def _move_units(session: Session, moves: Sequence[tuple[str, Position]]) -> None:
     """Make each position its unit's latest (in unit order, the order their rows were locked)."""
     units = Base.metadata.tables[Unit.__tablename__]
-    values = [
-        (
-            unit_id,
-            event.lat,
-            event.lon,
-            event.accuracy_m,
-            event.heading_deg,
-            event.speed_mps,
-            event.source.value,
-            event.at,
-        )
-        for unit_id, event in moves
-    ]
+    values = [(unit_id, *_fix(event), event.at) for unit_id, event in moves]
     if session.get_bind().dialect.name == "postgresql":
         # One statement joining the units to arrays of their new positions, rather than a statement per unit
         # for the server to run and the driver to send. unnest zips arrays of one length, in order.
@@ -250,6 +224,11 @@ def _move_units(session: Session, moves: Sequence[tuple[str, Position]]) -> None
         .values({column: bindparam(f"moved_{column}") for column in _UNIT_POSITION_COLUMNS}),
         [dict(zip(_MOVED_PARAMETERS, row, strict=True)) for row in values],
     )
+
+
+def _fix(event: Position) -> tuple[float, float, float | None, float | None, float | None, str]:
+    """A position's fix, in the order of a track row's columns and of a unit's latest-position columns."""
+    return event.lat, event.lon, event.accuracy_m, event.heading_deg, event.speed_mps, event.source.value
 
 
 def list_units(*, session: Session, now: datetime) -> UnitList:
