@@ -96,7 +96,7 @@ def test_evaluate_on_the_test_identities(testdata: Path, tmp_path: Path) -> None
     photos = _identity_photos(testdata)
     pairs_file = _write_identity_pairs(testdata, tmp_path)
     result = CliRunner().invoke(
-        create_app(), ["evaluate", "--pairs", str(pairs_file), "--images", str(testdata), "--json"]
+        create_app(), ["evaluate", "pairs", "--pairs", str(pairs_file), "--images", str(testdata), "--json"]
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -112,6 +112,30 @@ def test_evaluate_on_the_test_identities(testdata: Path, tmp_path: Path) -> None
     assert "no face found" in failed[("blank.png", "obama.jpg")]
     assert "not found" in failed[("missing.jpg", "obama.jpg")]
     assert "threshold_at_far_0.001" in report
+    # 57 impostor pairs cannot show a FAR of 0.01 or 0.001: the report says so.
+    assert [w.split(" rests on")[0] for w in report["warnings"]] == ["TAR at FAR 0.001", "TAR at FAR 0.01"]
+    assert report["details"] is None
+
+
+def test_evaluate_lists_every_pair_with_its_distance_and_verdict(testdata: Path, tmp_path: Path) -> None:
+    pairs_file = _write_identity_pairs(testdata, tmp_path)
+    arguments = ["evaluate", "pairs", "--pairs", str(pairs_file), "--images", str(testdata), "--details"]
+    arguments += ["--threshold", "0.3"]
+    result = CliRunner().invoke(create_app(), [*arguments, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    details = report["details"]
+    assert len(details) == report["genuine"] + report["impostor"]
+    for pair in details:
+        assert pair["accepted"] == (pair["distance"] <= 0.3)
+        assert pair["correct"] == (pair["accepted"] == pair["same"])
+    # At 0.3 some same-person pairs are refused: they are listed as wrong.
+    wrong = [pair for pair in details if not pair["correct"]]
+    assert wrong
+    assert all(pair["same"] for pair in wrong)
+    table = CliRunner().invoke(create_app(), arguments)
+    assert table.exit_code == 0, table.output
+    assert "wrong" in table.stdout
 
 
 def test_evaluate_gives_the_same_results_with_either_embedder(testdata: Path, tmp_path: Path) -> None:
@@ -120,7 +144,17 @@ def test_evaluate_gives_the_same_results_with_either_embedder(testdata: Path, tm
     for embedder in ("dlib", "onnx"):
         result = CliRunner().invoke(
             create_app(),
-            ["evaluate", "--pairs", str(pairs_file), "--images", str(testdata), "--embedder", embedder, "--json"],
+            [
+                "evaluate",
+                "pairs",
+                "--pairs",
+                str(pairs_file),
+                "--images",
+                str(testdata),
+                "--embedder",
+                embedder,
+                "--json",
+            ],
         )
         assert result.exit_code == 0, result.output
         reports[embedder] = json.loads(result.stdout)

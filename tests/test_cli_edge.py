@@ -96,6 +96,13 @@ def test_edge_run_offline_writes_the_events(tmp_path: Path, testdata: Path, stre
     alerts = [e for e in emitted if isinstance(e, AlertRaised)]
     assert [a.subject_id for a in alerts] == ["obama"]
     assert "WATCHLIST ALERT" in err
+    # The report lists the alert with its place in the video and the faces that backed it, as the event carries.
+    (raised,) = report["raised"]
+    assert raised["alert_id"] == str(alerts[0].alert_id)
+    assert alerts[0].evidence is not None
+    assert raised["evidence"] == alerts[0].evidence.model_dump(mode="json")
+    assert raised["evidence"]["faces_searched"] >= len(raised["evidence"]["matched_qualities"]) >= 1
+    assert raised["evidence"]["decided_frame"] < 180
 
 
 def test_edge_run_needs_a_link_or_offline(tmp_path: Path, street: Path) -> None:

@@ -160,12 +160,40 @@ def test_calibrate_stores_the_threshold(watchlist: Path, testdata: Path, tmp_pat
         "--json",
     )
     assert code == 0, err
-    report = json.loads(out)
+    output = json.loads(out)
+    # Five people are far too few to list 1,000 of them: the size is extrapolated from their pairs, and says so.
+    assert output["measured"] is None
+    (report,) = output["extrapolated"]
     assert report["watchlist_size"] == 1000
     assert report["method"] == "normal_fit"
     assert 0.2 < report["threshold"] < 0.6
     code, out, _ = _run("watchlist", "list", watchlist, "--json")
-    assert json.loads(out)["threshold"] == pytest.approx(report["threshold"])
+    listing = json.loads(out)
+    assert listing["threshold"] == pytest.approx(report["threshold"])
+    assert listing["threshold_by_size"] is False
+
+
+def test_calibrate_measures_each_size_on_enough_labelled_people(testdata: Path, tmp_path: Path) -> None:
+    """120 LFW people (links, not copies): a watchlist of 10 or 50 leaves enough of them to pass by."""
+    people = tmp_path / "people"
+    people.mkdir()
+    for person in sorted((testdata / "lfw" / "images").iterdir())[:120]:
+        (people / person.name).symlink_to(person, target_is_directory=True)
+    code, out, err = _run(
+        "calibrate", "--identities", people, "--watchlist-size", "10", "--watchlist-size", "50", "--json"
+    )
+    assert code == 0, err
+    output = json.loads(out)
+    assert output["extrapolated"] == []
+    measured = output["measured"]
+    assert measured["identities"] >= 110
+    assert [size["watchlist_size"] for size in measured["sizes"]] == [10, 50]
+    small, large = (size["operating_point"] for size in measured["sizes"])
+    assert large["threshold"] <= small["threshold"]  # more people listed: a stricter threshold for the same rate
+    assert small["false_alerts_per_10k_low"] <= small["false_alerts_per_10k"] <= small["false_alerts_per_10k_high"]
+    table_code, table, _ = _run("calibrate", "--identities", people, "--watchlist-size", "10")
+    assert table_code == 0
+    assert "Measured on" in table
 
 
 def test_an_invalid_field_is_a_usage_error_not_a_traceback(tmp_path: Path, testdata: Path) -> None:

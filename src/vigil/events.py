@@ -151,8 +151,33 @@ class QualitySummary(BaseModel):
     parts: dict[str, float] = Field(default_factory=dict, description="Each part's measured value.")
 
 
+class AlertEvidence(BaseModel):
+    """Which faces of the person's track backed an alert, and where in the video the decision was made."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    faces_searched: int = Field(ge=1, le=100_000, description="Faces of the track searched until the decision.")
+    matched_qualities: list[float] = Field(
+        min_length=1,
+        max_length=100,
+        description="The quality score (0–1) of each face that matched the subject, nearest match first.",
+    )
+    best_frame: int = Field(ge=0, description="The video frame of the nearest matching face.")
+    best_video_s: float = Field(ge=0, description="That frame's time, seconds from the video's start.")
+    first_seen_frame: int = Field(ge=0, description="The frame where the person's track began.")
+    decided_frame: int = Field(ge=0, description="The newest frame processed when the decision was made.")
+    decided_video_s: float = Field(ge=0, description="That frame's time, seconds from the video's start.")
+
+    @field_validator("matched_qualities")
+    @classmethod
+    def _scores(cls, value: list[float]) -> list[float]:
+        if any(not 0.0 <= score <= 1.0 for score in value):
+            raise ValueError("quality scores lie between 0 and 1")
+        return value
+
+
 class AlertRaised(_Event):
-    """Up: a watchlist subject was recognised, from several frames of one person's track."""
+    """Up: a watchlist subject was recognised, from one or more faces of one person's track."""
 
     type: Literal["alert.raised"] = "alert.raised"
     alert_id: uuid.UUID
@@ -163,6 +188,9 @@ class AlertRaised(_Event):
     threshold: float = Field(gt=0, le=2, description="The watchlist's threshold when it matched.")
     quality: QualitySummary
     frames: int = Field(ge=1, description="Frames of the track that matched.")
+    evidence: AlertEvidence | None = Field(
+        None, description="The faces that backed the alert and its place in the video (null from older devices)."
+    )
     first_seen_at: AwareDatetime
     location: Location | None = None
     probe_jpeg: JpegBytes = Field(description="The matched face crop, and nothing else of the frame.")

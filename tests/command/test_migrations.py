@@ -35,7 +35,31 @@ def test_migrations_build_the_models_schema_on_an_empty_database(empty_database:
     config = Config()
     config.set_main_option("script_location", MIGRATIONS)
     assert differences == []
-    assert version == ScriptDirectory.from_config(config).get_current_head() == "0005"
+    assert version == ScriptDirectory.from_config(config).get_current_head() == "0006"
+
+
+def test_versions_made_before_0006_carry_their_watchlists_threshold_which_may_follow_the_size_after(
+    empty_database: Database,
+) -> None:
+    empty_database.migrate("0005")
+    with empty_database.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO watchlists (watchlist_id, name, threshold, created_by, created_at, current_version) "
+                "VALUES ('0b4f6c3e8f4d4f9c9a0e6f5d2c1b0a99', 'Op', 0.45, 'sup', '2026-01-01', 7)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO watchlist_versions (version, watchlist_id, reason, made_by, created_at, valid_until, "
+                "subject_ids) VALUES (7, '0b4f6c3e8f4d4f9c9a0e6f5d2c1b0a99', 'approval', 'sup', '2026-01-01', "
+                "'2026-02-01', '[]')"
+            )
+        )
+    empty_database.migrate()
+    with empty_database.engine.begin() as connection:
+        assert connection.execute(text("SELECT threshold FROM watchlist_versions")).scalar_one() == 0.45
+        connection.execute(text("UPDATE watchlists SET threshold = NULL"))  # now it may follow the size
 
 
 def test_migrating_again_changes_nothing(database: Database) -> None:

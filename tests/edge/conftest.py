@@ -9,6 +9,7 @@ from vigil.vision.engine import FaceEngine
 from vigil.vision.image import load_image
 from vigil.watchlist.enrolment import enrol_photo
 from vigil.watchlist.gallery import Gallery
+from vigil.watchlist.operating_point import threshold_for_size
 from vigil.watchlist.store import WatchlistEntry
 
 
@@ -30,5 +31,5 @@ def watchlist_entries(hog_engine: FaceEngine, testdata: Path) -> dict[str, Watch
 
 
 def active_watchlist(entries: dict[str, WatchlistEntry], people: list[str], *, version: int = 1) -> ActiveWatchlist:
-    gallery = Gallery([entries[p] for p in people], threshold=0.5)
+    gallery = Gallery([entries[p] for p in people], threshold=threshold_for_size(len(people)))
     return ActiveWatchlist(LoadedWatchlist(gallery=gallery, version=version, valid_until=None, package=None))

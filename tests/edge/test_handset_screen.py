@@ -62,6 +62,7 @@ from vigil.vision.blazeface import BlazeFaceDetector
 from vigil.vision.landmarks import FivePointLandmarker
 from vigil.vision.quality import QualityPolicy
 from vigil.vision.settings import OnnxEmbedderSettings, build_embedder
+from vigil.watchlist.operating_point import threshold_for_size
 from vigil.watchlist.store import WatchlistEntry
 from vigil.web.assets import page_dir
 
@@ -242,7 +243,7 @@ def test_the_alert_card_appears_for_the_watchlist_face_and_for_no_one_else(hands
     assert "Biden" not in page.content()
     assert "wanted on warrant" in text.lower()
     assert "Approach with care." in text
-    assert "against threshold 0.500" in text
+    assert f"against threshold {threshold_for_size(1):.3f}" in text
     for role in ("probe", "enrolled"):  # both faces loaded, from the device's own server
         assert page.locator(f"[data-testid=alert-card] .face.{role} img").evaluate("img => img.naturalWidth") > 0
     _wait(lambda: _alerts_on_the_server(handset) == ["obama"])

@@ -1,8 +1,10 @@
+import threading
 from pathlib import Path
 
 import pytest
 
 from tests.edge.conftest import active_watchlist
+from vigil.edge.pacing import SlowDevice, feed_every_frame
 from vigil.edge.recognition import RecognitionPipeline, RecognitionSettings, TrackAlert
 from vigil.edge.video import Frame
 from vigil.sim.patrol_scene import standard_patrol_scene
@@ -32,8 +34,8 @@ def _run(
     for _ in range(passes):
         for image in footage.frames():
             pipeline.process(Frame(index=index, timestamp_s=index / FPS, image=image))
+            assert pipeline.wait_for_searches()
             index += 1
-    assert pipeline.drain()
     pipeline.close()
     return alerts, pipeline
 
@@ -70,8 +72,12 @@ def test_every_watchlist_person_raises_exactly_one_alert_and_nobody_else_any(
         )
         assert alert.decided_frame < first_clear + 10, (alert.decided_frame, first_clear)
         assert truth is not None
+        # The alert says which faces backed it: each match's quality, and how many faces were searched.
+        assert 1 <= alert.matching_embeddings <= alert.searches
+        assert alert.best.frame_index <= alert.decided_frame
     assert pipeline.stats.tracks >= len(watchlist_people) + len(passers_by)
-    assert pipeline.stats.embeddings <= pipeline.stats.tracks * RecognitionSettings().max_embeddings_per_track
+    # Searches are bounded by the rate, whatever the number of frames: 20 s of video, at most 5 a second per person.
+    assert pipeline.stats.embeddings <= pipeline.stats.tracks + 20 * 5 * 2
 
 
 @pytest.mark.parametrize(("cooldown_s", "expected"), [(3600.0, ["obama"]), (0.0, ["obama", "obama"])])
@@ -119,24 +125,46 @@ def test_a_failed_search_does_not_stop_the_worker(testdata: Path, watchlist_entr
     )
     for index, image in enumerate(footage.frames()):
         pipeline.process(Frame(index=index, timestamp_s=index / FPS, image=image))
-    assert pipeline.drain()
+        assert pipeline.wait_for_searches()
     pipeline.close()
     assert embedder.calls >= 2  # it went on after the failure
     assert [a.match.subject.subject_id for a in alerts] == ["obama"]
 
 
-@pytest.mark.parametrize("extra", [0, 3])
-def test_a_grown_face_is_searched_again_after_the_budget(
-    testdata: Path, watchlist_entries: dict[str, WatchlistEntry], extra: int
+def test_a_person_on_no_list_is_searched_again_while_in_view_at_a_bounded_rate(
+    testdata: Path, watchlist_entries: dict[str, WatchlistEntry]
 ) -> None:
-    """Passers-by approach from afar: with one embedding each, more come only as their faces grow 1.5×."""
+    """A passer-by walks up: searched again and again while in view (never given up on), never faster than allowed."""
     footage = standard_patrol_scene(testdata, fps=FPS, seconds=8, watchlist_people=(), passers_by=("biden",))
-    settings = RecognitionSettings(max_embeddings_per_track=1, max_extra_embeddings=extra)
+    settings = RecognitionSettings()
     alerts, pipeline = _run(footage, active_watchlist(watchlist_entries, ["obama"]), settings)
     assert alerts == []
-    assert pipeline.stats.tracks >= 1
-    if extra == 0:
-        assert pipeline.stats.embeddings == pipeline.stats.tracks
-    else:
-        # The face grows from ~22 px to ~108 px wide: 1.5× steps allow a few more searches, never more than 3.
-        assert pipeline.stats.tracks < pipeline.stats.embeddings <= pipeline.stats.tracks * (1 + extra)
+    in_view_s = sum(1 for faces in footage.truth if faces) / FPS
+    search = settings.search
+    most = in_view_s / search.search_interval_s + pipeline.stats.tracks
+    assert search.fast_searches < pipeline.stats.embeddings <= most, (pipeline.stats.embeddings, in_view_s)
+
+
+def test_the_same_people_are_alerted_however_many_frames_the_device_drops(
+    testdata: Path, watchlist_entries: dict[str, WatchlistEntry]
+) -> None:
+    footage = standard_patrol_scene(
+        testdata, fps=FPS, seconds=12, watchlist_people=("obama", "kit_harington"), passers_by=("biden",)
+    )
+    frames = [Frame(index=i, timestamp_s=i / FPS, image=image) for i, image in enumerate(footage.frames())]
+    alerted = []
+    for device_fps in (FPS, 10.0, 5.0):
+        alerts: list[TrackAlert] = []
+        pipeline = RecognitionPipeline(
+            detector=BlazeFaceDetector(),
+            landmarker=FivePointLandmarker(),
+            embedder=build_embedder(OnnxEmbedderSettings()),
+            quality_policy=QualityPolicy(),
+            watchlist=active_watchlist(watchlist_entries, ["obama", "kit_harington"]),
+            settings=RecognitionSettings(),
+            on_alert=alerts.append,
+        )
+        feed_every_frame(SlowDevice(frames, fps=device_fps), pipeline, stopping=threading.Event())
+        pipeline.close()
+        alerted.append(sorted(alert.match.subject.subject_id for alert in alerts))
+    assert alerted == [["kit_harington", "obama"]] * 3

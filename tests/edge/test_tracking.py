@@ -26,6 +26,33 @@ def test_two_people_crossing_keep_separate_tracks() -> None:
         assert by_y == {50: 1, 250: 2}
 
 
+@pytest.mark.parametrize(
+    ("jump", "grows", "same_track"),
+    [
+        (45, 1.0, True),  # three quarters of its width: boxes hardly overlap (IoU 0.14), a shaken camera
+        (60, 1.2, True),  # its whole width, a little nearer
+        (75, 1.0, False),  # further than its width: someone else
+        (30, 2.0, False),  # twice the size at once: someone else
+    ],
+)
+def test_a_face_that_jumps_without_overlapping_keeps_its_track_if_near_and_alike(
+    jump: float, grows: float, same_track: bool
+) -> None:
+    tracker = IouTracker()
+    tracker.update(0, [_at(100)])
+    update = tracker.update(1, [_at(100 + jump, size=60 * grows)])
+    assert (update.started == []) is same_track
+
+
+def test_side_by_side_faces_shaken_together_keep_their_own_tracks() -> None:
+    tracker = IouTracker()
+    shakes = [0, 40, -5, 40, 0, -45]  # jumps of up to 45 px, three quarters of a face
+    for frame, shake in enumerate(shakes):
+        update = tracker.update(frame, [_at(100 + shake), _at(300 + shake)])
+        by_left = {detection.box.left - shake: track.track_id for track, detection in update.seen}
+        assert by_left == {100: 1, 300: 2}
+
+
 def test_a_track_survives_short_gaps_and_ends_after_long_ones() -> None:
     tracker = IouTracker(max_missed_frames=3)
     tracker.update(0, [_at(100)])
@@ -44,7 +71,13 @@ def test_end_all_returns_live_tracks() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"), [({"min_iou": 0}, "min_iou"), ({"max_missed_frames": -1}, "max_missed")]
+    ("kwargs", "message"),
+    [
+        ({"min_iou": 0}, "min_iou"),
+        ({"max_missed_frames": -1}, "max_missed"),
+        ({"max_shift": -0.1}, "max_shift"),
+        ({"max_size_change": 0.9}, "max_size_change"),
+    ],
 )
 def test_bad_settings(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):

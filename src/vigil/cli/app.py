@@ -9,8 +9,10 @@ import typer
 
 from vigil.cli.audit import create_audit_app
 from vigil.cli.bench import create_bench_app
+from vigil.cli.calibrate import register_calibrate_command
 from vigil.cli.demo import register_demo_command
 from vigil.cli.edge import create_edge_app
+from vigil.cli.evaluate import create_evaluate_app
 from vigil.cli.faces import register_face_commands
 from vigil.cli.governance import register_governance_commands
 from vigil.cli.models import create_models_app
@@ -30,7 +32,9 @@ def create_app() -> typer.Typer:
     )
     register_demo_command(app)
     register_face_commands(app)
+    app.add_typer(create_evaluate_app(), name="evaluate")
     register_watchlist_commands(app)
+    register_calibrate_command(app)
     register_governance_commands(app, devices=register_server_commands(app))
     app.add_typer(create_users_app(), name="users")
     app.add_typer(create_audit_app(), name="audit")

@@ -1,7 +1,7 @@
 """``vigil bench …``: performance figures, as a table or as one JSON document."""
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +9,7 @@ import pyotp
 import typer
 from pydantic import SecretStr
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,6 +21,7 @@ from vigil.bench.edge import run_edge_bench
 from vigil.bench.faces import FaceBenchReport, run_face_bench
 from vigil.bench.gallery import SIZES, run_gallery_bench
 from vigil.bench.ingest import DEFAULT_DATABASES, IngestBenchReport, run_ingest_bench
+from vigil.bench.lfw import run_lfw_bench
 from vigil.bench.server_process import BenchUser
 from vigil.bench.testdata import locate_testdata
 from vigil.cli.boundary import exits_on_vigil_error
@@ -42,6 +44,7 @@ from vigil.command.reviews.service import decide
 from vigil.command.settings import CommandSettings
 from vigil.events import ReviewDecision, encode_event, utc_now
 from vigil.sim.device_events import DeviceEvents, crop_jpeg
+from vigil.vision.verification import VerificationReport
 
 
 def create_bench_app() -> typer.Typer:
@@ -50,6 +53,7 @@ def create_bench_app() -> typer.Typer:
     bench.command("faces")(exits_on_vigil_error(faces))
     bench.command("gallery")(exits_on_vigil_error(gallery))
     bench.command("edge")(exits_on_vigil_error(edge))
+    bench.command("lfw")(exits_on_vigil_error(lfw))
     bench.command("ingest")(exits_on_vigil_error(ingest))
     bench.command("dispatch")(exits_on_vigil_error(dispatch))
     return bench
@@ -144,7 +148,7 @@ def edge(
     seconds: Annotated[float, typer.Option("--seconds", min=8, max=120, help="Length of each video.")] = 20.0,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")] = False,
 ) -> None:
-    """Body camera: processing rate on one core and alert latency, at 640×360 and 1280×720."""
+    """Body camera on one core: synthetic patrol at 640×360 and 1280×720, the real arcade clip at 1080p and 720p."""
     Console(stderr=True).print("[dim]running the edge pipeline on one core; this takes a minute or two…[/dim]")
     report = run_edge_bench(locate_testdata(testdata), runs=runs, seconds=seconds)
     if json_output:
@@ -173,6 +177,60 @@ def edge(
             ", ".join(str(f) for f in row.latency_frames),
             ", ".join(f"{ms:.0f}" for ms in row.latency_ms_at_camera_pace),
         )
+    Console().print(table)
+    arcade = Table(title="Real footage: the arcade clip (nobody on the watchlist), every frame, one core")
+    for column in ("size", "frames", "fps (median)", "fps runs", "faces/frame", "searches", "alerts", "HOG: found"):
+        arcade.add_column(column, justify="right")
+    arcade.add_column("BlazeFace: found (also HOG's)", justify="right")
+    for clip in report.arcade:
+        found = clip.detectors
+        arcade.add_row(
+            clip.size,
+            str(clip.frames),
+            f"{clip.processing_fps:.1f}",
+            ", ".join(f"{rate:.1f}" for rate in clip.processing_fps_runs),
+            f"{clip.faces_per_frame:.1f}",
+            str(clip.searches),
+            str(clip.alerts),
+            f"{found.hog_faces} in {found.frames} frames ({found.hog_ms_per_frame:.0f} ms/frame)",
+            f"{found.blazeface_faces} ({found.both})",
+        )
+    Console().print(arcade)
+
+
+def lfw(
+    testdata: Annotated[
+        Path | None,
+        typer.Option("--testdata", help="Test-data folder (default: $VIGIL_TESTDATA or ../shared/testdata)."),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")] = False,
+) -> None:
+    """Verification on LFW folds 3–10: Vigil beside the plain face_recognition library, same pairs, one run."""
+    console = Console(stderr=True)
+    console.print("[dim]embedding LFW twice (Vigil, then face_recognition); this takes about ten minutes…[/dim]")
+    with Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("images", total=None)
+        report = run_lfw_bench(
+            locate_testdata(testdata), on_progress=lambda done, total: bar.update(task, completed=done, total=total)
+        )
+    if json_output:
+        typer.echo(report.model_dump_json(indent=2, by_alias=True))
+        return
+    table = Table(title=f"LFW folds 3–10 ({report.sides[0].report.pairs:,} pairs), threshold {report.threshold:g}")
+    table.add_column("measure")
+    for side in report.sides:
+        table.add_column(side.system, justify="right")
+    rows: list[tuple[str, Callable[[VerificationReport], float | None]]] = [
+        ("accuracy, scored pairs", lambda r: r.accuracy_at_default_threshold),
+        ("accuracy, all pairs", lambda r: r.accuracy_all_pairs),
+        ("EER", lambda r: r.eer),
+        ("TAR at FAR 0.001", lambda r: r.tar_at_far.get("0.001")),
+        ("TAR at FAR 0.01", lambda r: r.tar_at_far.get("0.01")),
+    ]
+    for label, figure in rows:
+        table.add_row(label, *("n/a" if (v := figure(s.report)) is None else f"{v:.4f}" for s in report.sides))
+    table.add_row("failed pairs", *(str(len(s.report.failed)) for s in report.sides))
+    table.add_row("seconds", *(f"{s.seconds:.0f}" for s in report.sides))
     Console().print(table)
 
 

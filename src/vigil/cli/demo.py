@@ -233,6 +233,13 @@ def summary_table(summary: DemoSummary) -> Table:
         "dispatch orders / acknowledged / declined / on scene": (
             f"{summary.dispatches} / {summary.acknowledged} / {summary.declined} / {summary.on_scene}"
         ),
+        "alerts backed by (distance / threshold: faces matched of searched, their quality)": "; ".join(
+            f"{b.subject_id} {b.distance:.3f}/{b.threshold:.3f}: {len(b.matched_qualities)} of "
+            f"{b.faces_searched if b.faces_searched is not None else '?'} "
+            f"({', '.join(f'{q:.2f}' for q in b.matched_qualities)})"
+            for b in summary.backing
+        )
+        or "none",
         "face in view → alert on the operator's feed": _latency(summary.face_to_feed, "s"),
         "face in view → alert on the officer's handset": _latency(summary.face_to_handset, "s"),
         "confirmation → first officer on scene": _latency(summary.confirmation_to_on_scene_sim, "simulated s"),

@@ -117,9 +117,18 @@ def run(
     if json_output:
         typer.echo(report.model_dump_json(indent=2))
         return
-    Console().print(
+    console = Console()
+    console.print(
         f"frames read {report.frames_read}, processed {report.frames_processed} "
         f"({report.processing_fps:.1f} fps), dropped {report.frames_dropped}, corrupt {report.frames_corrupt}; "
-        f"faces seen {report.faces_seen}, tracks {report.tracks}, alerts {report.alerts}; "
-        f"outbox backlog {report.outbox_backlog}"
+        f"faces seen {report.faces_seen}, tracks {report.tracks}, searched {report.embeddings}, "
+        f"alerts {report.alerts}; outbox backlog {report.outbox_backlog}"
     )
+    for alert in report.raised:
+        evidence = alert.evidence
+        qualities = ", ".join(f"{score:.2f}" for score in evidence.matched_qualities)
+        console.print(
+            f"alert {alert.subject_id} at frame {evidence.decided_frame} ({evidence.decided_video_s:.2f} s): "
+            f"distance {alert.distance:.3f} (threshold {alert.threshold:.3f}), {len(evidence.matched_qualities)} of "
+            f"{evidence.faces_searched} faces searched matched, quality {qualities}"
+        )

@@ -1,4 +1,4 @@
-"""Face commands: ``vigil detect``, ``vigil verify`` and ``vigil evaluate``."""
+"""Face commands: ``vigil detect`` and ``vigil verify``, and the options every face command shares."""
 
 import enum
 from pathlib import Path
@@ -7,18 +7,16 @@ from typing import Annotated
 import typer
 from pydantic import BaseModel, Field
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from vigil.cli.boundary import exits_on_vigil_error
 from vigil.vision.embedding import DEFAULT_THRESHOLD, face_distance
-from vigil.vision.engine import Face, FaceEngine
+from vigil.vision.engine import Face, FaceEngine, photo_subject
 from vigil.vision.errors import ImageError, NoFaceFound
-from vigil.vision.evaluation import evaluate_pairs
 from vigil.vision.image import load_image
-from vigil.vision.pairs import read_pairs
 from vigil.vision.quality import FaceQuality
 from vigil.vision.settings import (
+    DEFAULT_MAX_SIDE_PX,
     BlazeFaceDetectorSettings,
     DetectorSettings,
     DlibEmbedderSettings,
@@ -28,7 +26,6 @@ from vigil.vision.settings import (
     VisionSettings,
     build_engine,
 )
-from vigil.vision.verification import VerificationReport
 
 
 class DetectorKind(enum.StrEnum):
@@ -69,7 +66,7 @@ def vision_settings(
     detector: DetectorKind,
     upsample: int,
     embedder: EmbedderKind = EmbedderKind.ONNX,
-    max_side_px: int = 1600,
+    max_side_px: int = DEFAULT_MAX_SIDE_PX,
     threshold: float = DEFAULT_THRESHOLD,
 ) -> VisionSettings:
     """Vision settings from the common command-line options."""
@@ -119,7 +116,7 @@ class VerifiedImage(BaseModel):
     """The face ``vigil verify`` used from one image."""
 
     file: str
-    faces_found: int = Field(description="Faces found in the image; the largest one is compared.")
+    faces_found: int = Field(description="Faces found in the image; the one it is of (central and large) is compared.")
     face: FaceReport
 
 
@@ -145,17 +142,16 @@ def face_report(face: Face) -> FaceReport:
 
 
 def register_face_commands(app: typer.Typer) -> None:
-    """Add ``detect``, ``verify`` and ``evaluate`` to the ``vigil`` app."""
+    """Add ``detect`` and ``verify`` to the ``vigil`` app."""
     app.command("detect")(exits_on_vigil_error(detect))
     app.command("verify")(exits_on_vigil_error(verify))
-    app.command("evaluate")(exits_on_vigil_error(evaluate))
 
 
 def detect(
     images: Annotated[list[Path], typer.Argument(help="Image files (JPEG, PNG, WebP).", exists=True, dir_okay=False)],
     detector: DetectorOption = DetectorKind.HOG,
     upsample: UpsampleOption = 1,
-    max_side: MaxSideOption = 1600,
+    max_side: MaxSideOption = DEFAULT_MAX_SIDE_PX,
     json_output: JsonOption = False,
 ) -> None:
     """Find the faces in images: boxes, landmarks and quality. Exits 1 when any image could not be read."""
@@ -216,16 +212,16 @@ def verify(
     detector: DetectorOption = DetectorKind.HOG,
     upsample: UpsampleOption = 1,
     embedder: EmbedderOption = EmbedderKind.ONNX,
-    max_side: MaxSideOption = 1600,
+    max_side: MaxSideOption = DEFAULT_MAX_SIDE_PX,
     json_output: JsonOption = False,
 ) -> None:
-    """Say whether two photos show the same person (the largest face of each is compared)."""
+    """Say whether two photos show the same person (each photo's most central large face is compared)."""
     settings = vision_settings(
         detector=detector, upsample=upsample, embedder=embedder, max_side_px=max_side, threshold=threshold
     )
     engine = build_engine(settings)
-    first_faces, first = _largest_face(engine, image_a)
-    second_faces, second = _largest_face(engine, image_b)
+    first_faces, first = _subject_face(engine, image_a)
+    second_faces, second = _subject_face(engine, image_b)
     if first.embedding is None or second.embedding is None:
         raise RuntimeError("the engine returned a face without an embedding")
     distance = face_distance(first.embedding, second.embedding)
@@ -246,67 +242,10 @@ def verify(
             Console().print(f"[yellow]warning[/yellow] {side.file}: {'; '.join(side.face.quality.reasons)}")
 
 
-def _largest_face(engine: FaceEngine, path: Path) -> tuple[int, Face]:
-    faces = engine.find_faces(load_image(path))
-    if not faces:
+def _subject_face(engine: FaceEngine, path: Path) -> tuple[int, Face]:
+    image = load_image(path)
+    faces = engine.find_faces(image)
+    subject = photo_subject(faces, width=image.shape[1], height=image.shape[0])
+    if subject is None:
         raise NoFaceFound("no face found; use a photo where the face is at least 40 px wide", source=str(path))
-    largest = max(faces, key=lambda face: face.detection.box.area)
-    return len(faces), engine.embed([largest])[0]
-
-
-def evaluate(
-    pairs: Annotated[
-        Path, typer.Option("--pairs", help="Pairs file: CSV file_x,file_y,Decision or LFW pairs.txt.", exists=True)
-    ],
-    images: Annotated[Path, typer.Option("--images", help="Folder the pairs file's names refer to.", exists=True)],
-    threshold: Annotated[
-        float, typer.Option("--threshold", min=0.0, max=2.0, help="Threshold for the accuracy figure.")
-    ] = 0.6,
-    detector: DetectorOption = DetectorKind.HOG,
-    upsample: UpsampleOption = 1,
-    embedder: EmbedderOption = EmbedderKind.ONNX,
-    max_side: MaxSideOption = 1024,
-    json_output: JsonOption = False,
-) -> None:
-    """Benchmark face verification over labelled pairs: TAR at fixed FAR, EER, accuracy, failed pairs."""
-    settings = vision_settings(
-        detector=detector, upsample=upsample, embedder=embedder, max_side_px=max_side, threshold=threshold
-    )
-    pair_list = read_pairs(pairs, images)
-    engine = build_engine(settings)
-    with Progress(
-        TextColumn("embedding images"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as progress:
-        task = progress.add_task("images", total=None)
-
-        def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        report = evaluate_pairs(engine, pair_list, threshold=settings.match_threshold, on_progress=advance)
-    if json_output:
-        typer.echo(report.model_dump_json(indent=2, by_alias=True))
-    else:
-        _print_evaluation(report)
-
-
-def _print_evaluation(report: VerificationReport) -> None:
-    console = Console()
-    table = Table(title="Verification benchmark")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    table.add_row("pairs", str(report.pairs))
-    table.add_row("genuine / impostor scored", f"{report.genuine} / {report.impostor}")
-    table.add_row("failed pairs", str(len(report.failed)))
-    for far, tar in report.tar_at_far.items():
-        table.add_row(f"TAR at FAR {far}", "n/a" if tar is None else f"{tar:.4f}")
-    table.add_row("EER", "n/a" if report.eer is None else f"{report.eer:.4f}")
-    accuracy = report.accuracy_at_default_threshold
-    table.add_row(f"accuracy at {report.default_threshold:.2f}", "n/a" if accuracy is None else f"{accuracy:.4f}")
-    console.print(table)
-    for failure in report.failed:
-        console.print(f"[yellow]failed[/yellow] {failure.first} ↔ {failure.second}: {failure.reason}")
+    return len(faces), engine.embed([subject])[0]

@@ -1,27 +1,22 @@
-"""Watchlist commands: ``vigil watchlist …``, ``vigil identify`` and ``vigil calibrate``."""
+"""Watchlist commands: ``vigil watchlist …`` and ``vigil identify``."""
 
 import getpass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 from pydantic import BaseModel, Field
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from vigil.cli.boundary import exits_on_vigil_error
 from vigil.cli.faces import DetectorKind, DetectorOption, FaceReport, JsonOption, face_report, vision_settings
+from vigil.edge.video_spec import open_source
 from vigil.vision.detection import Box
-from vigil.vision.evaluation import score_pairs
 from vigil.vision.image import load_image
-from vigil.vision.pairs import read_pairs
 from vigil.vision.settings import build_engine
-from vigil.watchlist.calibration import CalibrationReport, calibrate, distances_from_identities
-from vigil.watchlist.enrolment import enrol_photo
-from vigil.watchlist.errors import CalibrationError
+from vigil.watchlist.enrolment import enrol_best_frames, enrol_photo
 from vigil.watchlist.gallery import Gallery
 from vigil.watchlist.identification import identify_faces
 from vigil.watchlist.keys import (
@@ -32,7 +27,7 @@ from vigil.watchlist.keys import (
     load_verify_key,
 )
 from vigil.watchlist.package import PackageHeader, export_package, open_package, read_header
-from vigil.watchlist.store import DEFAULT_WATCHLIST_THRESHOLD, WatchlistStore
+from vigil.watchlist.store import WatchlistStore
 from vigil.watchlist.subject import Subject, SubjectCategory, utc_now
 
 WatchlistFile = Annotated[Path, typer.Argument(help="The watchlist file (SQLite).")]
@@ -53,7 +48,8 @@ class WatchlistListing(BaseModel):
     watchlist_id: str
     name: str
     version: int
-    threshold: float
+    threshold: float = Field(description="The operating threshold now.")
+    threshold_by_size: bool = Field(description="True when it follows the number of live subjects (not chosen).")
     subjects: list[SubjectRow]
 
 
@@ -106,9 +102,8 @@ def create_watchlist_app() -> typer.Typer:
 
 
 def register_watchlist_commands(app: typer.Typer) -> None:
-    """Add ``identify``, ``calibrate`` and the ``watchlist`` group to the ``vigil`` app."""
+    """Add ``identify`` and the ``watchlist`` group to the ``vigil`` app."""
     app.command("identify")(exits_on_vigil_error(identify))
-    app.command("calibrate")(exits_on_vigil_error(calibrate_command))
     app.add_typer(create_watchlist_app(), name="watchlist")
 
 
@@ -116,8 +111,14 @@ def create(
     file: WatchlistFile,
     name: Annotated[str, typer.Option("--name", help="A name people recognise, e.g. the operation.")],
     threshold: Annotated[
-        float, typer.Option("--threshold", min=0.01, max=2.0, help="Operating distance threshold.")
-    ] = DEFAULT_WATCHLIST_THRESHOLD,
+        float | None,
+        typer.Option(
+            "--threshold",
+            min=0.01,
+            max=2.0,
+            help="Operating distance threshold (default: by the watchlist's size, 1 false alert in 10,000 faces).",
+        ),
+    ] = None,
 ) -> None:
     """Create an empty watchlist file."""
     with WatchlistStore.create(file, name=name, threshold=threshold) as store:
@@ -149,7 +150,6 @@ def _box(text: str | None) -> Box | None:
 
 def enrol(
     file: WatchlistFile,
-    photos: Annotated[list[Path], typer.Argument(help="One or more photos of the subject.", exists=True)],
     subject_id: SubjectId,
     name: Annotated[str, typer.Option("--name", help="Name shown to officers.")],
     category: Annotated[SubjectCategory, typer.Option("--category", help="Why the person is on the watchlist.")],
@@ -162,15 +162,38 @@ def enrol(
     box: Annotated[
         str | None, typer.Option("--box", help="left,top,right,bottom of the subject's face, for group photos.")
     ] = None,
+    photos: Annotated[
+        list[Path] | None, typer.Argument(help="Photos of the subject; each must show one good face.", exists=True)
+    ] = None,
+    video: Annotated[
+        Path | None,
+        typer.Option("--video", help="A video of the subject: its best frames are enrolled.", exists=True),
+    ] = None,
+    video_templates: Annotated[
+        int, typer.Option("--video-templates", min=1, max=20, help="Frames enrolled from --video.")
+    ] = 3,
     detector: DetectorOption = DetectorKind.HOG,
 ) -> None:
-    """Propose a subject: every photo must show one good face. A second person then approves it."""
+    """Propose a subject from photos or a video; each template must be one good face. A second person approves it."""
+    if not photos and video is None:
+        raise typer.BadParameter("give photos of the subject, or --video")
     engine = build_engine(vision_settings(detector=detector, upsample=1))
     chosen_box = _box(box)
     templates = [
         enrol_photo(engine, load_image(photo), subject_id=subject_id, source=str(photo), box=chosen_box)
-        for photo in photos
+        for photo in photos or []
     ]
+    if video is not None:
+        with open_source(str(video), realtime=False) as source:
+            enrolled = enrol_best_frames(
+                engine,
+                ((frame.index, frame.image) for frame in source),
+                subject_id=subject_id,
+                source=str(video),
+                box=chosen_box,
+                count=video_templates,
+            )
+        templates += [face.template for face in enrolled]
     subject = Subject(
         subject_id=subject_id,
         display_name=name,
@@ -212,6 +235,7 @@ def list_subjects(file: WatchlistFile, json_output: JsonOption = False) -> None:
             name=store.name,
             version=store.version,
             threshold=store.threshold,
+            threshold_by_size=store.chosen_threshold is None,
             subjects=[
                 SubjectRow(subject=s, status=s.status(now), templates=counts.get(s.subject_id, 0))
                 for s in store.subjects()
@@ -220,7 +244,8 @@ def list_subjects(file: WatchlistFile, json_output: JsonOption = False) -> None:
     if json_output:
         typer.echo(listing.model_dump_json(indent=2))
         return
-    table = Table(title=f"{listing.name}: version {listing.version}, threshold {listing.threshold:.3f}")
+    chosen = "by size" if listing.threshold_by_size else "chosen"
+    table = Table(title=f"{listing.name}: version {listing.version}, threshold {listing.threshold:.3f} ({chosen})")
     for column in ("id", "name", "category", "status", "expires (UTC)", "templates", "proposed by", "approved by"):
         table.add_column(column)
     for row in listing.subjects:
@@ -365,59 +390,3 @@ def identify(
             "" if distance is None else f"{distance:.3f}",
         )
     Console().print(table)
-
-
-def calibrate_command(
-    watchlist_size: Annotated[int, typer.Option("--watchlist-size", min=1, help="Subjects on the watchlist.")],
-    identities: Annotated[
-        Path | None, typer.Option("--identities", help="Folder with a sub-folder of photos per person.")
-    ] = None,
-    pairs: Annotated[Path | None, typer.Option("--pairs", help="A labelled pairs file (CSV or LFW).")] = None,
-    images: Annotated[Path | None, typer.Option("--images", help="Folder the pairs file refers to.")] = None,
-    target: Annotated[float, typer.Option("--target", help="False alerts allowed per 10,000 faces searched.")] = 1.0,
-    store: Annotated[Path | None, typer.Option("--store", help="Save the threshold in this watchlist file.")] = None,
-    json_output: JsonOption = False,
-) -> None:
-    """The distance threshold for a false-alert target at a watchlist size, from labelled identities."""
-    engine = build_engine(vision_settings(detector=DetectorKind.HOG, upsample=1, max_side_px=1024))
-    with Progress(
-        TextColumn("embedding photos"), BarColumn(), MofNCompleteColumn(), console=Console(stderr=True), transient=True
-    ) as progress:
-        task = progress.add_task("photos", total=None)
-
-        def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        if identities is not None:
-            labelled = distances_from_identities(engine, identities, on_progress=advance)
-            genuine, impostor = np.asarray(labelled.genuine), np.asarray(labelled.impostor)
-        elif pairs is not None and images is not None:
-            scored = score_pairs(engine, read_pairs(pairs, images), on_progress=advance)
-            genuine, impostor = scored.genuine, scored.impostor
-        else:
-            raise CalibrationError("give --identities DIR, or --pairs FILE with --images DIR")
-    report = calibrate(
-        genuine=genuine.astype(np.float64),
-        impostor=impostor.astype(np.float64),
-        watchlist_size=watchlist_size,
-        target_false_alerts_per_10k=target,
-    )
-    if store is not None:
-        with WatchlistStore.open(store) as watchlist:
-            watchlist.set_threshold(report.threshold)
-    _print_calibration(report, json_output)
-
-
-def _print_calibration(report: CalibrationReport, json_output: bool) -> None:
-    if json_output:
-        typer.echo(report.model_dump_json(indent=2))
-        return
-    console = Console()
-    one_in = "never" if report.one_false_alert_in_faces is None else f"{report.one_false_alert_in_faces:,.0f}"
-    console.print(
-        f"watchlist of {report.watchlist_size:,}: threshold [bold]{report.threshold:.4f}[/bold] ({report.method}) "
-        f"gives {report.expected_false_alerts_per_10k_faces:.3g} false alerts per 10,000 faces "
-        f"(one in {one_in}); true match rate {report.true_match_rate}"
-    )
-    for warning in report.warnings:
-        console.print(f"[yellow]warning[/yellow] {warning}")

@@ -172,23 +172,37 @@ class Database:
         """Call ``listener`` after each commit of a session from :meth:`session`, on the committing thread."""
         event.listen(self._sessions, "after_commit", listener)
 
-    def migrate(self) -> None:
-        """Bring the schema up to the newest migration (a no-op when it is there already).
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema up to the newest migration, or ``revision`` (a no-op when it is there already).
 
-        On PostgreSQL, servers starting together take turns under an advisory lock.
+        On PostgreSQL, servers starting together take turns under an advisory lock. On SQLite, changing a column
+        rebuilds its table while others still refer to it, so foreign keys are off while migrating and checked,
+        all of them, before the migration commits.
 
         Raises:
             DatabaseUnavailable: the database cannot be reached.
-            MigrationFailed: a migration failed (on PostgreSQL, most often PostGIS is not installed).
+            MigrationFailed: a migration failed (on PostgreSQL, most often PostGIS is not installed), or left a
+                reference broken (SQLite).
         """
         config = Config()
         config.set_main_option("script_location", MIGRATIONS)
         try:
-            with self.engine.begin() as connection:
+            with (
+                self.engine.connect() as connection,
+                _foreign_keys_checked_at_the_end(connection, self.dialect),
+                connection.begin(),
+            ):
                 if self.dialect == "postgresql":
                     connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
                 config.attributes["connection"] = connection
-                alembic.command.upgrade(config, "head")
+                alembic.command.upgrade(config, revision)
+                if self.dialect == "sqlite":
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise MigrationFailed(
+                            f"the migration would leave {len(broken)} broken references (first: {broken[0]}); "
+                            "nothing was changed"
+                        )
         except UNAVAILABLE_ERRORS as exc:
             raise unavailable(exc) from exc
         except DBAPIError as exc:
@@ -212,6 +226,22 @@ def unavailable(exc: DBAPIError | PoolTimeout) -> DatabaseUnavailable:
     cause = exc.orig if isinstance(exc, DBAPIError) else exc
     detail = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
     return DatabaseUnavailable(f"the database is unavailable ({detail[:300]}); try again shortly")
+
+
+@contextmanager
+def _foreign_keys_checked_at_the_end(connection: Connection, dialect: str) -> Iterator[None]:
+    """On SQLite, foreign keys off for the block (set outside any transaction, where SQLite honours it)."""
+    if dialect != "sqlite":
+        yield
+        return
+    driver = connection.connection.dbapi_connection
+    if driver is None:
+        raise RuntimeError("the SQLite connection is closed")
+    driver.execute("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+    finally:
+        driver.execute("PRAGMA foreign_keys = ON")
 
 
 def _configure_sqlite(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:

@@ -8,7 +8,6 @@ every minute; the uplink sends the outbox and the downlink takes acks, reviews, 
 
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,10 +21,10 @@ from vigil.edge.battery import Battery
 from vigil.edge.device_health import DeviceHealth, LinkState, WatchlistHealth
 from vigil.edge.downlink import Downlink
 from vigil.edge.event_log import EventLog
-from vigil.edge.frame_buffer import FrameBuffer
 from vigil.edge.notifier import AlertCard, Notifier
 from vigil.edge.orders import OrderBook
 from vigil.edge.outbox import Outbox
+from vigil.edge.pacing import feed_every_frame, feed_live
 from vigil.edge.position import PositionSource
 from vigil.edge.recognition import RecognitionPipeline, RecognitionSettings, TrackAlert
 from vigil.edge.uplink import Uplink
@@ -36,6 +35,7 @@ from vigil.events import (
     MAX_SPEED_MPS,
     TOPIC_ROOT,
     Ack,
+    AlertEvidence,
     AlertRaised,
     DeviceStatus,
     DispatchState,
@@ -56,6 +56,16 @@ from vigil.vision.quality import QualityPolicy
 _log = logging.getLogger(__name__)
 
 
+class RaisedAlert(BaseModel):
+    """An alert the agent raised, as ``vigil edge run --json`` lists it."""
+
+    alert_id: uuid.UUID
+    subject_id: str
+    distance: float = Field(description="Embedding distance of the nearest matching face.")
+    threshold: float = Field(description="The watchlist's threshold when it matched.")
+    evidence: AlertEvidence = Field(description="The faces that backed it, and where in the video it was decided.")
+
+
 class EdgeRunReport(BaseModel):
     """What ``vigil edge run`` prints at the end."""
 
@@ -68,6 +78,7 @@ class EdgeRunReport(BaseModel):
     tracks: int = Field(description="People tracked (one track per person per encounter).")
     embeddings: int = Field(description="Faces embedded and searched.")
     alerts: int = Field(description="Alerts raised.")
+    raised: list[RaisedAlert] = Field(description="Every alert raised, in order.")
     outbox_backlog: int = Field(description="Events still waiting for the server's acknowledgement.")
 
 
@@ -158,6 +169,7 @@ class EdgeAgent:
             on_watchlist=self._watchlist_announced,
             on_acknowledged=self._delivered,
         )
+        self._raised: list[RaisedAlert] = []
         self.frames_read = 0
         self.frames_dropped = 0
         self.frames_corrupt = 0
@@ -183,38 +195,16 @@ class EdgeAgent:
         Args:
             source: the video.
             realtime: True for a live camera: a reader thread feeds a drop-oldest buffer, so the pipeline never
-                holds the camera back. False processes every frame in turn, as fast as it can.
+                holds the camera back. False processes every frame in turn, as fast as it can, each frame's due
+                searches finished before the next frame: the decisions are then the same on any machine.
         """
-        if realtime:
-            buffer = FrameBuffer(capacity=2)
-            reader = threading.Thread(target=self._read_into, args=(source, buffer), name="camera", daemon=True)
-            reader.start()
-            while (frame := buffer.get()) is not None and not self._stopping.is_set():
-                started = time.perf_counter()
-                self.pipeline.process(frame)
-                self._processing_s += time.perf_counter() - started
-            reader.join(5)
-            self.frames_dropped = buffer.dropped
-        else:
-            for frame in source:
-                if self._stopping.is_set():
-                    break
-                self.frames_read += 1
-                started = time.perf_counter()
-                self.pipeline.process(frame)
-                self._processing_s += time.perf_counter() - started
+        feed = feed_live if realtime else feed_every_frame
+        counts = feed(source, self.pipeline, stopping=self._stopping)
+        self.frames_read += counts.frames_read
+        self.frames_dropped += counts.frames_dropped
+        self._processing_s += counts.processing_s
         self.frames_corrupt = source.stats.frames_corrupt
         self.pipeline.drain()
-
-    def _read_into(self, source: VideoSource, buffer: FrameBuffer) -> None:
-        try:
-            for frame in source:
-                if self._stopping.is_set():
-                    break
-                self.frames_read += 1
-                buffer.put(frame)
-        finally:
-            buffer.close()
 
     def stop(self) -> None:
         """Stop everything; events not yet acknowledged stay in the outbox for the next start."""
@@ -241,6 +231,7 @@ class EdgeAgent:
             tracks=stats.tracks,
             embeddings=stats.embeddings,
             alerts=stats.alerts,
+            raised=list(self._raised),
             outbox_backlog=self.outbox.backlog(),
         )
 
@@ -296,6 +287,15 @@ class EdgeAgent:
             accuracy = fix.accuracy_m if fix.accuracy_m is not None and fix.accuracy_m <= MAX_ACCURACY_M else None
             location = Location(lat=fix.lat, lon=fix.lon, accuracy_m=accuracy)
         probe_jpeg = encode_jpeg(alert.probe_crop, quality=85)
+        evidence = AlertEvidence(
+            faces_searched=alert.searches,
+            matched_qualities=list(alert.matched_qualities),
+            best_frame=alert.best.frame_index,
+            best_video_s=alert.best.timestamp_s,
+            first_seen_frame=alert.first_seen_frame,
+            decided_frame=alert.decided_frame,
+            decided_video_s=alert.decided_s,
+        )
         now = utc_now()
         event = AlertRaised(
             device_id=self.identity.device_id,
@@ -306,9 +306,10 @@ class EdgeAgent:
             distance=alert.match.distance,
             threshold=alert.threshold,
             quality=QualitySummary(
-                score=alert.quality.score, parts={part.name: part.value for part in alert.quality.parts}
+                score=alert.best.quality.score, parts={part.name: part.value for part in alert.best.quality.parts}
             ),
             frames=alert.matching_embeddings,
+            evidence=evidence,
             first_seen_at=now - timedelta(seconds=max(0.0, alert.decided_s - alert.first_seen_s)),
             location=location,
             probe_jpeg=probe_jpeg,
@@ -325,6 +326,15 @@ class EdgeAgent:
             probe_jpeg=probe_jpeg,
             watchlist_jpeg=self.watchlist.current.gallery.template_chip(alert.match.template),
             at=now,
+        )
+        self._raised.append(
+            RaisedAlert(
+                alert_id=event.alert_id,
+                subject_id=event.subject_id,
+                distance=event.distance,
+                threshold=event.threshold,
+                evidence=evidence,
+            )
         )
         for notifier in self._notifiers:
             notifier.alert(card)

@@ -48,27 +48,32 @@ class WatchlistNotUsable(EdgeError):
     """The watchlist given to the agent cannot be loaded."""
 
 
-def load_watchlist(settings: EdgeSettings) -> LoadedWatchlist:
-    """Load the watchlist the agent starts with: a device package (verified and decrypted) or a local file.
+def load_watchlist(path: Path, *, device_key: Path | None, verify_key: Path | None, device_id: str) -> LoadedWatchlist:
+    """Load the watchlist an agent starts with: a device package (verified and decrypted) or a local file.
+
+    Args:
+        path: the package or file.
+        device_key: this device's key file, to open a package.
+        verify_key: the command centre's public key, to verify a package.
+        device_id: this device, whom a package must be made for.
 
     Raises:
         WatchlistNotUsable: a package without the keys to open it, or a file that is neither.
         PackageError: the package is refused.
     """
-    path = settings.watchlist
     try:
         head = path.read_bytes()[: len(MAGIC)] if path.is_file() else b""
     except OSError as exc:
         raise WatchlistNotUsable(f"cannot read the watchlist {path} ({exc})") from exc
     if head == MAGIC:
-        if settings.device_key is None or settings.verify_key is None:
+        if device_key is None or verify_key is None:
             raise WatchlistNotUsable(f"{path} is a device package: give --device-key and --verify-key to open it")
         package = open_package(
             path.read_bytes(),
-            verify_key=load_verify_key(settings.verify_key),
-            device_key=load_device_key(settings.device_key),
+            verify_key=load_verify_key(verify_key),
+            device_key=load_device_key(device_key),
             now=utc_now(),
-            device_id=settings.device_id,
+            device_id=device_id,
         )
         return loaded_from_package(package)
     if not path.is_file():
@@ -136,7 +141,14 @@ def build_agent(
         VigilError: a model, the watchlist or a key cannot be loaded.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    active = ActiveWatchlist(load_watchlist(settings))
+    active = ActiveWatchlist(
+        load_watchlist(
+            settings.watchlist,
+            device_key=settings.device_key,
+            verify_key=settings.verify_key,
+            device_id=settings.device_id,
+        )
+    )
     updater_factory = None
     if settings.device_key is not None and settings.verify_key is not None:
         device_key = load_device_key(settings.device_key)

@@ -26,7 +26,7 @@ from vigil.command.database import Database
 from vigil.command.dispatches.models import DispatchStatusRecord
 from vigil.command.incidents.models import DispatchOrderRecord, Incident, IncidentStatus
 from vigil.edge.agent import EdgeRunReport
-from vigil.events import DispatchState, ReviewDecision
+from vigil.events import AlertEvidence, DispatchState, ReviewDecision
 from vigil.sim.autopilot import AutopilotCounts
 from vigil.sim.ground_truth import AlertSeen, in_view_when_seen, match_alerts
 from vigil.sim.handset_log import HandsetLog
@@ -48,6 +48,16 @@ class Latency(BaseModel):
         if not values:
             return cls(count=0, median_s=None, min_s=None, max_s=None)
         return cls(count=len(values), median_s=statistics.median(values), min_s=min(values), max_s=max(values))
+
+
+class AlertBacking(BaseModel):
+    """What one stored alert rested on: how near its face matched, and which faces of the track backed it."""
+
+    subject_id: str
+    distance: float
+    threshold: float
+    faces_searched: int | None = Field(description="Faces of the person's track searched; null from older devices.")
+    matched_qualities: list[float] = Field(description="Quality score of each matching face, nearest match first.")
 
 
 class DemoSummary(BaseModel):
@@ -83,6 +93,7 @@ class DemoSummary(BaseModel):
     declined: int
     on_scene: int = Field(description="Orders whose officer reported on scene.")
     orders_not_on_handset: int = Field(description="Orders the server sent that never reached the unit's device.")
+    backing: list[AlertBacking] = Field(description="Each stored alert's match and the faces behind it, in order.")
     face_to_feed: Latency = Field(
         description="From the first frame with the subject in view to the alert on the operator's feed (real time)."
     )
@@ -188,6 +199,7 @@ def summarise(
         declined=sum(DispatchState.DECLINED in answered.get(o.dispatch_id, set()) for o in orders),
         on_scene=sum(DispatchState.ON_SCENE in answered.get(o.dispatch_id, set()) for o in orders),
         orders_not_on_handset=sum(o.dispatch_id not in reached for o in orders),
+        backing=[_backing(alert) for alert in sorted(alerts, key=lambda a: a.raised_at)],
         face_to_feed=Latency.of(
             _from_in_view(appearances, [(s.alert.device_id, s.alert.subject_id, s.arrived_at) for s in on_screen])
         ),
@@ -201,6 +213,17 @@ def summarise(
             _confirmation_to_on_scene(alerts, incidents, orders, answers, sim_time_of)
         ),
         autopilot=autopilot,
+    )
+
+
+def _backing(alert: Alert) -> AlertBacking:
+    evidence = AlertEvidence.model_validate(alert.evidence) if alert.evidence is not None else None
+    return AlertBacking(
+        subject_id=alert.subject_id,
+        distance=alert.distance,
+        threshold=alert.threshold,
+        faces_searched=evidence.faces_searched if evidence is not None else None,
+        matched_qualities=evidence.matched_qualities if evidence is not None else [alert.quality_score],
     )
 
 

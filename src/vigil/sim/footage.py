@@ -400,7 +400,9 @@ def _prepare(actors: Sequence[Actor]) -> list[tuple[Actor, tuple[Sprite, ...]]]:
             detections = finder.detect(small)
             if not detections:
                 raise NoFaceFound("HOG finds no face in this photo; give the Actor's face_box", source=str(actor.photo))
-            face = max(detections, key=lambda d: d.box.area).box.scaled(1.0 / scale)
+            height, width = small.shape[:2]
+            chosen = max(detections, key=lambda d: d.box.area_within(width, height))
+            face = chosen.box.scaled(1.0 / scale)
         prepared.append((replace(actor, face_box=face), cut_out(photo, face)))
     return prepared
 

@@ -25,6 +25,7 @@ from vigil.vision.detection import Box, Detection
 from vigil.vision.errors import ModelLoadFailed
 from vigil.vision.image import RgbImage
 from vigil.vision.models import BLAZEFACE_SHORT_RANGE, locate_model
+from vigil.vision.native_stderr import withholding_stderr_lines
 
 # The short-range model's own input side, and the coarsest pass: the whole image shrunk to 128 px.
 _NATIVE_SIDE_PX = 128
@@ -45,6 +46,7 @@ _PYRAMID_STEP = 4.0
 _BAND_MODEL_PX = (24.0, 96.0)
 # MediaPipe clips logits to ±100; ±80 keeps exp() finite in float32.
 _LOGIT_LIMIT = 80.0
+_DELEGATE_ANNOUNCEMENT = b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
 
 # From BlazeFace's box (centre cx, cy, size w, h) to dlib HOG's framing of the same face: centre
 # (cx + _HOG_SHIFT_X·w, cy + _HOG_SHIFT_Y·h), size (_HOG_SCALE_X·w, _HOG_SCALE_Y·h). Measured as medians over
@@ -186,6 +188,9 @@ class _Pass:
         self._path = path
         try:
             self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+            # The runtime announces its CPU delegate on the process's first preparation of a model.
+            with withholding_stderr_lines(_DELEGATE_ANNOUNCEMENT):
+                self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelLoadFailed(f"ai-edge-litert cannot load {path.name}: {exc}", path=path) from exc
         self._input_index = int(self._interpreter.get_input_details()[0]["index"])

@@ -46,6 +46,23 @@ class Box:
         overlap = width * height
         return overlap / (self.area + other.area - overlap)
 
+    def clipped(self, width: float, height: float) -> "Box | None":
+        """The part of the box inside an image of ``width`` × ``height`` pixels; None when no part is inside.
+
+        Detectors may report a face cut off by the image's edge with a box reaching past it (the landmark model
+        wants the whole face's framing); choosing, measuring, cropping and comparing faces use the visible part.
+        """
+        left, top = max(self.left, 0.0), max(self.top, 0.0)
+        right, bottom = min(self.right, float(width)), min(self.bottom, float(height))
+        if right <= left or bottom <= top:
+            return None
+        return Box(left, top, right, bottom)
+
+    def area_within(self, width: float, height: float) -> float:
+        """Area in square pixels of the part inside an image of ``width`` × ``height`` pixels (0 if none)."""
+        visible = self.clipped(width, height)
+        return 0.0 if visible is None else visible.area
+
     def scaled(self, factor: float) -> "Box":
         """The same box in an image resized by ``factor`` (new size / old size)."""
         return Box(self.left * factor, self.top * factor, self.right * factor, self.bottom * factor)

@@ -1,6 +1,8 @@
 """Run a verification benchmark: embed every image of a pairs list once, score the pairs, summarise.
 
-Each image contributes its largest face. An image that cannot be read, or in which no face is found, makes
+Each image contributes the face it is of (:func:`~vigil.vision.engine.photo_subject`: the most central of its
+large faces, sizes measured inside the image, so a bystander cut off at the edge does not beat the subject). An
+image that cannot be read, or in which no face is found, makes
 every pair it belongs to a *failed* pair, listed by file in the report: never silently dropped.
 """
 
@@ -12,11 +14,11 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.vision.embedding import face_distance
-from vigil.vision.engine import FaceEngine
+from vigil.vision.engine import FaceEngine, photo_subject
 from vigil.vision.errors import ImageError
 from vigil.vision.image import load_image
 from vigil.vision.pairs import ImagePair
-from vigil.vision.verification import FailedPair, VerificationReport, summarise_verification
+from vigil.vision.verification import FailedPair, PairVerdict, VerificationReport, summarise_verification
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``(images_done, images_total)`` after each image."""
@@ -30,17 +32,23 @@ class ScoredPairs:
         genuine: distances of same-person pairs, shape (g,).
         impostor: distances of different-person pairs, shape (i,).
         failed: the pairs without a distance, with the reason.
+        scored: every scored pair with its distance, in file order.
     """
 
     genuine: npt.NDArray[np.float64]
     impostor: npt.NDArray[np.float64]
     failed: list[FailedPair]
+    scored: list[tuple[ImagePair, float]]
+
+
+ImageEmbedder = Callable[[Path], "npt.NDArray[np.float32] | str"]
+"""Embeds the face an image is of; returns why not (no face found, unreadable) as text."""
 
 
 def score_pairs(
     engine: FaceEngine, pairs: Sequence[ImagePair], *, on_progress: ProgressCallback | None = None
 ) -> ScoredPairs:
-    """Embed every image of the pairs once (its largest face) and measure each pair's distance.
+    """Embed every image of the pairs once (the face it is of) and measure each pair's distance.
 
     Args:
         engine: the engine that finds and embeds faces.
@@ -50,11 +58,21 @@ def score_pairs(
     Returns:
         Genuine and impostor distances, and the failed pairs.
     """
+    return score_pairs_with(lambda path: _embed_subject(engine, path), pairs, on_progress=on_progress)
+
+
+def score_pairs_with(
+    embed: ImageEmbedder, pairs: Sequence[ImagePair], *, on_progress: ProgressCallback | None = None
+) -> ScoredPairs:
+    """:func:`score_pairs` with any way of embedding an image (another library's, for a side-by-side run).
+
+    Distances are Euclidean between the embeddings ``embed`` returns.
+    """
     images = list(dict.fromkeys(path for pair in pairs for path in (pair.first, pair.second)))
     embeddings: dict[Path, npt.NDArray[np.float32]] = {}
     failures: dict[Path, str] = {}
     for done, path in enumerate(images, start=1):
-        outcome = _embed_largest_face(engine, path)
+        outcome = embed(path)
         if isinstance(outcome, str):
             failures[path] = outcome
         else:
@@ -65,6 +83,7 @@ def score_pairs(
     genuine: list[float] = []
     impostor: list[float] = []
     failed: list[FailedPair] = []
+    scored: list[tuple[ImagePair, float]] = []
     for pair in pairs:
         reasons = [f"{path.name}: {failures[path]}" for path in (pair.first, pair.second) if path in failures]
         if reasons:
@@ -72,8 +91,12 @@ def score_pairs(
             continue
         distance = face_distance(embeddings[pair.first], embeddings[pair.second])
         (genuine if pair.same else impostor).append(distance)
+        scored.append((pair, distance))
     return ScoredPairs(
-        genuine=np.asarray(genuine, dtype=np.float64), impostor=np.asarray(impostor, dtype=np.float64), failed=failed
+        genuine=np.asarray(genuine, dtype=np.float64),
+        impostor=np.asarray(impostor, dtype=np.float64),
+        failed=failed,
+        scored=scored,
     )
 
 
@@ -82,6 +105,7 @@ def evaluate_pairs(
     pairs: Sequence[ImagePair],
     *,
     threshold: float,
+    details: bool = False,
     on_progress: ProgressCallback | None = None,
 ) -> VerificationReport:
     """Score labelled pairs with a face engine and summarise: TAR at FAR, EER, accuracy, failed pairs.
@@ -90,34 +114,66 @@ def evaluate_pairs(
         engine: the engine that finds and embeds faces.
         pairs: the labelled pairs.
         threshold: the distance threshold of the report's accuracy figures.
+        details: list every scored pair with its distance and verdict in the report.
         on_progress: optional progress callback.
 
     Returns:
         The benchmark's report.
     """
-    scored = score_pairs(engine, pairs, on_progress=on_progress)
-    return summarise_verification(
-        genuine_distances=scored.genuine,
-        impostor_distances=scored.impostor,
-        failed=scored.failed,
+    return summarise_scored(
+        score_pairs(engine, pairs, on_progress=on_progress),
         total_pairs=len(pairs),
-        default_threshold=threshold,
+        threshold=threshold,
+        details=details,
     )
 
 
-def _embed_largest_face(engine: FaceEngine, path: Path) -> npt.NDArray[np.float32] | str:
-    """The embedding of the image's largest face, or why there is none."""
+def summarise_scored(
+    scored: ScoredPairs, *, total_pairs: int, threshold: float, details: bool = False
+) -> VerificationReport:
+    """The report of scored pairs (see :func:`~vigil.vision.verification.summarise_verification`).
+
+    Args:
+        scored: the pairs' distances and failures.
+        total_pairs: pairs in the pairs file.
+        threshold: the distance threshold of the accuracy figures and verdicts.
+        details: list every scored pair with its distance and verdict.
+    """
+    report = summarise_verification(
+        genuine_distances=scored.genuine,
+        impostor_distances=scored.impostor,
+        failed=scored.failed,
+        total_pairs=total_pairs,
+        default_threshold=threshold,
+    )
+    if not details:
+        return report
+    verdicts = [
+        PairVerdict(
+            first=pair.first,
+            second=pair.second,
+            same=pair.same,
+            distance=distance,
+            accepted=distance <= threshold,
+            correct=(distance <= threshold) == pair.same,
+        )
+        for pair, distance in scored.scored
+    ]
+    return report.model_copy(update={"details": verdicts})
+
+
+def _embed_subject(engine: FaceEngine, path: Path) -> npt.NDArray[np.float32] | str:
+    """The embedding of the face the image is of, or why there is none."""
     try:
         image = load_image(path)
     except FileNotFoundError:
         return "image file not found"
     except ImageError as exc:
         return str(exc)
-    faces = engine.find_faces(image)
-    if not faces:
+    subject = photo_subject(engine.find_faces(image), width=image.shape[1], height=image.shape[0])
+    if subject is None:
         return "no face found"
-    largest = max(faces, key=lambda face: face.detection.box.area)
-    embedding = engine.embed([largest])[0].embedding
+    embedding = engine.embed([subject])[0].embedding
     if embedding is None:
         raise RuntimeError("the engine returned a face without an embedding")
     return embedding

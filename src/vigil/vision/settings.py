@@ -15,6 +15,9 @@ from vigil.vision.model_cache import ensure_onnx_model
 from vigil.vision.onnx_embedder import OnnxEmbedder
 from vigil.vision.quality import QualityPolicy
 
+DEFAULT_MAX_SIDE_PX = 1600
+"""Images are shrunk to this long side before detection, in every command alike."""
+
 
 class HogDetectorSettings(BaseModel):
     """dlib's HOG detector: accurate on stills, about 100 ms a 640×360 frame at upsample 1."""
@@ -78,7 +81,9 @@ class VisionSettings(BaseModel):
     detector: DetectorSettings = Field(default_factory=HogDetectorSettings, description="Face detector backend.")
     embedder: EmbedderSettings = Field(default_factory=OnnxEmbedderSettings, description="Embedding backend.")
     quality: QualityPolicy = Field(default_factory=QualityPolicy, description="Face quality bounds.")
-    max_side_px: int = Field(1600, ge=64, le=16384, description="Images are shrunk to this long side before detection.")
+    max_side_px: int = Field(
+        DEFAULT_MAX_SIDE_PX, ge=64, le=16384, description="Images are shrunk to this long side before detection."
+    )
     match_threshold: float = Field(
         DEFAULT_THRESHOLD, gt=0, le=2, description="Embedding distance at or below which two faces are the same person."
     )

@@ -13,7 +13,7 @@ threshold t.
   at that threshold; for f = 0 it is the fraction of genuine distances strictly below the smallest impostor
   distance.
   With n impostor pairs FAR moves in steps of 1/n, so a target below 1/n is met only as FAR = 0 (FAR = 0.001
-  with fewer than 1,000 impostor pairs, say); it is reported as computed.
+  with fewer than 1,000 impostor pairs, say); it is reported as computed, with a warning.
 * EER, the equal error rate: t sweeps every observed distance and stops where |FAR(t) − FRR(t)| is smallest
   (on a tie, where (FAR + FRR)/2 is smaller, then at the lower t); the EER is (FAR + FRR)/2 there. The
   empirical curves are steps that seldom cross exactly, so this is the midpoint at their nearest approach,
@@ -48,6 +48,19 @@ class FailedPair(BaseModel):
     second: Path = Field(description="The second image of the pair.")
     same: bool = Field(description="True when the pair is labelled as one person (a genuine pair).")
     reason: str = Field(description="Why it was not scored, e.g. no face found or the image is unreadable.")
+
+
+class PairVerdict(BaseModel):
+    """One scored pair and the decision at the report's threshold."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    first: Path
+    second: Path
+    same: bool = Field(description="The label: one person (genuine) or two (impostor).")
+    distance: float = Field(description="Embedding distance of the pair's faces.")
+    accepted: bool = Field(description="distance ≤ the default threshold: taken as one person.")
+    correct: bool = Field(description="accepted == same.")
 
 
 class VerificationReport(BaseModel):
@@ -97,6 +110,12 @@ class VerificationReport(BaseModel):
             "Correct decisions / all pairs at default_threshold, a failed pair counting as the answer "
             '"not the same person"; null for an empty pairs file.'
         )
+    )
+    warnings: list[str] = Field(
+        default_factory=list, description="Figures the pairs cannot support, e.g. a FAR below 1 / impostor pairs."
+    )
+    details: list[PairVerdict] | None = Field(
+        None, description="Every scored pair with its distance and verdict, in file order (when asked for)."
     )
 
 
@@ -149,6 +168,13 @@ def summarise_verification(
     accepted_impostor = int(np.searchsorted(impostor, default_threshold, side="right"))
     correct = accepted_genuine + impostor.size - accepted_impostor
     failed_impostors = sum(not pair.same for pair in failed)
+    warnings = [
+        f"TAR at FAR {_far_key(target)} rests on {impostor.size:,} impostor pairs, whose smallest non-zero FAR is "
+        f"1/{impostor.size:,} = {1 / impostor.size:.2g}: it is the TAR at FAR 0; "
+        f"resolving FAR {_far_key(target)} needs at least {int(np.ceil(1 / target)):,} impostor pairs"
+        for target in far_targets
+        if impostor.size and 0 < target < 1 / impostor.size
+    ]
     return VerificationReport(
         pairs=total_pairs,
         genuine=genuine.size,
@@ -162,6 +188,7 @@ def summarise_verification(
         default_threshold=default_threshold,
         accuracy_at_default_threshold=correct / scored if scored else None,
         accuracy_all_pairs=(correct + failed_impostors) / total_pairs if total_pairs else None,
+        warnings=warnings,
     )
 
 

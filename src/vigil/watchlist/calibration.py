@@ -25,13 +25,11 @@ import numpy.typing as npt
 from pydantic import BaseModel, Field
 
 from vigil.vision.engine import FaceEngine
-from vigil.vision.errors import ImageError
-from vigil.vision.image import load_image
 from vigil.watchlist.errors import CalibrationError
+from vigil.watchlist.labelled_faces import LabelledFaces, embed_identities
 
 FACES_PER_REPORT = 10_000
 _EMPIRICAL_MIN_COUNT = 10
-_PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
 
 
 class LabelledDistances(BaseModel):
@@ -140,49 +138,25 @@ def distances_from_identities(
 ) -> LabelledDistances:
     """Embed a folder of identities (one sub-folder of photos per person) and measure every pair.
 
-    Each photo contributes its largest face; a photo without one is skipped and listed.
+    Each photo contributes the face it is of; a photo without one is skipped and listed.
 
     Raises:
         CalibrationError: fewer than two people with a usable photo.
     """
-    people = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
-    photos = [
-        (photo, number)
-        for number, person in enumerate(people)
-        for photo in sorted(person.iterdir())
-        if photo.suffix.lower() in _PHOTO_SUFFIXES
-    ]
-    embeddings: list[npt.NDArray[np.float32]] = []
-    owners: list[int] = []
-    skipped = []
-    for done, (photo, owner) in enumerate(photos, start=1):
-        try:
-            faces = engine.find_faces(load_image(photo))
-        except ImageError as exc:
-            skipped.append(str(exc))
-            faces = []
-        else:
-            if not faces:
-                skipped.append(f"{photo}: no face found")
-        if faces:
-            largest = engine.embed([max(faces, key=lambda face: face.detection.box.area)])[0]
-            if largest.embedding is not None:
-                embeddings.append(largest.embedding)
-                owners.append(owner)
-        if on_progress is not None:
-            on_progress(done, len(photos))
-    if len(set(owners)) < 2:
-        raise CalibrationError(
-            f"{folder} needs a sub-folder of photos for each of at least two people; found {len(set(owners))} "
-            "with a usable face"
-        )
-    matrix = np.stack(embeddings).astype(np.float64)
+    return pair_distances(embed_identities(engine, folder, on_progress=on_progress))
+
+
+def pair_distances(faces: LabelledFaces) -> LabelledDistances:
+    """Every pair of labelled faces, as same-person (genuine) and different-person (impostor) distances."""
+    matrix = faces.embeddings.astype(np.float64)
     squared = np.einsum("ij,ij->i", matrix, matrix)
     distances = np.sqrt(np.maximum(squared[:, None] + squared[None, :] - 2.0 * matrix @ matrix.T, 0.0))
     upper = np.triu(np.ones(distances.shape, dtype=bool), k=1)
-    same = np.equal.outer(np.asarray(owners), np.asarray(owners))
-    genuine = distances[upper & same].tolist()
-    impostor = distances[upper & ~same].tolist()
+    same = np.equal.outer(faces.owners, faces.owners)
     return LabelledDistances(
-        identities=len(set(owners)), photos=len(embeddings), skipped=skipped, genuine=genuine, impostor=impostor
+        identities=faces.identities,
+        photos=int(faces.owners.size),
+        skipped=list(faces.skipped),
+        genuine=distances[upper & same].tolist(),
+        impostor=distances[upper & ~same].tolist(),
     )

@@ -22,6 +22,7 @@ from vigil.watchlist.errors import (
     SubjectNotFound,
     WatchlistFileError,
 )
+from vigil.watchlist.operating_point import threshold_for_size
 from vigil.watchlist.subject import Subject, Template, utc_now
 
 SCHEMA_VERSION = 1
@@ -50,9 +51,7 @@ CREATE TABLE templates (
 CREATE INDEX templates_by_subject ON templates(subject_id);
 """
 
-DEFAULT_WATCHLIST_THRESHOLD = 0.5
-"""Operating distance threshold of a new watchlist, stricter than dlib's 1:1 figure of 0.6 because every probe is
-compared with every entry; `vigil calibrate` replaces it with one measured for the watchlist's size."""
+_BY_SIZE = "by_size"
 
 
 @dataclass(frozen=True)
@@ -71,8 +70,14 @@ class WatchlistStore:
         self.path = path
 
     @classmethod
-    def create(cls, path: Path, *, name: str, threshold: float = DEFAULT_WATCHLIST_THRESHOLD) -> "WatchlistStore":
+    def create(cls, path: Path, *, name: str, threshold: float | None = None) -> "WatchlistStore":
         """Create a new, empty watchlist file.
+
+        Args:
+            path: where.
+            name: a name people recognise.
+            threshold: the operating distance threshold; None: chosen by the watchlist's size
+                (:func:`~vigil.watchlist.operating_point.threshold_for_size`).
 
         Raises:
             WatchlistFileError: the file already exists.
@@ -88,7 +93,7 @@ class WatchlistStore:
                 [
                     ("watchlist_id", str(uuid.uuid4())),
                     ("name", name),
-                    ("threshold", repr(float(threshold))),
+                    ("threshold", _BY_SIZE if threshold is None else repr(float(threshold))),
                     ("version", "1"),
                     ("created_at", utc_now().isoformat()),
                 ],
@@ -158,20 +163,31 @@ class WatchlistStore:
         return int(self._meta("version"))
 
     @property
-    def threshold(self) -> float:
-        """The operating distance threshold: a probe at or below it matches."""
-        return float(self._meta("threshold"))
+    def chosen_threshold(self) -> float | None:
+        """The threshold a person set (by calibration or at creation); None when it follows the size."""
+        value = self._meta("threshold")
+        return None if value == _BY_SIZE else float(value)
 
-    def set_threshold(self, threshold: float) -> None:
-        """Store a new operating threshold (from calibration).
+    @property
+    def threshold(self) -> float:
+        """The operating distance threshold: a probe at or below it matches.
+
+        The chosen one, else the one for the number of live subjects (at least one).
+        """
+        chosen = self.chosen_threshold
+        return chosen if chosen is not None else threshold_for_size(len(self.live_entries()))
+
+    def set_threshold(self, threshold: float | None) -> None:
+        """Store a new operating threshold (from calibration), or None to follow the watchlist's size again.
 
         Raises:
             ValueError: the threshold is not in (0, 2].
         """
-        if not 0 < threshold <= 2:
+        if threshold is not None and not 0 < threshold <= 2:
             raise ValueError(f"a distance threshold lies in (0, 2], got {threshold}")
+        value = _BY_SIZE if threshold is None else repr(float(threshold))
         with self._db:
-            self._db.execute("UPDATE meta SET value = ? WHERE key = 'threshold'", (repr(float(threshold)),))
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'threshold'", (value,))
             self._bump_version()
 
     def add(self, subject: Subject, templates: Sequence[Template]) -> None:

@@ -30,11 +30,14 @@ from vigil.command.watchlists.errors import (
     SubjectStateConflict,
     TwoPersonRuleBroken,
 )
-from vigil.command.watchlists.models import DevicePackage, SubjectState, VersionReason, WatchlistVersion
+from vigil.command.watchlists.models import DevicePackage, SubjectState, VersionReason, Watchlist, WatchlistVersion
+from vigil.command.watchlists.service import watchlist_out
 from vigil.command.watchlists.subjects import approve_subject, propose_subject, remove_subject
+from vigil.command.watchlists.versions import device_package, sync_packages
 from vigil.events import WatchlistAvailable, parse_event, utc_now
 from vigil.watchlist.errors import PackageExpired
 from vigil.watchlist.keys import load_verify_key
+from vigil.watchlist.operating_point import threshold_for_size
 from vigil.watchlist.package import open_package
 
 
@@ -312,3 +315,33 @@ def test_packages_wait_for_the_deployment_window_and_are_renewed_before_they_lap
         )
         == 0
     )
+
+
+@pytest.mark.parametrize("chosen", [None, 0.41])
+def test_each_version_carries_its_threshold_to_the_devices_by_size_unless_a_supervisor_chose_one(
+    database: Database, tmp_path: Path, probe_jpeg: bytes, chosen: float | None
+) -> None:
+    keys = make_keys(tmp_path)
+    now = utc_now()
+    watchlist_id = new_watchlist(database, now, threshold=chosen)
+    device_key = device_with_key(database, keys, "cam-1", "A-1", now)
+    assign(database, keys, watchlist_id, "cam-1", now)
+    thresholds = []
+    for number, subject_id in enumerate(["suspect-1", "suspect-2", "suspect-3"], start=1):
+        version = live_subject(database, keys, watchlist_id, subject_id, probe_jpeg, now=now, seed=number)
+        with database.session() as session:
+            sync_packages(session=session, keys=keys.package_keys, public_url="https://cc.example", now=now)
+            session.commit()
+            made = session.get_one(WatchlistVersion, version)
+            data = device_package(session=session, device_id="cam-1", version=version)
+            out = watchlist_out(session=session, watchlist=session.get_one(Watchlist, watchlist_id))
+        package = open_package(
+            data, verify_key=load_verify_key(keys.verify_key_file), device_key=device_key, now=now, device_id="cam-1"
+        )
+        expected = chosen if chosen is not None else threshold_for_size(number)
+        assert made.threshold == pytest.approx(expected)
+        assert package.header.threshold == pytest.approx(expected)
+        assert (out.threshold, out.operating_threshold) == (chosen, pytest.approx(expected))
+        thresholds.append(made.threshold)
+    if chosen is None:
+        assert thresholds[0] > thresholds[1] > thresholds[2]  # more people listed: stricter

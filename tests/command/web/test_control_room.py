@@ -31,7 +31,8 @@ from tests.command.web.conftest import (
     wrong_code,
 )
 from vigil.command.watchlists.subjects import propose_subject
-from vigil.events import DispatchCancelled, DispatchOrder, utc_now
+from vigil.events import AlertEvidence, DispatchCancelled, DispatchOrder, utc_now
+from vigil.watchlist.operating_point import threshold_for_size
 
 
 def test_an_operator_confirms_an_alert_narrows_the_area_dispatches_two_units_and_closes(
@@ -62,7 +63,22 @@ def test_an_operator_confirms_an_alert_narrows_the_area_dispatches_two_units_and
     expect(board).to_have_count(5)
     expect(page.locator("[data-testid=unit-board] tr[data-unit='A-1']")).to_contain_text("Alpha 1AvailableR-101")
 
-    raised = alert(control_room.probe_jpeg, location=CAMERA, watchlist_version=control_room.watchlist_version)
+    evidence = AlertEvidence(
+        faces_searched=7,
+        matched_qualities=[0.62, 0.48],
+        best_frame=41,
+        best_video_s=1.64,
+        first_seen_frame=12,
+        decided_frame=47,
+        decided_video_s=1.88,
+    )
+    raised = alert(
+        control_room.probe_jpeg,
+        location=CAMERA,
+        watchlist_version=control_room.watchlist_version,
+        frames=2,
+        evidence=evidence,
+    )
     control_room.camera_sends(raised)
     item = page.locator(f"[data-testid=alert-queue] .queue-item[data-alert='{raised.alert_id}']")
     expect(item).to_be_visible(timeout=TIMEOUT_MS)
@@ -85,7 +101,7 @@ def test_an_operator_confirms_an_alert_narrows_the_area_dispatches_two_units_and
     expect(review.locator("[data-testid=officer]")).to_have_text("Adam 12 (unit A-12)")
     expect(review.locator("[data-testid=device]")).to_have_text("cam-1")
     expect(review.locator("[data-testid=place]")).to_have_text("51.50810, -0.12810 ±8 m")
-    expect(review.locator("[data-testid=quality]")).to_have_text("0.80 over 4 frame(s)")
+    expect(review.locator("[data-testid=quality]")).to_have_text("2 of 7 faces searched matched, quality 0.62, 0.48")
     for role in ("probe", "enrolled"):
         image = review.locator(f".face.{role} img")
         expect(image).to_be_visible()
@@ -185,7 +201,22 @@ def test_dismissing_an_alert_needs_a_reason_and_large_type_enlarges_the_page(
     page = screen.page
     sign_in(page, control_room.people["operator"])
     expect(page.locator("[data-testid=feed-link]")).to_have_text("Live", timeout=TIMEOUT_MS)
-    raised = alert(control_room.probe_jpeg, location=CAMERA, watchlist_version=control_room.watchlist_version)
+    evidence = AlertEvidence(
+        faces_searched=7,
+        matched_qualities=[0.62, 0.48],
+        best_frame=41,
+        best_video_s=1.64,
+        first_seen_frame=12,
+        decided_frame=47,
+        decided_video_s=1.88,
+    )
+    raised = alert(
+        control_room.probe_jpeg,
+        location=CAMERA,
+        watchlist_version=control_room.watchlist_version,
+        frames=2,
+        evidence=evidence,
+    )
     control_room.camera_sends(raised)
     item = page.locator(f".queue-item[data-alert='{raised.alert_id}']")
     expect(item).to_be_visible(timeout=TIMEOUT_MS)
@@ -236,6 +267,10 @@ def test_supervisors_propose_and_approve_watchlist_entries_with_their_quality_ve
     expect(subjects.locator("tr[data-subject='biden']")).to_contain_text("Proposed", timeout=TIMEOUT_MS)
     expect(subjects.locator("tr[data-subject='biden']")).to_contain_text("expires in 2 days")
     expect(subjects.locator("tr[data-subject='obama']")).to_contain_text("Live")
+    # One person listed, no threshold chosen: the version carries the one for its size.
+    expect(page.get_by_role("heading", level=2, name="Op Falcon")).to_contain_text(
+        f"threshold {threshold_for_size(1):.3f}, by its size"
+    )
 
     form = page.locator("[data-testid=proposal-form]")
     form.locator("input[name=subject_id]").fill("case-2024-0042")

@@ -109,7 +109,7 @@ export async function showReview(panel: HTMLElement, alertId: string, actions: R
       ...fact("Legal basis", subject?.legal_basis ?? "—", "legal-basis"),
       ...fact("Notes", subject?.notes || "—", "notes"),
       ...fact("Watchlist", subject ? `${subject.watchlist_name} (expires ${when(subject.expires_at)})` : "—"),
-      ...fact("Quality", `${detail.quality_score.toFixed(2)} over ${detail.frames} frame(s)`, "quality"),
+      ...fact("Quality", evidenceText(detail), "quality"),
       ...fact("Officer", `${detail.officer} (unit ${detail.unit_id})`, "officer"),
       ...fact("Device", detail.device_id, "device"),
       ...fact("Place", place, "place"),
@@ -122,4 +122,12 @@ export async function showReview(panel: HTMLElement, alertId: string, actions: R
     error,
   );
   if (!decided) confirm.focus();
+}
+
+/** How many faces backed the match and how good they were: the reviewer weighs one poor face against several good. */
+function evidenceText(detail: ReviewDetail): string {
+  const evidence = detail.evidence;
+  if (evidence === null) return `${detail.quality_score.toFixed(2)} over ${detail.frames} frame(s)`;
+  const qualities = evidence.matched_qualities.map((score) => score.toFixed(2)).join(", ");
+  return `${evidence.matched_qualities.length} of ${evidence.faces_searched} faces searched matched, quality ${qualities}`;
 }

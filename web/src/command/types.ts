@@ -74,6 +74,12 @@ export interface ReviewSubject {
   readonly expires_at: string;
 }
 
+/** Which faces of the person's track backed an alert (events.AlertEvidence). */
+export interface AlertEvidence {
+  readonly faces_searched: number;
+  readonly matched_qualities: readonly number[];
+}
+
 export interface ReviewDetail {
   readonly alert_id: string;
   readonly probe_url: string | null;
@@ -83,6 +89,7 @@ export interface ReviewDetail {
   readonly margin: number;
   readonly quality_score: number;
   readonly frames: number;
+  readonly evidence: AlertEvidence | null;
   readonly device_id: string;
   readonly unit_id: string;
   readonly officer: string;
@@ -208,7 +215,10 @@ export interface WatchlistSubject {
 export interface Watchlist {
   readonly watchlist_id: string;
   readonly name: string;
-  readonly threshold: number;
+  /** The threshold a supervisor chose; null: it follows the watchlist's size. */
+  readonly threshold: number | null;
+  /** The threshold its current version's packages carry; null before the first version. */
+  readonly operating_threshold: number | null;
   readonly current_version: number | null;
   readonly counts: Record<string, number>;
 }

@@ -154,7 +154,7 @@ export async function showWatchlists(pane: HTMLElement, user: CurrentUser): Prom
     const reload = async (): Promise<void> => {
       const detail = await get<WatchlistDetail>(`/api/v1/watchlists/${watchlist.watchlist_id}`);
       const shown = detail.watchlist;
-      setText(heading, `${shown.name} (threshold ${shown.threshold.toFixed(2)}, version ${shown.current_version ?? "none"})`);
+      setText(heading, `${shown.name} (${thresholdText(shown)}, version ${shown.current_version ?? "none"})`);
       const subjects = [...detail.subjects].sort((a, b) => Date.parse(a.expires_at) - Date.parse(b.expires_at));
       rows.replaceChildren(...subjects.map((subject) => subjectRow(subject, user, () => void reload())));
     };
@@ -191,4 +191,12 @@ export async function showWatchlists(pane: HTMLElement, user: CurrentUser): Prom
   );
   const first = lists.watchlists[0];
   if (first !== undefined) await open(first);
+}
+
+/** The threshold in force, and whether a supervisor chose it or it follows the watchlist's size. */
+function thresholdText(watchlist: Watchlist): string {
+  const chosen = watchlist.threshold !== null;
+  const value = watchlist.operating_threshold ?? watchlist.threshold;
+  const how = chosen ? "chosen" : "by its size";
+  return value === null ? `threshold ${how}` : `threshold ${value.toFixed(3)}, ${how}`;
 }

@@ -31,6 +31,7 @@ class Alert(Base):
     quality_score: Mapped[float]
     quality_parts: Mapped[dict[str, Any]]
     frames: Mapped[int]
+    evidence: Mapped[dict[str, Any] | None]  # AlertEvidence: the faces that backed it; null from older devices
     first_seen_at: Mapped[datetime]
     raised_at: Mapped[datetime] = mapped_column(index=True)
     lat: Mapped[float | None]

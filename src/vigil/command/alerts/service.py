@@ -35,6 +35,7 @@ def record_alert(*, session: Session, event: AlertRaised, received_at: datetime)
         quality_score=event.quality.score,
         quality_parts=dict(event.quality.parts),
         frames=event.frames,
+        evidence=event.evidence.model_dump() if event.evidence is not None else None,
         first_seen_at=event.first_seen_at,
         raised_at=event.at,
         lat=location.lat if location is not None else None,

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from vigil.events import ReviewDecision
+from vigil.events import AlertEvidence, ReviewDecision
 from vigil.watchlist.subject import SubjectCategory
 
 
@@ -41,7 +41,7 @@ class ReviewSubject(BaseModel):
 
     watchlist_id: uuid.UUID
     watchlist_name: str
-    watchlist_threshold: float
+    watchlist_threshold: float = Field(description="The threshold the matched watchlist version carried.")
     subject_id: str
     display_name: str
     category: SubjectCategory
@@ -62,9 +62,12 @@ class ReviewDetail(BaseModel):
     distance: float = Field(description="Embedding distance of the match (smaller is closer).")
     threshold: float = Field(description="The device's threshold when it matched.")
     margin: float = Field(description="threshold − distance: how far inside the threshold the match is.")
-    quality_score: float
+    quality_score: float = Field(description="Quality of the nearest matching face, 0–1.")
     quality_parts: dict[str, Any]
-    frames: int
+    frames: int = Field(description="Faces of the person's track that matched the subject.")
+    evidence: AlertEvidence | None = Field(
+        description="Every matching face's quality and how many faces were searched; null from older devices."
+    )
     device_id: str
     unit_id: str
     officer: str = Field(description="The unit's call sign.")

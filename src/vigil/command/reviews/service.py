@@ -45,7 +45,7 @@ from vigil.command.watchlists.service import DEPLOYMENT_AREA_LIMITS
 from vigil.dispatch.area_geojson import parse_area
 from vigil.dispatch.errors import DispatchError
 from vigil.dispatch.geodesy import GeoPoint
-from vigil.events import AlertReviewed, ReviewDecision
+from vigil.events import AlertEvidence, AlertReviewed, ReviewDecision
 
 REVIEWER_ROLES = frozenset({"operator", "supervisor"})
 
@@ -125,7 +125,7 @@ def review_detail(*, session: Session, alert_id: uuid.UUID, actor: Actor, now: d
         subject = ReviewSubject(
             watchlist_id=watchlist.watchlist_id,
             watchlist_name=watchlist.name,
-            watchlist_threshold=watchlist.threshold,
+            watchlist_threshold=session.get_one(WatchlistVersion, alert.watchlist_version).threshold,
             subject_id=row.subject_id,
             display_name=row.display_name,
             category=row.category,
@@ -157,6 +157,7 @@ def review_detail(*, session: Session, alert_id: uuid.UUID, actor: Actor, now: d
         quality_score=alert.quality_score,
         quality_parts=alert.quality_parts,
         frames=alert.frames,
+        evidence=AlertEvidence.model_validate(alert.evidence) if alert.evidence is not None else None,
         device_id=alert.device_id,
         unit_id=alert.unit_id,
         officer=unit.call_sign if unit is not None else alert.unit_id,

@@ -46,7 +46,7 @@ class Watchlist(Base):
 
     watchlist_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    threshold: Mapped[float]
+    threshold: Mapped[float | None]  # chosen by a supervisor; None: by the live subjects' number, per version
     area: Mapped[dict[str, Any] | None]  # GeoJSON of the deployment's area, if scoped
     starts_at: Mapped[datetime | None]
     ends_at: Mapped[datetime | None]
@@ -109,6 +109,7 @@ class WatchlistVersion(Base):
     created_at: Mapped[datetime]
     valid_until: Mapped[datetime]
     subject_ids: Mapped[list[str]] = mapped_column(JsonDocument)  # the live subjects it holds, by id
+    threshold: Mapped[float]  # the operating threshold its packages carry
 
 
 class WatchlistDevice(Base):

@@ -150,6 +150,11 @@ def watchlist_out(*, session: Session, watchlist: Watchlist) -> WatchlistOut:
         watchlist_id=watchlist.watchlist_id,
         name=watchlist.name,
         threshold=watchlist.threshold,
+        operating_threshold=(
+            session.get_one(WatchlistVersion, watchlist.current_version).threshold
+            if watchlist.current_version is not None
+            else None
+        ),
         area=watchlist.area,
         starts_at=watchlist.starts_at,
         ends_at=watchlist.ends_at,
@@ -216,6 +221,7 @@ def version_out(version: WatchlistVersion) -> VersionOut:
         created_at=version.created_at,
         valid_until=version.valid_until,
         subject_ids=list(version.subject_ids),
+        threshold=version.threshold,
     )
 
 

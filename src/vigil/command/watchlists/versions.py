@@ -44,6 +44,7 @@ from vigil.command.watchlists.models import (
 )
 from vigil.command.watchlists.schemas import WatchlistVersionMade
 from vigil.events import WatchlistAvailable
+from vigil.watchlist.operating_point import threshold_for_size
 from vigil.watchlist.package import export_package
 from vigil.watchlist.store import WatchlistEntry
 from vigil.watchlist.subject import Subject, Template
@@ -84,6 +85,7 @@ def make_version(
         created_at=now,
         valid_until=version_valid_until(watchlist=watchlist, live=live, settings=settings, now=now),
         subject_ids=sorted(s.subject_id for s in live),
+        threshold=watchlist.threshold if watchlist.threshold is not None else threshold_for_size(len(live)),
     )
     session.add(version)
     watchlist.current_version = number
@@ -215,7 +217,7 @@ def sync_packages(
             watchlist_id=str(watchlist.watchlist_id),
             name=watchlist.name,
             version=number,
-            threshold=watchlist.threshold,
+            threshold=version.threshold,
             device_id=assignment.device_id,
             device_key=device_key,
             signing_key=keys.signing_key,
