@@ -173,6 +173,7 @@ def test_calibrate_stores_the_threshold(watchlist: Path, testdata: Path, tmp_pat
     assert listing["threshold_by_size"] is False
 
 
+@pytest.mark.slow
 def test_calibrate_measures_each_size_on_enough_labelled_people(testdata: Path, tmp_path: Path) -> None:
     """120 LFW people (links, not copies): a watchlist of 10 or 50 leaves enough of them to pass by."""
     people = tmp_path / "people"

@@ -5,15 +5,18 @@ as a device that processes 5 frames a second would see it. The figures over ten 
 notes (``vigil evaluate video --runs 10``); here every run must find the people it should and nobody else.
 """
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from vigil.edge.active_watchlist import LoadedWatchlist
 from vigil.edge.footage_evaluation import Appearance, FootageReport, FootageTruth, Pace, evaluate_footage
 from vigil.edge.recognition import RecognitionSettings
-from vigil.edge.video import VideoFileSource
+from vigil.edge.video import Frame, SourceStats, VideoFileSource
 from vigil.vision.detection import Box
 from vigil.vision.engine import FaceEngine, photo_subject
 from vigil.vision.image import load_image
@@ -32,7 +35,7 @@ from vigil.watchlist.operating_point import threshold_for_size
 from vigil.watchlist.store import WatchlistEntry
 from vigil.watchlist.subject import Subject, SubjectCategory
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 FEMALE = "head-pose-face-detection-female.gif"
 MALE = "head-pose-face-detection-male.gif"
@@ -150,6 +153,63 @@ def test_the_man_enrolled_from_the_pair_clip_is_found_in_his_own(video_engine: F
     report = _evaluate(video_engine, intel / MALE, watchlist, [Appearance(subject_id="man")])
     assert [run.found for run in report.runs] == [["man"]] * len(report.runs)
     assert [run.wrong_alerts for run in report.runs] == [0] * len(report.runs)
+
+
+class ShakenCamera:
+    """A clip as a shaking body camera would film it: every frame shifted along a random walk of up to ``reach`` px."""
+
+    def __init__(self, source: VideoFileSource, *, reach: float, seed: int = 0) -> None:
+        self._source = source
+        self._reach = reach
+        self._rng = np.random.default_rng(seed)
+
+    def __iter__(self) -> Iterator[Frame]:
+        shift = np.zeros(2)
+        for frame in self._source:
+            shift = np.clip(shift + self._rng.normal(0.0, self._reach / 2, size=2), -self._reach, self._reach)
+            height, width = frame.image.shape[:2]
+            moved = cv2.warpAffine(
+                frame.image,
+                np.float32([[1, 0, shift[0]], [0, 1, shift[1]]]),
+                (width, height),
+                borderMode=cv2.BORDER_REFLECT,
+            )
+            yield Frame(index=frame.index, timestamp_s=frame.timestamp_s, image=np.ascontiguousarray(moved))
+
+    @property
+    def stats(self) -> SourceStats:
+        return self._source.stats
+
+    def close(self) -> None:
+        self._source.close()
+
+    def __enter__(self) -> "ShakenCamera":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def test_a_shaking_camera_keeps_each_person_on_one_track(
+    video_engine: FaceEngine, testdata: Path, from_single_clips: LoadedWatchlist
+) -> None:
+    """Shaken by up to 25 px from frame to frame, seen at 5 frames a second: faces jump further than their width."""
+    clip = testdata / "video" / "intel" / CORRIDOR
+    report = evaluate_footage(
+        lambda realtime: ShakenCamera(VideoFileSource(clip, realtime=realtime), reach=25.0),
+        FootageTruth(appearances=[Appearance(subject_id="woman")]),
+        from_single_clips,
+        video=clip.name,
+        detector=lambda: build_detector(BlazeFaceDetectorSettings()),
+        embedder=video_engine.embedder,
+        quality_policy=QualityPolicy(),
+        settings=RecognitionSettings(),
+        paces=[Pace.FAST, Pace.SLOW],
+    )
+    assert [run.found for run in report.runs] == [["woman"], ["woman"]]
+    assert [run.wrong_alerts for run in report.runs] == [0, 0]
+    # Three people walk down the corridor; by overlap alone the slow device's view split them into 15 tracks.
+    assert all(run.tracks <= 4 for run in report.runs), [run.tracks for run in report.runs]
 
 
 @pytest.mark.parametrize("clip", [WALKING, CLASSROOM])
