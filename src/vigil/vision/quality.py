@@ -28,8 +28,8 @@ studio portrait sharp.
 The bounds come from the network, on real faces (LFW pairs, folds 3 and 4, 1,200 pairs; dlib's ResNet):
 
 * face size: shrinking the photos from a 24 px eye gap to 20, 16 and 12 px raised the equal error rate from
-  1.0 % to 1.35 %, 1.5 % and 2.0 %. Faces are refused below 14 px and score 1 from 24 px, where the network
-  reaches its full accuracy on these photos.
+  1.0 % to 1.35 %, 1.5 % and 2.0 %: most of the loss comes below 16 px. Faces are refused below 14 px and score
+  1 from 20 px.
 * sharpness: a Gaussian blur of σ 1, 1.5, 2 and 3 px on the 24 px faces gave sharpness 0.10, 0.058, 0.037 and
   0.022 (medians; 0.32 unblurred) and raised the equal error rate from 1.0 % to 2.2 %, 3.9 %, 6.8 % and 23 %,
   while the nearest strangers came closer (1st percentile of different-person distances 0.64 → 0.59 at σ 2).
@@ -63,7 +63,7 @@ class QualityPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     min_interocular_px: float = Field(14.0, gt=0, le=500, description="Eye gap below which a face is refused.")
-    good_interocular_px: float = Field(24.0, gt=0, le=1000, description="Eye gap that scores 1 for size.")
+    good_interocular_px: float = Field(20.0, gt=0, le=1000, description="Eye gap that scores 1 for size.")
     min_sharpness: float = Field(0.035, ge=0, description="Sharpness below which a face is refused.")
     good_sharpness: float = Field(0.12, gt=0, description="Sharpness that scores 1.")
     max_abs_yaw: float = Field(0.35, gt=0, le=1, description="Largest |nose offset / eye gap| accepted.")
