@@ -58,7 +58,7 @@ def score_pairs(
     Returns:
         Genuine and impostor distances, and the failed pairs.
     """
-    return score_pairs_with(lambda path: _embed_subject(engine, path), pairs, on_progress=on_progress)
+    return score_pairs_with(lambda path: embed_photo(engine, path), pairs, on_progress=on_progress)
 
 
 def score_pairs_with(
@@ -162,8 +162,12 @@ def summarise_scored(
     return report.model_copy(update={"details": verdicts})
 
 
-def _embed_subject(engine: FaceEngine, path: Path) -> npt.NDArray[np.float32] | str:
-    """The embedding of the face the image is of, or why there is none."""
+def embed_photo(engine: FaceEngine, path: Path) -> npt.NDArray[np.float32] | str:
+    """The embedding of the face a photo is of (:func:`~vigil.vision.engine.photo_subject`), or why there is none.
+
+    Returns:
+        The (128,) embedding, or the reason as text: the file is missing or unreadable, or no face was found.
+    """
     try:
         image = load_image(path)
     except FileNotFoundError:

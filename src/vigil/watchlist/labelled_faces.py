@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from vigil.vision.engine import FaceEngine, photo_subject
-from vigil.vision.errors import ImageError
-from vigil.vision.image import load_image
+from vigil.vision.engine import FaceEngine
+from vigil.vision.evaluation import embed_photo
 from vigil.watchlist.errors import CalibrationError
 
 _PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
@@ -114,7 +113,7 @@ def embed_identities(
     owners: list[int] = []
     skipped = []
     for done, (photo, owner) in enumerate(photos, start=1):
-        embedding = _subject_embedding(engine, photo)
+        embedding = embed_photo(engine, photo)
         if isinstance(embedding, str):
             skipped.append(f"{photo}: {embedding}")
         else:
@@ -133,18 +132,3 @@ def embed_identities(
         people=tuple(person.name for person in people),
         skipped=tuple(skipped),
     )
-
-
-def _subject_embedding(engine: FaceEngine, photo: Path) -> npt.NDArray[np.float32] | str:
-    """The embedding of the face the photo is of, or why there is none."""
-    try:
-        image = load_image(photo)
-    except ImageError as exc:
-        return str(exc)
-    face = photo_subject(engine.find_faces(image), width=image.shape[1], height=image.shape[0])
-    if face is None:
-        return "no face found"
-    embedding = engine.embed([face])[0].embedding
-    if embedding is None:
-        raise RuntimeError("the engine returned a face without an embedding")
-    return embedding

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.command.conftest import Register
-from tests.command.events import alert
+from tests.command.events import alert, evidence
 from tests.command.governance import (
     AUDITOR,
     OPERATOR,
@@ -44,7 +44,7 @@ from vigil.command.reviews.service import (
     review_enrolled_chip,
     review_queue,
 )
-from vigil.events import AlertEvidence, AlertReviewed, Location, ReviewDecision, parse_event, utc_now
+from vigil.events import AlertReviewed, Location, ReviewDecision, parse_event, utc_now
 from vigil.watchlist.operating_point import threshold_for_size
 
 TRAFALGAR = {
@@ -191,16 +191,8 @@ def test_the_reviewer_sees_the_subjects_record_and_its_enrolled_chip(
     register("cam-1", "A-12")
     watchlist_id = new_watchlist(database, now, area=TRAFALGAR)
     version = live_subject(database, keys, watchlist_id, "obama", probe_jpeg, now=now)
-    evidence = AlertEvidence(
-        faces_searched=7,
-        matched_qualities=[0.62, 0.48],
-        best_frame=41,
-        best_video_s=1.64,
-        first_seen_frame=12,
-        decided_frame=47,
-        decided_video_s=1.88,
-    )
-    inside = alert(probe_jpeg, watchlist_version=version, frames=2, evidence=evidence)
+    backing = evidence()
+    inside = alert(probe_jpeg, watchlist_version=version, frames=2, evidence=backing)
     outside = alert(probe_jpeg, watchlist_version=version, location=Location(lat=51.52, lon=-0.1281))
     unknown = alert(probe_jpeg, watchlist_version=version + 40)
     ingest_events(database, "cam-1", inside, outside, unknown)
@@ -222,7 +214,7 @@ def test_the_reviewer_sees_the_subjects_record_and_its_enrolled_chip(
         False,
     )
     # The faces that backed the match, as the device sent them; the threshold its watchlist version carried.
-    assert (detail.evidence, away.evidence) == (evidence, None)
+    assert (detail.evidence, away.evidence) == (backing, None)
     assert detail.subject.watchlist_threshold == pytest.approx(threshold_for_size(1))
     assert detail.probe_url == f"/api/v1/reviews/{inside.alert_id}/probe.jpg"
     assert detail.enrolled_url == f"/api/v1/reviews/{inside.alert_id}/enrolled.jpg"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from tests.command.events import alert
+from tests.command.events import alert, evidence
 from tests.command.governance import SECOND_SUPERVISOR, enrolled_face, proposal
 from tests.command.web.conftest import (
     CAMERA,
@@ -31,7 +31,7 @@ from tests.command.web.conftest import (
     wrong_code,
 )
 from vigil.command.watchlists.subjects import propose_subject
-from vigil.events import AlertEvidence, DispatchCancelled, DispatchOrder, utc_now
+from vigil.events import DispatchCancelled, DispatchOrder, utc_now
 from vigil.watchlist.operating_point import threshold_for_size
 
 
@@ -63,21 +63,13 @@ def test_an_operator_confirms_an_alert_narrows_the_area_dispatches_two_units_and
     expect(board).to_have_count(5)
     expect(page.locator("[data-testid=unit-board] tr[data-unit='A-1']")).to_contain_text("Alpha 1AvailableR-101")
 
-    evidence = AlertEvidence(
-        faces_searched=7,
-        matched_qualities=[0.62, 0.48],
-        best_frame=41,
-        best_video_s=1.64,
-        first_seen_frame=12,
-        decided_frame=47,
-        decided_video_s=1.88,
-    )
+    backing = evidence()
     raised = alert(
         control_room.probe_jpeg,
         location=CAMERA,
         watchlist_version=control_room.watchlist_version,
         frames=2,
-        evidence=evidence,
+        evidence=backing,
     )
     control_room.camera_sends(raised)
     item = page.locator(f"[data-testid=alert-queue] .queue-item[data-alert='{raised.alert_id}']")
@@ -201,22 +193,7 @@ def test_dismissing_an_alert_needs_a_reason_and_large_type_enlarges_the_page(
     page = screen.page
     sign_in(page, control_room.people["operator"])
     expect(page.locator("[data-testid=feed-link]")).to_have_text("Live", timeout=TIMEOUT_MS)
-    evidence = AlertEvidence(
-        faces_searched=7,
-        matched_qualities=[0.62, 0.48],
-        best_frame=41,
-        best_video_s=1.64,
-        first_seen_frame=12,
-        decided_frame=47,
-        decided_video_s=1.88,
-    )
-    raised = alert(
-        control_room.probe_jpeg,
-        location=CAMERA,
-        watchlist_version=control_room.watchlist_version,
-        frames=2,
-        evidence=evidence,
-    )
+    raised = alert(control_room.probe_jpeg, location=CAMERA, watchlist_version=control_room.watchlist_version)
     control_room.camera_sends(raised)
     item = page.locator(f".queue-item[data-alert='{raised.alert_id}']")
     expect(item).to_be_visible(timeout=TIMEOUT_MS)
