@@ -1,9 +1,8 @@
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from tests.watchlist.conftest import make_subject
+from tests.watchlist.conftest import approved_subject
 from vigil.edge.active_watchlist import ActiveWatchlist, LoadedWatchlist
 from vigil.vision.engine import FaceEngine
 from vigil.vision.image import load_image
@@ -18,9 +17,7 @@ def watchlist_entries(hog_engine: FaceEngine, testdata: Path) -> dict[str, Watch
     """Approved entries for every test identity, enrolled from identities/train."""
     entries = {}
     for folder in sorted((testdata / "identities" / "train").iterdir()):
-        subject = make_subject(folder.name).model_copy(
-            update={"approved_by": "sgt.jones", "approved_at": datetime.now(UTC)}
-        )
+        subject = approved_subject(folder.name)
         photos = sorted(folder.iterdir())
         # The patrol scene shows biden and rose_leslie in their last enrolment photo: enrol them from the others.
         if folder.name in {"biden", "rose_leslie"}:

@@ -6,13 +6,13 @@ notes (``vigil evaluate video --runs 10``); here every run must find the people 
 """
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from tests.watchlist.conftest import approved_subject
 from vigil.edge.active_watchlist import LoadedWatchlist
 from vigil.edge.footage_evaluation import Appearance, FootageReport, FootageTruth, Pace, evaluate_footage
 from vigil.edge.recognition import RecognitionSettings
@@ -33,7 +33,6 @@ from vigil.watchlist.errors import EnrolmentRefused
 from vigil.watchlist.gallery import Gallery
 from vigil.watchlist.operating_point import threshold_for_size
 from vigil.watchlist.store import WatchlistEntry
-from vigil.watchlist.subject import Subject, SubjectCategory
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -53,27 +52,12 @@ def video_engine() -> FaceEngine:
     return build_engine(VisionSettings(detector=BlazeFaceDetectorSettings()))
 
 
-def _subject(subject_id: str) -> Subject:
-    now = datetime.now(UTC)
-    return Subject(
-        subject_id=subject_id,
-        display_name=subject_id.title(),
-        category=SubjectCategory.WANTED_ON_WARRANT,
-        legal_basis="a warrant, for the test",
-        expires_at=now + timedelta(days=1),
-        proposed_by="pc.smith",
-        proposed_at=now,
-        approved_by="sgt.jones",
-        approved_at=now,
-    )
-
-
 def _from_clip(engine: FaceEngine, clip: Path, subject_id: str, *, box: Box | None = None) -> WatchlistEntry:
     with VideoFileSource(clip, realtime=False) as source:
         enrolled = enrol_best_frames(
             engine, ((f.index, f.image) for f in source), subject_id=subject_id, source=clip.name, box=box
         )
-    return WatchlistEntry(subject=_subject(subject_id), templates=tuple(face.template for face in enrolled))
+    return WatchlistEntry(subject=approved_subject(subject_id), templates=tuple(face.template for face in enrolled))
 
 
 def _watchlist(entries: list[WatchlistEntry]) -> LoadedWatchlist:
@@ -98,9 +82,14 @@ def _evaluate(
     *,
     paces: tuple[Pace, ...] = tuple(Pace),
     runs: int = RUNS,
+    shaken_by: float | None = None,
 ) -> FootageReport:
+    def open_video(realtime: bool) -> VideoFileSource | ShakenCamera:
+        source = VideoFileSource(clip, realtime=realtime)
+        return source if shaken_by is None else ShakenCamera(source, reach=shaken_by)
+
     return evaluate_footage(
-        lambda realtime: VideoFileSource(clip, realtime=realtime),
+        open_video,
         FootageTruth(appearances=appearances),
         watchlist,
         video=clip.name,
@@ -195,16 +184,9 @@ def test_a_shaking_camera_keeps_each_person_on_one_track(
 ) -> None:
     """Shaken by up to 25 px from frame to frame, seen at 5 frames a second: faces jump further than their width."""
     clip = testdata / "video" / "intel" / CORRIDOR
-    report = evaluate_footage(
-        lambda realtime: ShakenCamera(VideoFileSource(clip, realtime=realtime), reach=25.0),
-        FootageTruth(appearances=[Appearance(subject_id="woman")]),
-        from_single_clips,
-        video=clip.name,
-        detector=lambda: build_detector(BlazeFaceDetectorSettings()),
-        embedder=video_engine.embedder,
-        quality_policy=QualityPolicy(),
-        settings=RecognitionSettings(),
-        paces=[Pace.FAST, Pace.SLOW],
+    woman = [Appearance(subject_id="woman")]
+    report = _evaluate(
+        video_engine, clip, from_single_clips, woman, paces=(Pace.FAST, Pace.SLOW), runs=1, shaken_by=25.0
     )
     assert [run.found for run in report.runs] == [["woman"], ["woman"]]
     assert [run.wrong_alerts for run in report.runs] == [0, 0]
@@ -236,7 +218,7 @@ def lfw_thousand(testdata: Path) -> LoadedWatchlist:
                 template = enrol_photo(engine, image, subject_id=subject_id, source=photo.name, box=face.visible_box)
             except EnrolmentRefused:
                 continue
-            entries.append(WatchlistEntry(subject=_subject(subject_id), templates=(template,)))
+            entries.append(WatchlistEntry(subject=approved_subject(subject_id), templates=(template,)))
             break
         if len(entries) == 1000:
             break

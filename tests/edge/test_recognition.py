@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from tests.edge.conftest import active_watchlist
+from vigil.edge.active_watchlist import ActiveWatchlist
 from vigil.edge.pacing import SlowDevice, feed_every_frame
 from vigil.edge.recognition import RecognitionPipeline, RecognitionSettings, TrackAlert
 from vigil.edge.video import Frame
@@ -17,11 +18,10 @@ from vigil.watchlist.store import WatchlistEntry
 FPS = 30.0
 
 
-def _run(
-    footage, watchlist, settings: RecognitionSettings, *, passes: int = 1
-) -> tuple[list[TrackAlert], RecognitionPipeline]:  # type: ignore[no-untyped-def]
-    alerts: list[TrackAlert] = []
-    pipeline = RecognitionPipeline(
+def _pipeline(
+    watchlist: ActiveWatchlist, settings: RecognitionSettings, alerts: list[TrackAlert]
+) -> RecognitionPipeline:
+    return RecognitionPipeline(
         detector=BlazeFaceDetector(),
         landmarker=FivePointLandmarker(),
         embedder=build_embedder(OnnxEmbedderSettings()),
@@ -30,6 +30,13 @@ def _run(
         settings=settings,
         on_alert=alerts.append,
     )
+
+
+def _run(
+    footage, watchlist, settings: RecognitionSettings, *, passes: int = 1
+) -> tuple[list[TrackAlert], RecognitionPipeline]:  # type: ignore[no-untyped-def]
+    alerts: list[TrackAlert] = []
+    pipeline = _pipeline(watchlist, settings, alerts)
     index = 0
     for _ in range(passes):
         for image in footage.frames():
@@ -155,14 +162,8 @@ def test_the_same_people_are_alerted_however_many_frames_the_device_drops(
     alerted = []
     for device_fps in (FPS, 10.0, 5.0):
         alerts: list[TrackAlert] = []
-        pipeline = RecognitionPipeline(
-            detector=BlazeFaceDetector(),
-            landmarker=FivePointLandmarker(),
-            embedder=build_embedder(OnnxEmbedderSettings()),
-            quality_policy=QualityPolicy(),
-            watchlist=active_watchlist(watchlist_entries, ["obama", "kit_harington"]),
-            settings=RecognitionSettings(),
-            on_alert=alerts.append,
+        pipeline = _pipeline(
+            active_watchlist(watchlist_entries, ["obama", "kit_harington"]), RecognitionSettings(), alerts
         )
         feed_every_frame(SlowDevice(frames, fps=device_fps), pipeline, stopping=threading.Event())
         pipeline.close()

@@ -1,13 +1,11 @@
-from datetime import UTC, datetime, timedelta
-
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from tests.watchlist.conftest import approved_subject
 from vigil.edge.search_policy import Candidate, Decision, SearchPolicy, SearchSettings, TrackSearch
 from vigil.vision.quality import FaceQuality, QualityPart
 from vigil.watchlist.gallery import Match
-from vigil.watchlist.subject import Subject, SubjectCategory
 
 THRESHOLD = 0.45
 
@@ -25,19 +23,7 @@ def _face(frame: int, *, score: float = 0.8, eye_gap: float = 30.0, fps: float =
 
 
 def _match(subject_id: str, distance: float) -> Match:
-    now = datetime.now(UTC)
-    subject = Subject(
-        subject_id=subject_id,
-        display_name=subject_id,
-        category=SubjectCategory.WANTED_ON_WARRANT,
-        legal_basis="a warrant",
-        expires_at=now + timedelta(days=1),
-        proposed_by="a",
-        proposed_at=now,
-        approved_by="b",
-        approved_at=now,
-    )
-    return Match(subject=subject, distance=distance, template=0)
+    return Match(subject=approved_subject(subject_id), distance=distance, template=0)
 
 
 def _search(policy: SearchPolicy, track: TrackSearch, match: Match | None) -> Decision | None:

@@ -12,6 +12,11 @@ from vigil.watchlist.subject import Subject, SubjectCategory, Template
 PEOPLE = ["alex_lacamoire", "biden", "kit_harington", "obama", "rose_leslie"]
 
 
+def approved_subject(subject_id: str) -> Subject:
+    """A subject proposed by one officer and approved by a sergeant: live."""
+    return make_subject(subject_id).model_copy(update={"approved_by": "sgt.jones", "approved_at": datetime.now(UTC)})
+
+
 def make_subject(
     subject_id: str, *, expires_in: timedelta = timedelta(days=30), proposed_by: str = "pc.smith"
 ) -> Subject:
