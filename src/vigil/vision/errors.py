@@ -21,7 +21,7 @@ Hierarchy::
         ├── FaceError                   an image is fine but its faces do not allow the request
         │   ├── NoFaceFound
         │   └── MultipleFacesFound
-        └── PairsFileError              a labelled pairs file (``vigil evaluate``) cannot be read
+        └── PairsFileError              a labelled pairs file (``vigil evaluate pairs``) cannot be read
 """
 
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""Labelled pairs files: the input of a face-verification benchmark (``vigil evaluate``).
+"""Labelled pairs files: the input of a face-verification benchmark (``vigil evaluate pairs``).
 
 Two formats are read, told apart by the first non-blank line:
 

@@ -64,7 +64,7 @@ class PairVerdict(BaseModel):
 
 
 class VerificationReport(BaseModel):
-    """The result of a face-verification benchmark; what ``vigil evaluate --json`` prints.
+    """The result of a face-verification benchmark; what ``vigil evaluate pairs --json`` prints.
 
     Serialise with ``by_alias`` (the default here): ``threshold_at_far_0_001`` is written
     ``threshold_at_far_0.001``.
