@@ -17,9 +17,10 @@ ALLOWED: dict[str, set[str]] = {
     "edge": {"edge", "vision", "watchlist", "events", "bus", "web"},
     "command": {"command", "watchlist", "vision", "dispatch", "events", "bus", "web"},
     "web": {"web"},
+    "pki": {"pki"},
     "bench": {"bench", "vision", "watchlist", "events", "bus", "dispatch", "edge", "sim"},
     "sim": {"sim", "vision", "watchlist", "events", "bus", "dispatch", "edge", "command"},
-    "cli": {"cli", "vision", "watchlist", "events", "bus", "dispatch", "edge", "command", "bench", "sim", "web"},
+    "cli": {"cli", "vision", "watchlist", "events", "bus", "dispatch", "edge", "command", "bench", "sim", "web", "pki"},
 }
 ROOT_MODULES = {"errors", "__init__"}
 

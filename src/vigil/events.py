@@ -36,6 +36,9 @@ MAX_EVENT_BYTES = 1024 * 1024
 DEVICE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 MAX_ACCURACY_M = 100_000.0
 MAX_SPEED_MPS = 150.0
+MAX_COUNT = 2**31 - 1
+"""The largest count or version an event carries: the server keeps them in 32-bit columns (PostgreSQL ``integer``),
+where a larger one failed the whole request (HTTP 500) instead of being refused as malformed."""
 
 
 class MalformedEvent(VigilError):
@@ -183,11 +186,11 @@ class AlertRaised(_Event):
     alert_id: uuid.UUID
     unit_id: str = Field(min_length=1, max_length=64)
     subject_id: str = Field(min_length=1, max_length=64)
-    watchlist_version: int = Field(ge=1)
+    watchlist_version: int = Field(ge=1, le=MAX_COUNT)
     distance: float = Field(ge=0, le=4, description="Embedding distance of the match.")
     threshold: float = Field(gt=0, le=2, description="The watchlist's threshold when it matched.")
     quality: QualitySummary
-    frames: int = Field(ge=1, description="Frames of the track that matched.")
+    frames: int = Field(ge=1, le=MAX_COUNT, description="Frames of the track that matched.")
     evidence: AlertEvidence | None = Field(
         None, description="The faces that backed the alert and its place in the video (null from older devices)."
     )
@@ -323,9 +326,9 @@ class DeviceStatus(_Event):
     type: Literal["device.status"] = "device.status"
     battery_pct: float | None = Field(None, ge=0, le=100)
     free_storage_mb: float | None = Field(None, ge=0)
-    watchlist_version: int | None = Field(None, ge=1)
+    watchlist_version: int | None = Field(None, ge=1, le=MAX_COUNT)
     model_versions: dict[str, str] = Field(default_factory=dict)
-    faces_processed: int = Field(0, ge=0, description="Faces searched since the agent started.")
+    faces_processed: int = Field(0, ge=0, le=MAX_COUNT, description="Faces searched since the agent started.")
     last_error: str | None = Field(None, max_length=2000)
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 
 from vigil.command.accounts.models import Role
 from vigil.command.accounts.passwords import Passwords
+from vigil.command.accounts.sealing import SecretSealer
 from vigil.command.accounts.service import create_user
 from vigil.command.app import create_app
 from vigil.command.database import Database
@@ -129,7 +130,8 @@ def limits() -> IngestionLimits:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path, limits: IngestionLimits) -> CommandSettings:
-    return CommandSettings(data_dir=tmp_path, database_url=database_url, limits=limits)
+    # OsmAnd is off by default; on here, so that every route of the API is exercised (its tests turn it off).
+    return CommandSettings(data_dir=tmp_path, database_url=database_url, limits=limits, osmand_enabled=True)
 
 
 @dataclass
@@ -163,13 +165,16 @@ def passwords() -> Passwords:
 
 
 @pytest.fixture
-def accounts(database: Database, passwords: Passwords) -> CreateAccount:
-    """Create users in the test database: ``accounts("sup-1", Role.SUPERVISOR)``; roles default to operator."""
-    return account_maker(database, passwords)
+def accounts(database: Database, passwords: Passwords, settings: CommandSettings) -> CreateAccount:
+    """Create users in the test database: ``accounts("sup-1", Role.SUPERVISOR)``; roles default to operator.
+
+    Second-factor secrets are sealed under the key ``settings`` name, as the ``server`` fixture's are.
+    """
+    return account_maker(database, passwords, SecretSealer.for_settings(settings))
 
 
-def account_maker(database: Database, passwords: Passwords) -> CreateAccount:
-    """What the ``accounts`` fixture gives, for tests with a database of their own."""
+def account_maker(database: Database, passwords: Passwords, sealer: SecretSealer) -> CreateAccount:
+    """What the ``accounts`` fixture gives, for tests with a database of their own (and the server's sealer)."""
 
     def create(username: str = "op-1", *roles: Role, second_factor: bool = False) -> Account:
         granted = roles or (Role.OPERATOR,)
@@ -178,6 +183,7 @@ def account_maker(database: Database, passwords: Passwords) -> CreateAccount:
             enrolment = create_user(
                 session=session,
                 passwords=passwords,
+                sealer=sealer,
                 settings=AccountSettings(),
                 username=username,
                 display_name=username.upper(),

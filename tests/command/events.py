@@ -1,11 +1,15 @@
 """Events as a device would send them, for the command-centre tests."""
 
 import base64
+import hashlib
 import json
 import uuid
 from datetime import timedelta
 from typing import Any
 
+from vigil.command.database import Database
+from vigil.command.downlink.models import DownlinkMessage
+from vigil.command.watchlists.models import VersionReason, Watchlist, WatchlistVersion
 from vigil.events import (
     AlertEvidence,
     AlertRaised,
@@ -15,7 +19,9 @@ from vigil.events import (
     Location,
     Position,
     QualitySummary,
+    WatchlistAvailable,
     encode_event,
+    topic_for,
     utc_now,
 )
 
@@ -72,3 +78,51 @@ def with_fields(event: Any, **fields: Any) -> bytes:
     for name, value in fields.items():
         document[name] = base64.b64encode(value).decode() if isinstance(value, bytes) else value
     return json.dumps(document).encode()
+
+
+def send_watchlist(
+    database: Database, *device_ids: str, version: int = 3, subjects: tuple[str, ...] = ("obama",)
+) -> None:
+    """Record that the devices were sent watchlist ``version`` (made with ``subjects`` unless it exists), as the
+    centre's package sync would: their alerts naming it are accepted. The announcements are marked published, so
+    nothing is sent to the devices.
+    """
+    now = utc_now()
+    with database.session() as session:
+        if session.get(WatchlistVersion, version) is None:
+            watchlist = Watchlist(
+                watchlist_id=uuid.uuid4(), name="Test", created_by="u-test", created_at=now, current_version=version
+            )
+            session.add(watchlist)
+            session.flush()
+            session.add(
+                WatchlistVersion(
+                    version=version,
+                    watchlist_id=watchlist.watchlist_id,
+                    reason=VersionReason.APPROVAL,
+                    made_by="u-test",
+                    created_at=now,
+                    valid_until=now + timedelta(days=30),
+                    subject_ids=sorted(subjects),
+                    threshold=0.5,
+                )
+            )
+        for device_id in device_ids or ("cam-1",):
+            announcement = WatchlistAvailable(
+                device_id=device_id,
+                version=version,
+                sha256=hashlib.sha256(b"package").hexdigest(),
+                url=f"http://vigil.test/api/v1/device/watchlist/{version}",
+            )
+            session.add(
+                DownlinkMessage(
+                    event_id=announcement.id,
+                    device_id=device_id,
+                    type=announcement.type,
+                    topic=topic_for(announcement),
+                    payload=encode_event(announcement),
+                    created_at=now,
+                    published_at=now,
+                )
+            )
+        session.commit()

@@ -154,14 +154,22 @@ def assign(database: Database, keys: Keys, watchlist_id: uuid.UUID, device_id: s
 
 
 def ingest_events(database: Database, device_id: str, *events: object) -> None:
-    """Ingest events as the device sent them over HTTP; every one must be accepted."""
+    """Ingest events as the device sent them over HTTP; every one must be accepted.
+
+    The device is first recorded as sent each watchlist version its alerts name (a device raises alerts only from
+    a package it was sent; a version not made yet is made with the alert's subject).
+    """
+    from tests.command.events import send_watchlist
     from vigil.command.ingestion.metrics import IngestionMetrics
     from vigil.command.ingestion.models import Transport
     from vigil.command.ingestion.schemas import Outcome
     from vigil.command.ingestion.service import ingest
     from vigil.command.settings import IngestionLimits
-    from vigil.events import encode_event
+    from vigil.events import AlertRaised, encode_event
 
+    for event in events:
+        if isinstance(event, AlertRaised):
+            send_watchlist(database, device_id, version=event.watchlist_version, subjects=(event.subject_id,))
     for event in events:
         with database.session() as session:
             result = ingest(

@@ -28,7 +28,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.command.conftest import Account, CreateAccount
-from tests.command.events import alert, position
+from tests.command.events import alert, position, send_watchlist
 from tests.support.mosquitto import Broker, free_port, start_mosquitto
 from vigil.bus.mqtt import MqttBus
 from vigil.bus.mqtt_settings import MqttSettings
@@ -175,6 +175,7 @@ def servers(
             server_users=SERVERS,
             listener=Listener(port=free_port(), address="127.0.0.1"),
         )
+    send_watchlist(database, "cam-1")  # the stream's alerts name watchlist version 3
     (tmp_path / "mosquitto").mkdir()
     broker = start_mosquitto(tmp_path / "mosquitto", persistence=True, auth_config=files.config_file)
     started = [

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from vigil.bus.mqtt_settings import MqttSettings
+from vigil.bus.mqtt_settings import MqttSettings, MqttTlsSettings
 from vigil.command.settings import CommandSettings, MemoryBusSettings
 
 
@@ -19,10 +19,12 @@ def test_the_environment_configures_nested_sections(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("VIGIL_DATABASE_URL", "postgresql://vigil:secret@db.example/vigil")
     monkeypatch.setenv("VIGIL_BUS__KIND", "mqtt")
     monkeypatch.setenv("VIGIL_BUS__HOST", "broker.example")
+    monkeypatch.setenv("VIGIL_BUS__TLS__CA_FILE", "/etc/vigil/ca.crt")
     monkeypatch.setenv("VIGIL_LIMITS__MAX_CLOCK_SKEW_S", "120")
     settings = CommandSettings()
     assert settings.sqlalchemy_url() == "postgresql+psycopg://vigil:secret@db.example/vigil"
-    assert settings.bus == MqttSettings(host="broker.example", client_id=settings.bus.client_id)
+    tls = MqttTlsSettings(ca_file=Path("/etc/vigil/ca.crt"))
+    assert settings.bus == MqttSettings(host="broker.example", port=8883, tls=tls, client_id=settings.bus.client_id)
     assert settings.limits.max_clock_skew_s == 120
 
 

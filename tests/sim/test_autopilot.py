@@ -18,7 +18,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from tests.command.conftest import RunningServer, serving
-from tests.command.events import alert, dispatch_status, position
+from tests.command.events import alert, dispatch_status, position, send_watchlist
 from vigil.command.accounts.passwords import Passwords
 from vigil.command.alerts.models import Alert
 from vigil.command.app import create_app
@@ -68,7 +68,10 @@ def control_room(tmp_path: Path) -> Iterator[ControlRoom]:
     assert isinstance(runtime, ServerRuntime)
     settings = AccountSettings()
     people = create_demo_users(
-        database=runtime.database, passwords=Passwords(min_length=settings.min_password_length), settings=settings
+        database=runtime.database,
+        passwords=Passwords(min_length=settings.min_password_length),
+        sealer=runtime.sealer,
+        settings=settings,
     )
     keys = make_package_keys(tmp_path / "keys")
     members = roster(ShiftSettings(officers_on_foot=2, officers_in_cars=2, cameras=1))
@@ -125,6 +128,7 @@ def test_the_autopilot_dismisses_a_false_match_and_works_a_true_one_to_the_end(c
     units = {m.member.unit_id: m.member.device_id for m in room.devices.values()}
     for unit_id, (lat, lon) in (PLACES | FAR).items():
         room.send(units[unit_id], position(device_id=units[unit_id], unit_id=unit_id, lat=lat, lon=lon))
+    send_watchlist(room.database, "bodycam-01", version=1, subjects=("biden", "obama"))
     for subject_id in ("biden", "obama"):  # the first a false match, the second a true one
         raised = alert(_jpeg(), device_id="bodycam-01", unit_id="Foot-01", subject_id=subject_id, watchlist_version=1)
         room.send("bodycam-01", raised)

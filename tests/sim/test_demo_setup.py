@@ -14,6 +14,7 @@ from tests.command.conftest import serving
 from vigil.cli.app import create_app as create_cli
 from vigil.command.accounts.models import Role
 from vigil.command.accounts.passwords import Passwords
+from vigil.command.accounts.sealing import SecretSealer
 from vigil.command.app import create_app, init_database
 from vigil.command.database import Database
 from vigil.command.settings import AccountSettings, CommandSettings
@@ -38,10 +39,13 @@ def database(tmp_path: Path) -> Iterator[Database]:
     database.dispose()
 
 
-def test_the_demo_users_sign_in_as_their_roles_need(database: Database) -> None:
+def test_the_demo_users_sign_in_as_their_roles_need(database: Database, tmp_path: Path) -> None:
     settings = AccountSettings()
     people = create_demo_users(
-        database=database, passwords=Passwords(min_length=settings.min_password_length), settings=settings
+        database=database,
+        passwords=Passwords(min_length=settings.min_password_length),
+        sealer=SecretSealer(tmp_path / "secrets.key", create=True),
+        settings=settings,
     )
     assert [(u.username, u.role) for u in people.everyone] == [
         ("demo-operator", Role.OPERATOR),
@@ -61,9 +65,10 @@ def test_the_demo_users_sign_in_as_their_roles_need(database: Database) -> None:
 def test_a_database_left_from_another_demo_is_refused(database: Database, tmp_path: Path) -> None:
     settings = AccountSettings()
     passwords = Passwords(min_length=settings.min_password_length)
-    create_demo_users(database=database, passwords=passwords, settings=settings)
+    sealer = SecretSealer(tmp_path / "secrets.key", create=True)
+    create_demo_users(database=database, passwords=passwords, sealer=sealer, settings=settings)
     with pytest.raises(DemoDatabaseNotEmpty, match="already has the user demo-operator"):
-        create_demo_users(database=database, passwords=passwords, settings=settings)
+        create_demo_users(database=database, passwords=passwords, sealer=sealer, settings=settings)
     keys = make_package_keys(tmp_path / "keys")
     members = roster(ShiftSettings(officers_on_foot=1, officers_in_cars=1, cameras=1))
     devices = register_demo_devices(database=database, members=members, wrap_key=load_device_key(keys.wrap_key))
@@ -104,7 +109,10 @@ def test_the_watchlist_is_proposed_by_one_person_and_approved_by_another_over_ht
         runtime = server.app.state.runtime
         settings = AccountSettings()
         people = create_demo_users(
-            database=runtime.database, passwords=Passwords(min_length=settings.min_password_length), settings=settings
+            database=runtime.database,
+            passwords=Passwords(min_length=settings.min_password_length),
+            sealer=runtime.sealer,
+            settings=settings,
         )
         keys = make_package_keys(tmp_path / "keys")
         members = roster(ShiftSettings(officers_on_foot=1, officers_in_cars=1, cameras=1))

@@ -23,6 +23,7 @@ from vigil.bus.mqtt_settings import MqttSettings
 from vigil.cli.app import create_app as create_cli
 from vigil.command.accounts.models import Role
 from vigil.command.accounts.passwords import Passwords
+from vigil.command.accounts.sealing import SecretSealer
 from vigil.command.alerts.models import Alert
 from vigil.command.app import create_app
 from vigil.command.broker.files import Listener
@@ -80,8 +81,9 @@ def database(db_url: str) -> Iterator[Database]:
 
 
 @pytest.fixture
-def accounts(database: Database) -> CreateAccount:
-    return account_maker(database, Passwords(min_length=AccountSettings().min_password_length))
+def accounts(database: Database, settings: CommandSettings) -> CreateAccount:
+    passwords = Passwords(min_length=AccountSettings().min_password_length)
+    return account_maker(database, passwords, SecretSealer.for_settings(settings))
 
 
 def _load(*args: str) -> dict[str, object]:

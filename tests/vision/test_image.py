@@ -1,14 +1,16 @@
 import io
 import struct
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from tests.support.jpegs import encode_jpeg, hollow_jpeg, with_scans
 from vigil.vision.errors import CorruptImage, EmptyImage, ImageTooLarge, NotAnImage, UnsupportedImage
-from vigil.vision.image import ImageLimits, fit_within, load_image
+from vigil.vision.image import ImageLimits, fit_within, load_image, verify_jpeg
 
 
 def _encode(picture: Image.Image, fmt: str, **options: object) -> bytes:
@@ -124,3 +126,64 @@ def test_fit_within(
     shrunk, scale = fit_within(image, max_side)
     assert shrunk.shape == expected_shape
     assert scale == expected_scale
+
+
+# Decode cost, judged from the header before decoding (the finding: a 692-byte JPEG declaring 7,999×7,999 px).
+
+
+def test_a_hollow_jpeg_declaring_a_huge_image_is_refused_unread() -> None:
+    with pytest.raises(CorruptImage, match=r"7,999×7,999 px in only \d+ bytes"):
+        load_image(hollow_jpeg(7999, 7999))
+    with pytest.raises(ImageTooLarge, match="24,000,000 px"):
+        load_image(hollow_jpeg(7999, 7999), ImageLimits(max_pixels=24_000_000))
+
+
+def test_a_jpeg_of_too_many_scans_is_refused_unread() -> None:
+    with pytest.raises(ImageTooLarge, match="101 scans, each a pass over the whole image; the limit is 100"):
+        load_image(with_scans(encode_jpeg(_gradient()), 101))
+
+
+def test_a_real_photo_and_its_progressive_copy_pass_the_cost_checks(testdata: Path) -> None:
+    with Image.open(testdata / "faces" / "obama.jpg") as picture:
+        progressive = encode_jpeg(picture, progressive=True, quality=90)
+    assert load_image(progressive).shape == (1137, 910, 3)
+
+
+@pytest.mark.parametrize(("side_px", "shape"), [(2048, (2000, 3000, 3)), (1400, (1000, 1500, 3)), (None, None)])
+def test_a_large_jpeg_is_shrunk_while_decoding_to_no_less_than_the_side_asked(
+    side_px: int | None, shape: tuple[int, int, int] | None
+) -> None:
+    photo = encode_jpeg(_gradient(size=(6000, 4000)), quality=80)
+    image = load_image(photo, reduce_to_side_px=side_px)
+    assert image.shape == (shape or (4000, 6000, 3))
+    middle = image.shape[0] // 2
+    assert image[middle, -10, 0] > image[middle, 10, 0] + 150  # the same picture, smaller
+
+
+def test_a_whole_jpeg_verifies(testdata: Path) -> None:
+    crop = (testdata / "faces" / "obama_small.jpg").read_bytes()
+    with Image.open(io.BytesIO(crop)) as picture:
+        assert verify_jpeg(crop, max_side_px=2048) == picture.size
+
+
+# name, how a real crop is changed, the error, words of its message
+UNVERIFIABLE: list[tuple[str, Callable[[bytes], bytes], type[Exception], str]] = [
+    ("cut short", lambda jpeg: jpeg[: len(jpeg) // 2], CorruptImage, "cut short"),
+    # libjpeg (so Pillow and load_image) fills the missing half in grey and calls this a whole image.
+    ("cut short, end marker added", lambda jpeg: jpeg[: len(jpeg) // 2] + b"\xff\xd9", CorruptImage, "premature end"),
+    ("an HTML page after it", lambda jpeg: jpeg + b"<html><script>alert(1)</script></html>", CorruptImage, "follow"),
+    ("a second image after it", lambda jpeg: jpeg + jpeg, CorruptImage, "follow the JPEG's end marker"),
+    ("over the side limit", lambda jpeg: hollow_jpeg(2049, 16), ImageTooLarge, "2,049×16 px; the limit is 2,048"),
+    ("hollow", lambda jpeg: hollow_jpeg(2048, 2048), CorruptImage, "2,048×2,048 px in only"),
+    ("a PNG", lambda jpeg: _encode(_gradient(), "PNG"), NotAnImage, "not a JPEG"),
+    ("empty", lambda jpeg: b"", EmptyImage, "empty"),
+]
+
+
+@pytest.mark.parametrize(("change", "error", "words"), [c[1:] for c in UNVERIFIABLE], ids=[c[0] for c in UNVERIFIABLE])
+def test_anything_but_one_whole_jpeg_fails_verification(
+    testdata: Path, change: Callable[[bytes], bytes], error: type[Exception], words: str
+) -> None:
+    crop = (testdata / "faces" / "obama_small.jpg").read_bytes()
+    with pytest.raises(error, match=words):
+        verify_jpeg(change(crop), max_side_px=2048)

@@ -76,3 +76,22 @@ def test_duplicates_filed_under_two_people_are_left_out() -> None:
 def test_refusals(sizes: list[int], target: float, message: str) -> None:
     with pytest.raises(CalibrationError, match=message):
         measure_open_set(_people(60, 2, spread=0.02), sizes=sizes, target_false_alerts_per_10k=target)
+
+
+def test_the_rates_at_the_threshold_each_size_ships_with_are_reported_beside_the_others() -> None:
+    faces = _people(300, 2, spread=0.02)
+    shipped = {10: 0.65, 100: 0.71}
+    report = measure_open_set(
+        faces, sizes=[10, 100], thresholds=[0.62, 0.68], shipped_threshold=shipped.__getitem__, draws=2
+    )
+    for size in report.sizes:
+        at_shipped = size.at_shipped_threshold
+        assert at_shipped is not None
+        assert at_shipped.threshold == shipped[size.watchlist_size]
+        assert [point.threshold for point in size.at_thresholds] == [0.62, 0.68]  # the others stay as asked
+        tighter, looser = size.at_thresholds
+        if at_shipped.threshold < looser.threshold:
+            assert tighter.false_alerts_per_10k <= at_shipped.false_alerts_per_10k <= looser.false_alerts_per_10k
+        else:
+            assert at_shipped.false_alerts_per_10k >= looser.false_alerts_per_10k
+    assert measure_open_set(faces, sizes=[10], draws=2).sizes[0].at_shipped_threshold is None

@@ -62,14 +62,21 @@ class CommandCentreStore(Protocol):
     outside, as devices do.
     """
 
-    def prepare(self, url: str, devices: Sequence[tuple[str, str]]) -> BenchUser:
-        """Migrate the database at ``url``, register each (device_id, unit_id) there, and create an administrator."""
+    def prepare(self, url: str, devices: Sequence[tuple[str, str]], *, key_file: Path) -> BenchUser:
+        """Migrate the database at ``url``, register each (device_id, unit_id) there, and create an administrator.
+
+        ``key_file`` is the servers' key-wrapping key (made when missing): the administrator's second factor is
+        sealed under it, and every server of the run is given it.
+        """
         ...
 
     def stored_events(self, url: str) -> int:
         """How many events the database at ``url`` holds (committed, each once)."""
         ...
 
+
+KEY_FILE = "wrap.key"
+"""The run's key-wrapping key, in its temporary folder: shared by the set-up and every server."""
 
 DEFAULT_DATABASES = ("sqlite", "postgresql+psycopg://postgres@127.0.0.1:5432/vigil_test")
 
@@ -174,7 +181,7 @@ def run_ingest_bench(
                     tempfile.TemporaryDirectory(prefix="vigil-bench-ingest-") as tmp,
                     _fresh_database(spec, Path(tmp)) as url,
                 ):
-                    admin = store.prepare(url, fleet)
+                    admin = store.prepare(url, fleet, key_file=Path(tmp) / KEY_FILE)
                     runs_results = _one_run(
                         pool, store, url, Path(tmp), admin, fleet, probe, phases, seconds, warmup_s, window, servers
                     )
@@ -222,7 +229,13 @@ def _one_run(
         with ExitStack() as stack:
             bases = [
                 stack.enter_context(
-                    server_process(database_url=url, bus_url=broker.url, directory=directory, name=f"bench-server-{n}")
+                    server_process(
+                        database_url=url,
+                        bus_url=broker.url,
+                        directory=directory,
+                        name=f"bench-server-{n}",
+                        key_wrap_file=directory / KEY_FILE,
+                    )
                 )
                 for n in range(1, servers + 1)
             ]

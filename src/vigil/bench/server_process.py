@@ -4,6 +4,7 @@ A benchmark drives the command centre from outside, as devices and operators do:
 """
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -37,7 +38,9 @@ class SignInRefused(VigilError):
 
 
 @contextmanager
-def server_process(*, database_url: str, bus_url: str, directory: Path, name: str = "server") -> Iterator[str]:
+def server_process(
+    *, database_url: str, bus_url: str, directory: Path, name: str = "server", key_wrap_file: Path | None = None
+) -> Iterator[str]:
     """``vigil serve`` on the database and bus, stopped at the end; yields its API's base URL (``…/api/v1``).
 
     Args:
@@ -45,6 +48,8 @@ def server_process(*, database_url: str, bus_url: str, directory: Path, name: st
         bus_url: the broker, ``mqtt://host:port``.
         directory: for its log (``<name>.log``) and data directory.
         name: the process's name, and its broker client id (servers sharing the ingestion need one each).
+        key_wrap_file: the key-wrapping key servers sharing a database share (second factors are sealed under it);
+            None: the server's own, in its data directory.
 
     Raises:
         ServerDidNotStart: the server exited or did not answer within a minute.
@@ -55,7 +60,10 @@ def server_process(*, database_url: str, bus_url: str, directory: Path, name: st
     command += ["--db", database_url, "--bus", bus_url, "--bus-client-id", name]
     command += ["--port", str(port), "--data-dir", str(directory / f"{name}-data")]
     with log.open("ab") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        environment = dict(os.environ)
+        if key_wrap_file is not None:
+            environment["VIGIL_WATCHLISTS__KEY_WRAP_FILE"] = str(key_wrap_file)
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=environment)
     base = f"http://127.0.0.1:{port}/api/v1"
     try:
         deadline = time.monotonic() + 60

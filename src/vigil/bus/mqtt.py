@@ -8,6 +8,8 @@
 * **Manual acknowledgement**: a received message is PUBACKed only after its handler has returned, which for the
   server means after the event is committed. A message whose handler never returned (the process died) is
   redelivered by the broker when the session resumes.
+* **TLS** (``settings.tls``): the broker's certificate is verified against the force's CA and the host name;
+  see :mod:`vigil.bus.mqtt_connection` and :mod:`vigil.bus.mqtt_tls`.
 * **Routing**: every subscription carries a subscription identifier, and the broker names the subscription(s)
   each message is for. With overlapping filters it sends one copy per subscription, so routing by filter alone
   would hand a handler the same message twice. A message redelivered from the previous session can arrive before
@@ -34,8 +36,14 @@ class MqttBus:
         Raises:
             BusUnavailable: the broker cannot be reached in ``settings.connect_timeout_s``.
             BusRefused: the broker refused the connection (credentials).
+            BrokerCertificateRejected: with TLS, the broker's certificate is not trusted (another CA, wrong name).
+            BusTlsFailed: with TLS, the handshake failed otherwise (a plaintext port, a client certificate refused).
+            BusTlsFilesUnusable: the TLS settings name a CA file, certificate or key that cannot be used.
         """
         self._lock = threading.Lock()
+        # Held while messages are handed to subscriptions, so that those held back for a subscription go before
+        # any that arrive once it exists (a subscriber gets its messages in order).
+        self._handing_over = threading.Lock()
         self._subscriptions: list[tuple[str, SubscriberThread]] = []
         self._waiting: list[tuple[Publish, int]] = []
         self._closed = False
@@ -84,27 +92,29 @@ class MqttBus:
         if self._closed:
             raise BusClosed("the bus has been stopped")
         thread = start(f"mqtt {topic_filter}")
-        with self._lock:
-            self._subscriptions.append((topic_filter, thread))
-            number = len(self._subscriptions)
-            ready = [(m, e) for m, e in self._waiting if max(self._numbers(m)) <= number]
-            self._waiting = [(m, e) for m, e in self._waiting if max(self._numbers(m)) > number]
-        for message, epoch in ready:
-            self._dispatch([message], epoch)
+        with self._handing_over:
+            with self._lock:
+                self._subscriptions.append((topic_filter, thread))
+                number = len(self._subscriptions)
+                ready = [(m, e) for m, e in self._waiting if max(self._numbers(m)) <= number]
+                self._waiting = [(m, e) for m, e in self._waiting if max(self._numbers(m)) > number]
+            for message, epoch in ready:
+                self._dispatch([message], epoch)
         # Wait for the SUBACK: a message published after this returns must find the subscription in place (a
         # shared subscription with no member yet drops messages). Offline, it is made on connecting instead.
         self._connection.subscribe(topic_filter, number)
 
     def _on_messages(self, messages: list[Publish], epoch: int) -> None:
-        with self._lock:
-            ready = []
-            for message in messages:
-                numbers = self._numbers(message)
-                if not numbers or max(numbers) > len(self._subscriptions):
-                    self._waiting.append((message, epoch))
-                else:
-                    ready.append(message)
-        self._dispatch(ready, epoch)
+        with self._handing_over:
+            with self._lock:
+                ready = []
+                for message in messages:
+                    numbers = self._numbers(message)
+                    if not numbers or max(numbers) > len(self._subscriptions):
+                        self._waiting.append((message, epoch))
+                    else:
+                        ready.append(message)
+            self._dispatch(ready, epoch)
 
     def _numbers(self, message: Publish) -> tuple[int, ...]:
         """The subscriptions a message is for (the lock is held)."""

@@ -9,9 +9,14 @@ and parses every packet in it, and PUBACKs for a batch of messages go out in one
   (:class:`BusUnavailable` when the broker cannot be reached, :class:`BusRefused` at once when it refuses the
   credentials). Later losses are repaired on the I/O thread with back-off (1 s doubling to 30 s); each
   connection has a new *epoch*, and the subscriptions made so far are made again.
-* **Sending**: a thread with something to send sends it itself when nothing is queued ahead of it (one system
-  call, no hand-over); what the socket does not take at once is queued for the I/O thread. (A TLS socket could
-  not be shared so between threads; TLS is not supported yet: put the broker's TLS listener on a trusted hop.)
+* **Sending**: on plaintext, a thread with something to send sends it itself when nothing is queued ahead of it
+  (one system call, no hand-over); what the socket does not take at once is queued for the I/O thread.
+* **TLS** (``settings.tls``, :mod:`vigil.bus.mqtt_tls`): the handshake is made within the connect timeout, and a
+  certificate that is not trusted raises :class:`BrokerCertificateRejected` at once (on a reconnect it is logged
+  as an error, and tried again with back-off until someone fixes it). An OpenSSL connection cannot be read on one
+  thread while another writes to it, so every byte goes through the I/O thread: others queue and wake it. A
+  non-blocking TLS socket may want to read when asked to write and the reverse (``SSLWantReadError``,
+  ``SSLWantWriteError``), and holds data it has already decrypted (``pending()``), which ``select`` cannot see.
 * **Publishing** (QoS 1) returns once the broker's PUBACK is back; a refusal in the PUBACK (reason ≥ 0x80,
   e.g. "not authorized") raises :class:`BusRefused`. No more messages are in flight than the broker's Receive
   Maximum allows. When the connection drops, every publish still waiting raises :class:`BusUnavailable` and is
@@ -29,12 +34,13 @@ import contextlib
 import logging
 import selectors
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from vigil.bus.errors import BusClosed, BusError, BusRefused, BusUnavailable
+from vigil.bus.errors import BusClosed, BusError, BusRefused, BusTlsFailed, BusUnavailable
 from vigil.bus.mqtt_packets import (
     PINGREQ,
     Connack,
@@ -53,12 +59,14 @@ from vigil.bus.mqtt_packets import (
     encode_subscribe,
     reason_text,
 )
-from vigil.bus.mqtt_settings import MqttSettings
+from vigil.bus.mqtt_settings import MqttSettings, MqttTlsSettings
+from vigil.bus.mqtt_tls import client_context, handshake_failure
 
 _log = logging.getLogger(__name__)
 
 QOS = 1
 _READ_BYTES = 256 * 1024
+_TLS_WRITE_BYTES = 256 * 1024  # a TLS write that must be retried is retried with the same first bytes
 _FIRST_RETRY_S = 1.0
 _MAX_RETRY_S = 30.0
 
@@ -95,8 +103,12 @@ class MqttConnection:
         Raises:
             BusUnavailable: the broker could not be reached or did not answer in ``settings.connect_timeout_s``.
             BusRefused: the broker refused the connection (credentials, client id).
+            BrokerCertificateRejected: the broker's certificate is not trusted (another CA, another name, expired).
+            BusTlsFailed: the TLS handshake failed otherwise (a plaintext port, a client certificate refused).
+            BusTlsFilesUnusable: the CA file, client certificate or key cannot be loaded.
         """
         self._settings = settings
+        self._tls = client_context(settings.tls) if settings.tls is not None else None
         self._on_messages = on_messages
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -261,7 +273,9 @@ class MqttConnection:
                 try:
                     session = self._connect()
                 except BusError as exc:
-                    _log.warning("mqtt.reconnect_failed", extra={"reason": str(exc), "retry_in_s": delay})
+                    # A certificate or handshake fault needs a person; a broker that is away only needs time.
+                    level = logging.ERROR if isinstance(exc, BusTlsFailed) else logging.WARNING
+                    _log.log(level, "mqtt.reconnect_failed", extra={"reason": str(exc), "retry_in_s": delay})
                     delay = min(delay * 2, _MAX_RETRY_S)
                     continue
                 delay = _FIRST_RETRY_S
@@ -297,12 +311,16 @@ class MqttConnection:
                 wait_s = max(
                     0.0, min(keepalive - (now - session.last_sent), keepalive * 1.5 - (now - session.last_received))
                 )
-                for key, _ in selector.select(wait_s):
+                # Data TLS has already decrypted is invisible to select: read it without waiting.
+                readable = _decrypted(session.sock) > 0
+                for key, _ in selector.select(0.0 if readable else wait_s):
                     if key.fileobj is self._wake_signal:
                         with contextlib.suppress(BlockingIOError):
                             self._wake_signal.recv(4096)
                     else:
-                        self._read(session)
+                        readable = True
+                if readable:
+                    self._read(session)
                 pending = self._write(session)
                 if pending != writing:
                     events = selectors.EVENT_READ | selectors.EVENT_WRITE if pending else selectors.EVENT_READ
@@ -313,13 +331,16 @@ class MqttConnection:
         while True:
             try:
                 data = session.sock.recv(_READ_BYTES)
-            except BlockingIOError:
+            except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                # (TLS wanting to write to read happens only in a renegotiation, which TLS 1.3 and Mosquitto do
+                # not do: the next round of the loop writes what is queued anyway.)
                 return
             if not data:
                 raise _Lost("the broker closed the connection")
             session.last_received = time.monotonic()
             self._handle(session, session.reader.feed(data))
-            if len(data) < _READ_BYTES:
+            # TLS returns one record at a time: what is left of it is decrypted already, and select cannot see it.
+            if len(data) < _READ_BYTES and not _decrypted(session.sock):
                 return
 
     def _handle(self, session: _Session, packets: list[Packet]) -> None:
@@ -345,9 +366,11 @@ class MqttConnection:
             if not self._out:
                 return False
             try:
-                sent = session.sock.send(self._out)
-            except BlockingIOError:
+                sent = session.sock.send(self._out[:_TLS_WRITE_BYTES] if self._tls is not None else self._out)
+            except (BlockingIOError, ssl.SSLWantWriteError):
                 return True
+            except ssl.SSLWantReadError:
+                return False  # sent again after the next read: every round of the loop writes what is queued
             del self._out[:sent]
             session.last_sent = time.monotonic()
             return bool(self._out)
@@ -388,7 +411,8 @@ class MqttConnection:
 
     def _connect(self) -> _Session:
         settings = self._settings
-        where = f"{settings.host}:{settings.port}"
+        where = settings.address
+        deadline = time.monotonic() + settings.connect_timeout_s
         try:
             sock = socket.create_connection((settings.host, settings.port), timeout=settings.connect_timeout_s)
         except OSError as exc:
@@ -397,20 +421,26 @@ class MqttConnection:
             # MQTT packets are small: each held back for the TCP acknowledgement of the previous one (which the
             # peer may delay by up to 40 ms) would stall every round trip.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._tls is not None and settings.tls is not None:
+                # The wrapper takes the socket's descriptor over: closing it (below, on failure) closes the socket.
+                sock = self._tls.wrap_socket(sock, server_hostname=settings.host, do_handshake_on_connect=False)
+                self._handshake(sock, settings.tls, deadline)
             password = settings.password.get_secret_value() if settings.password is not None else None
-            sock.sendall(
-                encode_connect(
-                    client_id=settings.client_id,
-                    clean_start=False,
-                    keepalive_s=settings.keepalive_s,
-                    session_expiry_s=settings.session_expiry_s,
-                    receive_maximum=settings.receive_maximum,
-                    username=settings.username,
-                    password=password,
-                )
+            connect = encode_connect(
+                client_id=settings.client_id,
+                clean_start=False,
+                keepalive_s=settings.keepalive_s,
+                session_expiry_s=settings.session_expiry_s,
+                receive_maximum=settings.receive_maximum,
+                username=settings.username,
+                password=password,
             )
+            try:
+                sock.sendall(connect)
+            except ssl.SSLError as exc:
+                raise self._refused_after_handshake(sock, exc) from exc
             reader = PacketReader()
-            connack, early = self._read_connack(sock, reader, where)
+            connack, early = self._read_connack(sock, reader, deadline)
         except BaseException:
             sock.close()
             raise
@@ -432,21 +462,69 @@ class MqttConnection:
             early=early,
         )
 
-    def _read_connack(self, sock: socket.socket, reader: PacketReader, where: str) -> tuple[Connack, list[Packet]]:
-        deadline = time.monotonic() + self._settings.connect_timeout_s
+    def _handshake(self, sock: ssl.SSLSocket, tls: MqttTlsSettings, deadline: float) -> None:
+        """Complete the TLS handshake by ``deadline``.
+
+        The broker's certificate must be issued by the configured CA for the host connected to.
+
+        Raises:
+            BrokerCertificateRejected, BusTlsFailed, BusUnavailable.
+        """
+        settings = self._settings
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            sock.do_handshake()
+        except ssl.SSLError as exc:
+            raise handshake_failure(exc, broker=settings.address, host=settings.host, tls=tls) from exc
+        except TimeoutError as exc:
+            raise BusUnavailable(
+                f"the MQTT broker at {settings.address} did not complete the TLS handshake in "
+                f"{settings.connect_timeout_s:g} s"
+            ) from exc
+        except OSError as exc:  # hung up on: a plaintext listener takes the TLS greeting for a bad MQTT packet
+            raise BusTlsFailed(
+                f"the MQTT broker at {settings.address} hung up on the TLS handshake ({exc}): is this its TLS "
+                "listener (8883), not a plaintext one?",
+                broker=settings.address,
+                reason=str(exc),
+            ) from exc
+
+    def _refused_after_handshake(self, sock: socket.socket, exc: ssl.SSLError) -> BusError:
+        """The error for a TLS connection the broker dropped after the handshake.
+
+        With TLS 1.3 the broker judges the client's certificate after the client has finished its handshake, and
+        says why in an alert. A write may fail before that alert is read: read it, for its reason.
+        """
+        settings = self._settings
+        if settings.tls is None:
+            return BusUnavailable(f"the connection to the MQTT broker at {settings.address} failed ({exc})")
+        with contextlib.suppress(OSError):
+            sock.settimeout(1.0)
+            try:
+                sock.recv(1)
+            except ssl.SSLError as alert:
+                exc = alert
+        return handshake_failure(exc, broker=settings.address, host=settings.host, tls=settings.tls)
+
+    def _read_connack(self, sock: socket.socket, reader: PacketReader, deadline: float) -> tuple[Connack, list[Packet]]:
+        settings = self._settings
+        where = settings.address
+        # A TLS listener hangs up on a plaintext CONNECT, taking it for a bad TLS greeting.
+        hint = "" if settings.tls is not None else " (if it is a TLS listener, connect with TLS: mqtts://)"
         while True:
             sock.settimeout(max(0.01, deadline - time.monotonic()))
             try:
                 data = sock.recv(4096)
             except TimeoutError as exc:
                 raise BusUnavailable(
-                    f"the MQTT broker at {where} did not answer the connection in "
-                    f"{self._settings.connect_timeout_s:g} s"
+                    f"the MQTT broker at {where} did not answer the connection in {settings.connect_timeout_s:g} s"
                 ) from exc
+            except ssl.SSLError as exc:
+                raise self._refused_after_handshake(sock, exc) from exc
             except OSError as exc:
-                raise BusUnavailable(f"the connection to the MQTT broker at {where} failed ({exc})") from exc
+                raise BusUnavailable(f"the connection to the MQTT broker at {where} failed ({exc}){hint}") from exc
             if not data:
-                raise BusUnavailable(f"the MQTT broker at {where} closed the connection before accepting it")
+                raise BusUnavailable(f"the MQTT broker at {where} closed the connection before accepting it{hint}")
             packets = reader.feed(data)
             if packets:
                 first = packets[0]
@@ -478,7 +556,7 @@ class MqttConnection:
         if self._closed:
             raise BusClosed("the bus has been stopped")
         if self._session is None:
-            raise BusUnavailable(f"not connected to the MQTT broker at {self._settings.host}:{self._settings.port}")
+            raise BusUnavailable(f"not connected to the MQTT broker at {self._settings.address}")
         return self._session
 
     def _room_or_change(self, epoch: int) -> bool:
@@ -505,9 +583,12 @@ class MqttConnection:
         self._changed.notify_all()
 
     def _send_locked(self, data: bytes) -> None:
-        """Send now if nothing is queued ahead and the socket takes it; else queue it for the I/O thread."""
+        """Send now if nothing is queued ahead and the socket takes it; else queue it for the I/O thread.
+
+        A TLS connection is written by the I/O thread only (see the module docstring): its bytes are always queued.
+        """
         session = self._session
-        if not self._out and session is not None:
+        if not self._out and session is not None and self._tls is None:
             try:
                 sent = session.sock.send(data)
             except OSError:  # full (BlockingIOError) or broken: the I/O thread sends it, or finds the fault
@@ -534,6 +615,11 @@ class MqttConnection:
     def _wake(self) -> None:
         with contextlib.suppress(BlockingIOError, OSError):
             self._waker.send(b"\x00")
+
+
+def _decrypted(sock: socket.socket) -> int:
+    """Bytes a TLS socket has decrypted and not yet handed over (0 for a plain socket)."""
+    return sock.pending() if isinstance(sock, ssl.SSLSocket) else 0
 
 
 class _Lost(Exception):

@@ -16,6 +16,7 @@ from vigil.cli.evaluate import create_evaluate_app
 from vigil.cli.faces import register_face_commands
 from vigil.cli.governance import register_governance_commands
 from vigil.cli.models import create_models_app
+from vigil.cli.pki import create_pki_app
 from vigil.cli.serve import register_server_commands
 from vigil.cli.sim import create_sim_app
 from vigil.cli.users import create_users_app
@@ -42,6 +43,7 @@ def create_app() -> typer.Typer:
     app.add_typer(create_models_app(), name="models")
     app.add_typer(create_edge_app(), name="edge")
     app.add_typer(create_sim_app(), name="sim")
+    app.add_typer(create_pki_app(), name="pki")
     return app
 
 

@@ -28,6 +28,7 @@ from vigil.cli.boundary import exits_on_vigil_error
 from vigil.command.accounts.models import Role
 from vigil.command.accounts.passwords import Passwords
 from vigil.command.accounts.schemas import UserEnrolment
+from vigil.command.accounts.sealing import SecretSealer
 from vigil.command.accounts.service import create_user
 from vigil.command.actor import Actor
 from vigil.command.app import init_database
@@ -41,10 +42,11 @@ from vigil.command.ingestion.models import IngestedEvent, Transport
 from vigil.command.ingestion.service import ingest as ingest_event
 from vigil.command.reviews.schemas import ReviewRequest
 from vigil.command.reviews.service import decide
-from vigil.command.settings import CommandSettings
+from vigil.command.settings import CommandSettings, WatchlistServerSettings
 from vigil.events import ReviewDecision, encode_event, utc_now
 from vigil.sim.device_events import DeviceEvents, crop_jpeg
 from vigil.vision.verification import VerificationReport
+from vigil.watchlist.keys import create_device_key
 
 
 def create_bench_app() -> typer.Typer:
@@ -276,9 +278,14 @@ def ingest(
 class CommandCentreDatabase:
     """The command centre's own database functions, for ``vigil bench ingest``."""
 
-    def prepare(self, url: str, devices: Sequence[tuple[str, str]]) -> BenchUser:
-        """Migrate the database at ``url``, register each (device_id, unit_id) there, and create an administrator."""
-        settings = CommandSettings(database_url=url)
+    def prepare(self, url: str, devices: Sequence[tuple[str, str]], *, key_file: Path) -> BenchUser:
+        """Migrate the database at ``url``, register each (device_id, unit_id) there, and create an administrator.
+
+        Its second factor is sealed under ``key_file`` (made when missing), which the servers are given.
+        """
+        if not key_file.exists():
+            create_device_key(key_file)
+        settings = CommandSettings(database_url=url, watchlists=WatchlistServerSettings(key_wrap_file=key_file))
         database = init_database(settings)
         admin = BenchUser(username="bench-admin", password=secrets.token_urlsafe(24), totp_secret="")
         try:
@@ -508,6 +515,7 @@ def _create_bench_user(
     return create_user(
         session=session,
         passwords=Passwords(min_length=settings.accounts.min_password_length),
+        sealer=SecretSealer.for_settings(settings),
         settings=settings.accounts,
         username=user.username,
         display_name=display_name,

@@ -19,7 +19,8 @@ from vigil.vision.settings import build_engine
 from vigil.watchlist.calibration import CalibrationReport, calibrate, pair_distances
 from vigil.watchlist.errors import CalibrationError
 from vigil.watchlist.labelled_faces import LabelledFaces, embed_identities
-from vigil.watchlist.open_set import MIN_PASSERS_BY, OpenSetReport, measure_open_set
+from vigil.watchlist.open_set import MIN_PASSERS_BY, OpenSetReport, RatePoint, measure_open_set
+from vigil.watchlist.operating_point import threshold_for_size
 from vigil.watchlist.store import WatchlistStore
 
 
@@ -105,7 +106,13 @@ def _from_identities(faces: LabelledFaces, sizes: list[int], target: float) -> C
         return np.asarray(labelled.genuine), np.asarray(labelled.impostor)
 
     return CalibrationOutput(
-        measured=measure_open_set(faces, sizes=direct, target_false_alerts_per_10k=target) if direct else None,
+        measured=(
+            measure_open_set(
+                faces, sizes=direct, target_false_alerts_per_10k=target, shipped_threshold=threshold_for_size
+            )
+            if direct
+            else None
+        ),
         extrapolated=_extrapolated(distances, rest, target) if rest else [],
         skipped=list(faces.skipped),
     )
@@ -131,6 +138,17 @@ def _thresholds(output: CalibrationOutput) -> list[float]:
     return measured + [report.threshold for report in output.extrapolated]
 
 
+def _found(point: RatePoint) -> str:
+    return "n/a" if point.true_match_rate is None else f"{point.true_match_rate:.1%}"
+
+
+def _rates(point: RatePoint) -> str:
+    return (
+        f"{point.threshold:.4f}: {point.false_alerts_per_10k:.2f} ({point.false_alerts_per_10k_low:.2f}–"
+        f"{point.false_alerts_per_10k_high:.2f}), {_found(point)}"
+    )
+
+
 def _print(output: CalibrationOutput) -> None:
     console = Console()
     if output.measured is not None:
@@ -141,7 +159,15 @@ def _print(output: CalibrationOutput) -> None:
                 f"target {measured.target_false_alerts_per_10k:g} false alerts per 10,000 faces"
             )
         )
-        for column in ("people listed", "threshold", "false alerts / 10,000 faces (95 %)", "listed found", "draws"):
+        columns = (
+            "people listed",
+            "threshold",
+            "false alerts / 10,000 faces (95 %)",
+            "listed found",
+            "shipped threshold: false alerts (95 %), found",
+            "draws",
+        )
+        for column in columns:
             table.add_column(column, justify="right")
         for size in measured.sizes:
             point = size.operating_point
@@ -150,7 +176,8 @@ def _print(output: CalibrationOutput) -> None:
                 f"{point.threshold:.4f}",
                 f"{point.false_alerts_per_10k:.2f} ({point.false_alerts_per_10k_low:.2f}–"
                 f"{point.false_alerts_per_10k_high:.2f})",
-                "n/a" if point.true_match_rate is None else f"{point.true_match_rate:.1%}",
+                _found(point),
+                "" if size.at_shipped_threshold is None else _rates(size.at_shipped_threshold),
                 str(size.draws),
             )
         console.print(table)

@@ -12,13 +12,15 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from vigil.bus.mqtt_settings import MqttSettings
 from vigil.cli.boundary import exits_on_vigil_error
-from vigil.cli.edge import broker_settings
+from vigil.cli.broker import broker_settings
 from vigil.cli.faces import JsonOption
 from vigil.sim.demo import Demo, DemoProgress, DemoSettings, DemoStarted
 from vigil.sim.demo_summary import DemoSummary, Latency
 from vigil.sim.photos import DEFAULT_DATA_DIR, DEFAULT_SUBJECTS
 from vigil.sim.shift import ShiftSettings
+from vigil.web.loopback import is_loopback
 
 PROGRESS_EVERY_S = 5.0
 """Seconds between two progress lines with --headless."""
@@ -59,9 +61,14 @@ def demo(
         typer.Option("--db", help="postgresql://USER@HOST/DB (an empty one) instead of the embedded SQLite file."),
     ] = None,
     bus: Annotated[
-        str | None, typer.Option("--bus", help="mqtt://host:port: a real broker instead of the in-process bus.")
+        str | None,
+        typer.Option(
+            "--bus", help="mqtt://127.0.0.1:PORT: a real broker on loopback (plaintext) instead of the in-process bus."
+        ),
     ] = None,
-    host: Annotated[str, typer.Option("--host", help="Address the command centre listens on.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option("--host", help="Loopback address the command centre listens on (plain HTTP).")
+    ] = "127.0.0.1",
     port: Annotated[
         int | None,
         typer.Option(
@@ -86,6 +93,11 @@ def demo(
     body cameras whose street scenes show the watchlist subject and members of the public. Ends on Ctrl-C or
     after --duration, with a summary.
     """
+    if not is_loopback(host):
+        raise typer.BadParameter(
+            f"the demo serves plain HTTP, so it listens on loopback only, not {host}: its passwords, tokens and face "
+            "crops would cross the network readable. Deploy with `vigil serve --certificate … --key …`"
+        )
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
     console = Console(stderr=True)
     settings = DemoSettings(
@@ -93,7 +105,7 @@ def demo(
         photos=photos,
         subjects=tuple(subject or DEFAULT_SUBJECTS),
         database_url=db,
-        bus=broker_settings(bus, client_id="vigil-demo-command") if bus is not None else None,
+        bus=_demo_broker(bus) if bus is not None else None,
         host=host,
         port=port,
         shift=ShiftSettings(
@@ -102,6 +114,13 @@ def demo(
         speed=speed,
         autopilot=autopilot,
     )
+    if settings.bus is not None:
+        console.print(
+            f"demo: the bus is plaintext MQTT to {settings.bus.address}, on loopback: a demo, not a deployment "
+            "(devices and servers connect with mqtts://, docs/deploy.md)",
+            highlight=False,
+            soft_wrap=True,
+        )
     runner = Demo(settings, say=lambda line: console.print(f"demo: {line}…", highlight=False, soft_wrap=True))
     summary = None
     try:
@@ -147,6 +166,7 @@ def _print_welcome(console: Console, started: DemoStarted, *, autopilot: bool, d
     people = started.people
     say = functools.partial(console.print, highlight=False, soft_wrap=True)
     say(f"\nThe control room: {started.page_url}")
+    say("(plain HTTP, on this machine's loopback only: a demo, not a deployment; `vigil serve` speaks HTTPS)")
     say("The demo's users (new passwords each run):")
     for user in people.everyone:
         factor = (
@@ -253,3 +273,18 @@ def _latency(latency: Latency, unit: str) -> str:
     if latency.median_s is None:
         return "not measured"
     return f"median {latency.median_s:.2f} {unit} (n={latency.count}, {latency.min_s:.2f}–{latency.max_s:.2f})"
+
+
+def _demo_broker(url: str) -> MqttSettings:
+    """The demo's broker: plaintext ``mqtt://`` on this machine's loopback, like its plain HTTP.
+
+    Raises:
+        typer.BadParameter: another scheme, or a broker on another machine.
+    """
+    settings = broker_settings(url, client_id="vigil-demo-command", allow_plaintext=True)
+    if settings.tls is not None or not is_loopback(settings.host):
+        raise typer.BadParameter(
+            f"the demo's broker is plaintext mqtt:// on loopback, not {url!r}: a deployment's devices and servers "
+            "connect with mqtts:// (`vigil serve --bus mqtts://… --bus-ca …`)"
+        )
+    return settings

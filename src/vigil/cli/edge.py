@@ -1,14 +1,19 @@
 """``vigil edge run``: the body camera's agent over a video source."""
 
-import urllib.parse
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from vigil.bus.mqtt_settings import MqttSettings
 from vigil.cli.boundary import exits_on_vigil_error
+from vigil.cli.broker import (
+    AllowPlaintextBusOption,
+    BusCaOption,
+    BusCertificateOption,
+    BusKeyOption,
+    broker_settings,
+)
 from vigil.cli.faces import JsonOption
 from vigil.edge.notifier import ConsoleNotifier
 from vigil.edge.runner import run_edge
@@ -27,24 +32,6 @@ def create_edge_app() -> typer.Typer:
     group = typer.Typer(help="The body camera's agent.", no_args_is_help=True)
     group.command("run")(exits_on_vigil_error(run))
     return group
-
-
-def broker_settings(url: str, *, client_id: str) -> MqttSettings:
-    """MQTT settings from ``mqtt://[user[:password]@]host[:port]``.
-
-    Raises:
-        typer.BadParameter: not an mqtt:// URL.
-    """
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme != "mqtt" or not parsed.hostname:
-        raise typer.BadParameter(f"{url!r} is not mqtt://host[:port]")
-    return MqttSettings(
-        host=parsed.hostname,
-        port=parsed.port or 1883,
-        client_id=client_id,
-        username=urllib.parse.unquote(parsed.username) if parsed.username else None,
-        password=urllib.parse.unquote(parsed.password) if parsed.password else None,
-    )
 
 
 def position_settings(spec: str) -> PositionSettings:
@@ -68,11 +55,30 @@ def run(
     source: Annotated[str, typer.Option("--source", help="Video file, image folder, camera index or rtsp/http URL.")],
     watchlist: Annotated[Path, typer.Option("--watchlist", help="Device package (.vwl) or local watchlist file.")],
     server: Annotated[
-        str | None, typer.Option("--server", help="The command centre's broker, mqtt://host:port.")
+        str | None,
+        typer.Option("--server", help="The command centre's broker: mqtts://host[:port] (with --bus-ca) or mqtt://."),
     ] = None,
+    bus_ca: BusCaOption = None,
+    bus_certificate: BusCertificateOption = None,
+    bus_key: BusKeyOption = None,
+    allow_plaintext_bus: AllowPlaintextBusOption = False,
     offline: Annotated[bool, typer.Option("--offline", help="No link: events stay in the outbox.")] = False,
     device_key: Annotated[Path | None, typer.Option("--device-key", help="This device's key file.")] = None,
     verify_key: Annotated[Path | None, typer.Option("--verify-key", help="The command centre's public key.")] = None,
+    server_ca: Annotated[
+        Path | None,
+        typer.Option(
+            "--server-ca",
+            help="The force's CA certificate (PEM) the command centre's HTTPS must chain to (default: system CAs).",
+        ),
+    ] = None,
+    allow_plain_http: Annotated[
+        bool,
+        typer.Option(
+            "--allow-plain-http",
+            help="Download packages over http:// from another machine (token readable on the wire: tests only).",
+        ),
+    ] = False,
     device_id: Annotated[str, typer.Option("--device-id", help="This device's id.")] = "cam-1",
     unit_id: Annotated[str, typer.Option("--unit-id", help="The officer's unit.")] = "unit-1",
     data_dir: Annotated[Path, typer.Option("--data-dir", help="Where the outbox lives.")] = Path(".vigil/edge"),
@@ -91,7 +97,9 @@ def run(
 ) -> None:
     """Watch a video source for watchlist faces; alert here and send alerts and positions to the command centre."""
     if (server is None) == (not offline):
-        raise typer.BadParameter("give either --server mqtt://host:port or --offline")
+        raise typer.BadParameter("give either --server mqtts://host[:port] or --offline")
+    if server is None and (bus_ca or bus_certificate or bus_key or allow_plaintext_bus):
+        raise typer.BadParameter("--bus-ca, --bus-certificate, --bus-key and --allow-plaintext-bus need --server")
     if map_tiles is not None and screen is None:
         raise typer.BadParameter("--map-tiles is for the handset screen: give --screen PORT too")
     settings = EdgeSettings(
@@ -103,7 +111,18 @@ def run(
         watchlist=watchlist,
         device_key=device_key,
         verify_key=verify_key,
-        bus=broker_settings(server, client_id=f"edge-{device_id}") if server is not None else None,
+        server_ca_file=server_ca,
+        allow_plain_http=allow_plain_http,
+        bus=broker_settings(
+            server,
+            client_id=f"edge-{device_id}",
+            ca_file=bus_ca,
+            certificate_file=bus_certificate,
+            key_file=bus_key,
+            allow_plaintext=allow_plaintext_bus,
+        )
+        if server is not None
+        else None,
         position=position_settings(position),
         events_out=events_out,
         screen=ScreenSettings(port=screen, tile_url=map_tiles) if screen is not None else None,

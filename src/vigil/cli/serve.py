@@ -1,4 +1,4 @@
-"""``vigil serve`` (the command-centre server) and ``vigil devices`` (register, list, revoke, broker-config)."""
+"""``vigil serve`` (the command-centre server) and ``vigil devices`` (register, list, revoke, …)."""
 
 import gc
 import logging
@@ -16,16 +16,26 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from vigil.bus.mqtt_settings import MQTT_PORT, MQTTS_PORT, is_loopback
 from vigil.cli.boundary import exits_on_vigil_error
-from vigil.cli.edge import broker_settings
+from vigil.cli.broker import (
+    AllowPlaintextBusOption,
+    BusCaOption,
+    BusCertificateOption,
+    BusKeyOption,
+    broker_settings,
+)
 from vigil.cli.faces import JsonOption
+from vigil.cli.secret_file import refuse_existing, write_secret_file
 from vigil.command.app import create_app, init_database
 from vigil.command.audit.chain import SYSTEM_ACTOR
-from vigil.command.broker.files import Listener
+from vigil.command.broker.files import Listener, ListenerTls
 from vigil.command.broker.schemas import BrokerConfig
-from vigil.command.broker.service import read_secret, write_broker_config
+from vigil.command.broker.service import read_secret, read_share_group, write_broker_config
 from vigil.command.database import Database
-from vigil.command.devices.service import list_devices, register_device, revoke_device
+from vigil.command.devices.service import issue_osmand_secret, list_devices, register_device, revoke_device
+from vigil.command.ingestion.osmand import OsmAndSecretFilter
+from vigil.command.server_config import server_config
 from vigil.command.settings import BusSettings, CommandSettings, MemoryBusSettings
 from vigil.command.units.models import UnitKind
 from vigil.events import utc_now
@@ -56,6 +66,7 @@ def register_server_commands(app: typer.Typer) -> typer.Typer:
     devices = typer.Typer(help="Body cameras registered with the command centre.", no_args_is_help=True)
     devices.command("register")(exits_on_vigil_error(register))
     devices.command("list")(exits_on_vigil_error(list_registered))
+    devices.command("osmand-secret")(exits_on_vigil_error(issue_osmand))
     devices.command("revoke")(exits_on_vigil_error(revoke))
     devices.command("broker-config")(exits_on_vigil_error(broker_config))
     app.add_typer(devices, name="devices")
@@ -84,24 +95,47 @@ def command_session(settings: CommandSettings) -> Iterator[Session]:
         database.dispose()
 
 
-def bus_settings(spec: str, *, client_id: str | None = None, password_file: Path | None = None) -> BusSettings:
-    """Bus settings from ``memory`` or ``mqtt://[user[:password]@]host[:port]``.
+def bus_settings(
+    spec: str,
+    *,
+    client_id: str | None = None,
+    password_file: Path | None = None,
+    ca_file: Path | None = None,
+    certificate_file: Path | None = None,
+    key_file: Path | None = None,
+    allow_plaintext: bool = False,
+) -> BusSettings:
+    """Bus settings from ``memory``, ``mqtts://[user[:password]@]host[:port]`` or ``mqtt://…``.
 
     Args:
         spec: the bus.
         client_id: the MQTT client id; ``vigil-command-<host name>`` when None.
         password_file: a file holding the broker user's password (instead of one in the URL).
+        ca_file: the CA the broker's certificate must be issued by (mqtts://).
+        certificate_file: a client certificate, for a broker that requires one.
+        key_file: its key.
+        allow_plaintext: allow mqtt:// to a broker that is not on loopback.
 
     Raises:
-        typer.BadParameter: neither, or a password file without a user name in the URL.
+        typer.BadParameter: neither, a password file without a user name in the URL, or TLS options that do not
+            fit the URL (see :func:`vigil.cli.broker.broker_settings`).
         BrokerSecretUnreadable: the password file cannot be read.
     """
     if spec == "memory":
         if client_id is not None or password_file is not None:
             raise typer.BadParameter("--bus-client-id and --bus-password-file need --bus mqtt://…")
+        if ca_file is not None or certificate_file is not None or key_file is not None or allow_plaintext:
+            raise typer.BadParameter("--bus-ca, --bus-certificate, --bus-key and --allow-plaintext-bus need a broker")
         return MemoryBusSettings()
     # A stable client id: the broker keeps this server's session (and its queued events) across restarts.
-    settings = broker_settings(spec, client_id=client_id or f"vigil-command-{socket.gethostname()}"[:128])
+    settings = broker_settings(
+        spec,
+        client_id=client_id or f"vigil-command-{socket.gethostname()}"[:128],
+        ca_file=ca_file,
+        certificate_file=certificate_file,
+        key_file=key_file,
+        allow_plaintext=allow_plaintext,
+    )
     if password_file is None:
         return settings
     if settings.username is None:
@@ -112,7 +146,10 @@ def bus_settings(spec: str, *, client_id: str | None = None, password_file: Path
 def serve(
     db: DbOption = None,
     bus: Annotated[
-        str | None, typer.Option("--bus", help="mqtt://host:port, or memory; none: events over HTTP only.")
+        str | None,
+        typer.Option(
+            "--bus", help="mqtts://host[:port] (with --bus-ca), mqtt://, or memory; none: events over HTTP only."
+        ),
     ] = None,
     host: Annotated[str | None, typer.Option("--host", help="Address to listen on (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port to listen on (default 8000).")] = None,
@@ -128,15 +165,71 @@ def serve(
         Path | None,
         typer.Option("--bus-password-file", help="File holding the broker password of the user in --bus's URL."),
     ] = None,
+    bus_ca: BusCaOption = None,
+    bus_certificate: BusCertificateOption = None,
+    bus_key: BusKeyOption = None,
+    allow_plaintext_bus: AllowPlaintextBusOption = False,
+    bus_group_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--bus-group-file",
+            help=(
+                "File naming the servers' shared subscription (`vigil devices broker-config` writes share-group); "
+                "servers sharing devices' events give the same file. Without it the group is vigil-command, "
+                "which any device could join."
+            ),
+        ),
+    ] = None,
+    certificate: Annotated[
+        Path | None,
+        typer.Option(
+            "--certificate",
+            help="Serve HTTPS with this certificate (PEM; `vigil pki issue` makes one); needs --key.",
+        ),
+    ] = None,
+    key: Annotated[
+        Path | None, typer.Option("--key", help="The certificate's private key (PEM, unencrypted, mode 0600).")
+    ] = None,
+    behind_tls_proxy: Annotated[
+        bool,
+        typer.Option(
+            "--behind-tls-proxy",
+            help=(
+                "A TLS-terminating proxy (nginx) in front takes every connection over HTTPS: serve it plain HTTP, "
+                "treat each request as HTTPS (Secure cookies, HSTS). Without this or --certificate, plain HTTP is "
+                "refused on any address but loopback."
+            ),
+        ),
+    ] = False,
 ) -> None:
-    """Run the command-centre server: HTTP API, OsmAnd positions and, with --bus, devices' events over MQTT."""
+    """Run the command-centre server: HTTP API, OsmAnd positions and, with --bus, devices' events over MQTT.
+
+    HTTPS with --certificate and --key; plain HTTP only on a loopback address, or with --behind-tls-proxy.
+    """
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    if bus is None and (bus_client_id is not None or bus_password_file is not None):
-        raise typer.BadParameter("--bus-client-id and --bus-password-file need --bus mqtt://…")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(OsmAndSecretFilter())  # the access log writes every URL, secrets included
+    if bus is None and (bus_client_id is not None or bus_password_file is not None or bus_group_file is not None):
+        raise typer.BadParameter("--bus-client-id, --bus-password-file and --bus-group-file need --bus mqtt://…")
     chosen_bus = (
-        bus_settings(bus, client_id=bus_client_id, password_file=bus_password_file) if bus is not None else None
+        bus_settings(
+            bus,
+            client_id=bus_client_id,
+            password_file=bus_password_file,
+            ca_file=bus_ca,
+            certificate_file=bus_certificate,
+            key_file=bus_key,
+            allow_plaintext=allow_plaintext_bus,
+        )
+        if bus is not None
+        else None
     )
-    settings = command_settings(db=db, data_dir=data_dir, bus=chosen_bus, host=host, port=port)
+    bus_group = read_share_group(bus_group_file) if bus_group_file is not None else None
+    given_https = {"certificate_file": certificate, "key_file": key, "behind_tls_proxy": behind_tls_proxy or None}
+    https = {name: value for name, value in given_https.items() if value is not None} or None
+    settings = command_settings(
+        db=db, data_dir=data_dir, bus=chosen_bus, bus_group=bus_group, host=host, port=port, https=https
+    )
     # Ingestion's threads hand work to one another (bus I/O → ingesting → acks) at every message; a thread that
     # is ready waits for Python's lock up to the switch interval, 5 ms by default, at each hand-over.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
@@ -144,7 +237,7 @@ def serve(
     # server. Frozen, the collector stops walking it: a full collection took 80-100 ms, every two or three seconds
     # under load, and held every thread (the ingestion's p95 latency) for that long; now a few milliseconds.
     app = create_app(settings, after_startup=gc.freeze)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+    uvicorn.Server(server_config(app, settings, log_config=None)).run()
 
 
 def register(
@@ -153,6 +246,14 @@ def register(
     call_sign: Annotated[str | None, typer.Option("--call-sign", help="The unit's call sign.")] = None,
     radio_id: Annotated[str | None, typer.Option("--radio-id", help="The unit's radio id.")] = None,
     kind: Annotated[UnitKind | None, typer.Option("--kind", help="How the unit moves.")] = None,
+    osmand: Annotated[
+        bool,
+        typer.Option("--osmand", help="Also issue an OsmAnd secret: the device is a phone running Traccar Client."),
+    ] = False,
+    token_file: Annotated[
+        Path | None,
+        typer.Option("--token-file", help="Write the token to this new file (owner-only, 0600) instead of stdout."),
+    ] = None,
     db: DbOption = None,
     data_dir: DataDirOption = None,
     broker_dir: BrokerDirOption = None,
@@ -160,9 +261,14 @@ def register(
 ) -> None:
     """Register a device to a unit and print its token (shown this once; only its hashes are stored).
 
-    The token is also the device's MQTT password, with the device id as its user name.
+    The token is also the device's MQTT password, with the device id as its user name. With --osmand a second
+    line is the device's OsmAnd secret, which ends the server URL its Traccar Client is set to. With --token-file
+    the token goes to a new file only its owner can read (a shell redirect would make one anyone may read).
     """
-    database = init_database(command_settings(db=db, data_dir=data_dir))
+    if token_file is not None:
+        refuse_existing(token_file)
+    settings = command_settings(db=db, data_dir=data_dir)
+    database = init_database(settings)
     try:
         with database.session() as session:
             registration = register_device(
@@ -175,16 +281,52 @@ def register(
                 actor=SYSTEM_ACTOR,
                 address=None,
                 now=utc_now(),
+                osmand=osmand,
             )
         if broker_dir is not None:
             _rewrite_broker_files(database, broker_dir)
     finally:
         database.dispose()
+    if token_file is not None:
+        write_secret_file(token_file, registration.token.get_secret_value())
     if json_output:
         typer.echo(registration.model_dump_json(indent=2))
         return
-    typer.echo(f"device {device_id} registered to unit {unit_id}; its token (shown once):", err=True)
-    typer.echo(registration.token.get_secret_value())
+    if token_file is not None:
+        typer.echo(f"device {device_id} registered to unit {unit_id}; its token is in {token_file}", err=True)
+    else:
+        typer.echo(f"device {device_id} registered to unit {unit_id}; its token (shown once):", err=True)
+        typer.echo(registration.token.get_secret_value())
+    if registration.osmand_secret is not None:
+        _show_osmand_secret(settings, device_id, registration.osmand_secret.get_secret_value())
+
+
+def issue_osmand(
+    device_id: Annotated[str, typer.Argument(help="The device (a phone running Traccar Client).")],
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Give a registered device a new OsmAnd secret and print it (shown this once); its old one stops working."""
+    settings = command_settings(db=db, data_dir=data_dir)
+    with command_session(settings) as session:
+        issued = issue_osmand_secret(
+            session=session, device_id=device_id, actor=SYSTEM_ACTOR, address=None, now=utc_now()
+        )
+    if json_output:
+        typer.echo(issued.model_dump_json(indent=2))
+        return
+    _show_osmand_secret(settings, device_id, issued.osmand_secret.get_secret_value())
+
+
+def _show_osmand_secret(settings: CommandSettings, device_id: str, secret: str) -> None:
+    typer.echo(
+        f"its OsmAnd secret (shown once). In Traccar Client set the device identifier to {device_id} and the "
+        f"server URL to {settings.public_url()}/osmand/{secret} (the server's public address; the server takes "
+        "OsmAnd positions only with VIGIL_OSMAND_ENABLED=true):",
+        err=True,
+    )
+    typer.echo(secret)
 
 
 def list_registered(db: DbOption = None, data_dir: DataDirOption = None, json_output: JsonOption = False) -> None:
@@ -194,7 +336,7 @@ def list_registered(db: DbOption = None, data_dir: DataDirOption = None, json_ou
     if json_output:
         typer.echo(devices.model_dump_json(indent=2))
         return
-    table = Table("device", "unit", "registered", "last seen", "battery %", "revoked")
+    table = Table("device", "unit", "registered", "last seen", "battery %", "OsmAnd", "revoked")
     for device in devices.devices:
         table.add_row(
             device.device_id,
@@ -202,6 +344,7 @@ def list_registered(db: DbOption = None, data_dir: DataDirOption = None, json_ou
             f"{device.created_at:%Y-%m-%d %H:%M}",
             f"{device.last_seen_at:%Y-%m-%d %H:%M:%S}" if device.last_seen_at else "never",
             f"{device.battery_pct:.0f}" if device.battery_pct is not None else "",
+            "yes" if device.osmand else "",
             f"{device.revoked_at:%Y-%m-%d %H:%M}" if device.revoked_at else "",
         )
     Console().print(table)
@@ -256,6 +399,24 @@ def broker_config(
     listener_address: Annotated[
         str | None, typer.Option("--listener-address", help="Address it binds (default: every interface).")
     ] = None,
+    tls_ca: Annotated[
+        Path | None,
+        typer.Option("--tls-ca", help="TLS listener: the force's CA certificate (ca.crt of `vigil pki init`)."),
+    ] = None,
+    tls_certificate: Annotated[
+        Path | None,
+        typer.Option("--tls-certificate", help="TLS listener: the broker's certificate (`vigil pki server`)."),
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option("--tls-key", help="TLS listener: its key (readable by the broker's user).")
+    ] = None,
+    require_client_certificate: Annotated[
+        bool,
+        typer.Option(
+            "--require-client-certificate",
+            help="TLS listener: every client also presents a certificate from the CA (`vigil pki client`).",
+        ),
+    ] = False,
     db: DbOption = None,
     data_dir: DataDirOption = None,
     json_output: JsonOption = False,
@@ -263,23 +424,58 @@ def broker_config(
     """Write the MQTT broker's password file and ACL: each live device its own topics, servers every device's.
 
     Also writes mosquitto-vigil.conf (when it is missing or a listener option is given): a listener with
-    anonymous access off, client id = user name, and both files. Passwords are hashed in Mosquitto's $7$
-    format (PBKDF2-SHA512) by Vigil itself. Run it again after registering or revoking devices (or give those
-    commands --broker-dir), then reload the broker.
+    anonymous access off, client id = user name, and both files; with --tls-* a TLS listener (port 8883 unless
+    given). Passwords are hashed in Mosquitto's $7$ format (PBKDF2-SHA512) by Vigil itself. Run it again after
+    registering or revoking devices (or give those commands --broker-dir), then reload the broker.
     """
+    tls = _listener_tls(tls_ca, tls_certificate, tls_key, require_certificate=require_client_certificate)
     listener = None
-    if listener_port is not None or listener_address is not None:
+    if listener_port is not None or listener_address is not None or tls is not None:
         try:
-            port = {"port": listener_port} if listener_port is not None else {}
-            listener = Listener(address=listener_address, **port)
+            default_port = MQTTS_PORT if tls is not None else MQTT_PORT
+            listener = Listener(port=listener_port or default_port, address=listener_address, tls=tls)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
     with command_session(command_settings(db=db, data_dir=data_dir)) as session:
         written = write_broker_config(session=session, directory=out, server_users=server_user or [], listener=listener)
+    opened = listener or (Listener() if written.config_written else None)
+    if opened is not None and opened.tls is None and not (opened.address and is_loopback(opened.address)):
+        typer.echo(
+            f"warning: the listener on port {opened.port} is plaintext on {opened.address or 'every interface'}: "
+            "device tokens and face crops would cross the network in clear. Give it --tls-ca, --tls-certificate "
+            "and --tls-key (docs/deploy.md, Certificates and TLS)",
+            err=True,
+        )
     if json_output:
         typer.echo(written.model_dump_json(indent=2))
         return
     _report(written)
+
+
+def _listener_tls(
+    ca: Path | None, certificate: Path | None, key: Path | None, *, require_certificate: bool
+) -> ListenerTls | None:
+    """The listener's TLS from the options, or None for none of them.
+
+    Raises:
+        typer.BadParameter: some of the three files but not all, one that does not exist, or a client
+            certificate required without TLS.
+    """
+    if ca is None and certificate is None and key is None:
+        if require_certificate:
+            raise typer.BadParameter("--require-client-certificate is for a TLS listener: give --tls-ca, … too")
+        return None
+    if ca is None or certificate is None or key is None:
+        raise typer.BadParameter("a TLS listener needs --tls-ca, --tls-certificate and --tls-key, all three")
+    for path in (ca, certificate, key):
+        if not path.is_file():
+            raise typer.BadParameter(f"{path} is not a file (`vigil pki` makes the CA, certificate and key)")
+    try:
+        return ListenerTls(
+            ca_file=ca, certificate_file=certificate, key_file=key, require_certificate=require_certificate
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def _rewrite_broker_files(database: Database, directory: Path) -> None:
@@ -298,6 +494,11 @@ def _report(written: BrokerConfig) -> None:
     for server in written.servers:
         if server.created:
             typer.echo(f"new server user {server.user}: its password is in {server.secret_file}", err=True)
+    typer.echo(
+        f"servers share devices' events as the group in {written.share_group_file}: give it to every "
+        "`vigil serve --bus-group-file`",
+        err=True,
+    )
     if written.without_credentials:
         typer.echo(
             f"left out (registered before broker credentials; register replacements): "

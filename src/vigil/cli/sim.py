@@ -11,10 +11,11 @@ from rich.live import Live
 from rich.table import Table
 
 from vigil.cli.boundary import exits_on_vigil_error
-from vigil.cli.edge import broker_settings
+from vigil.cli.broker import broker_settings
 from vigil.cli.faces import JsonOption
 from vigil.cli.serve import DataDirOption, DbOption, command_settings
 from vigil.command.app import init_database
+from vigil.edge.server_trust import server_tls_context
 from vigil.sim.city import City
 from vigil.sim.load import (
     LoadDevice,
@@ -49,10 +50,21 @@ def load(
     devices: Annotated[int, typer.Option("--devices", min=1, max=100_000, help="Simulated devices.")],
     rate: Annotated[float, typer.Option("--rate", min=0.001, max=100_000, help="Events per second, all together.")],
     server: Annotated[
-        str, typer.Option("--server", help="The command centre, http://host:port (its events over HTTP, its metrics).")
+        str,
+        typer.Option("--server", help="The command centre, http(s)://host:port (its events over HTTP, its metrics)."),
     ] = "http://127.0.0.1:8000",
+    server_ca: Annotated[
+        Path | None,
+        typer.Option(
+            "--server-ca",
+            help="The force's CA certificate (PEM) an https:// --server must chain to (default: the system's CAs).",
+        ),
+    ] = None,
     bus: Annotated[
-        str | None, typer.Option("--bus", help="Send over MQTT to this broker, mqtt://host:port, not over HTTP.")
+        str | None,
+        typer.Option(
+            "--bus", help="Send over MQTT to this broker, not over HTTP: mqtt://host:port (plaintext, loopback only)."
+        ),
     ] = None,
     duration: Annotated[float, typer.Option("--duration", min=0.1, max=86_400, help="Seconds to send.")] = 10.0,
     alert_share: Annotated[
@@ -109,6 +121,7 @@ def load(
             broker=broker,
             on_progress=lambda progress: live.update(_progress_table(progress, plan)),
             metrics_token=metrics_token,
+            server_tls=server_tls_context(server_ca) if server_ca is not None else None,
         )
     if json_output:
         typer.echo(report.model_dump_json(indent=2))

@@ -2,7 +2,8 @@
 
 These commands act on the database directly, as the machine's operator: the audit trail records them with the
 actor ``system``. They are how the first administrator is made on a fresh install; after that, administrators
-can do the same through ``/api/v1/users``.
+can do the same through ``/api/v1/users``. Second-factor secrets are sealed under the server's key: give these
+commands the same ``--data-dir`` (or ``VIGIL_WATCHLISTS__KEY_WRAP_FILE``) as ``vigil serve``.
 """
 
 import getpass
@@ -20,6 +21,7 @@ from vigil.cli.serve import DataDirOption, DbOption, command_session, command_se
 from vigil.command.accounts.models import Role
 from vigil.command.accounts.passwords import MAX_PASSWORD_LENGTH, Passwords
 from vigil.command.accounts.schemas import UserEnrolment, UserOut
+from vigil.command.accounts.sealing import SecretSealer
 from vigil.command.accounts.service import (
     create_user,
     disable_user,
@@ -68,11 +70,14 @@ def create(
     """Create a user. Supervisors and admins get a second factor: its provisioning URI is printed this once."""
     password = _read_password(password_file) if password_file is not None else _prompt_password()
     settings = command_settings(db=db, data_dir=data_dir)
-    passwords = Passwords(min_length=settings.accounts.min_password_length)
+    passwords = Passwords(
+        min_length=settings.accounts.min_password_length, min_score=settings.accounts.min_password_score
+    )
     with command_session(settings) as session:
         enrolment = create_user(
             session=session,
             passwords=passwords,
+            sealer=SecretSealer.for_settings(settings),
             settings=settings.accounts,
             username=username,
             display_name=display_name,
@@ -93,7 +98,7 @@ def list_all(db: DbOption = None, data_dir: DataDirOption = None, json_output: J
     if json_output:
         typer.echo(users.model_dump_json(indent=2))
         return
-    table = Table("user", "name", "roles", "2nd factor", "last sign-in", "locked until", "disabled")
+    table = Table("user", "name", "roles", "2nd factor", "last sign-in", "own addresses only until", "disabled")
     for user in users.users:
         table.add_row(
             user.username,
@@ -119,6 +124,7 @@ def change_roles(
     with command_session(settings) as session:
         enrolment = set_roles(
             session=session,
+            sealer=SecretSealer.for_settings(settings),
             settings=settings.accounts,
             username=username,
             roles=role,
@@ -137,6 +143,7 @@ def reset_totp(
     with command_session(settings) as session:
         enrolment = reset_second_factor(
             session=session,
+            sealer=SecretSealer.for_settings(settings),
             settings=settings.accounts,
             username=username,
             actor=SYSTEM_ACTOR,
@@ -149,7 +156,7 @@ def reset_totp(
 def unlock(
     username: UsernameArgument, db: DbOption = None, data_dir: DataDirOption = None, json_output: JsonOption = False
 ) -> None:
-    """Lift a lock-out after repeated failed sign-ins."""
+    """Forget the failed sign-ins counted against a user from every address: any wait they caused ends."""
     with command_session(command_settings(db=db, data_dir=data_dir)) as session:
         user = unlock_user(session=session, username=username, actor=SYSTEM_ACTOR, address=None, now=utc_now())
     _report_user(user, json_output, f"user {username} unlocked")

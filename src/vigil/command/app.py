@@ -2,7 +2,8 @@
 
 Startup, in named steps (each logged as ``command.startup_step`` with its duration):
 
-1. ``init_database``: open the database and migrate it to the newest schema;
+1. ``init_database``: open the database and migrate it to the newest schema; then ``seal_second_factors``: seal
+   again under the current key any second-factor secret sealed under an earlier one;
 2. ``connect_bus``: the bus passed in, or the one the settings name (none: events arrive over HTTP only);
 3. ``start_ingestion``: subscribe to every device's events on the bus;
 4. ``start_feed``: the live feed's horizon, woken by this process's commits (it polls only while followed);
@@ -33,8 +34,11 @@ from vigil.bus.mqtt_settings import MqttSettings
 from vigil.bus.protocol import Bus
 from vigil.command.accounts.passwords import Passwords
 from vigil.command.accounts.router import auth_router, users_router
+from vigil.command.accounts.sealing import SecretSealer, reseal_second_factors
 from vigil.command.alerts.router import router as alerts_router
+from vigil.command.api.body_limit import BodyLimit, route_body_limits
 from vigil.command.api.problems import install_error_handlers
+from vigil.command.api.transport import TransportSecurity
 from vigil.command.audit.router import router as audit_router
 from vigil.command.control_room.page import mount_page
 from vigil.command.control_room.router import router as control_room_router
@@ -125,7 +129,13 @@ def create_app(
         app.include_router(router)
     if settings.osmand_enabled:
         app.include_router(osmand_router)
-    mount_page(app, tile_url=settings.map.tile_url, at_root=not settings.osmand_enabled)
+    mount_page(app, tile_url=settings.map.tile_url)
+    app.add_middleware(BodyLimit, limits=route_body_limits(settings))
+    app.add_middleware(
+        TransportSecurity,
+        behind_tls_proxy=settings.https.behind_tls_proxy,
+        hsts_max_age_s=settings.https.hsts_max_age_s,
+    )
     return app
 
 
@@ -136,6 +146,7 @@ def start_server(settings: CommandSettings, bus: Bus | None) -> ServerRuntime:
         DatabaseUnavailable, MigrationFailed: the database step failed.
         BusError: the bus could not be connected or subscribed to.
         KeyFileError: a configured package key file is missing or malformed.
+        SecondFactorUnreadable: a second-factor secret is sealed under a key this server does not have.
     """
     database = _step("init_database", lambda: init_database(settings))
     runtime = ServerRuntime(
@@ -143,10 +154,14 @@ def start_server(settings: CommandSettings, bus: Bus | None) -> ServerRuntime:
         database=database,
         metrics=IngestionMetrics(),
         started_at=utc_now(),
-        passwords=Passwords(min_length=settings.accounts.min_password_length),
+        passwords=Passwords(
+            min_length=settings.accounts.min_password_length, min_score=settings.accounts.min_password_score
+        ),
+        sealer=SecretSealer.for_settings(settings),
         enroller=Enroller(settings.watchlists.vision),
     )
     try:
+        _step("seal_second_factors", lambda: reseal_second_factors(database=database, sealer=runtime.sealer))
         runtime.bus, runtime.owns_bus = _step("connect_bus", lambda: connect_bus(settings, bus))
         if runtime.bus is not None:
             connected = runtime.bus
@@ -223,7 +238,7 @@ def init_database(settings: CommandSettings) -> Database:
     """
     database = Database(settings.sqlalchemy_url())
     try:
-        database.migrate()
+        database.migrate(sealer=SecretSealer.for_settings(settings))
     except BaseException:
         database.dispose()
         raise

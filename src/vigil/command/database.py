@@ -5,16 +5,19 @@ by :meth:`Database.migrate`). SQLite runs in WAL mode with ``synchronous=FULL`` 
 foreign keys on, and takes the write lock when a transaction begins (``BEGIN IMMEDIATE``): the server writes
 from several threads, and a reader that upgrades to a writer later could otherwise fail at once instead of
 waiting its turn. Driver errors that mean "not now" become :class:`DatabaseUnavailable` here, so callers never
-handle SQLAlchemy's exceptions.
+handle SQLAlchemy's exceptions. The SQLite file is readable by its owner alone (0600, and so are its ``-wal`` and
+``-shm`` files, which SQLite creates with the database file's permissions), in a folder made 0700.
 """
 
 import enum
+import os
+import stat
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import alembic.command
 import alembic.util
@@ -89,6 +92,12 @@ class UtcDateTime(TypeDecorator[datetime]):
 BigIntegerId = BigInteger().with_variant(Integer(), "sqlite")
 """A 64-bit surrogate key. On SQLite only a column declared INTEGER becomes the (64-bit) row id."""
 
+BIGINT_MAX = 2**63 - 1
+"""The largest value of a 64-bit column (BigInteger; every SQLite INTEGER): bounds an API integer compared with one."""
+
+INTEGER_MAX = 2**31 - 1
+"""The largest value of a 32-bit column (Integer on PostgreSQL): bounds an API integer compared with one."""
+
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
 
 
@@ -102,6 +111,18 @@ def string_enum(enum_type: type[enum.StrEnum], *, name: str) -> Enum:
         values_callable=lambda members: [member.value for member in members],
         validate_strings=True,
     )
+
+
+class Sealer(Protocol):
+    """Seals a secret for storage and opens it again (migrations that seal what older versions kept in clear)."""
+
+    def seal(self, secret: str, *, user_id: str) -> str:
+        """The stored form of a user's secret."""
+        ...
+
+    def open(self, sealed: str, *, user_id: str) -> str:
+        """The secret a stored form holds."""
+        ...
 
 
 class Base(DeclarativeBase):
@@ -119,17 +140,23 @@ class Database:
     """One database: an engine, sessions and the schema's migrations."""
 
     def __init__(self, url: str, *, connect_timeout_s: int = 5) -> None:
-        """Prepare the engine; nothing connects until first use.
+        """Prepare the engine (a SQLite file is made at once, owner-only); nothing connects until first use.
 
         Args:
             url: a SQLAlchemy URL, ``sqlite:///PATH`` or ``postgresql+psycopg://…``.
             connect_timeout_s: how long to wait for a PostgreSQL server, seconds.
+
+        Raises:
+            DatabaseUnavailable: the SQLite file cannot be made or opened.
         """
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
             if parsed.database:
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    _owner_only_file(Path(parsed.database))
+                except OSError as exc:
+                    raise DatabaseUnavailable(f"cannot open the database file {parsed.database}: {exc}") from exc
             self.engine = create_engine(url, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_MS / 1000})
             event.listen(self.engine, "connect", _configure_sqlite)
             event.listen(self.engine, "begin", _begin)
@@ -172,20 +199,26 @@ class Database:
         """Call ``listener`` after each commit of a session from :meth:`session`, on the committing thread."""
         event.listen(self._sessions, "after_commit", listener)
 
-    def migrate(self, revision: str = "head") -> None:
+    def migrate(self, revision: str = "head", *, sealer: Sealer | None = None) -> None:
         """Bring the schema up to the newest migration, or ``revision`` (a no-op when it is there already).
 
         On PostgreSQL, servers starting together take turns under an advisory lock. On SQLite, changing a column
         rebuilds its table while others still refer to it, so foreign keys are off while migrating and checked,
         all of them, before the migration commits.
 
+        Args:
+            revision: the revision to reach.
+            sealer: seals secrets an older version kept in clear (second-factor secrets); needed only when the
+                database holds some.
+
         Raises:
             DatabaseUnavailable: the database cannot be reached.
             MigrationFailed: a migration failed (on PostgreSQL, most often PostGIS is not installed), or left a
-                reference broken (SQLite).
+                reference broken (SQLite), or needs a sealer and was given none.
         """
         config = Config()
         config.set_main_option("script_location", MIGRATIONS)
+        config.attributes["sealer"] = sealer
         try:
             with (
                 self.engine.connect() as connection,
@@ -226,6 +259,21 @@ def unavailable(exc: DBAPIError | PoolTimeout) -> DatabaseUnavailable:
     cause = exc.orig if isinstance(exc, DBAPIError) else exc
     detail = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
     return DatabaseUnavailable(f"the database is unavailable ({detail[:300]}); try again shortly")
+
+
+def _owner_only_file(path: Path) -> None:
+    """Make the SQLite file (empty) readable by its owner alone, or tighten one an older version left readable."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # One there already (perhaps made by another process just now) is left as it is, but for its mode.
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            status = file.stat()
+        except FileNotFoundError:
+            continue
+        if status.st_uid == os.getuid() and stat.S_IMODE(status.st_mode) & 0o077:
+            file.chmod(0o600)
 
 
 @contextmanager

@@ -13,8 +13,10 @@ Hierarchy::
         │   ├── DeviceAlreadyRegistered the id is taken; register the replacement under a new id
         │   └── NotAuthenticated        no device token, or one that is wrong or revoked (HTTP 401)
         ├── AccountError
-        │   ├── SignInFailed            wrong user name, password or code, or a disabled account (HTTP 401)
-        │   ├── AccountLocked           too many failed sign-ins: refused until the lock-out ends (HTTP 401)
+        │   ├── SignInFailed            wrong user name, password or code, a disabled account, or too many
+        │   │                           failures from this source: one answer for all (HTTP 401)
+        │   ├── ReauthenticationFailed  a signed-in user's password or code, asked again, is wrong (HTTP 403)
+        │   ├── SecondFactorUnreadable  a second-factor secret does not open with this server's key (HTTP 500)
         │   ├── NotSignedIn             no session, or one expired, revoked or of a disabled user (HTTP 401)
         │   ├── RoleRequired            signed in, without a role the action needs (HTTP 403)
         │   ├── CrossSiteRequest        a cookie-borne request from another site (CSRF), refused (HTTP 403)
@@ -27,6 +29,7 @@ Hierarchy::
         ├── UnknownUnit                 no unit has this id
         ├── UnknownAlert                no alert has this id, or its image was deleted
         ├── IngestionStopped            the server is shutting down: the bus delivers the message again later
+        ├── CertificateUnusable         the HTTPS certificate or its key cannot be loaded
         ├── BrokerConfigError           the MQTT broker's files cannot be generated (vigil.command.broker.errors)
         └── RequestRejected
             ├── BodyTooLarge            the request body is over the limit (HTTP 413)
@@ -38,7 +41,7 @@ A rejected *event* is not an error: ingestion stores it with a reason and carrie
 (see :mod:`vigil.command.ingestion.service`).
 """
 
-from datetime import datetime
+from pathlib import Path
 
 from vigil.errors import VigilError
 
@@ -92,34 +95,44 @@ class AccountError(CommandError):
 
 
 class SignInFailed(AccountError):
-    """The user name, password or second-factor code is wrong, or the account is disabled (not said which).
+    """The sign-in failed, for a reason the client is never told (so the answer does not tell which names exist).
+
+    An unknown name, a wrong password or code, a disabled account, or too many failures from this source. It
+    carries nothing the client did not send, so that every failure's answer is the same to the byte.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the user name, password or code is wrong, or there were too many failed attempts from here: check "
+            "them and try again in a minute; an administrator can help if it goes on"
+        )
+
+
+class ReauthenticationFailed(AccountError):
+    """A signed-in user, asked for their password (and code) again before a sensitive change, gave a wrong one.
 
     Attributes:
-        username: the name given.
+        username: the user.
     """
 
     def __init__(self, *, username: str) -> None:
         super().__init__(
-            "the user name, password or code is wrong; after repeated failures the account is locked for a while"
+            "the password or code is wrong, or there were too many failed attempts from here: nothing was changed; "
+            "check them and try again in a minute"
         )
         self.username = username
 
 
-class AccountLocked(AccountError):
-    """Too many failed sign-ins: the account refuses every sign-in until the lock-out ends.
+class SecondFactorUnreadable(AccountError):
+    """A stored second-factor secret does not open with this server's key (another key, or tampered with).
 
     Attributes:
-        username: the account.
-        locked_until: when sign-in opens again (UTC).
+        username: the user whose secret it is.
     """
 
-    def __init__(self, *, username: str, locked_until: datetime) -> None:
-        super().__init__(
-            f"account {username!r} is locked after repeated failed sign-ins until {locked_until:%Y-%m-%d %H:%M:%S} "
-            "UTC; an administrator can unlock it sooner"
-        )
+    def __init__(self, message: str, *, username: str) -> None:
+        super().__init__(message)
         self.username = username
-        self.locked_until = locked_until
 
 
 class NotSignedIn(AccountError):
@@ -233,6 +246,20 @@ class IngestionStopped(CommandError):
     """The server is shutting down and takes no more events; the bus delivers the message again later."""
 
 
+class CertificateUnusable(CommandError):
+    """The server's HTTPS certificate or its key cannot be loaded (missing, unreadable, not PEM, not a pair).
+
+    Attributes:
+        certificate_file: the certificate.
+        key_file: its key.
+    """
+
+    def __init__(self, message: str, *, certificate_file: Path, key_file: Path) -> None:
+        super().__init__(message)
+        self.certificate_file = certificate_file
+        self.key_file = key_file
+
+
 class RequestRejected(CommandError):
     """Base class of requests refused as a whole before any event in them was looked at."""
 
@@ -244,8 +271,8 @@ class BodyTooLarge(RequestRejected):
         limit_bytes: the limit.
     """
 
-    def __init__(self, *, limit_bytes: int) -> None:
-        super().__init__(f"the request body is over the limit of {limit_bytes:,} bytes; send fewer events at a time")
+    def __init__(self, *, limit_bytes: int, advice: str = "send fewer events at a time") -> None:
+        super().__init__(f"the request body is over the limit of {limit_bytes:,} bytes; {advice}")
         self.limit_bytes = limit_bytes
 
 

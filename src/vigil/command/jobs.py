@@ -1,9 +1,12 @@
-"""The jobs the scheduler runs: escalation of alerts and of dispatch orders, watchlist upkeep, retention."""
+"""The jobs the scheduler runs: escalation of alerts and orders, watchlist upkeep, retention, audit checkpoints."""
 
 from collections.abc import Callable
 from datetime import datetime
 
 from vigil.command.actor import Actor
+from vigil.command.audit.anchoring import write_checkpoint
+from vigil.command.audit.checkpoint_store import checked_store
+from vigil.command.audit.keys import load_checkpoint_signing_key
 from vigil.command.database import Database
 from vigil.command.incidents.service import escalate_overdue
 from vigil.command.retention.holds import RetentionHold
@@ -68,12 +71,47 @@ def dispatch_jobs(*, database: Database, settings: CommandSettings, units: UnitI
     ]
 
 
+def audit_jobs(*, database: Database, settings: CommandSettings) -> list[Job]:
+    """The audit checkpoint: every ``audit.checkpoint_every_s`` when the trail has grown, and at shutdown.
+
+    No job when ``audit.checkpoint_dir`` is not set. The key is read and the store's folder looked for here, at
+    startup, so that a missing or unprotected key, or a share not mounted, stops the server rather than leaving
+    the trail unanchored.
+
+    Raises:
+        CheckpointKeyError: the key file is missing, malformed or readable by others.
+        CheckpointStoreError: the store's folder does not exist.
+    """
+    audit = settings.audit
+    if audit.checkpoint_dir is None or audit.checkpoint_key_file is None:
+        return []
+    checked_store(audit.checkpoint_dir)
+    directory, key = audit.checkpoint_dir, load_checkpoint_signing_key(audit.checkpoint_key_file)
+    return [
+        Job(
+            name="audit checkpoint",
+            every_s=audit.checkpoint_every_s,
+            lock_key=JOB_LOCK_BASE + 5,
+            run=lambda now: _ignore(
+                write_checkpoint(database=database, directory=directory, key=key, now=now, always=False)
+            ),
+            at_stop=True,
+        )
+    ]
+
+
 def governance_jobs(
     *, database: Database, settings: CommandSettings, keys: PackageKeys | None, hold: RetentionHold
 ) -> list[Job]:
-    """The jobs, with the intervals the settings give."""
+    """The jobs, with the intervals the settings give (the audit checkpoint among them, when configured).
+
+    Raises:
+        CheckpointKeyError: the audit checkpoint key file is missing, malformed or readable by others.
+        CheckpointStoreError: the audit checkpoint store's folder does not exist.
+    """
     schedule = settings.scheduler
     return [
+        *audit_jobs(database=database, settings=settings),
         Job(
             name="escalation",
             every_s=schedule.escalation_every_s,

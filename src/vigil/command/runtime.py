@@ -5,6 +5,7 @@ from datetime import datetime
 
 from vigil.bus.protocol import Bus
 from vigil.command.accounts.passwords import Passwords
+from vigil.command.accounts.sealing import SecretSealer
 from vigil.command.database import Database
 from vigil.command.downlink.sender import DownlinkSender
 from vigil.command.feed.follower import FeedFollower
@@ -31,6 +32,7 @@ class ServerRuntime:
         metrics: ingestion counters.
         started_at: when startup finished its first step (UTC).
         passwords: hashes and checks people's passwords.
+        sealer: seals and opens people's second-factor secrets.
         bus: where devices publish; None when events come over HTTP only.
         owns_bus: whether the server connected the bus itself (and so stops it).
         subscriber: the bus ingestion handler, while subscribed.
@@ -49,6 +51,7 @@ class ServerRuntime:
     metrics: IngestionMetrics
     started_at: datetime
     passwords: Passwords
+    sealer: SecretSealer
     enroller: Enroller
     bus: Bus | None = None
     owns_bus: bool = False

@@ -34,12 +34,15 @@ class Job:
         every_s: how often, seconds.
         lock_key: its PostgreSQL advisory lock key (unique per job).
         run: the job, given the current time (UTC).
+        at_stop: also run it once more when the scheduler stops (the audit checkpoint: the trail as the server
+            leaves it).
     """
 
     name: str
     every_s: float
     lock_key: int
     run: Callable[[datetime], None]
+    at_stop: bool = False
 
 
 class Scheduler:
@@ -69,10 +72,16 @@ class Scheduler:
         self._thread.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop after the job in progress (if any) ends."""
+        """Stop after the job in progress (if any) ends, then run the jobs marked ``at_stop`` once more."""
         self._stopping.set()
         if self._thread.is_alive():
             self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            _log.warning("scheduler.stop_timed_out", extra={"timeout_s": timeout_s})
+            return  # a job still runs: running the last ones beside it could run a job twice at once
+        for job in self._jobs:
+            if job.at_stop:
+                self._run(job)
 
     def run_due(self) -> list[str]:
         """Run every job whose interval has passed (the thread's work, callable from tests).

@@ -14,8 +14,9 @@ from sqlalchemy.exc import ArgumentError
 
 from vigil.bus.mqtt_settings import MqttSettings
 from vigil.dispatch.settings import DispatchSettings
-from vigil.events import MAX_EVENT_BYTES, MAX_PROBE_JPEG_BYTES
+from vigil.events import MAX_PROBE_JPEG_BYTES
 from vigil.vision.settings import HogDetectorSettings, VisionSettings
+from vigil.web.loopback import is_loopback
 from vigil.web.tile_template import checked_tile_template
 
 DATABASE_FILE = "command.sqlite"
@@ -49,7 +50,19 @@ class IngestionLimits(BaseModel):
     )
     max_batch_events: int = Field(500, ge=1, le=10_000, description="Most events in one HTTP request.")
     max_rejected_raw_bytes: int = Field(
-        64 * 1024, ge=0, le=MAX_EVENT_BYTES, description="How much of a rejected event's bytes is kept, bytes."
+        1024,
+        ge=0,
+        le=16 * 1024,
+        description="How much of a rejected event's bytes is kept (never an alert's face crop), bytes.",
+    )
+    max_rejected_events: int = Field(
+        10_000,
+        ge=10,
+        le=1_000_000,
+        description=(
+            "Rejected events kept per transport (MQTT, HTTP, OsmAnd); beyond it the oldest go first, events. "
+            "Unauthenticated OsmAnd requests can fill only their own transport's share."
+        ),
     )
 
 
@@ -109,6 +122,12 @@ class RetentionSettings(BaseModel):
         le=10 * 366 * 86_400,
         description="Templates (embeddings and face chips) of subjects removed or expired, after that, seconds.",
     )
+    rejected_event_s: float = Field(
+        7 * 86_400.0,
+        ge=0,
+        le=366 * 86_400,
+        description="Rejected events (excerpts kept for diagnosis), after they arrived, seconds.",
+    )
     batch: int = Field(500, ge=1, le=100_000, description="Images deleted per transaction.")
 
 
@@ -128,13 +147,15 @@ class WatchlistServerSettings(BaseModel):
         None,
         description=(
             "A 32-byte key (64 hex characters; `vigil watchlist device-key` makes one) under which devices' package "
-            "keys are stored encrypted in the database. Every server process shares the same file."
+            "keys and people's second-factor secrets are stored encrypted in the database. Every server process "
+            "shares the same file. None: no packages are made, and second-factor secrets are sealed under "
+            "data_dir/secrets.key, made on first use."
         ),
     )
     public_url: str | None = Field(
         None,
         pattern=r"^https?://[^/\s]+(/[^\s]*)?$",
-        description="Base URL devices download packages from; default http://<host>:<port>.",
+        description="Base URL devices download packages from; default http(s)://<host>:<port>.",
     )
     package_valid_for_s: float = Field(
         7 * 86_400.0,
@@ -176,16 +197,92 @@ class SchedulerSettings(BaseModel):
     downlink_every_s: float = Field(5.0, gt=0, le=3600, description="Resending what devices were not sent, seconds.")
 
 
+class AuditSettings(BaseModel):
+    """Signed checkpoints of the audit trail, kept outside the database (see :mod:`vigil.command.audit.checkpoint`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    checkpoint_dir: Path | None = Field(
+        None,
+        description=(
+            "The auditor's checkpoint store: an existing folder outside the database, best another machine's share "
+            "(append-only), where signed checkpoints of the trail's head are appended. None: no checkpoints."
+        ),
+    )
+    checkpoint_key_file: Path | None = Field(
+        None,
+        description=(
+            "The Ed25519 private key that signs checkpoints (PEM, mode 0600, outside the database; "
+            "`vigil audit keys` makes a pair)."
+        ),
+    )
+    checkpoint_every_s: float = Field(
+        300.0,
+        ge=1,
+        le=86_400,
+        description="How often the scheduler writes a checkpoint if the trail has grown (and at shutdown), seconds.",
+    )
+
+    @model_validator(mode="after")
+    def _store_with_key(self) -> "AuditSettings":
+        if (self.checkpoint_dir is None) != (self.checkpoint_key_file is None):
+            raise ValueError(
+                "audit checkpoints need both checkpoint_dir and checkpoint_key_file (VIGIL_AUDIT__CHECKPOINT_DIR, "
+                "VIGIL_AUDIT__CHECKPOINT_KEY_FILE), or neither"
+            )
+        return self
+
+
 class AccountSettings(BaseModel):
     """Sign-in, lock-out and sessions of the people who use the command centre (see :mod:`vigil.command.accounts`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_failed_sign_ins: int = Field(
-        5, ge=1, le=100, description="Failed sign-ins in a row after which the account is locked."
+        5,
+        ge=1,
+        le=100,
+        description=(
+            "Failed sign-ins for one user from one address before that address must wait before trying that user "
+            "again (a wait that doubles with each further failure, up to lockout_s)."
+        ),
     )
-    lockout_s: float = Field(
-        900.0, ge=1, le=86_400, description="How long a locked account refuses every sign-in, seconds."
+    max_failed_sign_ins_per_address: int = Field(
+        20,
+        ge=1,
+        le=10_000,
+        description=(
+            "Failed sign-ins from one address, whatever the names, before it must wait (users who signed in from "
+            "there before are not held back by others' failures)."
+        ),
+    )
+    max_failed_sign_ins_per_account: int = Field(
+        50,
+        ge=1,
+        le=100_000,
+        description=(
+            "Failed sign-ins for one user from all addresses together (guessing spread over many addresses) before "
+            "that user can sign in only from addresses they signed in from before, until the wait ends."
+        ),
+    )
+    backoff_first_s: float = Field(
+        15.0, ge=0.1, le=3600, description="The first wait once a limit is reached; each further failure doubles it, s."
+    )
+    lockout_s: float = Field(900.0, ge=1, le=86_400, description="The longest wait after failed sign-ins, seconds.")
+    failure_memory_s: float = Field(
+        3600.0,
+        ge=60,
+        le=7 * 86_400,
+        description="Failed sign-ins are forgotten this long after the last one from the same source, seconds.",
+    )
+    trusted_address_s: float = Field(
+        30 * 86_400.0,
+        ge=0,
+        le=366 * 86_400,
+        description=(
+            "An address a user opened a session from within this time counts as theirs: limits on the address and "
+            "on the account as a whole do not hold them back there, seconds."
+        ),
     )
     session_idle_s: float = Field(1800.0, ge=10, le=86_400, description="A session unused for this long ends, seconds.")
     session_absolute_s: float = Field(
@@ -204,6 +301,15 @@ class AccountSettings(BaseModel):
         "Vigil", min_length=1, max_length=64, description="The name authenticator apps show beside the account."
     )
     min_password_length: int = Field(12, ge=8, le=128, description="Shortest password accepted, characters.")
+    min_password_score: int = Field(
+        3,
+        ge=0,
+        le=4,
+        description=(
+            "Weakest password accepted on zxcvbn's scale: 0 (guessed at once) to 4 (over 10^10 guesses); 3 is over "
+            "10^8 guesses, beyond reach of an online guesser held back by the sign-in limits."
+        ),
+    )
     feed_session_check_s: float = Field(
         30.0,
         gt=0,
@@ -217,6 +323,15 @@ class AccountSettings(BaseModel):
             raise ValueError(
                 f"session_idle_s ({self.session_idle_s:g}) is longer than session_absolute_s "
                 f"({self.session_absolute_s:g}); a session can never be idle longer than it lives"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _failures_remembered_through_the_wait(self) -> "AccountSettings":
+        if self.failure_memory_s < self.lockout_s:
+            raise ValueError(
+                f"failure_memory_s ({self.failure_memory_s:g}) is shorter than lockout_s ({self.lockout_s:g}); "
+                "failures would be forgotten before the longest wait ends, and the waits would never grow"
             )
         return self
 
@@ -240,6 +355,53 @@ class MapSettings(BaseModel):
         return checked_tile_template(value)
 
 
+class HttpsSettings(BaseModel):
+    """How the HTTP server is protected on the wire: its own certificate, or a TLS-terminating proxy in front.
+
+    Without either it serves plain HTTP, which :class:`CommandSettings` allows on a loopback address only.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    certificate_file: Path | None = Field(
+        None,
+        description=(
+            "The server's certificate (PEM; intermediate certificates after it); with key_file the server speaks "
+            "HTTPS itself, TLS 1.2 or later (`vigil pki` makes both)."
+        ),
+    )
+    key_file: Path | None = Field(None, description="The certificate's private key (PEM, unencrypted, mode 0600).")
+    behind_tls_proxy: bool = Field(
+        False,
+        description=(
+            "A TLS-terminating proxy (nginx) in front takes every browser's and device's connection over HTTPS and "
+            "passes it on: every request counts as HTTPS (Secure cookies, HSTS, the page's origin is https://)."
+        ),
+    )
+    hsts_max_age_s: int = Field(
+        31_536_000,
+        ge=0,
+        le=63_072_000,
+        description="How long browsers must reach this host over HTTPS only (Strict-Transport-Security), seconds.",
+    )
+
+    @model_validator(mode="after")
+    def _certificate_with_key(self) -> "HttpsSettings":
+        if (self.certificate_file is None) != (self.key_file is None):
+            raise ValueError("HTTPS needs both certificate_file and key_file (or neither)")
+        return self
+
+    @property
+    def serves_tls(self) -> bool:
+        """Whether the server itself speaks HTTPS (a certificate and key are configured)."""
+        return self.certificate_file is not None
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether clients reach the server over HTTPS: its own, or the proxy's in front."""
+        return self.serves_tls or self.behind_tls_proxy
+
+
 class CommandSettings(BaseSettings):
     """Everything the command-centre server needs."""
 
@@ -261,11 +423,23 @@ class CommandSettings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address the HTTP server listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port the HTTP server listens on.")
+    https: HttpsSettings = Field(
+        default_factory=HttpsSettings, description="HTTPS: required to listen anywhere but on loopback."
+    )
     osmand_enabled: bool = Field(
-        True,
+        False,
         description=(
-            "Take positions in the OsmAnd protocol (Traccar Client) at /osmand and /. The protocol has no "
-            "credentials: anyone who knows a registered device's id can move its unit."
+            "Take positions in the OsmAnd protocol (Traccar Client) at /osmand/<secret>, only from devices given "
+            "an OsmAnd secret (`vigil devices register --osmand`)."
+        ),
+    )
+    max_body_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description=(
+            "Largest request body of every route without a limit of its own (sign-in among them), bytes; events "
+            "take limits.max_request_bytes, enrolment photos watchlists.max_enrolment_bytes."
         ),
     )
     limits: IngestionLimits = Field(default_factory=IngestionLimits)
@@ -275,8 +449,26 @@ class CommandSettings(BaseSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     watchlists: WatchlistServerSettings = Field(default_factory=WatchlistServerSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     accounts: AccountSettings = Field(default_factory=AccountSettings)
     map: MapSettings = Field(default_factory=MapSettings)
+
+    @model_validator(mode="after")
+    def _encrypted_beyond_loopback(self) -> "CommandSettings":
+        # Signing in sends a password, every request a session or device token, alerts a face crop: in clear,
+        # anyone on the network path reads them. Plain HTTP stays on this machine.
+        if not self.https.encrypted and not is_loopback(self.host):
+            raise ValueError(
+                f"refusing to serve plain HTTP on {self.host}: passwords, tokens and face crops would cross the "
+                "network readable. Give the server a certificate and key (vigil serve --certificate --key), or, "
+                "with a TLS-terminating proxy in front, say so (--behind-tls-proxy); or listen on 127.0.0.1"
+            )
+        if self.https.behind_tls_proxy and self.watchlists.signing_key_file and self.watchlists.public_url is None:
+            raise ValueError(
+                "behind a TLS-terminating proxy, devices download watchlist packages from the proxy: set "
+                "watchlists.public_url (VIGIL_WATCHLISTS__PUBLIC_URL=https://…) to its address"
+            )
+        return self
 
     @field_validator("database_url")
     @classmethod
@@ -306,4 +498,5 @@ class CommandSettings(BaseSettings):
         """The base URL devices reach this server at (``watchlists.public_url``, else host and port)."""
         if self.watchlists.public_url is not None:
             return self.watchlists.public_url.rstrip("/")
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.https.serves_tls else "http"
+        return f"{scheme}://{self.host}:{self.port}"

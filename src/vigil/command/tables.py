@@ -1,6 +1,6 @@
 """Every table of the command centre, gathered so that ``Base.metadata`` is complete (migrations compare to it)."""
 
-from vigil.command.accounts.models import User, UserRole, UserSession
+from vigil.command.accounts.models import SignInThrottle, User, UserRole, UserSession
 from vigil.command.alerts.models import Alert
 from vigil.command.audit.models import AuditEntry
 from vigil.command.database import Base
@@ -37,6 +37,7 @@ __all__ = [
     "IngestedEvent",
     "PositionRecord",
     "RejectedEvent",
+    "SignInThrottle",
     "Unit",
     "User",
     "UserRole",

@@ -21,6 +21,7 @@ from vigil.edge.route import SimulatedRoute
 from vigil.edge.screen_server import ScreenServer
 from vigil.edge.screen_state import ScreenState
 from vigil.edge.screen_view import MapView
+from vigil.edge.server_trust import server_tls_context
 from vigil.edge.settings import (
     BatterySettings,
     EdgeSettings,
@@ -157,6 +158,12 @@ def build_agent(
         # The device's broker password is its command-centre token: it also authenticates the package download.
         password = settings.bus.password if settings.bus is not None else None
         token = password.get_secret_value() if password is not None else None
+        fetch = functools.partial(
+            fetch_url,
+            token=token,
+            context=server_tls_context(settings.server_ca_file),
+            allow_plain_http=settings.allow_plain_http,
+        )
 
         def updater_factory(active: ActiveWatchlist, on_error: Callable[[str], None]) -> WatchlistUpdater:
             return WatchlistUpdater(
@@ -165,7 +172,7 @@ def build_agent(
                 device_key=device_key,
                 verify_key=verify_key,
                 on_error=on_error,
-                fetch=functools.partial(fetch_url, token=token),
+                fetch=fetch,
             )
 
     return EdgeAgent(

@@ -109,6 +109,20 @@ class EdgeSettings(BaseSettings):
     device_key: Path | None = Field(None, description="This device's key file; needed for a package.")
     verify_key: Path | None = Field(None, description="The command centre's public key; needed for a package.")
     bus: MqttSettings | None = Field(None, description="The command centre's broker; None works offline.")
+    server_ca_file: Path | None = Field(
+        None,
+        description=(
+            "The force's CA certificate (PEM) that the command centre's HTTPS certificate must chain to, its host "
+            "name checked (watchlist downloads); None: the system's trusted CAs."
+        ),
+    )
+    allow_plain_http: bool = Field(
+        False,
+        description=(
+            "Download packages over plain http:// from another machine too (the token and package cross the "
+            "network readable: a test network only). Loopback is always allowed."
+        ),
+    )
     position: PositionSettings = Field(default_factory=SimulatedRouteSettings, description="Where positions come from.")
     vision: VisionSettings = Field(
         default_factory=lambda: VisionSettings(detector=BlazeFaceDetectorSettings()),

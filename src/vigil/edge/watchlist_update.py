@@ -1,27 +1,33 @@
 """Fetching, verifying and swapping in a new watchlist package while the camera keeps running.
 
-On a ``watchlist.available`` announcement the updater downloads the package on its own thread, checks the
-announced sha256, verifies and decrypts it (:func:`vigil.watchlist.package.open_package`: signature, this
-device's key, newer than the one held, not expired), builds its gallery and swaps it in. The pipeline never
-waits: searches in progress finish on the old gallery. A refused package leaves the old one in force and is
-reported through ``on_error``.
+On a ``watchlist.available`` announcement the updater downloads the package on its own thread (over HTTPS,
+the server checked against the force's CA: :mod:`vigil.edge.server_trust`; plain HTTP only from this device's
+loopback unless allowed), checks the announced sha256, verifies and decrypts it
+(:func:`vigil.watchlist.package.open_package`: signature, this device's key, newer than the one held, not
+expired), builds its gallery and swaps it in. The pipeline never waits: searches in progress finish on the old
+gallery. A refused package leaves the old one in force and is reported through ``on_error``.
 """
 
 import hashlib
 import logging
+import ssl
 import threading
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from typing import Any
 from urllib.error import URLError
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from vigil.edge.active_watchlist import ActiveWatchlist, LoadedWatchlist
 from vigil.edge.errors import EdgeError
+from vigil.edge.server_trust import server_tls_context
 from vigil.errors import VigilError
 from vigil.events import WatchlistAvailable, utc_now
 from vigil.watchlist.gallery import Gallery
 from vigil.watchlist.package import WatchlistPackage, open_package
+from vigil.web.loopback import is_loopback
 
 _log = logging.getLogger(__name__)
 MAX_PACKAGE_BYTES = 512 * 1024 * 1024
@@ -31,31 +37,71 @@ class WatchlistFetchFailed(EdgeError):
     """The package could not be downloaded, or is not the one announced."""
 
 
+class PlainHttpRefused(WatchlistFetchFailed):
+    """The package URL would send the device's token over the network unencrypted."""
+
+
 def fetch_url(
-    url: str, *, token: str | None = None, timeout_s: float = 60.0, max_bytes: int = MAX_PACKAGE_BYTES
+    url: str,
+    *,
+    token: str | None = None,
+    context: ssl.SSLContext | None = None,
+    allow_plain_http: bool = False,
+    timeout_s: float = 60.0,
+    max_bytes: int = MAX_PACKAGE_BYTES,
 ) -> bytes:
-    """Download a package (``http(s)://`` or ``file://``).
+    """Download a package (``https://``, ``file://``, or ``http://`` from this device's loopback).
 
     Args:
         url: where the announcement said the package is.
         token: the device's token, sent as ``Authorization: Bearer`` (the command centre serves each device only
             its own package).
+        context: how the server's certificate is checked (:func:`vigil.edge.server_trust.server_tls_context`);
+            None: against the system's trusted CAs.
+        allow_plain_http: also download over ``http://`` from another machine (the token and package then cross
+            the network readable: a test network only).
         timeout_s: how long to wait, seconds.
         max_bytes: the largest package accepted.
 
     Raises:
-        WatchlistFetchFailed: unreachable, an HTTP error, or larger than ``max_bytes``.
+        PlainHttpRefused: ``http://`` to another machine without ``allow_plain_http``, or another scheme.
+        WatchlistFetchFailed: unreachable, a certificate that fails the check, an HTTP error or redirect, or larger
+            than ``max_bytes``.
     """
+    _check_transport(url, allow_plain_http=allow_plain_http)
+    https = urllib.request.HTTPSHandler(context=context or server_tls_context(None))
+    opener = urllib.request.build_opener(https, _RefuseRedirects())
     try:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
         request = urllib.request.Request(url, headers=headers)
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # the command centre's own URL
+        with opener.open(request, timeout=timeout_s) as response:  # the command centre's own URL
             data = bytes(response.read(max_bytes + 1))
     except (URLError, OSError, ValueError) as exc:
         raise WatchlistFetchFailed(f"cannot download the watchlist package from {url} ({exc})") from exc
     if len(data) > max_bytes:
         raise WatchlistFetchFailed(f"the package at {url} is larger than {max_bytes:,} bytes")
     return data
+
+
+def _check_transport(url: str, *, allow_plain_http: bool) -> None:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme in ("https", "file"):
+        return
+    if parts.scheme != "http":
+        raise PlainHttpRefused(f"cannot download the watchlist package from {url}: use https://")
+    if not allow_plain_http and not is_loopback(parts.hostname or ""):
+        raise PlainHttpRefused(
+            f"refused to download the watchlist package over plain HTTP from {parts.hostname}: this device's token "
+            "and the package would cross the network readable. Set the command centre's public URL to https://… "
+            "(VIGIL_WATCHLISTS__PUBLIC_URL); on a test network only, allow plain HTTP (--allow-plain-http)"
+        )
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """The package is at the URL announced: a redirect (perhaps to plain HTTP, with the token) is an error."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
 
 
 def loaded_from_package(package: WatchlistPackage) -> LoadedWatchlist:

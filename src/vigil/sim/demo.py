@@ -188,7 +188,9 @@ class Demo:
         self._say("starting the command centre")
         runtime, base_url, command = self._start_command_centre(run_dir, keys, streets)
         self._say("creating the demo's users and registering the officers' devices")
-        people = create_demo_users(database=runtime.database, passwords=runtime.passwords, settings=command.accounts)
+        people = create_demo_users(
+            database=runtime.database, passwords=runtime.passwords, sealer=runtime.sealer, settings=command.accounts
+        )
         devices = register_demo_devices(
             database=runtime.database, members=roster(settings.shift), wrap_key=load_device_key(keys.wrap_key)
         )

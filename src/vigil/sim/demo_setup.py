@@ -23,6 +23,7 @@ from pydantic import SecretStr
 
 from vigil.command.accounts.models import Role
 from vigil.command.accounts.passwords import Passwords
+from vigil.command.accounts.sealing import SecretSealer
 from vigil.command.accounts.service import create_user
 from vigil.command.audit.chain import SYSTEM_ACTOR
 from vigil.command.database import Database
@@ -99,8 +100,10 @@ class PackageKeyFiles:
     wrap_key: Path
 
 
-def create_demo_users(*, database: Database, passwords: Passwords, settings: AccountSettings) -> DemoPeople:
-    """Create the demo's people with fresh random passwords (a second factor for the supervisor).
+def create_demo_users(
+    *, database: Database, passwords: Passwords, sealer: SecretSealer, settings: AccountSettings
+) -> DemoPeople:
+    """Create the demo's people with fresh random passwords (a second factor for the supervisor, sealed by ``sealer``).
 
     Raises:
         DemoDatabaseNotEmpty: the database already has one of them (a database left from another run).
@@ -113,6 +116,7 @@ def create_demo_users(*, database: Database, passwords: Passwords, settings: Acc
                 enrolment = create_user(
                     session=session,
                     passwords=passwords,
+                    sealer=sealer,
                     settings=settings,
                     username=username,
                     display_name=display_name,

@@ -14,6 +14,11 @@ from PIL import Image
 from vigil.edge.route import Point
 from vigil.events import AlertRaised, Location, Position, PositionOrigin, QualitySummary, new_event_id, utc_now
 
+LOAD_SUBJECT_ID = "load-test-subject"
+"""The subject every load-test alert names."""
+LOAD_WATCHLIST_VERSION = 1
+"""The watchlist version every load-test alert names (:func:`vigil.sim.load.register_load_devices` sends it)."""
+
 LONDON: Point = (51.5074, -0.1278)
 """Where simulated devices wander by default: Charing Cross."""
 
@@ -106,8 +111,8 @@ class DeviceEvents:
             device_id=self.device_id,
             unit_id=self.unit_id,
             alert_id=uuid.uuid4(),
-            subject_id="load-test-subject",
-            watchlist_version=1,
+            subject_id=LOAD_SUBJECT_ID,
+            watchlist_version=LOAD_WATCHLIST_VERSION,
             distance=0.42,
             threshold=0.5,
             quality=QualitySummary(score=0.8, parts={"sharpness": 0.9}),

@@ -13,6 +13,7 @@ ones have been acknowledged. An event's latency runs from when it was due to the
 
 import asyncio
 import itertools
+import ssl
 import threading
 import time
 from collections import Counter, deque
@@ -52,14 +53,24 @@ class _Uplink:
 class HttpFleet:
     """Devices posting their events to one command centre; see the module's description."""
 
-    def __init__(self, server_url: str, devices: Sequence[HttpDevice], *, rate: float, max_batch: int = 100) -> None:
+    def __init__(
+        self,
+        server_url: str,
+        devices: Sequence[HttpDevice],
+        *,
+        rate: float,
+        max_batch: int = 100,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
         """Prepare the fleet; :meth:`run` sends.
 
         Args:
-            server_url: the command centre, ``http://host:port``.
+            server_url: the command centre, ``http(s)://host:port``.
             devices: the devices, at least one.
             rate: events per second from the whole fleet.
             max_batch: the most events one request carries (the server's limit is 500 by default).
+            verify: how an ``https://`` server's certificate is checked: a context trusting the force's CA, or
+                True for the system's CAs.
 
         Raises:
             LoadError: no devices, or a rate or batch size that is not positive.
@@ -73,6 +84,7 @@ class HttpFleet:
         self._devices = list(devices)
         self._rate = rate
         self._max_batch = max_batch
+        self._verify = verify
         self.sent = 0
         """Events produced and handed to their device's uplink."""
         self.acknowledged = 0
@@ -126,7 +138,7 @@ class HttpFleet:
 
     async def _run(self, seconds: float, drain_timeout_s: float, on_tick: Callable[[], None], tick_s: float) -> None:
         limits = httpx.Limits(max_connections=min(len(self._devices), 256), max_keepalive_connections=256)
-        async with httpx.AsyncClient(timeout=httpx.Timeout(30.0), limits=limits) as client:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(30.0), limits=limits, verify=self._verify) as client:
             self._uplinks = [_Uplink(device) for device in self._devices]
             senders = [asyncio.create_task(self._send(client, uplink)) for uplink in self._uplinks]
             ticker = asyncio.create_task(self._tick(on_tick, tick_s))
@@ -175,6 +187,17 @@ class HttpFleet:
                 body = batch[0][1] if len(batch) == 1 else b"[" + b",".join(p for _, p, _ in batch) + b"]"
                 try:
                     response = await client.post(self._url, content=body, headers=headers)
+                except httpx.ConnectError as exc:
+                    refused = _certificate_refused(exc)
+                    if refused is not None:  # trying again cannot help
+                        self._fatal = ServerUnreachable(
+                            f"the command centre's certificate failed the check ({refused.verify_message}): "
+                            "give the force's CA certificate it was issued under (--server-ca)"
+                        )
+                        return
+                    self.retries += 1
+                    await asyncio.sleep(_RETRY_PAUSE_S)
+                    continue
                 except httpx.HTTPError:
                     self.retries += 1
                     await asyncio.sleep(_RETRY_PAUSE_S)
@@ -207,3 +230,13 @@ class HttpFleet:
             if outcome == "rejected":
                 self.rejections[str(reason)] += 1
             self.latencies.append((due, now))
+
+
+def _certificate_refused(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate check that failed under a connection error (httpx → httpcore → ssl), if one did."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return cause
+        cause = cause.__cause__ or cause.__context__
+    return None

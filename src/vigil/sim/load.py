@@ -11,12 +11,15 @@ slow), the latency from an event being due to the server's acknowledgement, and 
 (``GET /api/v1/metrics``, when it answers).
 """
 
+import hashlib
 import json
 import os
+import ssl
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -24,11 +27,14 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.orm import Session
 
 from vigil.command.database import Database
 from vigil.command.devices.service import register_device
-from vigil.events import encode_event, topic_for, utc_now
-from vigil.sim.device_events import DeviceEvents, crop_jpeg, is_alert
+from vigil.command.downlink.models import DownlinkMessage
+from vigil.command.watchlists.models import VersionReason, Watchlist, WatchlistVersion
+from vigil.events import WatchlistAvailable, encode_event, topic_for, utc_now
+from vigil.sim.device_events import LOAD_SUBJECT_ID, LOAD_WATCHLIST_VERSION, DeviceEvents, crop_jpeg, is_alert
 from vigil.sim.errors import DeviceTokensUnusable, LoadError
 from vigil.sim.http_fleet import HttpDevice, HttpFleet
 from vigil.sim.mqtt_fleet import EncodedEvent, FleetDevice, MqttFleet
@@ -131,8 +137,12 @@ LOAD_ACTOR = "cli:vigil-sim-load"
 def register_load_devices(database: Database, count: int, *, prefix: str | None = None) -> list[LoadDevice]:
     """Register ``count`` new devices (``load-<run>-0001`` …, each with its own unit) and return their tokens.
 
+    Each device is also recorded as sent the load test's watchlist version, as the centre's package sync would
+    record it: the command centre accepts only alerts naming a version and subject their device was sent.
+
     Raises:
         CommandError: the database refused a registration.
+        LoadError: the database holds a watchlist version of the load test's number that is not the load test's.
     """
     run = prefix or f"load-{uuid.uuid4().hex[:6]}"
     devices = []
@@ -151,7 +161,55 @@ def register_load_devices(database: Database, count: int, *, prefix: str | None 
                 now=utc_now(),
             )
         devices.append(LoadDevice(device_id, unit_id, registration.token.get_secret_value()))
+    with database.session() as session:
+        _send_load_watchlist(session, [d.device_id for d in devices], now=utc_now())
+        session.commit()
     return devices
+
+
+def _send_load_watchlist(session: Session, device_ids: Sequence[str], *, now: datetime) -> None:
+    """Record :data:`LOAD_WATCHLIST_VERSION` (made if missing) as announced to the devices, announcements sent."""
+    version = session.get(WatchlistVersion, LOAD_WATCHLIST_VERSION)
+    if version is None:
+        # A watchlist of no deployment (no current version): no scheduled job packages or renews it.
+        watchlist = Watchlist(watchlist_id=uuid.uuid4(), name="Load test", created_by=LOAD_ACTOR, created_at=now)
+        session.add(watchlist)
+        session.flush()
+        version = WatchlistVersion(
+            version=LOAD_WATCHLIST_VERSION,
+            watchlist_id=watchlist.watchlist_id,
+            reason=VersionReason.APPROVAL,
+            made_by=LOAD_ACTOR,
+            created_at=now,
+            valid_until=now,
+            subject_ids=[LOAD_SUBJECT_ID],
+            threshold=0.5,
+        )
+        session.add(version)
+    elif LOAD_SUBJECT_ID not in version.subject_ids:
+        raise LoadError(
+            f"this database's watchlist version {LOAD_WATCHLIST_VERSION} is not the load test's; run the load test "
+            "on a database of its own"
+        )
+    for device_id in device_ids:
+        announcement = WatchlistAvailable(
+            device_id=device_id,
+            version=LOAD_WATCHLIST_VERSION,
+            sha256=hashlib.sha256(LOAD_SUBJECT_ID.encode()).hexdigest(),
+            url=f"http://load.test/api/v1/device/watchlist/{LOAD_WATCHLIST_VERSION}",
+            at=now,
+        )
+        session.add(
+            DownlinkMessage(
+                event_id=announcement.id,
+                device_id=device_id,
+                type=announcement.type,
+                topic=topic_for(announcement),
+                payload=encode_event(announcement),
+                created_at=now,
+                published_at=now,  # nothing to deliver: a load-test device has no package to fetch
+            )
+        )
 
 
 def save_tokens(path: Path, devices: Sequence[LoadDevice]) -> None:
@@ -199,17 +257,20 @@ def run_load(
     broker: tuple[str, int] | None,
     on_progress: Callable[[LoadProgress], None],
     metrics_token: str | None = None,
+    server_tls: ssl.SSLContext | None = None,
 ) -> LoadReport:
     """Send the load, drain, and report.
 
     Args:
         plan: devices, rate, duration, alert share, transport.
         devices: the registered devices, at least ``plan.devices`` of them.
-        server_url: the command centre, ``http://host:port`` (events over HTTP; its metrics either way).
+        server_url: the command centre, ``http(s)://host:port`` (events over HTTP; its metrics either way).
         broker: the broker's (host, port): events go over MQTT; None: over HTTP.
         on_progress: called a few times a second with the load so far.
         metrics_token: an administrator's bearer token, to read the server's own counts (its metrics are for
             administrators); None: the report leaves them out.
+        server_tls: how an ``https://`` server's certificate is checked
+            (:func:`vigil.edge.server_trust.server_tls_context`); None: against the system's trusted CAs.
 
     Returns:
         The report.
@@ -227,11 +288,15 @@ def run_load(
     streams = {
         d.device_id: _events(d, seed=seed, probe=probe, share=plan.alert_share) for seed, d in enumerate(fleet_devices)
     }
-    before = _server_counts(server_url, metrics_token)
+    verify: ssl.SSLContext | bool = server_tls if server_tls is not None else True
+    before = _server_counts(server_url, metrics_token, verify=verify)
     started = time.monotonic()
     if broker is None:
         http = HttpFleet(
-            server_url, [HttpDevice(d.device_id, d.token, streams[d.device_id]) for d in fleet_devices], rate=plan.rate
+            server_url,
+            [HttpDevice(d.device_id, d.token, streams[d.device_id]) for d in fleet_devices],
+            rate=plan.rate,
+            verify=verify,
         )
 
         def show() -> None:
@@ -246,7 +311,7 @@ def run_load(
         mqtt_devices = [FleetDevice(d.device_id, streams[d.device_id], password=d.token) for d in fleet_devices]
         sent, acknowledged, behind, latencies = _run_mqtt(plan, broker, mqtt_devices, started, on_progress)
         outcomes, rejections, retries = None, {}, 0
-    after = _server_counts(server_url, metrics_token)
+    after = _server_counts(server_url, metrics_token, verify=verify)
     ms = np.array([(acked - due) * 1000 for due, acked in latencies], dtype=np.float64)
     return LoadReport(
         transport=plan.transport,
@@ -341,13 +406,16 @@ def _percentile(values: npt.NDArray[np.float64], q: float) -> float | None:
     return float(np.percentile(values, q)) if values.size else None
 
 
-def _server_counts(server_url: str, token: str | None) -> ServerCounts | None:
+def _server_counts(server_url: str, token: str | None, *, verify: ssl.SSLContext | bool) -> ServerCounts | None:
     """The server's ingestion counts, or None without an administrator's token or when its metrics do not answer."""
     if token is None:
         return None
     try:
         response = httpx.get(
-            server_url.rstrip("/") + "/api/v1/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=10
+            server_url.rstrip("/") + "/api/v1/metrics",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+            verify=verify,
         )
     except httpx.HTTPError:
         return None

@@ -1,9 +1,14 @@
 """Safe image loading: decode only what is a reasonable photo, always to 8-bit RGB in upright orientation.
 
 Every image that enters Vigil passes through :func:`load_image`. It refuses a file before decoding it when
-the header promises too many pixels (a decompression bomb), turns each decoder failure into a specific
-:class:`~vigil.vision.errors.ImageError`, applies the EXIF orientation and converts any bit depth and
-alpha channel to plain RGB, which is what every detector and embedder takes.
+the header promises too many pixels (a decompression bomb) or, for a JPEG, a decode far costlier than its pixels
+(:mod:`vigil.vision.jpeg`: too many progressive scans, or far too few bytes for the size it declares, which the
+decoder would fill in at full cost); it shrinks a JPEG while decoding when the caller needs fewer pixels; it turns
+each decoder failure into a specific :class:`~vigil.vision.errors.ImageError`, applies the EXIF orientation and
+converts any bit depth and alpha channel to plain RGB, which is what every detector and embedder takes.
+
+:func:`verify_jpeg` is the stricter check for a JPEG that is kept and served as it came (an alert's face crop):
+exactly one whole image, nothing after its end, every scan complete.
 """
 
 import io
@@ -14,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import numpy.typing as npt
+import simplejpeg
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vigil.vision.errors import (
@@ -23,11 +29,17 @@ from vigil.vision.errors import (
     NotAnImage,
     UnsupportedImage,
 )
+from vigil.vision.jpeg import JpegLayout, read_jpeg_layout
 
 RgbImage = npt.NDArray[np.uint8]
 """An 8-bit RGB image, shape (height, width, 3), C-contiguous."""
 
 READABLE_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
+
+PIXELS_PER_JPEG_BYTE = 1024
+"""A whole Huffman-coded JPEG spends at least one bit on each 8×8 block: 512 px a byte at most; twice that allows
+for rounding. A file declaring more pixels per byte is cut short or hollow, and libjpeg would fill the blocks it
+lacks at the full cost of decoding them."""
 
 
 @dataclass(frozen=True)
@@ -37,24 +49,33 @@ class ImageLimits:
     Attributes:
         max_pixels: the most pixels (width × height) an image may declare; larger ones are refused unread.
         max_bytes: the largest encoded file, in bytes.
+        max_jpeg_scans: the most scans a JPEG may have (a progressive decoder passes over the whole image once
+            per scan; encoders write about 10).
     """
 
     max_pixels: int = 64_000_000
     max_bytes: int = 64 * 1024 * 1024
+    max_jpeg_scans: int = 100
 
     def __post_init__(self) -> None:
-        if self.max_pixels <= 0 or self.max_bytes <= 0:
+        if self.max_pixels <= 0 or self.max_bytes <= 0 or self.max_jpeg_scans <= 0:
             raise ValueError(
-                f"image limits must be positive, got max_pixels={self.max_pixels}, max_bytes={self.max_bytes}"
+                f"image limits must be positive, got max_pixels={self.max_pixels}, max_bytes={self.max_bytes}, "
+                f"max_jpeg_scans={self.max_jpeg_scans}"
             )
 
 
-def load_image(source: Path | bytes, limits: ImageLimits | None = None) -> RgbImage:
+def load_image(
+    source: Path | bytes, limits: ImageLimits | None = None, *, reduce_to_side_px: int | None = None
+) -> RgbImage:
     """Decode a JPEG, PNG or WebP file (or its bytes) to upright 8-bit RGB.
 
     Args:
         source: a path to the file, or the encoded bytes themselves.
         limits: size limits; the defaults allow any ordinary camera photo.
+        reduce_to_side_px: the longest side the caller will use: a larger JPEG is decoded at the smallest of
+            1/2, 1/4 or 1/8 of its size whose long side is still at least this (libjpeg scales while decoding, so
+            the full-size image is never in memory). None, other formats and smaller JPEGs: full size.
 
     Returns:
         The image, shape (height, width, 3), dtype uint8, EXIF orientation applied, alpha composited on white.
@@ -62,9 +83,11 @@ def load_image(source: Path | bytes, limits: ImageLimits | None = None) -> RgbIm
     Raises:
         EmptyImage: the input has no bytes.
         NotAnImage: the bytes are no image format at all.
-        UnsupportedImage: an image, but not JPEG, PNG or WebP, or in a pixel mode Vigil does not read.
-        ImageTooLarge: over ``limits.max_bytes`` or ``limits.max_pixels``; the pixels are never decoded.
-        CorruptImage: damaged or truncated data.
+        UnsupportedImage: an image, but not JPEG, PNG or WebP, or in a pixel mode Vigil does not read, or an
+            arithmetic-coded JPEG.
+        ImageTooLarge: over ``limits.max_bytes`` or ``limits.max_pixels``, or a JPEG of more than
+            ``limits.max_jpeg_scans`` scans; the pixels are never decoded.
+        CorruptImage: damaged or truncated data, or a JPEG with far too few bytes for its size (refused unread).
         FileNotFoundError: the path does not exist.
     """
     limits = limits or ImageLimits()
@@ -73,12 +96,68 @@ def load_image(source: Path | bytes, limits: ImageLimits | None = None) -> RgbIm
     if not data:
         raise EmptyImage("the file is empty (0 bytes)", source=label)
     picture = _open(data, label=label, limits=limits)
+    if picture.format == "JPEG":
+        _check_jpeg_cost(read_jpeg_layout(data, source=label), size=len(data), limits=limits, label=label)
     try:
+        if picture.format == "JPEG" and reduce_to_side_px is not None:
+            picture.draft(None, _reduced_size(picture.size, reduce_to_side_px))
         picture.load()
         picture = ImageOps.exif_transpose(picture)
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise CorruptImage(f"the {picture.format} data is damaged or cut short ({exc})", source=label) from exc
     return _to_rgb(picture, label=label)
+
+
+def verify_jpeg(
+    data: bytes, *, max_side_px: int, limits: ImageLimits | None = None, source: str = "<bytes>"
+) -> tuple[int, int]:
+    """Check that bytes are exactly one whole JPEG that decodes without a fault, within a size.
+
+    Stricter than :func:`load_image`, for an image kept and served as it came: nothing may follow the image's end
+    marker (an appended HTML page, a second file), and every scan must be complete (libjpeg quietly fills in a
+    scan cut short; here that is an error). The image is decoded at 1/8 scale, which reads every byte of its
+    scans at a 64th of the memory.
+
+    Args:
+        data: the file's bytes.
+        max_side_px: the longest side allowed, pixels.
+        limits: byte, pixel and scan limits.
+        source: what the bytes are, for messages.
+
+    Returns:
+        The image's (width, height) in pixels, as its header declares them.
+
+    Raises:
+        EmptyImage: no bytes.
+        NotAnImage: the bytes do not start as a JPEG does.
+        UnsupportedImage: an arithmetic-coded JPEG.
+        ImageTooLarge: over ``max_side_px`` on the long side or over ``limits``; refused before decoding.
+        CorruptImage: cut short, bytes after its end, a scan cut short or damaged, or a decoder fault.
+    """
+    limits = limits or ImageLimits()
+    label = source
+    if not data:
+        raise EmptyImage("the file is empty (0 bytes)", source=label)
+    if len(data) > limits.max_bytes:
+        raise ImageTooLarge(f"the file is {len(data):,} bytes; the limit is {limits.max_bytes:,} bytes", source=label)
+    layout = read_jpeg_layout(data, source=label)
+    if layout.trailing_bytes:
+        raise CorruptImage(
+            f"{layout.trailing_bytes:,} bytes follow the JPEG's end marker (at byte {layout.end:,}); send the "
+            "image alone",
+            source=label,
+        )
+    if max(layout.width, layout.height) > max_side_px:
+        raise ImageTooLarge(
+            f"the image is {layout.width:,}×{layout.height:,} px; the limit is {max_side_px:,} px on the long side",
+            source=label,
+        )
+    _check_jpeg_cost(layout, size=len(data), limits=limits, label=label)
+    try:
+        simplejpeg.decode_jpeg(data, colorspace="RGB", min_factor=8, strict=True)
+    except ValueError as exc:
+        raise CorruptImage(f"the JPEG data is damaged or cut short ({exc})", source=label) from exc
+    return layout.width, layout.height
 
 
 def fit_within(image: RgbImage, max_side_px: int) -> tuple[RgbImage, float]:
@@ -141,6 +220,40 @@ def _open(data: bytes, *, label: str, limits: ImageLimits) -> Image.Image:
     if width == 0 or height == 0:
         raise CorruptImage(f"the image declares a size of {width}×{height} px", source=label)
     return picture
+
+
+def _check_jpeg_cost(layout: JpegLayout, *, size: int, limits: ImageLimits, label: str) -> None:
+    """Refuse a JPEG whose decode would cost far more than its pixels, or that is hollow, before decoding it."""
+    pixels = layout.width * layout.height
+    if pixels == 0:
+        raise CorruptImage(f"the JPEG declares a size of {layout.width}×{layout.height} px", source=label)
+    if pixels > limits.max_pixels:
+        raise ImageTooLarge(
+            f"the image is {layout.width:,}×{layout.height:,} px ({pixels:,} px); the limit is "
+            f"{limits.max_pixels:,} px",
+            source=label,
+        )
+    if layout.arithmetic:
+        raise UnsupportedImage("arithmetic-coded JPEGs are not accepted; save it as an ordinary JPEG", source=label)
+    if layout.scans > limits.max_jpeg_scans:
+        raise ImageTooLarge(
+            f"the JPEG has {layout.scans:,} scans, each a pass over the whole image; the limit is "
+            f"{limits.max_jpeg_scans:,}",
+            source=label,
+        )
+    if size * PIXELS_PER_JPEG_BYTE < pixels:
+        raise CorruptImage(
+            f"the JPEG declares {layout.width:,}×{layout.height:,} px in only {size:,} bytes, fewer than any whole "
+            "image of that size needs: it is cut short or damaged",
+            source=label,
+        )
+
+
+def _reduced_size(size: tuple[int, int], side_px: int) -> tuple[int, int]:
+    """The size asked of the decoder: ``size`` shrunk so its long side is ``side_px`` (never enlarged)."""
+    width, height = size
+    scale = min(1.0, side_px / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def _to_rgb(picture: Image.Image, *, label: str) -> RgbImage:

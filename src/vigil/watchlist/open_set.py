@@ -23,7 +23,7 @@ the direct measurement is preferred wherever enough people are labelled.
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,6 +68,9 @@ class SizeFigures(BaseModel):
     mated_searches: int = Field(description="Mated searches, all draws together.")
     operating_point: RatePoint = Field(description="At the largest threshold meeting the target.")
     at_thresholds: list[RatePoint] = Field(description="At each threshold asked for.")
+    at_shipped_threshold: RatePoint | None = Field(
+        None, description="At the threshold a watchlist of this size runs at unless a supervisor chooses one."
+    )
     warnings: list[str] = Field(default_factory=list)
 
 
@@ -97,6 +100,7 @@ def measure_open_set(
     sizes: Sequence[int],
     target_false_alerts_per_10k: float = 1.0,
     thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    shipped_threshold: Callable[[int], float] | None = None,
     draws: int = 5,
     seed: int = 0,
     bootstrap: int = 500,
@@ -108,6 +112,8 @@ def measure_open_set(
         sizes: the watchlist sizes W to measure, each leaving at least 50 people to pass by.
         target_false_alerts_per_10k: F, false alerts allowed per 10,000 faces of people not on the watchlist.
         thresholds: distances at which to report the rates as well.
+        shipped_threshold: the threshold a watchlist of each size ships with (e.g.
+            :func:`vigil.watchlist.operating_point.threshold_for_size`), to report the rates at it too.
         draws: watchlists drawn per size, at least; more are drawn (up to 200) until 100,000 passers-by's faces
             are searched, so that a rate of 1 in 10,000 rests on ten false alerts or more, and 2,000 people have
             been listed, so that a small watchlist's figure does not hang on who happened to be drawn.
@@ -144,7 +150,16 @@ def measure_open_set(
         count = max(draws, min(_MOST_DRAWS, wanted))
         drawn = [_search(faces, rng.choice(people, size, replace=False), first_photo) for _ in range(count)]
         figures.append(
-            _figures(drawn, size, len(faces.people), target_false_alerts_per_10k, thresholds, rng, bootstrap)
+            _figures(
+                drawn,
+                size,
+                len(faces.people),
+                target_false_alerts_per_10k,
+                thresholds,
+                None if shipped_threshold is None else shipped_threshold(size),
+                rng,
+                bootstrap,
+            )
         )
     return OpenSetReport(
         identities=int(people.size),
@@ -203,6 +218,7 @@ def _figures(
     people: int,
     target: float,
     thresholds: Sequence[float],
+    shipped: float | None,
     rng: np.random.Generator,
     bootstrap: int,
 ) -> SizeFigures:
@@ -213,7 +229,7 @@ def _figures(
     allowed = math.floor(target * passer_by.size / FACES_PER_REPORT)
     # The largest threshold admitting at most `allowed` passers-by: just below the next one's distance.
     operating = float(np.nextafter(ordered[allowed], -np.inf)) if allowed < ordered.size else float(ordered[-1])
-    chosen = [operating, *thresholds]
+    chosen = [operating, *thresholds, *([] if shipped is None else [shipped])]
     hits = np.zeros((people, len(chosen)), dtype=np.int64)  # per person: their faces within each threshold
     totals = np.bincount(owners, minlength=people).astype(np.float64)
     for column, threshold in enumerate(chosen):
@@ -243,6 +259,7 @@ def _figures(
         passer_by_faces=int(passer_by.size),
         mated_searches=int(mated.size),
         operating_point=points[0],
-        at_thresholds=points[1:],
+        at_thresholds=points[1 : 1 + len(thresholds)],
+        at_shipped_threshold=None if shipped is None else points[-1],
         warnings=warnings,
     )

@@ -22,7 +22,7 @@ def test_the_first_admin_is_created_with_a_second_factor_shown_once(
 ) -> None:
     password = tmp_path / "password"
     password.write_text("a long enough passphrase\n")
-    users = ["users", "create", "--db", database_url, "--password-file", str(password)]
+    users = ["users", "create", "--db", database_url, "--data-dir", str(tmp_path), "--password-file", str(password)]
     code, out, err = _run(*users, "--username", "admin-1", "--display-name", "A. Admin", "--role", "admin")
     assert code == 0
     assert "shown once" in err
@@ -51,7 +51,7 @@ def test_the_first_admin_is_created_with_a_second_factor_shown_once(
 def test_users_are_listed_given_roles_reset_unlocked_and_disabled(database_url: str, tmp_path: Path) -> None:
     password = tmp_path / "password"
     password.write_text("a long enough passphrase\n")
-    db = ["--db", database_url]
+    db = ["--db", database_url, "--data-dir", str(tmp_path)]
     assert (
         _run(
             "users",

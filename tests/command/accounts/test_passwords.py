@@ -1,4 +1,6 @@
-"""Passwords: argon2id with the library's defaults, a length policy, a rehash when the parameters change."""
+"""Passwords: argon2id with the library's defaults, a length and strength policy, a rehash when parameters change."""
+
+import secrets
 
 import pytest
 from argon2 import PasswordHasher
@@ -32,3 +34,29 @@ def test_passwords_too_short_blank_or_too_long_are_refused(passwords: Passwords,
     with pytest.raises(InvalidAccount, match=match):
         passwords.hash(password)
     assert MAX_PASSWORD_LENGTH == 1024
+
+
+@pytest.mark.parametrize(
+    ("password", "personal", "advice"),
+    [
+        ("password1234", (), "This is a very common password."),
+        ("qwertyuiopasdf", (), "similar to a commonly used password"),
+        ("aaaaaaaaaaaaaaaa", (), 'Repeats like "aaa" are easy to guess.'),
+        ("olivia-operator!", ("olivia-operator", "Olivia Operator"), "Add another word or two."),
+    ],
+)
+def test_passwords_easy_to_guess_are_refused_with_advice(
+    passwords: Passwords, password: str, personal: tuple[str, ...], advice: str
+) -> None:
+    with pytest.raises(InvalidAccount, match="too easy to guess") as refused:
+        passwords.hash(password, personal=personal)
+    assert advice in str(refused.value)
+    assert "A passphrase of four or more unrelated words" in str(refused.value)
+    assert refused.value.field == "password"
+
+
+def test_strong_passwords_pass_the_personal_words_and_the_demos_random_ones_too(passwords: Passwords) -> None:
+    assert passwords.hash("olivia-operator!", personal=("someone-else",)).startswith("$argon2id$")
+    assert passwords.hash("correct horse battery op-1", personal=("op-1", "OP-1")).startswith("$argon2id$")
+    for _ in range(5):  # what vigil demo and vigil bench give their users
+        passwords.hash(secrets.token_urlsafe(12))

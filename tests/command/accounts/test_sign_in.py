@@ -1,4 +1,4 @@
-"""Signing in and out over HTTP: passwords, the second factor, lock-out, sessions, cookies and CSRF, all audited."""
+"""Signing in and out over HTTP: passwords, the second factor, throttling, sessions, cookies and CSRF, all audited."""
 
 from datetime import timedelta
 from typing import Any
@@ -69,50 +69,47 @@ def test_a_supervisor_needs_the_code_and_a_code_works_once(
     assert reasons == ['{"reason":"code_missing"}', '{"reason":"wrong_code"}', '{"reason":"wrong_code"}']
 
 
-def test_unknown_names_and_wrong_passwords_fail_alike(
+def test_unknown_names_wrong_passwords_waits_and_disabled_accounts_all_answer_alike(
     server: RunningServer, accounts: CreateAccount, database: Database
 ) -> None:
-    operator = accounts("op-1", Role.OPERATOR)
-    unknown = _login(server, Account("nobody", operator.password, (Role.OPERATOR,), None))
-    wrong = _login(server, operator, password="not the password at all")
-    assert unknown.status_code == wrong.status_code == 401
-    assert unknown.json()["error"]["message"] == wrong.json()["error"]["message"]
-    assert _audit(database, "user.sign_in_failed") == [
-        ("anonymous", "user.sign_in_failed", "nobody", '{"reason":"unknown_user"}'),
-        ("anonymous", "user.sign_in_failed", "op-1", '{"reason":"wrong_password"}'),
-    ]
+    operator, held_back, disabled = accounts("op-1"), accounts("op-2"), accounts("op-3")
+    admin = server.sign_in(accounts("admin-1", Role.ADMIN))
+    with server.client(admin) as client:
+        assert client.post("/api/v1/users/op-3/disable").status_code == 200
+    for _ in range(5):
+        _login(server, held_back, password="wrong password !!")
+    answers = {
+        "unknown": _login(server, Account("nobody", operator.password, (Role.OPERATOR,), None)),
+        "wrong password": _login(server, operator, password="not the password at all"),
+        "backed off": _login(server, held_back),  # the right password, from a source that must wait
+        "disabled": _login(server, disabled),  # the right password of a disabled account
+    }
+    assert {name: (r.status_code, r.json()) for name, r in answers.items()} == {
+        name: (401, answers["unknown"].json()) for name in answers
+    }
+    assert answers["unknown"].json()["error"]["code"] == "sign_in_failed"
+    audit = [(action, record, details) for _, action, record, details in _audit(database)]
+    assert ("user.sign_in_failed", "nobody", '{"reason":"unknown_user"}') in audit
+    assert ("user.sign_in_failed", "op-1", '{"reason":"wrong_password"}') in audit
+    assert ("user.backed_off", "op-2", '{"scope":"user_at_address","wait_s":15.0}') in audit
+    assert ("user.sign_in_refused", "op-2", '{"reason":"backed_off","scope":"user_at_address"}') in audit
+    assert ("user.sign_in_failed", "op-3", '{"reason":"disabled"}') in audit
 
 
-def test_repeated_failures_lock_the_account_until_an_admin_unlocks_it(
+def test_failures_make_their_source_wait_until_an_admin_clears_them(
     server: RunningServer, accounts: CreateAccount, database: Database
 ) -> None:
     operator = accounts("op-1", Role.OPERATOR)
     admin = server.sign_in(accounts("admin-1", Role.ADMIN))
-    statuses = [_login(server, operator, password="wrong password !!").json()["error"]["code"] for _ in range(5)]
-    locked = _login(server, operator)
-    assert statuses == ["sign_in_failed"] * 4 + ["account_locked"]
-    assert (locked.status_code, locked.json()["error"]["code"]) == (401, "account_locked")
-    assert "is locked after repeated failed sign-ins until" in locked.json()["error"]["message"]
+    codes = [_login(server, operator, password="wrong password !!").json()["error"]["code"] for _ in range(5)]
+    waiting = _login(server, operator)
+    assert codes == ["sign_in_failed"] * 5
+    assert waiting.status_code == 401
     with server.client(admin) as client:
-        listed = {u["username"]: u for u in client.get("/api/v1/users").json()["users"]}
-        assert listed["op-1"]["locked_until"] is not None
-        assert client.post("/api/v1/users/op-1/unlock").status_code == 200
+        assert client.post("/api/v1/users/op-1/unlock").json()["locked_until"] is None
     assert _login(server, operator).status_code == 200
     actions = [action for _, action, record, _ in _audit(database) if record == "op-1"]
-    assert actions[-4:] == ["user.locked_out", "user.sign_in_refused", "user.unlocked", "user.signed_in"]
-
-
-def test_a_lock_out_ends_by_itself(server: RunningServer, accounts: CreateAccount, database: Database) -> None:
-    operator = accounts("op-1", Role.OPERATOR)
-    for _ in range(5):
-        _login(server, operator, password="wrong password !!")
-    with database.session() as session:
-        user = session.get(User, "op-1")
-        assert user is not None
-        assert user.locked_until is not None
-        user.locked_until = utc_now() - timedelta(seconds=1)  # the 15 minutes have passed
-        session.commit()
-    assert _login(server, operator).status_code == 200
+    assert actions[-4:] == ["user.backed_off", "user.sign_in_refused", "user.unlocked", "user.signed_in"]
 
 
 def test_a_disabled_user_cannot_sign_in_and_their_sessions_end(
@@ -207,7 +204,7 @@ def test_a_supervisor_whose_second_factor_is_gone_cannot_sign_in(
 ) -> None:
     supervisor = accounts("sup-1", Role.SUPERVISOR)
     with database.engine.begin() as connection:
-        connection.execute(text("UPDATE users SET totp_secret = NULL WHERE user_id = 'sup-1'"))
+        connection.execute(text("UPDATE users SET totp_sealed = NULL WHERE user_id = 'sup-1'"))
     assert _login(server, supervisor).status_code == 401
     assert _audit(database, "user.sign_in_failed")[-1][3] == '{"reason":"second_factor_not_set_up"}'
 

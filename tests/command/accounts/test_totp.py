@@ -8,7 +8,7 @@ import pytest
 from vigil.command.accounts.totp import STEP_S, accepted_step, new_secret, provisioning_uri
 
 NOW = datetime(2025, 6, 1, 12, 0, 10, tzinfo=UTC)
-SECRET = new_secret()
+SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # fixed, so that every test run (and xdist worker) names the same cases
 TOTP = pyotp.TOTP(SECRET)
 STEP = TOTP.timecode(NOW)
 

@@ -47,6 +47,8 @@ def test_an_admin_creates_a_supervisor_who_signs_in_with_the_second_factor_given
         ({"roles": []}, 422, "invalid_request"),
         ({"roles": ["chief"]}, 422, "invalid_request"),
         ({"password": "short"}, 422, "invalid_account"),
+        ({"password": "password1234"}, 422, "invalid_account"),
+        ({"username": "olivia-operator", "password": "olivia-operator!"}, 422, "invalid_account"),
         ({"username": "admin-1"}, 409, "user_already_exists"),
     ],
 )
@@ -101,3 +103,41 @@ def test_resetting_the_second_factor_or_password_ends_the_users_sessions(
     for token in (first, second):
         with server.client(token) as client:
             assert client.get("/api/v1/auth/me").status_code == 401
+
+
+def test_an_admin_replaces_their_own_second_factor_only_with_their_password_and_code(
+    server: RunningServer, accounts: CreateAccount, database: Database
+) -> None:
+    account = accounts("admin-1", Role.ADMIN)
+    old_secret = account.totp_secret
+    assert old_secret is not None
+    token = server.sign_in(account)
+    own = "/api/v1/auth/second-factor"
+    with server.client(token) as client:
+        as_admin = client.post("/api/v1/users/admin-1/second-factor")
+        wrong_password = client.post(own, json={"password": "not my password at all", "code": "000000"})
+        no_code = client.post(own, json={"password": account.password})
+        still_signed_in = client.get("/api/v1/auth/me").status_code
+        replaced = client.post(own, json={"password": account.password, "code": account.code()})
+        after = client.get("/api/v1/auth/me").status_code
+    assert (as_admin.status_code, as_admin.json()["error"]["code"]) == (403, "own_account_refused")
+    assert [(r.status_code, r.json()["error"]["code"]) for r in (wrong_password, no_code)] == [
+        (403, "reauthentication_failed"),
+        (403, "reauthentication_failed"),
+    ]
+    assert still_signed_in == 200  # a failed re-authentication does not sign out, nor change anything
+    assert (replaced.status_code, replaced.headers["cache-control"], after) == (200, "no-store", 401)
+    new_secret = pyotp.parse_uri(replaced.json()["totp_provisioning_uri"]).secret
+    assert new_secret != old_secret
+    with server.client() as client:
+        body = {"username": "admin-1", "password": account.password, "code": pyotp.TOTP(old_secret).now()}
+        assert client.post("/api/v1/auth/login", json=body).status_code == 401
+    account.totp_secret, account.last_step = new_secret, None
+    assert server.sign_in(account)
+    with database.session() as session:
+        entries = session.scalars(select(AuditEntry).where(AuditEntry.record_id == "admin-1")).all()
+    assert [(e.actor, e.action, e.details) for e in entries if "reauth" in e.action or "reset" in e.action] == [
+        ("admin-1", "user.reauthentication_failed", '{"reason":"wrong_password"}'),
+        ("admin-1", "user.reauthentication_failed", '{"reason":"code_missing"}'),
+        ("admin-1", "user.second_factor_reset", '{"sessions_ended":1}'),
+    ]

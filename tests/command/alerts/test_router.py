@@ -5,17 +5,20 @@ import uuid
 from datetime import timedelta
 
 from tests.command.conftest import Register, RunningServer
-from tests.command.events import alert
+from tests.command.events import alert, send_watchlist
+from vigil.command.database import Database
 from vigil.events import encode_event, utc_now
 
 
 def test_alerts_come_newest_first_without_their_images(
-    server: RunningServer, register: Register, probe_jpeg: bytes, operator_token: str
+    server: RunningServer, register: Register, database: Database, probe_jpeg: bytes, operator_token: str
 ) -> None:
+    token = register()
+    send_watchlist(database, "cam-1", subjects=("older", "newer"))
     now = utc_now()
     older = alert(probe_jpeg, at=now - timedelta(minutes=3), subject_id="older")
     newer = alert(probe_jpeg, at=now - timedelta(minutes=1), subject_id="newer")
-    with server.client(register()) as device, server.client(operator_token) as operator:
+    with server.client(token) as device, server.client(operator_token) as operator:
         device.post("/api/v1/events", content=b"[" + encode_event(older) + b"," + encode_event(newer) + b"]")
         listed = operator.get("/api/v1/alerts").text
         page = operator.get("/api/v1/alerts", params={"before": (now - timedelta(minutes=2)).isoformat()}).json()

@@ -17,11 +17,12 @@ DEVICE = "device token"
 
 WHO_MAY_CALL: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/api/v1/events"): DEVICE,
-    ("GET", "/osmand"): PUBLIC,
-    ("POST", "/osmand"): PUBLIC,
+    ("GET", "/osmand/{secret}"): PUBLIC,  # the device's OsmAnd secret is in the path
+    ("POST", "/osmand/{secret}"): PUBLIC,
     ("POST", "/api/v1/auth/login"): PUBLIC,
     ("POST", "/api/v1/auth/logout"): EVERY_ROLE,
     ("GET", "/api/v1/auth/me"): EVERY_ROLE,
+    ("POST", "/api/v1/auth/second-factor"): EVERY_ROLE,  # one's own, with password and code again
     ("GET", "/api/v1/units"): frozenset({OPERATOR, SUPERVISOR}),
     ("GET", "/api/v1/units/{unit_id}/track"): frozenset({OPERATOR, SUPERVISOR}),
     ("POST", "/api/v1/units/in-area"): frozenset({OPERATOR, SUPERVISOR}),

@@ -32,6 +32,7 @@ class RawClient:
         self._acks: dict[int, list[str]] = {}
         self._arrived = threading.Condition()
         self.connack: str | None = None
+        self.disconnected: str | None = None
         self.session_present: bool | None = None
         client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
         if user is not None:
@@ -40,6 +41,7 @@ class RawClient:
         client.on_subscribe = self._on_subscribe
         client.on_publish = self._on_publish
         client.on_message = self._on_message
+        client.on_disconnect = self._on_disconnect
         self._client = client
         if protocol == paho.MQTTv5:
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -66,6 +68,11 @@ class RawClient:
             self._acks[mid] = [str(reason)]
             self._arrived.notify_all()
 
+    def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        with self._arrived:
+            self.disconnected = str(reason)
+            self._arrived.notify_all()
+
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
         with self._arrived:
             self.messages.append((message.topic, bytes(message.payload)))
@@ -82,11 +89,12 @@ class RawClient:
         self._wait(lambda: mid in self._acks)
         return self._acks[mid]
 
-    def publish(self, topic: str, payload: bytes) -> str:
-        """Publish at QoS 1; the PUBACK's reason code ("Success" on MQTT 3.1.1, which has none)."""
-        info = self._client.publish(topic, payload, qos=1)
-        self._wait(lambda: info.mid in self._acks)
-        return self._acks[info.mid][0]
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> str:
+        """Publish at QoS 1; the PUBACK's reason code ("Success" on MQTT 3.1.1, which has none), or "disconnected:
+        <reason>" when the broker closed the connection instead."""
+        info = self._client.publish(topic, payload, qos=1, retain=retain)
+        self._wait(lambda: info.mid in self._acks or self.disconnected is not None)
+        return self._acks[info.mid][0] if info.mid in self._acks else f"disconnected: {self.disconnected}"
 
     def wait_for_messages(self, count: int) -> list[tuple[str, bytes]]:
         self._wait(lambda: len(self.messages) >= count)

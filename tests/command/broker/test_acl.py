@@ -6,6 +6,11 @@ What Mosquitto 2.0 does here (asserted below, so a change of broker behaviour sh
   carries "Not authorized" (0x87), on MQTT 3.1.1 it is a plain PUBACK, indistinguishable from success;
 * a subscription to another device's topics is *granted* (SUBACK QoS 1): the ACL is checked message by message
   on delivery, and nothing of the other device's ever arrives;
+* so is a subscription to a shared group (the ACL file cannot refuse any subscription), and a group member that
+  may not read a message loses it: the servers' group is named by a secret only they read (``share-group``), so
+  a device cannot join it;
+* a packet over ``max_packet_size`` (2 MiB) or a retained message (``retain_available false``) costs the client
+  its connection, and the broker keeps nothing of it; a device's largest alert passes;
 * ``use_username_as_clientid`` (in Vigil's config lines) stops a device from taking over another's session by
   its client id, which would otherwise let it discard that device's queued orders;
 * on reload (SIGHUP) a revoked device's open connection is closed, and it cannot connect again.
@@ -25,7 +30,7 @@ from sqlalchemy import select
 
 from tests.command.broker.raw import RawClient
 from tests.command.conftest import Register
-from tests.command.events import position
+from tests.command.events import alert, position
 from tests.support.mosquitto import Broker, free_port, start_mosquitto
 from vigil.bus.errors import BusRefused
 from vigil.bus.mqtt import MqttBus
@@ -33,12 +38,21 @@ from vigil.bus.mqtt_settings import MqttSettings
 from vigil.command.app import start_server, stop_server
 from vigil.command.broker.files import Listener
 from vigil.command.broker.schemas import BrokerConfig
-from vigil.command.broker.service import read_secret, write_broker_config
+from vigil.command.broker.service import read_secret, read_share_group, write_broker_config
 from vigil.command.database import Database
 from vigil.command.devices.service import revoke_device
 from vigil.command.ingestion.models import IngestedEvent, RejectedEvent
 from vigil.command.settings import CommandSettings
-from vigil.events import DispatchOrder, Location, MatchEvidence, SubjectBrief, encode_event, topic_for, utc_now
+from vigil.events import (
+    MAX_PROBE_JPEG_BYTES,
+    DispatchOrder,
+    Location,
+    MatchEvidence,
+    SubjectBrief,
+    encode_event,
+    topic_for,
+    utc_now,
+)
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -176,6 +190,72 @@ def test_on_mqtt_3_a_denied_publish_is_acknowledged_like_any_other_and_dropped(s
     assert server.wait_for_messages(1) == [("vigil/v1/devices/cam-a/up/position", b"own")]
     device_a.close()
     server.close()
+
+
+def test_a_device_in_a_servers_group_takes_none_of_another_devices_events(
+    secured: Secured, connect: Callable[..., MqttBus], settings: CommandSettings
+) -> None:
+    group = read_share_group(secured.files.share_group_file)
+    server_bus = connect("vigil-command", secured.server_password)
+    runtime = start_server(settings.model_copy(update={"bus_group": group}), server_bus)
+    try:
+        thief = RawClient(secured.broker, user="cam-a", password=secured.tokens["cam-a"], client_id="cam-a")
+        up_topics = "vigil/v1/devices/+/up/#"
+        # The group Vigil's servers used before share-group (the finding: the server acknowledged 20 of 40), and
+        # the other ways a device might read another's events.
+        filters = [f"$share/{settings.bus_group}/{up_topics}", f"$share/x/{up_topics}", up_topics, "#"]
+        granted = [thief.subscribe(f) for f in filters]
+        device_b = RawClient(secured.broker, user="cam-b", password=secured.tokens["cam-b"], client_id="cam-b")
+        events = [position(device_id="cam-b", unit_id="B-2") for _ in range(40)]
+        answers = {device_b.publish(topic_for(e), encode_event(e)) for e in events}
+        _wait_until(lambda: all(_stored(secured.database, e.id) for e in events))
+        thief.close()
+        device_b.close()
+    finally:
+        stop_server(runtime)
+    assert (group.startswith("vigil-"), len(group), group != settings.bus_group) == (True, 38, True)
+    assert (granted, answers, thief.messages) == ([["Granted QoS 1"]] * 4, {"Success"}, [])
+
+
+def test_the_broker_takes_the_largest_alert_and_cuts_off_oversized_and_retained_messages(secured: Secured) -> None:
+    def device(protocol: int = paho.MQTTv5) -> RawClient:
+        # One connection at a time: with the user as client id, each new one would end the one before.
+        return RawClient(
+            secured.broker, user="cam-a", password=secured.tokens["cam-a"], client_id="cam-a", protocol=protocol
+        )
+
+    server = RawClient(secured.broker, user="vigil-command", password=secured.server_password, client_id="s")
+    server.subscribe("vigil/v1/devices/+/up/#")
+    largest = alert(b"\xff\xd8\xff" + bytes(MAX_PROBE_JPEG_BYTES - 3), device_id="cam-a", unit_id="A-1")
+    topic = topic_for(largest)
+    sender = device()
+    answers = [sender.publish(topic, encode_event(largest))]
+    sender.close()
+    for payload, retain, protocol in [
+        (bytes(30 * 1024 * 1024), True, paho.MQTTv311),  # v3.1.1: the client learns no limit; the broker acts
+        (bytes(3 * 1024 * 1024), False, paho.MQTTv311),
+        (b"{}", True, paho.MQTTv5),
+    ]:
+        sender = device(protocol)
+        answers.append(sender.publish(topic, payload, retain=retain))
+        sender.close()
+    marker = position(device_id="cam-a", unit_id="A-1")
+    sender = device()
+    answers.append(sender.publish(topic_for(marker), encode_event(marker)))
+    # Messages from one broker arrive in order: with the marker in, anything refused before it would be too.
+    received = server.wait_for_messages(2)
+    server.close()
+    late = RawClient(secured.broker, user="vigil-command", password=secured.server_password, client_id="s")
+    late.subscribe("vigil/v1/devices/cam-a/up/#")  # retained messages would come first
+    answers.append(sender.publish(topic_for(marker), encode_event(marker)))
+    retained = late.wait_for_messages(1)
+    sender.close()
+    late.close()
+
+    assert len(encode_event(largest)) > 340_000
+    assert [a.split(":")[0] for a in answers] == ["Success", *["disconnected"] * 3, "Success", "Success"]
+    assert received == [(topic, encode_event(largest)), (topic_for(marker), encode_event(marker))]
+    assert retained == [(topic_for(marker), encode_event(marker))]
 
 
 def test_a_device_cannot_read_another_devices_orders(secured: Secured, connect: Callable[..., MqttBus]) -> None:

@@ -31,6 +31,7 @@ def test_registering_and_revoking_rewrite_the_broker_files(database_url: str, tm
     register = ["devices", "register", "--db", database_url, "--unit-id", "A-12", "--broker-dir", str(broker)]
     code, token, err = _run(*register, "--device-id", "cam-1")
     assert (code, "new server user vigil-command" in err, "reload the broker" in err) == (0, True, True)
+    assert f"group in {(broker / 'share-group').resolve()}: give it to every `vigil serve --bus-group-file`" in err
     assert verifies(_users(broker)["cam-1"], token.strip())
 
     code, out, _ = _run(
@@ -55,6 +56,7 @@ def test_registering_and_revoking_rewrite_the_broker_files(database_url: str, tm
     report = json.loads(out)
     assert (code, report["devices"], [s["user"] for s in report["servers"]]) == (0, ["cam-2"], ["s-2", "vigil-command"])
     assert (report["config_file"], report["config_written"]) == (str(broker / "mosquitto-vigil.conf"), False)
+    assert report["share_group_file"] == str((broker / "share-group").resolve())
     assert "\nlistener 18883\n" in (broker / "mosquitto-vigil.conf").read_text()
 
 
@@ -84,7 +86,9 @@ def test_a_bad_server_user_ends_the_command_with_its_message(database_url: str, 
 def test_the_server_reads_its_broker_password_from_a_file(tmp_path: Path) -> None:
     secret = tmp_path / "vigil-command-1.secret"
     secret.write_text("s3cret\n")
-    settings = bus_settings("mqtt://vigil-command-1@broker:1884", client_id="vigil-command-1", password_file=secret)
+    settings = bus_settings(
+        "mqtt://vigil-command-1@broker:1884", client_id="vigil-command-1", password_file=secret, allow_plaintext=True
+    )
     assert isinstance(settings, MqttSettings)
     assert (settings.host, settings.port, settings.client_id, settings.username) == (
         "broker",
@@ -94,8 +98,19 @@ def test_the_server_reads_its_broker_password_from_a_file(tmp_path: Path) -> Non
     )
     assert (settings.password.get_secret_value() if settings.password else None) == "s3cret"
     with pytest.raises(typer.BadParameter, match="needs the user in the URL"):
-        bus_settings("mqtt://broker:1884", password_file=secret)
+        bus_settings("mqtt://broker:1884", password_file=secret, allow_plaintext=True)
     with pytest.raises(typer.BadParameter, match="need --bus mqtt"):
         bus_settings("memory", client_id="x")
     with pytest.raises(BrokerSecretUnreadable, match="cannot read"):
-        bus_settings("mqtt://u@broker", password_file=tmp_path / "missing")
+        bus_settings("mqtts://u@broker", password_file=tmp_path / "missing", ca_file=tmp_path / "ca.crt")
+
+
+def test_the_server_reads_its_shared_subscription_group_from_a_file_and_refuses_a_bad_one(tmp_path: Path) -> None:
+    group_file = tmp_path / "share-group"
+    group_file.write_text("vigil/command\n")  # '/' would change the topic filter, not name a group
+    code, out, err = _run("serve", "--bus", "mqtt://vigil-command@127.0.0.1:1883", "--bus-group-file", str(group_file))
+    assert (code, out) == (1, "")
+    assert "holds no shared-subscription group name" in err
+    code, _, err = _run("serve", "--bus-group-file", str(group_file))
+    assert code != 0
+    assert "need --bus mqtt" in err

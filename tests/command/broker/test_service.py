@@ -18,7 +18,7 @@ from vigil.command.broker.errors import (
 )
 from vigil.command.broker.files import Listener
 from vigil.command.broker.schemas import BrokerConfig
-from vigil.command.broker.service import read_secret, write_broker_config
+from vigil.command.broker.service import read_secret, read_share_group, write_broker_config
 from vigil.command.database import MIGRATIONS, Database
 from vigil.command.devices.service import register_device, revoke_device
 from vigil.events import utc_now
@@ -74,6 +74,8 @@ def test_each_live_device_may_use_only_its_own_topics_and_servers_every_devices(
         "max_inflight_messages 10000",
         "max_queued_messages 100000",
         "set_tcp_nodelay true",
+        "max_packet_size 2097152",
+        "retain_available false",
     ]
     modes = {
         path.name: stat.S_IMODE(path.stat().st_mode)
@@ -123,6 +125,25 @@ def test_a_revoked_device_leaves_the_files_and_server_secrets_are_kept(
     for server in second.servers:
         assert verifies(_passwords(second)[server.user], read_secret(server.secret_file))
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_the_servers_share_group_is_made_once_secret_and_kept(database: Database, tmp_path: Path) -> None:
+    first = _write(database, tmp_path, ["vigil-command-1", "vigil-command-2"])
+    second = _write(database, tmp_path)
+    group = read_share_group(first.share_group_file)
+    assert (second.share_group_file, read_share_group(second.share_group_file)) == (first.share_group_file, group)
+    assert (group[:6], len(group), stat.S_IMODE(first.share_group_file.stat().st_mode)) == ("vigil-", 38, 0o600)
+    assert group not in first.acl_file.read_text() + first.config_file.read_text()
+    other = _write(database, tmp_path / "elsewhere")
+    assert read_share_group(other.share_group_file) != group
+
+
+@pytest.mark.parametrize("content", [b"a/b\n", b"$share\n", b"+\n", b"x" * 65, b""])
+def test_a_share_group_file_holds_one_group_name(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "share-group"
+    path.write_bytes(content)
+    with pytest.raises(BrokerSecretUnreadable, match=str(path)):
+        read_share_group(path)
 
 
 def test_a_device_registered_before_broker_credentials_is_left_out_and_named(

@@ -35,16 +35,15 @@ def test_the_page_and_its_assets_load_from_the_server_alone(server: RunningServe
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-@pytest.mark.parametrize(("osmand_enabled", "root"), [(True, 400), (False, 307)])
-def test_the_root_leads_to_the_page_unless_osmand_trackers_use_it(
-    serve: Callable[[FastAPI], RunningServer], settings: CommandSettings, osmand_enabled: bool, root: int
+@pytest.mark.parametrize("osmand_enabled", [True, False])
+def test_the_root_leads_to_the_page_whether_or_not_osmand_trackers_are_taken(
+    serve: Callable[[FastAPI], RunningServer], settings: CommandSettings, osmand_enabled: bool
 ) -> None:
     server = serve(create_app(settings.model_copy(update={"osmand_enabled": osmand_enabled})))
     with server.client() as client:
         answer = client.get("/")
-    assert answer.status_code == root
-    if root == 307:
-        assert answer.headers["location"] == "/control/"
+    assert answer.status_code == 307
+    assert answer.headers["location"] == "/control/"
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.command.conftest import Account, Register, RunningServer
-from tests.command.events import alert, device_status, dispatch_status, position
+from tests.command.events import alert, device_status, dispatch_status, position, send_watchlist
 from tests.command.feed.conftest import FeedClient, ServeLive
 from vigil.command.app import create_app
 from vigil.command.database import Database
@@ -49,11 +49,13 @@ def test_a_screen_gets_entries_live_and_after_a_reconnect_every_missed_one_once_
     serve_live: ServeLive,
     settings: CommandSettings,
     register: Register,
+    database: Database,
     probe_jpeg: bytes,
     feed_clients: OpenFeed,
     feed_operator: Account,
 ) -> None:
     token = register("cam-1", "A-12")
+    send_watchlist(database, "cam-1")
     server = serve_live(create_app(_with_feed(settings, position_interval_s=0)))
     screen = feed_clients(server)
     raised = alert(probe_jpeg)
@@ -84,9 +86,15 @@ def test_a_screen_gets_entries_live_and_after_a_reconnect_every_missed_one_once_
 
 
 def test_a_burst_of_positions_is_throttled_per_unit_and_the_alerts_in_it_are_not(
-    serve_live: ServeLive, settings: CommandSettings, register: Register, probe_jpeg: bytes, feed_clients: OpenFeed
+    serve_live: ServeLive,
+    settings: CommandSettings,
+    register: Register,
+    database: Database,
+    probe_jpeg: bytes,
+    feed_clients: OpenFeed,
 ) -> None:
     token = register("cam-1", "A-12")
+    send_watchlist(database, "cam-1")
     server = serve_live(create_app(_with_feed(settings, position_interval_s=1.0)))
     screen = feed_clients(server)
     start = utc_now() - timedelta(seconds=60)

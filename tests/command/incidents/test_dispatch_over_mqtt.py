@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from tests.command.conftest import CreateAccount, Register, RunningServer
-from tests.command.events import alert, position
+from tests.command.events import alert, position, send_watchlist
 from tests.support.mosquitto import Broker, start_mosquitto
 from vigil.bus.mqtt import MqttBus
 from vigil.bus.mqtt_settings import MqttSettings
 from vigil.bus.protocol import Message
 from vigil.command.accounts.models import Role
 from vigil.command.app import create_app
+from vigil.command.database import Database
 from vigil.command.settings import CommandSettings
 from vigil.events import (
     AlertReviewed,
@@ -83,8 +84,10 @@ def test_from_alert_to_officers_answers_over_mqtt(
     accounts: CreateAccount,
     broker: Broker,
     probe_jpeg: bytes,
+    database: Database,
 ) -> None:
     register("cam-1", "A-12")
+    send_watchlist(database, "cam-1")
     for unit_id in UNITS:
         register(f"radio-{unit_id}", unit_id)
     bus = MqttSettings(host=broker.host, port=broker.port, client_id=f"vigil-command-{uuid.uuid4().hex[:6]}")

@@ -1,15 +1,17 @@
 """``POST /api/v1/events`` on a real server: device tokens, batches, limits and the error shape."""
 
+import base64
 import json
 
 import pytest
 from sqlalchemy import select
 
 from tests.command.conftest import CreateAccount, Register, RunningServer
-from tests.command.events import position, with_fields
+from tests.command.events import alert, position, send_watchlist, with_fields
 from vigil.command.accounts.models import Role
 from vigil.command.database import Database
 from vigil.command.devices.service import revoke_device
+from vigil.command.ingestion.models import RejectedEvent
 from vigil.command.units.models import PositionRecord
 from vigil.events import encode_event, utc_now
 
@@ -121,3 +123,32 @@ def test_the_counters_follow_what_arrived(server: RunningServer, register: Regis
     assert metrics["ingestion"]["rejected_by_reason"] == {"malformed": 1}
     assert metrics["ingestion"]["by_transport"]["http"] == {"accepted": 1, "duplicate": 0, "rejected": 1}
     assert metrics["uptime_s"] >= 0
+
+
+def test_alerts_for_what_the_device_was_never_sent_never_reach_the_review_queue(
+    server: RunningServer, register: Register, database: Database, accounts: CreateAccount, probe_jpeg: bytes
+) -> None:
+    cam_1 = register("cam-1", "A-12")
+    cam_2 = register("cam-2", "B-7")
+    send_watchlist(database, "cam-1", version=3, subjects=("obama", "falcon"))
+    good = alert(probe_jpeg)
+    sent = [good, alert(probe_jpeg, subject_id="biden"), alert(probe_jpeg, watchlist_version=2)]
+    with server.client(cam_1) as client:
+        answer = client.post("/api/v1/events", content=b"[" + b",".join(map(encode_event, sent)) + b"]").json()
+    with server.client(cam_2) as client:  # version 3 went to cam-1 only
+        other = client.post("/api/v1/events", content=encode_event(alert(probe_jpeg, device_id="cam-2", unit_id="B-7")))
+    assert [(r["outcome"], r["reason"]) for r in answer["results"]] == [
+        ("accepted", None),
+        ("rejected", "subject_not_sent"),
+        ("rejected", "version_not_sent"),
+    ]
+    assert "does not hold subject 'biden'" in answer["results"][1]["message"]
+    assert "never sent watchlist version 2 (its newest is version 3)" in answer["results"][2]["message"]
+    assert other.json()["results"][0]["reason"] == "version_not_sent"
+    with server.client(server.sign_in(accounts("op-1", Role.OPERATOR))) as operator:
+        queue = operator.get("/api/v1/reviews").json()
+    assert [item["alert_id"] for item in queue["alerts"]] == [str(good.alert_id)]
+    with database.session() as session:
+        kept = session.scalars(select(RejectedEvent.raw)).all()
+    assert len(kept) == 3
+    assert not any(base64.b64encode(probe_jpeg)[:100] in raw for raw in kept)

@@ -1,6 +1,7 @@
 """Ingestion stores each event once, with its feed entry, or records why it did not."""
 
 import io
+import json
 import threading
 import uuid
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.command.conftest import Register
-from tests.command.events import alert, device_status, dispatch_status, position, with_fields
+from tests.command.events import alert, device_status, dispatch_status, position, send_watchlist, with_fields
 from vigil.command.alerts.models import Alert
 from vigil.command.database import Database
 from vigil.command.devices.models import Device, DeviceStatusRecord
@@ -32,10 +33,11 @@ from vigil.events import Ack, AlertReviewed, ReviewDecision, encode_event, utc_n
 
 @pytest.fixture
 def devices(register: Register, database: Database) -> None:
-    """cam-1 serves A-12, cam-2 serves B-7, cam-old was revoked."""
+    """cam-1 serves A-12 and was sent watchlist version 3, cam-2 serves B-7, cam-old was revoked."""
     register("cam-1", "A-12")
     register("cam-2", "B-7")
     register("cam-old", "A-12")
+    send_watchlist(database, "cam-1")
     with database.session() as session:
         revoke_device(actor="system", address=None, session=session, device_id="cam-old", now=utc_now())
 
@@ -219,7 +221,7 @@ REJECTED: list[tuple[str, Callable[[bytes], bytes], str, RejectReason]] = [
 
 @pytest.mark.usefixtures("devices")
 @pytest.mark.parametrize(("make", "sender", "reason"), [case[1:] for case in REJECTED], ids=[c[0] for c in REJECTED])
-def test_a_rejected_event_is_recorded_with_its_reason_and_bytes(
+def test_a_rejected_event_is_recorded_with_its_reason_and_an_excerpt_without_its_crop(
     database: Database,
     probe_jpeg: bytes,
     make: Callable[[bytes], bytes],
@@ -233,7 +235,12 @@ def test_a_rejected_event_is_recorded_with_its_reason_and_bytes(
     with database.session() as session:
         rejected = session.scalars(select(RejectedEvent)).one()
         assert (rejected.reason, rejected.sender_device_id, rejected.transport) == (reason, sender, Transport.MQTT)
-        assert rejected.raw == raw[:1024]
+        if b'"probe_jpeg"' in raw:
+            assert b"face crop removed" in rejected.raw
+            assert json.loads(raw)["probe_jpeg"][:100].encode() not in rejected.raw
+        else:
+            assert rejected.raw == raw[:1024]
+        assert len(rejected.raw) <= 1024
         assert rejected.raw_size == len(raw)
         assert rejected.message == result.message
         assert (_count(session, IngestedEvent), len(_event_entries(session))) == (0, 0)
@@ -241,7 +248,7 @@ def test_a_rejected_event_is_recorded_with_its_reason_and_bytes(
 
 @pytest.mark.usefixtures("devices")
 def test_the_kept_bytes_are_capped(database: Database, limits: IngestionLimits) -> None:
-    raw = with_fields(position(), lat=95.0, padding="x" * 5000)
+    raw = with_fields(position(), lat=95.0, padding="x " * 2500)
     _ingest(database, limits, raw)
     with database.session() as session:
         rejected = session.scalars(select(RejectedEvent)).one()

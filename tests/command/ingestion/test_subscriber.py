@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.command.conftest import Register
-from tests.command.events import alert, position
+from tests.command.events import alert, position, send_watchlist
 from tests.support.mosquitto import Broker, start_mosquitto
 from vigil.bus.memory import MemoryBus
 from vigil.bus.mqtt import MqttBus
@@ -72,6 +72,7 @@ def test_a_device_gets_acks_for_what_was_committed_and_rejected_and_its_outbox_d
     tmp_path: Path,
 ) -> None:
     register("cam-1", "A-12")
+    send_watchlist(database, "cam-1", version=3, subjects=("obama",))
     shared = MemoryBus()
     # No session outlives its test: a server's persistent session stays a member of the shared group, and the
     # broker would hand it (offline) its turn of the next test's events.
@@ -82,8 +83,12 @@ def test_a_device_gets_acks_for_what_was_committed_and_rejected_and_its_outbox_d
     device = Device(tmp_path, device_bus)
     try:
         accepted = [position(), alert(probe_jpeg), position(lat=51.51)]
-        rejected = position(at=utc_now() + timedelta(hours=2))
-        for event in [*accepted, rejected]:
+        rejected = [
+            position(at=utc_now() + timedelta(hours=2)),
+            alert(probe_jpeg, subject_id="never-sent"),
+            alert(probe_jpeg, watchlist_version=4),
+        ]
+        for event in [*accepted, *rejected]:
             device.outbox.put(event)
         device.uplink.start()
         device.wait_until_drained()
@@ -95,8 +100,11 @@ def test_a_device_gets_acks_for_what_was_committed_and_rejected_and_its_outbox_d
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(PositionRecord)) == 2
         assert session.scalar(select(Alert.alert_id)) == accepted[1].alert_id
-        assert session.scalars(select(RejectedEvent.reason)).all() == [RejectReason.FROM_THE_FUTURE]
+        assert sorted(session.scalars(select(RejectedEvent.reason))) == sorted(
+            [RejectReason.FROM_THE_FUTURE, RejectReason.SUBJECT_NOT_SENT, RejectReason.VERSION_NOT_SENT]
+        )
         assert session.get_one(Unit, "A-12").position_lat == pytest.approx(51.51)
+        assert session.scalar(select(func.count()).select_from(Alert)) == 1
 
 
 class Recorder:

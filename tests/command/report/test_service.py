@@ -130,13 +130,16 @@ def test_the_reports_figures_match_the_hand_count(counted: tuple[PublicReport, i
         ("cam-1", "A-1", figures(330, 3, 2, 1, wrong_person=1)),
         ("cam-2", "B-2", figures(80, 0, 1, 0)),
     ]
+    # cam-2's alert names version 99, so ingest_events sent it to cam-2 (a watchlist "Test", holding 1 subject):
+    # an alert must name a version its device was sent, never one this server did not make.
     assert [(d.name, d.figures.model_dump()) for d in report.deployments] == [
         ("Op Falcon", figures(330, 3, 2, 1, wrong_person=1)),
-        ("(watchlists not made by this server)", figures(80, 0, 1, 0)),
+        ("Test", figures(30, 0, 1, 0)),
+        ("(watchlists not made by this server)", figures(50, 0, 0, 0)),
     ]
     assert [(v.version, v.watchlist_name, v.subjects, v.figures.model_dump()) for v in report.versions] == [
         (falcon, "Op Falcon", 1, figures(330, 3, 2, 1, wrong_person=1)),
-        (99, None, None, figures(30, 0, 1, 0)),
+        (99, "Test", 1, figures(30, 0, 1, 0)),
         (None, None, None, figures(50, 0, 0, 0)),
     ]
 

@@ -1,5 +1,6 @@
 """Retention deletes exactly the images whose time has come, audits each deletion, and keeps every record."""
 
+import base64
 import uuid
 from collections.abc import Collection
 from datetime import datetime, timedelta
@@ -14,13 +15,17 @@ from tests.command.events import alert
 from tests.command.governance import SUPERVISOR, ingest_events, live_subject, make_keys, new_watchlist, review
 from vigil.command.actor import Actor
 from vigil.command.alerts.models import Alert
+from vigil.command.audit.models import AuditEntry
 from vigil.command.database import Database
+from vigil.command.ingestion.metrics import IngestionMetrics
+from vigil.command.ingestion.models import RejectedEvent, RejectReason, Transport
+from vigil.command.ingestion.service import ingest
 from vigil.command.retention.holds import AnyHold, NoHold
 from vigil.command.retention.service import run_retention
-from vigil.command.settings import RetentionSettings
+from vigil.command.settings import IngestionLimits, RetentionSettings
 from vigil.command.watchlists.models import WatchlistTemplate
 from vigil.command.watchlists.subjects import remove_subject
-from vigil.events import utc_now
+from vigil.events import encode_event, utc_now
 
 DAY = timedelta(days=1)
 SECOND = timedelta(seconds=1)
@@ -140,3 +145,42 @@ def test_each_deletion_leaves_an_audit_record_without_the_image(
     assert '"decision":"dismissed"' in entry.details
     assert base64.b64encode(probe_jpeg)[:40].decode() not in entry.details
     assert len(entry.details) < 400
+
+
+def test_rejected_events_go_after_their_period_without_their_crops_ever_being_kept(
+    database: Database, register: Register, probe_jpeg: bytes
+) -> None:
+    register()
+    arrived = utc_now() - 10 * DAY
+    for at in (arrived, arrived + 3 * DAY):
+        with database.session() as session:
+            ingest(
+                session=session,
+                raw=encode_event(alert(probe_jpeg, unit_id="B-7", at=at)),  # another unit's: rejected
+                transport=Transport.HTTP,
+                authenticated_device_id="cam-1",
+                limits=IngestionLimits(),
+                metrics=IngestionMetrics(),
+                now=at,
+            )
+    with database.session() as session:
+        kept = session.scalars(select(RejectedEvent).order_by(RejectedEvent.id)).all()
+    assert [r.reason for r in kept] == [RejectReason.UNIT_MISMATCH] * 2
+    assert all(base64.b64encode(probe_jpeg)[:100] not in r.raw and b"face crop removed" in r.raw for r in kept)
+    settings = RetentionSettings(rejected_event_s=7 * 86_400)
+
+    def run(at: datetime) -> int:
+        return run_retention(
+            database=database, settings=settings, hold=NoHold(), actor=Actor.system("retention"), now=at
+        ).rejected_events_deleted
+
+    assert run(arrived + 7 * DAY - SECOND) == 0
+    assert run(arrived + 7 * DAY) == 1
+    assert run(arrived + 10 * DAY) == 1
+    with database.session() as session:
+        assert session.scalars(select(RejectedEvent)).all() == []
+        entries = session.scalars(
+            select(AuditEntry.details).where(AuditEntry.action == "retention.rejected_events_deleted")
+        ).all()
+    assert len(entries) == 2
+    assert all('"deleted":1' in details for details in entries)

@@ -23,7 +23,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 from sqlalchemy.engine import make_url
 
 from tests.command.conftest import Account, RunningServer, account_maker, serving
-from tests.command.events import position
+from tests.command.events import position, send_watchlist
 from tests.command.governance import (
     live_subject,
     make_keys,
@@ -34,6 +34,7 @@ from vigil.bus.memory import MemoryBus
 from vigil.bus.protocol import Message
 from vigil.command.accounts.models import Role
 from vigil.command.accounts.passwords import Passwords
+from vigil.command.accounts.sealing import SecretSealer
 from vigil.command.app import create_app
 from vigil.command.database import Database
 from vigil.command.devices.service import register_device
@@ -164,12 +165,7 @@ def _control_room(
     keys = make_keys(directory)
     watchlist_id = new_watchlist(database, now)
     version = live_subject(database, keys, watchlist_id, "obama", probe_jpeg, now=now)
-    make = account_maker(database, passwords)
-    people = {
-        "operator": make("op-1", Role.OPERATOR, second_factor=True),
-        "supervisor": make("sup-1", Role.SUPERVISOR, second_factor=True),
-        "auditor": make("aud-1", Role.AUDITOR),
-    }
+    send_watchlist(database, "cam-1", version=version)  # the camera's alerts name the version it was sent
     settings = CommandSettings(
         data_dir=directory,
         database_url=database_url,
@@ -177,6 +173,12 @@ def _control_room(
         dispatch=DispatchSettings(escalation=EscalationSettings(ack_timeout_s=ACK_TIMEOUT_S)),
         scheduler=SchedulerSettings(tick_s=0.2, dispatch_every_s=0.5),
     )
+    make = account_maker(database, passwords, SecretSealer.for_settings(settings))
+    people = {
+        "operator": make("op-1", Role.OPERATOR, second_factor=True),
+        "supervisor": make("sup-1", Role.SUPERVISOR, second_factor=True),
+        "auditor": make("aud-1", Role.AUDITOR),
+    }
     bus = MemoryBus()
     servers = serving(ws="websockets-sansio")
     start = next(servers)

@@ -2,15 +2,17 @@
 
 A user's id is their user name, fixed for the account's life and never reused (a disabled account keeps it), so
 that every audit entry names one person without a look-up. Passwords are stored as argon2id hashes
-(:mod:`vigil.command.accounts.passwords`), sessions as the SHA-256 of their random token
-(:mod:`vigil.command.accounts.sessions`).
+(:mod:`vigil.command.accounts.passwords`), second-factor secrets sealed under the server's key
+(:mod:`vigil.command.accounts.sealing`), sessions as the SHA-256 of their random token
+(:mod:`vigil.command.accounts.sessions`), failed sign-ins as counters per source
+(:mod:`vigil.command.accounts.throttle`).
 """
 
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import BigInteger, ForeignKey, String, and_
+from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
 from vigil.command.database import Base, string_enum
 
@@ -27,9 +29,10 @@ class Role(enum.StrEnum):
 class User(Base):
     """A person who signs in to the command centre.
 
-    ``totp_secret`` is the base32 secret of the second factor (None: not set up); ``totp_last_step`` is the
-    30-second step of the last code accepted, so that a code cannot be used twice. ``failed_sign_ins`` counts
-    failures in a row; ``locked_until`` is set when they reach the limit.
+    ``totp_sealed`` is the second factor's base32 secret sealed under the server's key (None: not set up);
+    ``totp_last_step`` is the 30-second step of the last code accepted, so that a code cannot be used twice.
+    ``account_throttle`` counts failed sign-ins for the user from every address (see
+    :mod:`vigil.command.accounts.throttle`).
     """
 
     __tablename__ = "users"
@@ -37,10 +40,8 @@ class User(Base):
     user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     display_name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(200))
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_sealed: Mapped[str | None] = mapped_column(String(200))
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
-    failed_sign_ins: Mapped[int]
-    locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(80))
     disabled_at: Mapped[datetime | None]
@@ -48,10 +49,38 @@ class User(Base):
     roles: Mapped[list["UserRole"]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="UserRole.role"
     )
+    account_throttle: Mapped["SignInThrottle | None"] = relationship(
+        primaryjoin=lambda: and_(User.user_id == foreign(SignInThrottle.user_id), SignInThrottle.address == ANY_SOURCE),
+        viewonly=True,
+        lazy="selectin",
+    )
 
     def role_set(self) -> frozenset[Role]:
         """The roles the user holds."""
         return frozenset(granted.role for granted in self.roles)
+
+
+ANY_SOURCE = ""
+"""The ``address`` of a counter of one user's failures from every address, or the ``user_id`` of one address's
+failures whatever the name."""
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins from one source, and until when its attempts are refused.
+
+    A source is an address and a user (``address`` and ``user_id``), an address whatever the name (``user_id`` is
+    :data:`ANY_SOURCE`), or a user from every address (``address`` is :data:`ANY_SOURCE`). Only names of existing
+    users are stored. ``failures`` counts those since the count last started (it starts again after
+    ``failure_memory_s`` without one); ``blocked_until`` is set once a limit is reached.
+    """
+
+    __tablename__ = "sign_in_throttles"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int]
+    last_failure_at: Mapped[datetime] = mapped_column(index=True)
+    blocked_until: Mapped[datetime | None]
 
 
 class UserRole(Base):

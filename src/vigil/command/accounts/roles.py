@@ -17,7 +17,7 @@ devices: the list                         yes         yes         yes    no
 users: create, roles, reset, disable      no          no          yes    no
 server metrics                            no          no          yes    no
 audit trail: read, verify                 no          no          no     yes
-own account: who am I, sign out           yes         yes         yes    yes
+own account: who am I, sign out, own 2FA  yes         yes         yes    yes
 ========================================  ==========  ==========  =====  =======
 
 * A **supervisor** can do everything an operator can, and also what needs a second, senior person.
@@ -25,11 +25,13 @@ own account: who am I, sign out           yes         yes         yes    yes
   also given the operator role; an admin cannot change their own roles or disable themselves, so one
   administrator cannot quietly grant themselves access (another must, and the audit trail records who).
 * An **auditor** reads the audit trail (and the governance report) but cannot act on alerts or see faces.
-* Supervisors and admins must use a second factor (TOTP): :data:`SECOND_FACTOR_REQUIRED`.
+* Supervisors and admins must use a second factor (TOTP): :data:`SECOND_FACTOR_REQUIRED`. Anyone replaces their
+  own second factor only by giving their password and current code again (``POST /api/v1/auth/second-factor``);
+  an admin resets another user's (a lost phone) with their session, never their own that way.
 
 Not behind a role: signing in; the OpenAPI document and its docs page (the API's shape is public, as the code
-is); devices' own endpoints, which take the device token instead; OsmAnd positions (the protocol has no
-credentials, see ``CommandSettings.osmand_enabled``).
+is); devices' own endpoints, which take the device token instead; OsmAnd positions, which take the device's OsmAnd
+secret in their path (off unless ``CommandSettings.osmand_enabled``).
 """
 
 from vigil.command.accounts.models import Role

@@ -1,7 +1,8 @@
 """Accounts API: signing in and out (``/api/v1/auth``) and user administration for admins (``/api/v1/users``).
 
 Signing in with ``delivery: cookie`` (the default, for the browser page) sets the session as an HttpOnly,
-``SameSite=Strict`` cookie (``Secure`` when the request came over HTTPS) and leaves the token out of the answer,
+``SameSite=Strict`` cookie (``Secure`` when the request came over HTTPS, the server's own or a TLS-terminating
+proxy's: :mod:`vigil.command.api.transport`) and leaves the token out of the answer,
 so the page's scripts never hold it; ``delivery: bearer`` returns the token for an API client to send as
 ``Authorization: Bearer``. Who may call what: :mod:`vigil.command.accounts.roles`.
 """
@@ -17,6 +18,7 @@ from vigil.command.accounts.schemas import (
     CurrentUser,
     PasswordReset,
     RolesUpdate,
+    SecondFactorReplacement,
     SignedIn,
     SignInRequest,
     UserCreate,
@@ -28,13 +30,14 @@ from vigil.command.accounts.service import (
     create_user,
     disable_user,
     list_users,
+    reset_own_second_factor,
     reset_password,
     reset_second_factor,
     set_roles,
     unlock_user,
 )
 from vigil.command.accounts.sessions import revoke_session
-from vigil.command.accounts.sign_in import sign_in
+from vigil.command.accounts.sign_in import Credentials, sign_in
 from vigil.command.api.csrf import refuse_cross_site
 from vigil.command.api.dependencies import (
     SESSION_COOKIE,
@@ -59,19 +62,21 @@ UsernamePath = Annotated[str, Path(pattern=USERNAME_PATTERN, description="The us
 async def login(body: SignInRequest, request: Request, response: Response, runtime: RuntimeDep) -> SignedIn:
     """Sign in with user name, password and (for accounts with a second factor) the current code.
 
-    Every failure answers 401 ``sign_in_failed`` alike; a locked account answers 401 ``account_locked``.
+    Every failure answers 401 ``sign_in_failed`` alike, a source that must wait after too many failures too,
+    so that the answer never tells whether a name exists.
     """
     refuse_cross_site(request)
     settings = runtime.settings.accounts
+    credentials = Credentials(
+        username=body.username, password=body.password, code=body.code, address=client_address(request)
+    )
     result = await run_in_threadpool(
         lambda: sign_in(
             database=runtime.database,
             passwords=runtime.passwords,
+            sealer=runtime.sealer,
             settings=settings,
-            username=body.username,
-            password=body.password,
-            code=body.code,
-            address=client_address(request),
+            credentials=credentials,
             now=utc_now(),
         )
     )
@@ -109,7 +114,39 @@ def logout(principal: SignedInDep, request: Request, response: Response, session
         now=now,
     )
     session.commit()
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", secure=request.url.scheme == "https", httponly=True, samesite="strict"
+    )
+
+
+@auth_router.post("/second-factor")
+async def post_own_second_factor(
+    body: SecondFactorReplacement, principal: SignedInDep, request: Request, response: Response, runtime: RuntimeDep
+) -> UserEnrolment:
+    """Replace your own second factor (a new phone), giving your password and current code again.
+
+    The answer carries the new provisioning URI, this once. Every session of yours ends, this one too: sign in
+    again with a code from the new secret. A wrong password or code answers 403 ``reauthentication_failed`` and
+    counts as a failed sign-in.
+    """
+    enrolment = await run_in_threadpool(
+        lambda: reset_own_second_factor(
+            database=runtime.database,
+            passwords=runtime.passwords,
+            sealer=runtime.sealer,
+            settings=runtime.settings.accounts,
+            username=principal.user_id,
+            password=body.password,
+            code=body.code,
+            address=principal.address,
+            now=utc_now(),
+        )
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", secure=request.url.scheme == "https", httponly=True, samesite="strict"
+    )
+    return enrolment
 
 
 @auth_router.get("/me")
@@ -124,6 +161,7 @@ def post_user(body: UserCreate, admin: AdminDep, session: SessionDep, runtime: R
     return create_user(
         session=session,
         passwords=runtime.passwords,
+        sealer=runtime.sealer,
         settings=runtime.settings.accounts,
         username=body.username,
         display_name=body.display_name,
@@ -149,6 +187,7 @@ def put_roles(
     """Replace a user's roles (not your own). A new role that needs a second factor sets one up: its URI, once."""
     return set_roles(
         session=session,
+        sealer=runtime.sealer,
         settings=runtime.settings.accounts,
         username=username,
         roles=body.roles,
@@ -162,9 +201,13 @@ def put_roles(
 def post_second_factor(
     username: UsernamePath, admin: AdminDep, session: SessionDep, runtime: RuntimeDep
 ) -> UserEnrolment:
-    """Give a user a new second factor (a lost phone): the old one stops working, their sessions end."""
+    """Give another user a new second factor (a lost phone): the old one stops working, their sessions end.
+
+    Not your own: replace that with your password and code at ``POST /api/v1/auth/second-factor``.
+    """
     return reset_second_factor(
         session=session,
+        sealer=runtime.sealer,
         settings=runtime.settings.accounts,
         username=username,
         actor=admin.user_id,
@@ -191,7 +234,7 @@ def post_password(
 
 @users_router.post("/{username}/unlock")
 def post_unlock(username: UsernamePath, admin: AdminDep, session: SessionDep) -> UserOut:
-    """Lift a lock-out after repeated failed sign-ins."""
+    """Forget the failed sign-ins counted against a user from every address: any wait they caused ends."""
     return unlock_user(session=session, username=username, actor=admin.user_id, address=admin.address, now=utc_now())
 
 

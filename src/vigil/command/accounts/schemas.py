@@ -26,7 +26,12 @@ class UserOut(BaseModel):
     created_at: datetime
     created_by: str = Field(description="The administrator (or `system`, from the command line) who created it.")
     disabled_at: datetime | None
-    locked_until: datetime | None = Field(description="Set while sign-in is locked after repeated failures (UTC).")
+    locked_until: datetime | None = Field(
+        description=(
+            "After failed sign-ins from many addresses: until when the user can sign in only from addresses they "
+            "signed in from before (UTC; may be past). An administrator's unlock clears it."
+        )
+    )
     last_signed_in_at: datetime | None
 
 
@@ -80,6 +85,17 @@ class UserEnrolment(BaseModel):
     @field_serializer("totp_provisioning_uri", when_used="json")
     def _reveal(self, uri: SecretStr | None) -> str | None:
         return uri.get_secret_value() if uri is not None else None
+
+
+class SecondFactorReplacement(BaseModel):
+    """A signed-in user's password and current code, given again to replace their own second factor."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    password: SecretStr = Field(max_length=MAX_PASSWORD_LENGTH, description="Your password.")
+    code: str | None = Field(
+        None, max_length=16, description="Your authenticator app's current code (needed when you have one)."
+    )
 
 
 class SignInRequest(BaseModel):

@@ -2,8 +2,12 @@
 
 Every change is audited in the same transaction (``user.created``, ``user.roles_changed`` …), with the acting
 administrator (or ``system`` for the command line) as the actor. An administrator cannot change their own roles
-or disable their own account: another administrator must (see :mod:`vigil.command.accounts.roles`). Giving a
-user a role that needs a second factor sets one up at once, and the answer carries its provisioning URI, once.
+or disable their own account: another administrator must (see :mod:`vigil.command.accounts.roles`). Nor can they
+give themselves a new second factor as an administrator: anyone may replace their own second factor
+(:func:`reset_own_second_factor`), but only by giving their password and current code again, so that a session
+left open or stolen is not enough to take the account over. Giving a user a role that needs a second factor sets
+one up at once, and the answer carries its provisioning URI, once. Secrets are stored sealed
+(:mod:`vigil.command.accounts.sealing`).
 """
 
 import re
@@ -14,15 +18,26 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vigil.command.accounts import throttle
 from vigil.command.accounts.models import Role, User, UserRole
-from vigil.command.accounts.passwords import Passwords
+from vigil.command.accounts.passwords import PasswordCheck, Passwords
 from vigil.command.accounts.roles import needs_second_factor
 from vigil.command.accounts.schemas import USERNAME_PATTERN, UserEnrolment, UserList, UserOut
+from vigil.command.accounts.sealing import SecretSealer
 from vigil.command.accounts.sessions import revoke_user_sessions
+from vigil.command.accounts.sign_in import Credentials, authenticate
 from vigil.command.accounts.totp import new_secret, provisioning_uri
 from vigil.command.audit.chain import ANONYMOUS_ACTOR, SYSTEM_ACTOR
 from vigil.command.audit.service import record_action
-from vigil.command.errors import InvalidAccount, OwnAccountRefused, UnknownUser, UserAlreadyExists
+from vigil.command.database import Database
+from vigil.command.errors import (
+    InvalidAccount,
+    OwnAccountRefused,
+    ReauthenticationFailed,
+    SignInFailed,
+    UnknownUser,
+    UserAlreadyExists,
+)
 from vigil.command.settings import AccountSettings
 
 RESERVED_USERNAMES = frozenset({SYSTEM_ACTOR, ANONYMOUS_ACTOR})
@@ -33,6 +48,7 @@ def create_user(
     *,
     session: Session,
     passwords: Passwords,
+    sealer: SecretSealer,
     settings: AccountSettings,
     username: str,
     display_name: str,
@@ -48,8 +64,9 @@ def create_user(
     Commits.
 
     Raises:
-        InvalidAccount: the user name, display name, password or roles are not allowed.
+        InvalidAccount: the user name, display name, password or roles are not allowed (a weak password too).
         UserAlreadyExists: the name is taken.
+        KeyFileError: the key that seals second-factor secrets cannot be read.
     """
     _check_username(username)
     display_name = display_name.strip()
@@ -57,7 +74,7 @@ def create_user(
         raise InvalidAccount("the display name must be 1 to 200 characters", field="display_name")
     granted = _role_set(roles)
     # Hashing takes a tenth of a second: do it before the transaction begins, so no lock is held meanwhile.
-    password_hash = passwords.hash(password.get_secret_value())
+    password_hash = passwords.hash(password.get_secret_value(), personal=(username, display_name))
     if session.get(User, username) is not None:
         raise UserAlreadyExists(username=username)
     secret = new_secret() if second_factor or needs_second_factor(granted) else None
@@ -65,8 +82,7 @@ def create_user(
         user_id=username,
         display_name=display_name,
         password_hash=password_hash,
-        totp_secret=secret,
-        failed_sign_ins=0,
+        totp_sealed=sealer.seal(secret, user_id=username) if secret is not None else None,
         created_at=now,
         created_by=actor,
         roles=[UserRole(role=role) for role in sorted(granted)],
@@ -87,6 +103,7 @@ def list_users(*, session: Session) -> UserList:
 def set_roles(
     *,
     session: Session,
+    sealer: SecretSealer,
     settings: AccountSettings,
     username: str,
     roles: Collection[Role],
@@ -113,8 +130,9 @@ def set_roles(
     before = user.role_set()
     user.roles = [UserRole(role=role) for role in sorted(granted)]
     secret, ended = None, 0
-    if needs_second_factor(granted) and user.totp_secret is None:
-        secret = user.totp_secret = new_secret()
+    if needs_second_factor(granted) and user.totp_sealed is None:
+        secret = new_secret()
+        user.totp_sealed = sealer.seal(secret, user_id=username)
         user.totp_last_step = None
         ended = revoke_user_sessions(session=session, user_id=username, now=now)
     session.flush()
@@ -130,22 +148,91 @@ def set_roles(
 
 
 def reset_second_factor(
-    *, session: Session, settings: AccountSettings, username: str, actor: str, address: str | None, now: datetime
+    *,
+    session: Session,
+    sealer: SecretSealer,
+    settings: AccountSettings,
+    username: str,
+    actor: str,
+    address: str | None,
+    now: datetime,
 ) -> UserEnrolment:
-    """Give a user a new second-factor secret (the old one stops working), and end their sessions.
+    """Give another user a new second-factor secret (the old one stops working), and end their sessions.
 
     Commits.
 
     Raises:
         UnknownUser: no such user.
+        OwnAccountRefused: an administrator resetting their own (they must give their password and code:
+            :func:`reset_own_second_factor`).
     """
+    if actor == username:
+        raise OwnAccountRefused(
+            "you cannot reset your own second factor as an administrator; replace it yourself with your password "
+            "and current code (POST /api/v1/auth/second-factor), or ask another administrator if you lost it",
+            username=username,
+        )
     user = _get(session, username)
-    secret = user.totp_secret = new_secret()
-    user.totp_last_step = None
+    secret = _replace_secret(sealer, user)
     ended = revoke_user_sessions(session=session, user_id=username, now=now)
     _audit(session, actor, "user.second_factor_reset", username, address, now, {"sessions_ended": ended})
     session.commit()
     return _enrolment(user, secret, settings)
+
+
+def reset_own_second_factor(
+    *,
+    database: Database,
+    passwords: Passwords,
+    sealer: SecretSealer,
+    settings: AccountSettings,
+    username: str,
+    password: SecretStr,
+    code: str | None,
+    address: str | None,
+    now: datetime,
+) -> UserEnrolment:
+    """Give a signed-in user a new second factor once they have given their password and current code again.
+
+    The check is a sign-in's, under the same throttle (a failure counts against this address and account), so
+    a session alone cannot be used to guess the password. The old secret stops working and every session of the
+    user ends, this one too: they sign in again with the new code. Commits.
+
+    Args:
+        database: the command centre's database.
+        passwords: the password hasher.
+        sealer: seals the new secret (and opens the old one).
+        settings: throttling and second-factor settings.
+        username: the signed-in user.
+        password: their password, given again.
+        code: their current code (needed when they have a second factor).
+        address: the client's address.
+        now: the time of the request.
+
+    Raises:
+        ReauthenticationFailed: the password or code is wrong, or there were too many failures from here.
+    """
+
+    def replace(session: Session, user: User, check: PasswordCheck) -> UserEnrolment:
+        secret = _replace_secret(sealer, user)
+        ended = revoke_user_sessions(session=session, user_id=user.user_id, now=now)
+        _audit(session, user.user_id, "user.second_factor_reset", user.user_id, address, now, {"sessions_ended": ended})
+        return _enrolment(user, secret, settings)
+
+    try:
+        return authenticate(
+            database=database,
+            passwords=passwords,
+            sealer=sealer,
+            settings=settings,
+            credentials=Credentials(username=username, password=password, code=code, address=address),
+            actor=username,
+            action="user.reauthentication",
+            then=replace,
+            now=now,
+        )
+    except SignInFailed as exc:
+        raise ReauthenticationFailed(username=username) from exc
 
 
 def reset_password(
@@ -166,7 +253,7 @@ def reset_password(
         UnknownUser: no such user.
         InvalidAccount: the password is not allowed.
     """
-    password_hash = passwords.hash(password.get_secret_value())
+    password_hash = passwords.hash(password.get_secret_value(), personal=(username,))
     user = _get(session, username)
     user.password_hash = password_hash
     ended = revoke_user_sessions(session=session, user_id=username, now=now)
@@ -176,7 +263,7 @@ def reset_password(
 
 
 def unlock_user(*, session: Session, username: str, actor: str, address: str | None, now: datetime) -> UserOut:
-    """Lift a lock-out and clear the count of failed sign-ins.
+    """Forget the failed sign-ins counted against a user, from every address: any wait they caused ends.
 
     Commits.
 
@@ -184,11 +271,10 @@ def unlock_user(*, session: Session, username: str, actor: str, address: str | N
         UnknownUser: no such user.
     """
     user = _get(session, username)
-    was_locked = user.locked_until is not None and user.locked_until > now
-    user.locked_until = None
-    user.failed_sign_ins = 0
+    was_locked = throttle.clear_user(session, user_id=username, now=now)
     _audit(session, actor, "user.unlocked", username, address, now, {"was_locked": was_locked})
     session.commit()
+    session.refresh(user)
     return user_out(user)
 
 
@@ -218,13 +304,26 @@ def user_out(user: User) -> UserOut:
         username=user.user_id,
         display_name=user.display_name,
         roles=sorted(user.role_set()),
-        second_factor=user.totp_secret is not None,
+        second_factor=user.totp_sealed is not None,
         created_at=user.created_at,
         created_by=user.created_by,
         disabled_at=user.disabled_at,
-        locked_until=user.locked_until,
+        locked_until=_guarded_until(user),
         last_signed_in_at=user.last_signed_in_at,
     )
+
+
+def _guarded_until(user: User) -> datetime | None:
+    counter = user.account_throttle
+    return counter.blocked_until if counter is not None else None
+
+
+def _replace_secret(sealer: SecretSealer, user: User) -> str:
+    """A new secret for the user, stored sealed; codes of the old one stop working."""
+    secret = new_secret()
+    user.totp_sealed = sealer.seal(secret, user_id=user.user_id)
+    user.totp_last_step = None
+    return secret
 
 
 def _enrolment(user: User, secret: str | None, settings: AccountSettings) -> UserEnrolment:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from vigil.command.alerts.schemas import AlertList
 from vigil.command.alerts.service import get_probe_jpeg, list_alerts
 from vigil.command.api.dependencies import OperatorDep, SessionDep
+from vigil.command.api.images import jpeg_response
 from vigil.command.api.problems import ERROR_RESPONSES
 from vigil.command.audit.service import record_action
 from vigil.events import utc_now
@@ -47,8 +48,4 @@ def get_alert_probe(alert_id: uuid.UUID, session: SessionDep, operator: Operator
         now=utc_now(),
     )
     session.commit()
-    return Response(
-        probe,
-        media_type="image/jpeg",
-        headers={"Cache-Control": "no-store"},
-    )
+    return jpeg_response(probe)

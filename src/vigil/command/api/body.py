@@ -12,7 +12,7 @@ async def read_body(request: Request, *, limit_bytes: int) -> bytes:
         BodyTooLarge: the declared length or the bytes received pass the limit (413).
     """
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit_bytes:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit_bytes:
         raise BodyTooLarge(limit_bytes=limit_bytes)
     chunks: list[bytes] = []
     size = 0

@@ -18,7 +18,6 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vigil.command.errors import (
-    AccountLocked,
     BatchTooLarge,
     BodyTooLarge,
     CrossSiteRequest,
@@ -34,7 +33,9 @@ from vigil.command.errors import (
     NotAuthenticated,
     NotSignedIn,
     OwnAccountRefused,
+    ReauthenticationFailed,
     RoleRequired,
+    SecondFactorUnreadable,
     SignInFailed,
     UnknownAlert,
     UnknownDevice,
@@ -109,7 +110,8 @@ HTTP_STATUS: dict[type[VigilError], HTTPStatus] = {
     NoPackage: HTTPStatus.NOT_FOUND,
     ReportPeriodInvalid: HTTPStatus.UNPROCESSABLE_ENTITY,
     SignInFailed: HTTPStatus.UNAUTHORIZED,
-    AccountLocked: HTTPStatus.UNAUTHORIZED,
+    ReauthenticationFailed: HTTPStatus.FORBIDDEN,
+    SecondFactorUnreadable: HTTPStatus.INTERNAL_SERVER_ERROR,
     NotSignedIn: HTTPStatus.UNAUTHORIZED,
     RoleRequired: HTTPStatus.FORBIDDEN,
     CrossSiteRequest: HTTPStatus.FORBIDDEN,

@@ -12,9 +12,11 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.command.api.dependencies import AuditorDep, RuntimeDep, SessionDep
 from vigil.command.api.problems import ERROR_RESPONSES
+from vigil.command.audit.anchoring import configured_checkpoints
 from vigil.command.audit.schemas import AuditPage, ChainReport
 from vigil.command.audit.service import read_entries, record_action
 from vigil.command.audit.verification import verify_chain
+from vigil.command.database import BIGINT_MAX
 from vigil.events import utc_now
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=ERROR_RESPONSES)
@@ -24,7 +26,7 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=ERROR_RESPO
 def get_audit(
     auditor: AuditorDep,
     session: SessionDep,
-    after: Annotated[int, Query(ge=0, description="The last seq already read; entries after it.")] = 0,
+    after: Annotated[int, Query(ge=0, le=BIGINT_MAX, description="The last seq already read; entries after it.")] = 0,
     limit: Annotated[int, Query(ge=1, le=5000, description="Most entries returned.")] = 500,
     since: Annotated[datetime | None, Query(description="Only entries at or after this time (RFC 3339).")] = None,
     until: Annotated[datetime | None, Query(description="Only entries at or before this time (RFC 3339).")] = None,
@@ -60,10 +62,16 @@ def get_audit(
 
 @router.get("/verify")
 async def get_audit_verification(auditor: AuditorDep, runtime: RuntimeDep) -> ChainReport:
-    """Check every entry's hash and link: which entry was edited, which are missing, which were moved."""
+    """Check every entry's hash and link, and the trail against the server's signed checkpoints when it keeps them.
+
+    Names each entry edited, missing or moved, entries rewritten or cut off since a checkpoint, and checkpoints
+    refused (not signed by the server's key, or changed).
+    """
 
     def run() -> ChainReport:
-        report = verify_chain(database=runtime.database)
+        checkpoints = configured_checkpoints(runtime.settings.audit)
+        report = verify_chain(database=runtime.database, checkpoints=checkpoints)
+        anchored = {"checkpoints": report.anchor.checkpoints} if report.anchor is not None else {}
         with runtime.database.session() as session:
             record_action(
                 session=session,
@@ -72,7 +80,12 @@ async def get_audit_verification(auditor: AuditorDep, runtime: RuntimeDep) -> Ch
                 record_type="audit",
                 record_id=None,
                 address=auditor.address,
-                details={"intact": report.intact, "entries": report.entries, "problems": len(report.problems)},
+                details={
+                    "intact": report.intact,
+                    "entries": report.entries,
+                    "problems": len(report.problems),
+                    **anchored,
+                },
                 now=utc_now(),
             )
             session.commit()

@@ -38,6 +38,8 @@ class ProblemKind(StrEnum):
     EDITED = "edited"
     MISSING = "missing"
     OUT_OF_ORDER = "out_of_order"
+    REWRITTEN = "rewritten"
+    CUT_OFF = "cut_off"
 
 
 class ChainProblem(BaseModel):
@@ -52,12 +54,46 @@ class ChainProblem(BaseModel):
     written_after: int | None = Field(
         None, description="For an entry out of order: the entry it was written after (it now follows another)."
     )
+    checkpoint: int | None = Field(
+        None, description="For entries rewritten or cut off: the number of the checkpoint that disagrees."
+    )
+
+
+class CheckpointProblem(BaseModel):
+    """A line of the checkpoint store that was refused, or a checkpoint missing from it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    line: int = Field(description="The line of the store, from 1.")
+    checkpoint: int | None = Field(description="The checkpoint's number, when the line could be read.")
+    message: str = Field(description="For a person: what is wrong.")
+
+
+class AnchorReport(BaseModel):
+    """What the checkpoints kept outside the database say about the trail."""
+
+    store: Path = Field(description="The checkpoint store read.")
+    key_id: str = Field(description="The key the checkpoints were checked with.")
+    checkpoints: int = Field(description="Checkpoints signed by that key and checked against the trail.")
+    last_seq: int | None = Field(description="The last entry the newest checkpoint signed; None without one.")
+    last_at: datetime | None = Field(description="When the newest checkpoint was signed (UTC).")
+    unanchored: int = Field(
+        description=(
+            "Entries after the newest checkpoint: they could still be cut off or rewritten without trace, unless "
+            "a copy of the store was kept off the machine since."
+        )
+    )
+    refused: list[CheckpointProblem] = Field(
+        description="Store lines refused (not signed by the key, changed, malformed) and checkpoints missing."
+    )
 
 
 class ChainReport(BaseModel):
     """The outcome of checking every entry's hash and link."""
 
-    intact: bool = Field(description="True when no entry was edited, removed or moved.")
+    intact: bool = Field(
+        description="True when no entry was edited, removed, moved or cut off, and no checkpoint was refused."
+    )
     entries: int = Field(description="Entries checked.")
     head_seq: int | None = Field(description="The last entry's number; None for an empty trail.")
     head_hash: str | None = Field(
@@ -65,6 +101,9 @@ class ChainReport(BaseModel):
     )
     problems: list[ChainProblem]
     more_problems: bool = Field(False, description="True when there were more problems than listed.")
+    anchor: AnchorReport | None = Field(
+        None, description="The check against signed checkpoints; None when no checkpoint store was given."
+    )
 
 
 class AuditExport(BaseModel):

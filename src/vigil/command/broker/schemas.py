@@ -27,6 +27,9 @@ class BrokerConfig(BaseModel):
     config_written: bool = Field(description="Whether this run wrote the config lines (else it kept them).")
     devices: list[str] = Field(description="Device users written (live devices with a broker credential).")
     servers: list[ServerUser] = Field(description="Command-centre server users written.")
+    share_group_file: Path = Field(
+        description="The servers' shared-subscription group (mode 0600); give it to `vigil serve --bus-group-file`."
+    )
     without_credentials: list[str] = Field(
         description="Live devices left out: registered before broker credentials existed (register a replacement)."
     )

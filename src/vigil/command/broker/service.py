@@ -6,10 +6,19 @@ The output folder holds the rest of the state: one secret per server user in ``s
 ``passwd`` and ``acl`` from both, so a revoked device disappears from them; the broker applies them when it
 reloads (``systemctl reload mosquitto``, or ``kill -HUP`` its process). ``mosquitto-vigil.conf``, the config
 lines naming them, is written when a listener is given or when it does not exist yet.
+
+``share-group`` (mode 0600, made on first use and kept) names the servers' shared subscription with a random
+part. Mosquitto 2.0's ACL file cannot refuse a subscription: its check grants every SUBSCRIBE, ``topic deny``
+lines included, and filters only what it delivers. A shared subscription hands each message to one member of its
+group in turn, and a member the ACL does not let read the message loses it. A device that joined a group named
+``vigil-command`` took every other event of every device, which the broker then dropped. Only the servers read
+this file (``vigil serve --bus-group-file``), so no device can name their group; a device's own shared
+subscription, under any other name, receives only what the ACL lets it read.
 """
 
 import os
 import re
+import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,9 +49,13 @@ ACL_FILE = "acl"
 CONFIG_FILE = "mosquitto-vigil.conf"
 SERVERS_DIR = "servers"
 SECRET_SUFFIX = ".secret"
+SHARE_GROUP_FILE = "share-group"
 DEFAULT_SERVER_USER = "vigil-command"
+SHARE_GROUP_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+"""What an MQTT shared-subscription group name may be here (never '/', '+' or '#'), as ``bus_group`` takes it."""
 
 _USER = re.compile(DEVICE_ID_PATTERN)
+_SHARE_GROUP = re.compile(SHARE_GROUP_PATTERN)
 _MAX_SECRET_BYTES = 4096
 
 
@@ -86,6 +99,8 @@ def write_broker_config(
     live = [device for device in devices if device.revoked_at is None]
     with_credentials = [device for device in live if device.broker_password_hash is not None]
     servers = [_server_secret(servers_dir, name) for name in names]
+    share_group_file = directory / SHARE_GROUP_FILE
+    _create_once(share_group_file, f"vigil-{secrets.token_hex(16)}")
     users = [BrokerUser(device.device_id, device.broker_password_hash or "") for device in with_credentials]
     users += [BrokerUser(server.user, mosquitto_hash(secret)) for server, secret in servers]
     password_file, acl_file, config_file = (directory / name for name in (PASSWORD_FILE, ACL_FILE, CONFIG_FILE))
@@ -107,6 +122,7 @@ def write_broker_config(
         config_written=config_written,
         devices=[device.device_id for device in with_credentials],
         servers=[server for server, _ in servers],
+        share_group_file=share_group_file.resolve(),
         without_credentials=[device.device_id for device in live if device.broker_password_hash is None],
     )
 
@@ -135,6 +151,22 @@ def read_secret(path: Path) -> str:
     return secret
 
 
+def read_share_group(path: Path) -> str:
+    """The servers' shared-subscription group named in a file, as `vigil serve --bus-group-file` reads it.
+
+    Raises:
+        BrokerSecretUnreadable: the file cannot be read, or holds no group name (1 to 64 letters, digits, '_', '-').
+    """
+    group = read_secret(path)
+    if not _SHARE_GROUP.fullmatch(group):
+        raise BrokerSecretUnreadable(
+            f"{path} holds no shared-subscription group name: expected 1 to 64 letters, digits, '_' or '-'; delete "
+            "it and run `vigil devices broker-config` to make a new one",
+            path=path,
+        )
+    return group
+
+
 def _server_user_names(servers_dir: Path, given: Sequence[str]) -> list[str]:
     for name in given:
         if not _USER.fullmatch(name):
@@ -151,15 +183,24 @@ def _server_user_names(servers_dir: Path, given: Sequence[str]) -> list[str]:
 def _server_secret(servers_dir: Path, name: str) -> tuple[ServerUser, str]:
     """The server user's secret: read from its file, or made and written there (mode 0600) if it has none."""
     path = servers_dir / f"{name}{SECRET_SUFFIX}"
-    secret = new_secret()
+    created = _create_once(path, new_secret())
+    return ServerUser(user=name, secret_file=path.resolve(), created=created), read_secret(path)
+
+
+def _create_once(path: Path, secret: str) -> bool:
+    """Write ``secret`` to ``path`` (mode 0600) unless the file exists; whether it was written.
+
+    Raises:
+        BrokerFilesUnwritable: the file cannot be written.
+    """
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return ServerUser(user=name, secret_file=path.resolve(), created=False), read_secret(path)
+        return False
     except OSError as exc:
         raise BrokerFilesUnwritable(f"cannot write {path} ({exc.strerror or exc})", path=path) from exc
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
         file.write(secret + "\n")
         file.flush()
         os.fsync(file.fileno())
-    return ServerUser(user=name, secret_file=path.resolve(), created=True), secret
+    return True

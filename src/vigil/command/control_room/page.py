@@ -1,7 +1,6 @@
 """Serving the built control-room page (``web/src/command/``) at ``/control/``.
 
-``/`` leads there too, unless OsmAnd positions are taken (``CommandSettings.osmand_enabled``): trackers send
-them to ``/``.
+``/`` leads there too (OsmAnd trackers send to ``/osmand/<secret>``, never to ``/``).
 
 The page and its assets come from the package's bundle (:mod:`vigil.web.assets`); it loads nothing from anywhere
 but this server and the configured tile server, which its Content-Security-Policy enforces. A server whose bundle
@@ -23,19 +22,17 @@ PAGE_PATH = "/control"
 """Where the page is served."""
 
 
-def mount_page(app: FastAPI, *, tile_url: str | None, at_root: bool) -> None:
-    """Serve the page at :data:`PAGE_PATH`; without a bundle, answer 503 saying why.
+def mount_page(app: FastAPI, *, tile_url: str | None) -> None:
+    """Serve the page at :data:`PAGE_PATH` (and redirect ``/`` to it); without a bundle, answer 503 saying why.
 
     Args:
         app: the server.
         tile_url: the configured tile server, which the page may load images from.
-        at_root: also redirect ``/`` to the page.
     """
-    if at_root:
 
-        @app.get("/", include_in_schema=False)
-        def root() -> RedirectResponse:
-            return RedirectResponse(f"{PAGE_PATH}/", status_code=307)
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse(f"{PAGE_PATH}/", status_code=307)
 
     try:
         folder = page_dir(PAGE)

@@ -1,1 +1,1 @@
-"""Registered devices: machine tokens, revocation and reported statuses."""
+"""Registered devices: machine tokens, OsmAnd secrets, revocation and reported statuses."""

@@ -15,6 +15,8 @@ class Device(Base):
 
     ``token_sha256`` checks the token over HTTP; ``broker_password_hash`` is the same token hashed for the MQTT
     broker's password file (Mosquitto's ``$7$`` format), None for devices registered before broker credentials.
+    ``osmand_secret_sha256`` checks the secret an OsmAnd tracker (Traccar Client) puts in its URL; None: the
+    device may not send OsmAnd positions.
     """
 
     __tablename__ = "devices"
@@ -23,6 +25,7 @@ class Device(Base):
     unit_id: Mapped[str] = mapped_column(ForeignKey("units.unit_id"), index=True)
     token_sha256: Mapped[str] = mapped_column(String(64))
     broker_password_hash: Mapped[str | None] = mapped_column(String(200))
+    osmand_secret_sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     last_seen_at: Mapped[datetime | None]

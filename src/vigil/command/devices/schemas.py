@@ -22,6 +22,9 @@ class DeviceOut(BaseModel):
     watchlist_version: int | None
     faces_processed: int | None
     last_error: str | None
+    osmand: bool = Field(
+        False, description="Whether it holds an OsmAnd secret: it may send positions as a Traccar Client."
+    )
 
 
 class DeviceList(BaseModel):
@@ -38,10 +41,27 @@ class DeviceRegistration(BaseModel):
 
     device: DeviceOut
     token: SecretStr = Field(description="Send as `Authorization: Bearer <token>`.")
+    osmand_secret: SecretStr | None = Field(
+        None, description="Given with --osmand: the last part of the tracker's server URL, /osmand/<secret>."
+    )
 
-    @field_serializer("token", when_used="json")
-    def _reveal(self, token: SecretStr) -> str:
-        return token.get_secret_value()
+    @field_serializer("token", "osmand_secret", when_used="json")
+    def _reveal(self, secret: SecretStr | None) -> str | None:
+        return secret.get_secret_value() if secret is not None else None
+
+
+class OsmAndSecretIssued(BaseModel):
+    """A device's new OsmAnd secret, shown this once and stored only as a hash (the old one stops working).
+
+    The secret is masked in ``repr`` and logs, and written out in JSON: that is how it is handed over.
+    """
+
+    device: DeviceOut
+    osmand_secret: SecretStr = Field(description="The last part of the tracker's server URL, /osmand/<secret>.")
+
+    @field_serializer("osmand_secret", when_used="json")
+    def _reveal(self, secret: SecretStr) -> str:
+        return secret.get_secret_value()
 
 
 class DeviceStatusReported(BaseModel):

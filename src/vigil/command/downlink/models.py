@@ -13,7 +13,11 @@ class DownlinkMessage(Base):
     """One event for one device; ``published_at`` is set once the bus has accepted it."""
 
     __tablename__ = "downlink"
-    __table_args__ = (Index("ix_downlink_published_at_id", "published_at", "id"),)
+    __table_args__ = (
+        Index("ix_downlink_published_at_id", "published_at", "id"),
+        # What a device was sent of a type (its watchlist announcements, which its alerts must match).
+        Index("ix_downlink_device_id_type", "device_id", "type"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntegerId, primary_key=True, autoincrement=True)
     event_id: Mapped[uuid.UUID] = mapped_column(unique=True)

@@ -36,6 +36,7 @@ from starlette.concurrency import run_in_threadpool
 from vigil.command.accounts.sessions import authenticate_session
 from vigil.command.api.dependencies import OperatorDep, RuntimeDep, session_token
 from vigil.command.api.problems import ERROR_RESPONSES
+from vigil.command.database import BIGINT_MAX
 from vigil.command.errors import DatabaseUnavailable, NotSignedIn
 from vigil.command.feed.follower import FeedFollower
 from vigil.command.feed.schemas import FeedPage
@@ -48,7 +49,9 @@ _log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1", tags=["feed"], responses=ERROR_RESPONSES)
 
-AfterQuery = Annotated[int | None, Query(ge=0, description="The largest seq already received; entries after it.")]
+AfterQuery = Annotated[
+    int | None, Query(ge=0, le=BIGINT_MAX, description="The largest seq already received; entries after it.")
+]
 
 
 @router.get("/feed")

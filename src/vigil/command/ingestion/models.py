@@ -4,7 +4,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vigil.command.database import Base, BigIntegerId, string_enum
@@ -41,6 +41,12 @@ class RejectReason(enum.StrEnum):
     """The event speaks for another unit than the device's."""
     CONFLICT = "conflict"
     """It contradicts a stored event (an alert id already stored under another event id)."""
+    NOT_AUTHENTICATED = "not_authenticated"
+    """An OsmAnd fix whose secret does not match (or whose device is unknown, revoked or has no OsmAnd secret)."""
+    VERSION_NOT_SENT = "version_not_sent"
+    """An alert naming a watchlist version the device was never sent."""
+    SUBJECT_NOT_SENT = "subject_not_sent"
+    """An alert naming a subject the watchlist version it names did not hold."""
 
 
 class IngestedEvent(Base):
@@ -57,9 +63,13 @@ class IngestedEvent(Base):
 
 
 class RejectedEvent(Base):
-    """An event turned away: the dead letters, kept for diagnosis (its bytes capped)."""
+    """An event turned away: the dead letters, kept for diagnosis (see :mod:`vigil.command.ingestion.rejections`).
+
+    ``raw`` is an excerpt of what arrived, never an alert's face crop; ``raw_size`` the size of the whole.
+    """
 
     __tablename__ = "rejected_events"
+    __table_args__ = (Index("ix_rejected_events_transport_id", "transport", "id"),)
 
     id: Mapped[int] = mapped_column(BigIntegerId, primary_key=True, autoincrement=True)
     received_at: Mapped[datetime] = mapped_column(index=True)

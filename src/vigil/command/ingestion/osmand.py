@@ -1,22 +1,33 @@
-"""The OsmAnd protocol: positions from Traccar Client and other OsmAnd-style trackers.
+"""The OsmAnd protocol: positions from Traccar Client and other OsmAnd-style trackers, with a per-device secret.
 
-A tracker sends ``GET`` or ``POST`` to ``/`` (or ``/osmand``) with its fix as query parameters (or as an
-urlencoded form body), for example::
+A tracker sends ``GET`` or ``POST`` to ``/osmand/<secret>`` with its fix as query parameters (or as an
+urlencoded form body, or, from Traccar Client 9 on, as a JSON body: :func:`json_params`), for example::
 
-    POST /?id=123456&timestamp=1609459200&lat=51.5&lon=-0.12&speed=0.0&bearing=0.0&altitude=11.0&accuracy=5.0&batt=88.0
+    POST /osmand/<secret>?id=123456&timestamp=1609459200&lat=51.5&lon=-0.12&speed=0.0&bearing=0.0&accuracy=5.0&batt=88.0
 
 ``id`` is the device id it was registered under, ``timestamp`` Unix seconds (milliseconds above 2³¹, as Traccar
 reads them) or ISO 8601, ``speed`` knots, ``bearing`` degrees, ``accuracy`` metres, ``batt`` percent. Altitude
 is read and dropped: the position contract has none. The fix becomes a :class:`~vigil.events.Position` (and the
 battery level a :class:`~vigil.events.DeviceStatus`) for the device's unit and goes through
-:func:`~vigil.command.ingestion.service.ingest` like any other event. The protocol carries no credentials.
+:func:`~vigil.command.ingestion.service.ingest` like any other event.
+
+The protocol has no credentials, and Traccar Client lets its user set only the server URL and the device id; it
+keeps the URL's path and appends the fix as query parameters. So the credential is the URL's last segment: the
+device's OsmAnd secret (:func:`~vigil.command.devices.service.authenticate_osmand`). An unknown id, a device
+without an OsmAnd secret, a wrong secret and a revoked device all get one answer, after the same work, so ids
+cannot be told apart from outside. A fix that is not readable (an id that cannot be a device id included) is
+refused before the secret is looked at: that says nothing about which ids are registered.
 
 Their event ids are derived from the device, the time and the coordinates, so a tracker resending a fix whose
 answer it lost makes a duplicate, not a second point on the track.
+
+The secret is in the URL, and servers log URLs: :class:`OsmAndSecretFilter` (installed on uvicorn's access log by
+``vigil serve``) writes ``/osmand/***`` in their place, and a rejected fix is stored without its path.
 """
 
 import hashlib
 import json
+import logging
 import math
 import re
 import uuid
@@ -27,22 +38,49 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from vigil.command.database import UNAVAILABLE_ERRORS, unavailable
-from vigil.command.devices.models import Device
+from vigil.command.devices.service import OSMAND_REFUSED, authenticate_osmand
+from vigil.command.errors import NotAuthenticated
 from vigil.command.ingestion.metrics import IngestionMetrics
 from vigil.command.ingestion.models import RejectReason, Transport
+from vigil.command.ingestion.rejections import Claim, record_rejection
 from vigil.command.ingestion.schemas import IngestResult
-from vigil.command.ingestion.service import Claim, ingest, record_rejection
+from vigil.command.ingestion.service import ingest
 from vigil.command.settings import IngestionLimits
-from vigil.events import utc_now
+from vigil.events import DEVICE_ID_PATTERN, utc_now
 
+OSMAND_PATH = "/osmand/"
+"""Where trackers send their fixes; the secret follows."""
 KNOT_MPS = 1852 / 3600
 """One knot in metres per second."""
 _MILLISECONDS_ABOVE = 2**31
 _NUMBER = re.compile(r"^\d+(\.\d+)?$")
 
 
-class _Unregistered(Exception):
-    """Internal: the fix names a device nobody registered. It never leaves this module."""
+_SECRET_IN_PATH = re.compile(r"(?<=/osmand/)[^/?#\s]+")
+
+
+def redact_secret(text: str) -> str:
+    """``text`` with the secret of every OsmAnd URL path in it replaced by ``***``."""
+    return _SECRET_IN_PATH.sub("***", text)
+
+
+class OsmAndSecretFilter(logging.Filter):
+    """Keeps OsmAnd secrets out of a log (for a handler: it then sees every logger's records).
+
+    Rewrites a record's string arguments (uvicorn's access log passes the URL as one), its message when it has
+    none, and a ``path`` field (the API's error log carries the request's path).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record; keep it."""
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_secret(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = redact_secret(record.msg)
+        path = getattr(record, "path", None)
+        if isinstance(path, str):
+            record.path = redact_secret(path)
+        return True
 
 
 @dataclass(frozen=True)
@@ -59,6 +97,56 @@ class OsmAndFix:
     battery_pct: float | None
 
 
+def json_params(body: bytes) -> dict[str, str]:
+    """The OsmAnd parameters of a JSON fix, as Traccar Client 9 posts it; nothing when it is not one.
+
+    The client (its background-location library) posts ``{"device_id": …, "location": {"timestamp": ISO 8601,
+    "coords": {"latitude", "longitude", "accuracy", "speed" (m/s), "heading", …}, "battery": {"level": 0-1}}}``.
+    Values are handed on as text, for :func:`read_fix` to check like any other; unknown values (negative speed or
+    heading) are left out.
+    """
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return {}
+    if not isinstance(document, dict) or not isinstance(document.get("location"), dict):
+        return {}
+    location: dict[str, object] = document["location"]
+    coords = _object(location.get("coords"))
+    battery = _object(location.get("battery"))
+    speed_mps, heading, level = (
+        _non_negative(coords.get("speed")),
+        _non_negative(coords.get("heading")),
+        _non_negative(battery.get("level")),
+    )
+    found: dict[str, object] = {
+        "id": document.get("device_id"),
+        "timestamp": location.get("timestamp"),
+        "lat": coords.get("latitude"),
+        "lon": coords.get("longitude"),
+        "accuracy": coords.get("accuracy"),
+        "speed": speed_mps / KNOT_MPS if speed_mps is not None else None,
+        "bearing": heading,
+        "batt": level * 100 if level is not None else None,
+    }
+    return {
+        name: str(value)
+        for name, value in found.items()
+        if isinstance(value, str | int | float) and not isinstance(value, bool)
+    }
+
+
+def _object(value: object) -> dict[str, object]:
+    return value if isinstance(value, dict) else {}
+
+
+def _non_negative(value: object) -> float | None:
+    """A JSON number that is 0 or more (the client writes -1 for unknown), else None."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    return None
+
+
 def read_fix(params: Mapping[str, str], *, now: datetime) -> OsmAndFix:
     """The fix in a tracker's parameters (``now`` stands in for a missing timestamp).
 
@@ -68,6 +156,12 @@ def read_fix(params: Mapping[str, str], *, now: datetime) -> OsmAndFix:
     device_id = params.get("id") or params.get("deviceid")
     if not device_id:
         raise ValueError("no device id (parameter id)")
+    if not re.fullmatch(DEVICE_ID_PATTERN, device_id):
+        shown = f"{device_id[:40]!r}…" if len(device_id) > 40 else repr(device_id)
+        raise ValueError(
+            f"id={shown} ({len(device_id):,} characters) is not a device id: 1 to 64 letters, digits, '.', '_' "
+            "or '-', starting with a letter or digit"
+        )
     if "lat" in params and "lon" in params:
         lat, lon = _number(params, "lat"), _number(params, "lon")
     elif "location" in params:
@@ -95,6 +189,7 @@ def ingest_osmand(
     *,
     session: Session,
     params: Mapping[str, str],
+    secret: str,
     raw: bytes,
     limits: IngestionLimits,
     metrics: IngestionMetrics,
@@ -105,14 +200,17 @@ def ingest_osmand(
     Args:
         session: as for :func:`~vigil.command.ingestion.service.ingest`.
         params: the request's query and form parameters.
-        raw: the request as received (query string and body), stored if the fix is rejected.
+        secret: the OsmAnd secret from the request's path.
+        raw: the request's query string and body (never its path, which holds the secret), an excerpt of which
+            is stored if the fix is rejected.
         limits: what is accepted.
         metrics: counted here.
         now: the time of receipt (UTC); the current time when None.
 
     Returns:
         One result per event made from the fix; one rejected result when the parameters are not a fix or the
-        device is not registered.
+        secret does not authenticate the device (reason ``not_authenticated``, with the same message whatever
+        was wrong).
 
     Raises:
         DatabaseUnavailable: nothing could be stored; the tracker should retry.
@@ -120,13 +218,13 @@ def ingest_osmand(
     received_at = now if now is not None else utc_now()
     try:
         fix = read_fix(params, now=received_at)
-        device = session.get(Device, fix.device_id)
-        if device is None:
-            raise _Unregistered(f"no device {fix.device_id!r} is registered")
+        device = authenticate_osmand(session=session, device_id=fix.device_id, secret=secret)
     except ValueError as exc:
         return [_reject(session, raw, params, RejectReason.MALFORMED, str(exc), limits, metrics, received_at)]
-    except _Unregistered as exc:
-        return [_reject(session, raw, params, RejectReason.UNKNOWN_DEVICE, str(exc), limits, metrics, received_at)]
+    except NotAuthenticated:
+        return [
+            _reject(session, raw, params, RejectReason.NOT_AUTHENTICATED, OSMAND_REFUSED, limits, metrics, received_at)
+        ]
     except UNAVAILABLE_ERRORS as exc:
         session.rollback()
         raise unavailable(exc) from exc
@@ -158,14 +256,14 @@ def _reject(
     metrics: IngestionMetrics,
     now: datetime,
 ) -> IngestResult:
-    sender = params.get("id") or params.get("deviceid")
+    """Record a fix refused before its device was authenticated: no sender, the claimed id cut to its column."""
     try:
         result = record_rejection(
             session=session,
             raw=raw,
-            claim=Claim(device_id=sender),
+            claim=Claim(device_id=params.get("id") or params.get("deviceid")),
             transport=Transport.OSMAND,
-            sender_device_id=sender,
+            sender_device_id=None,
             reason=reason,
             message=message,
             limits=limits,

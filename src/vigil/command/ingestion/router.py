@@ -11,7 +11,7 @@ from vigil.command.api.dependencies import AdminDep, DeviceIdDep, RuntimeDep
 from vigil.command.api.problems import ERROR_RESPONSES
 from vigil.command.errors import FixRejected, InvalidRequest
 from vigil.command.ingestion.batch import ingest_request
-from vigil.command.ingestion.osmand import ingest_osmand
+from vigil.command.ingestion.osmand import OSMAND_PATH, ingest_osmand, json_params
 from vigil.command.ingestion.schemas import IngestResponse, IngestResult, MetricsReport, Outcome
 from vigil.events import utc_now
 
@@ -66,19 +66,23 @@ def get_metrics(runtime: RuntimeDep, admin: AdminDep) -> MetricsReport:
     )
 
 
-@osmand_router.get("/osmand", response_class=Response)
-@osmand_router.post("/osmand", response_class=Response)
-@osmand_router.api_route("/", methods=["GET", "POST"], response_class=Response, include_in_schema=False)
-async def osmand(request: Request, runtime: RuntimeDep) -> Response:
+@osmand_router.get(OSMAND_PATH + "{secret}", response_class=Response)
+@osmand_router.post(OSMAND_PATH + "{secret}", response_class=Response)
+async def osmand(secret: str, request: Request, runtime: RuntimeDep) -> Response:
     """A position from an OsmAnd tracker such as Traccar Client (``id``, ``lat``, ``lon``, ``timestamp`` …).
 
-    Answers 200 with an empty body once the fix is committed (or was already), 400 when it was rejected (it is
-    recorded among the rejected events).
+    ``secret`` is the device's OsmAnd secret (`vigil devices register --osmand`): the tracker's server URL is
+    ``https://HOST/osmand/<secret>``. Answers 200 with an empty body once the fix is committed (or was already),
+    400 when it was rejected (it is recorded among the rejected events); an unknown id, a wrong secret and a
+    device without one all get the same answer (reason ``not_authenticated``).
     """
     body = await read_body(request, limit_bytes=runtime.settings.limits.max_request_bytes)
     params = dict(request.query_params)
-    if body and request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+    content_type = request.headers.get("content-type", "")
+    if body and content_type.startswith("application/x-www-form-urlencoded"):
         params.update(urllib.parse.parse_qsl(body.decode("utf-8", errors="replace")))
+    elif body and content_type.startswith("application/json"):
+        params.update(json_params(body))
     if not params:
         raise InvalidRequest("this is the OsmAnd endpoint: send id, lat, lon and timestamp; the API is at /api/docs")
     raw = request.url.query.encode("utf-8") + (b"\n" + body if body else b"")
@@ -86,7 +90,12 @@ async def osmand(request: Request, runtime: RuntimeDep) -> Response:
     def run() -> list[IngestResult]:
         with runtime.database.session() as session:
             return ingest_osmand(
-                session=session, params=params, raw=raw, limits=runtime.settings.limits, metrics=runtime.metrics
+                session=session,
+                params=params,
+                secret=secret,
+                raw=raw,
+                limits=runtime.settings.limits,
+                metrics=runtime.metrics,
             )
 
     results = await run_in_threadpool(run)

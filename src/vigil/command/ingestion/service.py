@@ -1,14 +1,16 @@
 """Ingestion: turn the bytes a device sent into stored facts, exactly once, or into a recorded rejection.
 
-:func:`ingest` never raises for a bad event: it stores it in ``rejected_events`` with a reason code and the
-first bytes of what arrived (the dead letters, for diagnosis and replay), and returns. The checks, in order:
+:func:`ingest` never raises for a bad event: it stores it in ``rejected_events`` with a reason code and an
+excerpt of what arrived, never a face crop (the dead letters, for diagnosis: :mod:`.rejections`), and returns.
+The checks, in order:
 
 1. readable (JSON, an event, fields in range), not a type only the centre sends, a probe crop that is a JPEG
    within the limits;
 2. sent by a registered device that is not revoked, about itself (``device_id`` is the sender);
 3. new: an id in ``ingested_events`` is a duplicate, acknowledged and otherwise ignored;
-4. not stamped in the future (beyond the clock-skew limit), about the device's own unit, not contradicting a
-   stored alert.
+4. not stamped in the future (beyond the clock-skew limit), about the device's own unit; an alert naming a
+   watchlist version the device was sent and a subject that version held (:mod:`.sent_watchlists`), not
+   contradicting a stored alert.
 
 An accepted event is stored in one transaction with its ``ingested_events`` row and a feed entry, and the
 function returns after the commit. Two copies racing each other (an MQTT resend and an HTTP retry, or two
@@ -26,8 +28,6 @@ must retry (HTTP 503, the bus redelivers).
 
 import base64
 import binascii
-import io
-import json
 import logging
 import uuid
 from collections.abc import Collection, Sequence
@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple, assert_never
 
-from PIL import Image
 from pydantic import BaseModel
 from sqlalchemy import Uuid, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql
@@ -51,12 +50,13 @@ from vigil.command.dispatches.service import record_status as record_dispatch_st
 from vigil.command.feed.service import FeedKind, append_entries, open_feed_for_writing
 from vigil.command.incidents.service import record_answer
 from vigil.command.ingestion.metrics import IngestionMetrics
-from vigil.command.ingestion.models import IngestedEvent, RejectedEvent, RejectReason, Transport
+from vigil.command.ingestion.models import IngestedEvent, RejectReason, Transport
+from vigil.command.ingestion.rejections import Claim, add_rejection, record_rejection, trim_rejections
 from vigil.command.ingestion.schemas import IngestResult, Outcome
+from vigil.command.ingestion.sent_watchlists import SentWatchlists, sent_watchlists
 from vigil.command.settings import IngestionLimits
 from vigil.command.units.service import record_positions
 from vigil.events import (
-    MAX_EVENT_BYTES,
     AlertRaised,
     DeviceStatus,
     DispatchStatus,
@@ -66,14 +66,13 @@ from vigil.events import (
     parse_event,
     utc_now,
 )
+from vigil.vision.errors import ImageError, ImageTooLarge
+from vigil.vision.image import verify_jpeg
 
 _log = logging.getLogger(__name__)
 
 UpEvent = Position | AlertRaised | DeviceStatus | DispatchStatus
 """The events devices send (``events.DIRECTIONS`` says "up")."""
-
-_MAX_MESSAGE_CHARS = 2000
-_MAX_CLAIM_CHARS = 200
 
 
 class _Rejection(Exception):
@@ -83,40 +82,6 @@ class _Rejection(Exception):
         super().__init__(message)
         self.reason = reason
         self.message = message
-
-
-@dataclass(frozen=True)
-class Claim:
-    """What an event says about itself, read without trusting it: for the rejection record and the ack."""
-
-    event_id: uuid.UUID | None = None
-    type: str | None = None
-    device_id: str | None = None
-    probe_base64: str | None = None
-
-    @classmethod
-    def read(cls, raw: bytes) -> "Claim":
-        """Whatever of ``id``, ``type``, ``device_id`` and ``probe_jpeg`` the bytes hold (nothing when unreadable)."""
-        if len(raw) > MAX_EVENT_BYTES:
-            return cls()
-        try:
-            document = json.loads(raw)
-        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-            return cls()
-        if not isinstance(document, dict):
-            return cls()
-        event_id = None
-        if isinstance(document.get("id"), str):
-            try:
-                event_id = uuid.UUID(document["id"])
-            except ValueError:
-                event_id = None
-        return cls(
-            event_id=event_id,
-            type=_text(document.get("type")),
-            device_id=_text(document.get("device_id")),
-            probe_base64=document.get("probe_jpeg") if isinstance(document.get("probe_jpeg"), str) else None,
-        )
 
 
 @dataclass(frozen=True)
@@ -215,73 +180,6 @@ def ingest_many(
     return results
 
 
-def record_rejection(
-    *,
-    session: Session,
-    raw: bytes,
-    claim: Claim,
-    transport: Transport,
-    sender_device_id: str | None,
-    reason: RejectReason,
-    message: str,
-    limits: IngestionLimits,
-    now: datetime,
-) -> IngestResult:
-    """Store a rejected event (its bytes cut to ``limits.max_rejected_raw_bytes``) and commit.
-
-    Returns:
-        The rejected result.
-    """
-    result = _add_rejection(
-        session=session,
-        raw=raw,
-        claim=claim,
-        transport=transport,
-        sender_device_id=sender_device_id,
-        reason=reason,
-        message=message,
-        limits=limits,
-        now=now,
-    )
-    session.commit()
-    return result
-
-
-def _add_rejection(
-    *,
-    session: Session,
-    raw: bytes,
-    claim: Claim,
-    transport: Transport,
-    sender_device_id: str | None,
-    reason: RejectReason,
-    message: str,
-    limits: IngestionLimits,
-    now: datetime,
-) -> IngestResult:
-    session.add(
-        RejectedEvent(
-            received_at=now,
-            transport=transport,
-            sender_device_id=sender_device_id[:_MAX_CLAIM_CHARS] if sender_device_id is not None else None,
-            claimed_device_id=claim.device_id,
-            claimed_event_id=claim.event_id,
-            claimed_type=claim.type[:64] if claim.type is not None else None,
-            reason=reason,
-            message=message[:_MAX_MESSAGE_CHARS],
-            raw=raw[: limits.max_rejected_raw_bytes],
-            raw_size=len(raw),
-        )
-    )
-    _log.warning(
-        "ingestion.rejected",
-        extra={"reason": reason.value, "transport": transport.value, "device_id": sender_device_id, "size": len(raw)},
-    )
-    return IngestResult(
-        outcome=Outcome.REJECTED, event_id=claim.event_id, type=claim.type, reason=reason, message=message
-    )
-
-
 def _read(raw: bytes, limits: IngestionLimits) -> "UpEvent | _Rejection":
     """The event parsed and checked on its own, or why not (nothing here needs the database)."""
     try:
@@ -320,6 +218,10 @@ def _ingest_together(
     ids = [e.id for e in events]
     stored = _stored_event_ids(session, ids)
     alerts = stored_alerts(session=session, alert_ids=[e.alert_id for e in events if isinstance(e, AlertRaised)])
+    sent = sent_watchlists(
+        session=session,
+        device_ids={item.sender for item, e in zip(received, readable, strict=True) if isinstance(e, AlertRaised)},
+    )
     results: list[IngestResult] = []
     accepted: list[tuple[UpEvent, _Sender]] = []
     for item, event in zip(received, readable, strict=True):
@@ -330,10 +232,10 @@ def _ingest_together(
             if event.id in stored:
                 results.append(_duplicate(event))
                 continue
-            _plausible(event, device, limits, received_at, taken_alert_ids=alerts)
+            _plausible(event, device, limits, received_at, taken_alert_ids=alerts, sent=sent)
         except _Rejection as rejection:
             results.append(
-                _add_rejection(
+                add_rejection(
                     session=session,
                     raw=item.raw,
                     claim=Claim.read(item.raw),
@@ -354,6 +256,8 @@ def _ingest_together(
         results.append(IngestResult.accepted(event.id, event.type))
     if accepted:
         _store(session, accepted, transport, received_at)
+    if any(result.outcome is Outcome.REJECTED for result in results):
+        trim_rejections(session=session, transport=transport, keep=limits.max_rejected_events)
     session.commit()
     _log.debug("ingestion.committed", extra={"accepted": len(accepted), "events": len(received)})
     return results
@@ -442,19 +346,14 @@ def _check_probe_bytes(data: bytes, limits: IngestionLimits) -> None:
             RejectReason.PROBE_TOO_LARGE,
             f"the probe crop is {len(data):,} bytes; the limit is {limits.max_probe_bytes:,}",
         )
+    # The crop is stored and shown to reviewers byte for byte: it must be one whole JPEG and nothing else (no
+    # scan cut short, nothing after its end), within the size limit, which is checked before it is decoded.
     try:
-        with Image.open(io.BytesIO(data), formats=["JPEG"]) as image:
-            width, height = image.size
-            # Checked before decoding: a small file can declare a huge image.
-            if max(width, height) > limits.max_probe_side_px:
-                raise _Rejection(
-                    RejectReason.PROBE_TOO_LARGE,
-                    f"the probe crop is {width:,}×{height:,} px; the limit is {limits.max_probe_side_px:,} px "
-                    "on the long side",
-                )
-            image.load()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise _Rejection(RejectReason.PROBE_NOT_JPEG, f"the probe crop is not a readable JPEG ({exc})") from exc
+        verify_jpeg(data, max_side_px=limits.max_probe_side_px, source="the probe crop")
+    except ImageTooLarge as exc:
+        raise _Rejection(RejectReason.PROBE_TOO_LARGE, str(exc)) from exc
+    except ImageError as exc:
+        raise _Rejection(RejectReason.PROBE_NOT_JPEG, str(exc)) from exc
 
 
 class _Sender(NamedTuple):
@@ -484,6 +383,7 @@ def _plausible(
     received_at: datetime,
     *,
     taken_alert_ids: Collection[uuid.UUID],
+    sent: SentWatchlists,
 ) -> None:
     skew = timedelta(seconds=limits.max_clock_skew_s)
     if is_from_the_future(event, now=received_at, tolerance=skew):
@@ -497,8 +397,29 @@ def _plausible(
             RejectReason.UNIT_MISMATCH,
             f"device {device.device_id!r} serves unit {device.unit_id!r}, not {event.unit_id!r}",
         )
+    if isinstance(event, AlertRaised):
+        _sent_to_device(event, sent)
     if isinstance(event, AlertRaised) and event.alert_id in taken_alert_ids:
         raise _Rejection(RejectReason.CONFLICT, f"alert {event.alert_id} is already stored under another event")
+
+
+def _sent_to_device(event: AlertRaised, sent: SentWatchlists) -> None:
+    """Reject an alert naming a watchlist version, or a subject, its device was never sent."""
+    subjects = sent.subjects(event.device_id, event.watchlist_version)
+    if subjects is None:
+        newest = sent.newest(event.device_id)
+        held = f"its newest is version {newest}" if newest is not None else "it was sent none"
+        raise _Rejection(
+            RejectReason.VERSION_NOT_SENT,
+            f"device {event.device_id!r} was never sent watchlist version {event.watchlist_version} ({held}); "
+            "an alert must name a version the device was sent",
+        )
+    if event.subject_id not in subjects:
+        raise _Rejection(
+            RejectReason.SUBJECT_NOT_SENT,
+            f"watchlist version {event.watchlist_version}, as sent to device {event.device_id!r}, does not hold "
+            f"subject {event.subject_id!r}",
+        )
 
 
 def _store(
@@ -558,7 +479,3 @@ def _device(session: Session, sender: _Sender) -> Device:
 
 def _duplicate(event: UpEvent) -> IngestResult:
     return IngestResult(outcome=Outcome.DUPLICATE, event_id=event.id, type=event.type)
-
-
-def _text(value: object) -> str | None:
-    return value[:_MAX_CLAIM_CHARS] if isinstance(value, str) else None

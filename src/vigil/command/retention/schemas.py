@@ -20,3 +20,4 @@ class RetentionReport(BaseModel):
         description="Subjects (watchlist_id/subject_id) removed or expired long enough whose templates went."
     )
     packages_deleted: int = Field(description="Device packages past their validity, deleted.")
+    rejected_events_deleted: int = Field(0, description="Rejected events (dead letters) older than their period.")

@@ -6,7 +6,9 @@ What goes, and when (periods from :class:`~vigil.command.settings.RetentionSetti
 * the face crop of a **confirmed** alert, ``confirmed_probe_s`` after the confirmation (31 days), unless a
   :class:`~vigil.command.retention.holds.RetentionHold` still needs it (an open incident);
 * the templates (embeddings and face chips) of a subject **removed or expired**, ``ended_subject_s`` after that;
-* device packages past their validity (they hold encrypted templates, and no device may use them).
+* device packages past their validity (they hold encrypted templates, and no device may use them);
+* rejected events (the dead letters: excerpts of what devices and trackers sent), ``rejected_event_s`` after
+  they arrived (7 days); their number is also capped as they are stored (:mod:`vigil.command.ingestion.rejections`).
 
 A crop of an alert nobody has reviewed is never deleted: it waits for its decision (and is escalated). The alert
 rows, decisions and subject records stay: the public report counts them. Each deletion leaves an audit record
@@ -24,6 +26,7 @@ from vigil.command.actor import Actor
 from vigil.command.alerts.models import Alert
 from vigil.command.audit.service import record_action
 from vigil.command.database import Database
+from vigil.command.ingestion.rejections import delete_rejections_before
 from vigil.command.retention.holds import RetentionHold
 from vigil.command.retention.schemas import RetentionReport
 from vigil.command.settings import RetentionSettings
@@ -86,6 +89,9 @@ def run_retention(
             _clear_subjects(session, now - timedelta(seconds=settings.ended_subject_s), actor=actor, now=now)
         )
         report.packages_deleted = _delete_expired_packages(session, now)
+        report.rejected_events_deleted = _delete_rejections(
+            session, now - timedelta(seconds=settings.rejected_event_s), actor=actor, now=now
+        )
         session.commit()
     return report
 
@@ -197,3 +203,20 @@ def _clear_subjects(session: Session, cutoff: datetime, *, actor: Actor, now: da
 def _delete_expired_packages(session: Session, now: datetime) -> int:
     result = session.execute(delete(DevicePackage).where(DevicePackage.valid_until <= now))
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _delete_rejections(session: Session, cutoff: datetime, *, actor: Actor, now: datetime) -> int:
+    """Delete the rejected events received at or before ``cutoff``; one audit record gives their number."""
+    deleted = delete_rejections_before(session=session, cutoff=cutoff)
+    if deleted:
+        record_action(
+            session=session,
+            actor=actor.user_id,
+            action="retention.rejected_events_deleted",
+            record_type="rejected_events",
+            record_id=None,
+            address=actor.address,
+            details={"deleted": deleted, "received_up_to": cutoff.isoformat()},
+            now=now,
+        )
+    return deleted

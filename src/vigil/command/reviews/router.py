@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from vigil.command.accounts.models import Role
 from vigil.command.api.acting import actor_of
 from vigil.command.api.dependencies import Principal, RuntimeDep, SessionDep, require
+from vigil.command.api.images import jpeg_response
 from vigil.command.api.problems import ERROR_RESPONSES
 from vigil.command.incidents.service import follow_sighting
 from vigil.command.reviews.schemas import ReviewDetail, ReviewOutcome, ReviewQueue, ReviewRequest
@@ -56,7 +57,7 @@ def get_review_probe(alert_id: uuid.UUID, session: SessionDep, reviewer: Reviewe
     """The camera's face crop (the view is audited)."""
     image = review_probe(session=session, alert_id=alert_id, actor=actor_of(reviewer), now=utc_now())
     session.commit()
-    return Response(image, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+    return jpeg_response(image)
 
 
 @router.get("/{alert_id}/enrolled.jpg", response_class=Response, responses=_JPEG)
@@ -64,7 +65,7 @@ def get_review_enrolled(alert_id: uuid.UUID, session: SessionDep, reviewer: Revi
     """The watchlist's face chip of the matched subject (the view is audited)."""
     image = review_enrolled_chip(session=session, alert_id=alert_id, actor=actor_of(reviewer), now=utc_now())
     session.commit()
-    return Response(image, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+    return jpeg_response(image)
 
 
 @router.post("/{alert_id}/decision")

@@ -18,9 +18,9 @@ GET  /api/v1/device/watchlist/{version}                 the device itself (its t
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -30,8 +30,10 @@ from vigil.command.accounts.models import Role
 from vigil.command.api.acting import actor_of
 from vigil.command.api.body import read_body
 from vigil.command.api.dependencies import DeviceIdDep, Principal, RuntimeDep, SessionDep, require
+from vigil.command.api.images import jpeg_response
 from vigil.command.api.problems import ERROR_RESPONSES
 from vigil.command.audit.service import record_action
+from vigil.command.database import BIGINT_MAX, INTEGER_MAX
 from vigil.command.runtime import ServerRuntime
 from vigil.command.watchlists.schemas import (
     ProposalRequest,
@@ -62,10 +64,27 @@ ProposerDep = Annotated[Principal, Depends(require(Role.OPERATOR, Role.SUPERVISO
 SupervisorOnlyDep = Annotated[Principal, Depends(require(Role.SUPERVISOR))]
 AssignerDep = Annotated[Principal, Depends(require(Role.SUPERVISOR, Role.ADMIN))]
 
+
+def _inlined(schema: Any, definitions: dict[str, Any]) -> Any:
+    """``schema`` with each ``{"$ref": "#/$defs/X"}`` replaced by the definition of X (the models nest, never recur).
+
+    A body schema written into the OpenAPI document by hand cannot keep its own ``$defs``: there, ``#/$defs/…``
+    would be read from the document's root, where nothing is.
+    """
+    if isinstance(schema, list):
+        return [_inlined(item, definitions) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if "$ref" in schema:
+        return _inlined(definitions[schema["$ref"].removeprefix("#/$defs/")], definitions)
+    return {key: _inlined(value, definitions) for key, value in schema.items() if key != "$defs"}
+
+
+_PROPOSAL_SCHEMA = ProposalRequest.model_json_schema()
 _PROPOSAL_BODY = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": ProposalRequest.model_json_schema(ref_template="#/$defs/{model}")}},
+        "content": {"application/json": {"schema": _inlined(_PROPOSAL_SCHEMA, _PROPOSAL_SCHEMA.get("$defs", {}))}},
     }
 }
 
@@ -188,7 +207,11 @@ def post_removal(
     responses={200: {"content": {"image/jpeg": {}}, "description": "The enrolled face chip."}},
 )
 def get_chip(
-    watchlist_id: uuid.UUID, subject_id: str, template_id: int, session: SessionDep, viewer: ProposerDep
+    watchlist_id: uuid.UUID,
+    subject_id: str,
+    template_id: Annotated[int, Path(ge=1, le=BIGINT_MAX, description="The template's id.")],
+    session: SessionDep,
+    viewer: ProposerDep,
 ) -> Response:
     """An enrolled face chip (biometric data: the view is audited, never cached)."""
     chip = subject_chip(session=session, watchlist_id=watchlist_id, subject_id=subject_id, template_id=template_id)
@@ -204,7 +227,7 @@ def get_chip(
         now=utc_now(),
     )
     session.commit()
-    return Response(chip, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+    return jpeg_response(chip)
 
 
 @router.put("/{watchlist_id}/devices/{device_id}")
@@ -224,7 +247,11 @@ def put_device(
     response_class=Response,
     responses={200: {"content": {"application/octet-stream": {}}, "description": "The signed, encrypted package."}},
 )
-def get_device_package(version: int, device_id: DeviceIdDep, runtime: RuntimeDep) -> Response:
+def get_device_package(
+    version: Annotated[int, Path(ge=1, le=INTEGER_MAX, description="The watchlist version.")],
+    device_id: DeviceIdDep,
+    runtime: RuntimeDep,
+) -> Response:
     """The package of ``version`` made for the device whose token the request carries."""
     with runtime.database.session() as session:
         data = device_package(session=session, device_id=device_id, version=version)
