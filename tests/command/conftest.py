@@ -6,6 +6,7 @@ server answers at ``$VIGIL_TEST_POSTGRES_URL`` (default ``postgresql+psycopg://p
 and even then fails when ``VIGIL_REQUIRE_POSTGRES=1`` (CI sets it).
 """
 
+import contextlib
 import io
 import os
 import socket
@@ -54,10 +55,15 @@ def postgres_database() -> str:
         if os.environ.get("VIGIL_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"PostgreSQL is required (VIGIL_REQUIRE_POSTGRES=1) but unreachable: {exc}")
         pytest.skip(f"no PostgreSQL server answers at {make_url(POSTGRES_URL).host}: {exc}")
-    with admin:
+    # Test workers (pytest-xdist) may get here at once: whoever creates the database or extension second finds
+    # it made.
+    with admin, contextlib.suppress(psycopg.errors.DuplicateDatabase):
         if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
             admin.execute(f'CREATE DATABASE "{name}"')
-    with psycopg.connect(_libpq(POSTGRES_URL, database=name), autocommit=True) as connection:
+    with (
+        psycopg.connect(_libpq(POSTGRES_URL, database=name), autocommit=True) as connection,
+        contextlib.suppress(psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject),
+    ):
         connection.execute("CREATE EXTENSION IF NOT EXISTS postgis")
     return POSTGRES_URL
 

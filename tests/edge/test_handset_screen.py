@@ -20,6 +20,7 @@ from playwright.sync_api import Browser, Page
 from sqlalchemy import select
 
 from tests.command.conftest import serving
+from tests.command.events import send_watchlist
 from tests.edge.conftest import active_watchlist
 from tests.support.browser import WatchedPage, watch
 from tests.support.mosquitto import Broker, start_mosquitto
@@ -140,6 +141,7 @@ def handset(
             kind=None,
             now=utc_now(),
         )
+    send_watchlist(database, DEVICE, version=1, subjects=("obama",))  # the version the camera's watchlist carries
 
     broker: Broker | None = None
     if transport == "memory":

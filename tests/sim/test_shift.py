@@ -16,6 +16,7 @@ from typing import TypeVar
 import pytest
 from sqlalchemy import func, select
 
+from tests.command.events import send_watchlist
 from tests.edge.conftest import active_watchlist
 from tests.watchlist.conftest import make_subject
 from vigil.bus.memory import MemoryBus
@@ -113,6 +114,7 @@ def test_a_shift_raises_the_subject_s_alert_and_officers_answer_their_orders_thr
                 address=None,
                 now=utc_now(),
             )
+    send_watchlist(database, "bodycam-01", version=1, subjects=("obama",))  # what the camera's watchlist carries
     shift = Shift(
         settings=shift_settings,
         city=City(central_london()),

@@ -45,6 +45,7 @@ from vigil.command.reviews.service import decide
 from vigil.command.settings import CommandSettings, WatchlistServerSettings
 from vigil.events import ReviewDecision, encode_event, utc_now
 from vigil.sim.device_events import DeviceEvents, crop_jpeg
+from vigil.sim.load import send_load_watchlist
 from vigil.vision.verification import VerificationReport
 from vigil.watchlist.keys import create_device_key
 
@@ -303,6 +304,10 @@ class CommandCentreDatabase:
                         now=utc_now(),
                     )
             with database.session() as session:
+                # The fleet's alerts name the load test's watchlist: recorded as sent, as a package sync would.
+                send_load_watchlist(session, [device_id for device_id, _ in devices], now=utc_now())
+                session.commit()
+            with database.session() as session:
                 enrolment = _create_bench_user(
                     session, settings, admin, display_name="vigil bench ingest", role=Role.ADMIN, second_factor=True
                 )
@@ -350,6 +355,9 @@ class CommandCentreIncident:
                         address=None,
                         now=now,
                     )
+            with database.session() as session:
+                send_load_watchlist(session, ["bench-camera"], now=now)  # the sighting names the load test's list
+                session.commit()
             sighting = DeviceEvents("bench-camera", "bench-camera-unit", seed=1, probe_jpeg=crop_jpeg()).alert()
             with database.session() as session:
                 ingest_event(

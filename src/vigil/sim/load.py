@@ -162,12 +162,12 @@ def register_load_devices(database: Database, count: int, *, prefix: str | None 
             )
         devices.append(LoadDevice(device_id, unit_id, registration.token.get_secret_value()))
     with database.session() as session:
-        _send_load_watchlist(session, [d.device_id for d in devices], now=utc_now())
+        send_load_watchlist(session, [d.device_id for d in devices], now=utc_now())
         session.commit()
     return devices
 
 
-def _send_load_watchlist(session: Session, device_ids: Sequence[str], *, now: datetime) -> None:
+def send_load_watchlist(session: Session, device_ids: Sequence[str], *, now: datetime) -> None:
     """Record :data:`LOAD_WATCHLIST_VERSION` (made if missing) as announced to the devices, announcements sent."""
     version = session.get(WatchlistVersion, LOAD_WATCHLIST_VERSION)
     if version is None:

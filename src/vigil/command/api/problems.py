@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from vigil.command.errors import (
     BatchTooLarge,
     BodyTooLarge,
+    CertificateUnusable,
     CrossSiteRequest,
     DatabaseUnavailable,
     DeviceAlreadyRegistered,
@@ -74,6 +75,7 @@ _log = logging.getLogger(__name__)
 HTTP_STATUS: dict[type[VigilError], HTTPStatus] = {
     DatabaseUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
     MigrationFailed: HTTPStatus.INTERNAL_SERVER_ERROR,
+    CertificateUnusable: HTTPStatus.INTERNAL_SERVER_ERROR,  # raised at start, before any request
     UnknownDevice: HTTPStatus.NOT_FOUND,
     InvalidDeviceId: HTTPStatus.UNPROCESSABLE_ENTITY,
     DeviceAlreadyRegistered: HTTPStatus.CONFLICT,
