@@ -2,7 +2,6 @@
 
 import functools
 import logging
-import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -16,6 +15,7 @@ from vigil.bus.mqtt_settings import MqttSettings
 from vigil.cli.boundary import exits_on_vigil_error
 from vigil.cli.broker import broker_settings
 from vigil.cli.faces import JsonOption
+from vigil.cli.log_format import log_to_stderr
 from vigil.sim.demo import Demo, DemoProgress, DemoSettings, DemoStarted
 from vigil.sim.demo_summary import DemoSummary, Latency
 from vigil.sim.photos import DEFAULT_DATA_DIR, DEFAULT_SUBJECTS
@@ -98,7 +98,7 @@ def demo(
             f"the demo serves plain HTTP, so it listens on loopback only, not {host}: its passwords, tokens and face "
             "crops would cross the network readable. Deploy with `vigil serve --certificate … --key …`"
         )
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    log_to_stderr(logging.WARNING, "%(levelname)s %(name)s %(message)s")
     console = Console(stderr=True)
     settings = DemoSettings(
         data_dir=data_dir,

@@ -26,6 +26,7 @@ from vigil.cli.broker import (
     broker_settings,
 )
 from vigil.cli.faces import JsonOption
+from vigil.cli.log_format import log_to_stderr
 from vigil.cli.secret_file import refuse_existing, write_secret_file
 from vigil.command.app import create_app, init_database
 from vigil.command.audit.chain import SYSTEM_ACTOR
@@ -206,7 +207,7 @@ def serve(
 
     HTTPS with --certificate and --key; plain HTTP only on a loopback address, or with --behind-tls-proxy.
     """
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    log_to_stderr(logging.INFO, "%(asctime)s %(levelname)s %(name)s %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(OsmAndSecretFilter())  # the access log writes every URL, secrets included
     if bus is None and (bus_client_id is not None or bus_password_file is not None or bus_group_file is not None):
