@@ -21,11 +21,13 @@ def test_the_environment_configures_nested_sections(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("VIGIL_BUS__HOST", "broker.example")
     monkeypatch.setenv("VIGIL_BUS__TLS__CA_FILE", "/etc/vigil/ca.crt")
     monkeypatch.setenv("VIGIL_LIMITS__MAX_CLOCK_SKEW_S", "120")
+    monkeypatch.setenv("VIGIL_BUS_GROUP", "vigil-7f3a")
     settings = CommandSettings()
     assert settings.sqlalchemy_url() == "postgresql+psycopg://vigil:secret@db.example/vigil"
     tls = MqttTlsSettings(ca_file=Path("/etc/vigil/ca.crt"))
     assert settings.bus == MqttSettings(host="broker.example", port=8883, tls=tls, client_id=settings.bus.client_id)
     assert settings.limits.max_clock_skew_s == 120
+    assert settings.bus_group == "vigil-7f3a"
 
 
 def test_sign_in_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,6 +51,14 @@ def test_the_memory_bus_is_chosen_by_its_kind(monkeypatch: pytest.MonkeyPatch) -
         ({"limits": {"max_probe_bytes": 10 * 1024 * 1024}}, "less than or equal to 262144"),
         ({"limits": {"max_clock_skew": 5}}, "Extra inputs are not permitted"),
         ({"bus_group": "a/b"}, "String should match pattern"),
+        (
+            {"bus": {"kind": "mqtt", "host": "broker.example", "tls": {"ca_file": "/etc/vigil/ca.crt"}}},
+            "give the secret one `vigil devices broker-config` made",
+        ),
+        (
+            {"bus": {"kind": "mqtt", "host": "127.0.0.1", "tls": {"ca_file": "/etc/vigil/ca.crt"}}},
+            "group 'vigil-command' is known to every device",
+        ),
         ({"port": 0}, "greater than or equal to 1"),
         ({"accounts": {"session_idle_s": 7200, "session_absolute_s": 3600}}, "a session can never be idle longer"),
         ({"accounts": {"max_failed_sign_ins": 0}}, "greater than or equal to 1"),

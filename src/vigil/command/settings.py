@@ -402,6 +402,10 @@ class HttpsSettings(BaseModel):
         return self.serves_tls or self.behind_tls_proxy
 
 
+PUBLIC_BUS_GROUP = "vigil-command"
+"""The servers' shared-subscription group on a broker of this machine (the demo's, tests'); others need a secret."""
+
+
 class CommandSettings(BaseSettings):
     """Everything the command-centre server needs."""
 
@@ -417,7 +421,7 @@ class CommandSettings(BaseSettings):
     )
     bus: BusSettings | None = Field(None, description="Where devices publish; None takes events over HTTP only.")
     bus_group: str = Field(
-        "vigil-command",
+        PUBLIC_BUS_GROUP,
         pattern=r"^[A-Za-z0-9_-]{1,64}$",
         description="MQTT shared-subscription group: servers in one group share the devices' events.",
     )
@@ -462,6 +466,18 @@ class CommandSettings(BaseSettings):
                 f"refusing to serve plain HTTP on {self.host}: passwords, tokens and face crops would cross the "
                 "network readable. Give the server a certificate and key (vigil serve --certificate --key), or, "
                 "with a TLS-terminating proxy in front, say so (--behind-tls-proxy); or listen on 127.0.0.1"
+            )
+        if (
+            isinstance(self.bus, MqttSettings)
+            and (self.bus.tls is not None or not is_loopback(self.bus.host))
+            and self.bus_group == PUBLIC_BUS_GROUP
+        ):
+            # Mosquitto's ACL file cannot refuse a subscription: a device that knows the servers' group can join it
+            # and be handed its share of every other device's events, which it may then not read and so loses.
+            raise ValueError(
+                f"the servers' shared-subscription group {PUBLIC_BUS_GROUP!r} is known to every device: with a "
+                "broker beyond this machine, give the secret one `vigil devices broker-config` made "
+                "(vigil serve --bus-group-file DIR/share-group, or VIGIL_BUS_GROUP)"
             )
         if self.https.behind_tls_proxy and self.watchlists.signing_key_file and self.watchlists.public_url is None:
             raise ValueError(
