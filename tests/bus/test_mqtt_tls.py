@@ -5,7 +5,6 @@ require the client's certificate. Every failure is raised at once, naming the br
 """
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,11 +13,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from tests.support.inbox import Inbox
 from tests.support.mosquitto import Broker, start_mosquitto
 from vigil.bus.errors import BrokerCertificateRejected, BusTlsFailed, BusTlsFilesUnusable, BusUnavailable
 from vigil.bus.mqtt import MqttBus
 from vigil.bus.mqtt_settings import MqttSettings, MqttTlsSettings
-from vigil.bus.protocol import Message
 from vigil.pki import Authority, create_authority, issue_certificate
 
 LOOPBACK_HOSTS = ["localhost", "127.0.0.1"]
@@ -84,22 +83,6 @@ def _wait_until(condition: Callable[[], bool], timeout_s: float = 20) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("timed out")
         time.sleep(0.02)
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.payloads: list[bytes] = []
-        self._changed = threading.Condition()
-
-    def __call__(self, message: Message) -> None:
-        with self._changed:
-            self.payloads.append(message.payload)
-            self._changed.notify_all()
-
-    def wait_for(self, count: int, timeout_s: float = 20) -> list[bytes]:
-        with self._changed:
-            assert self._changed.wait_for(lambda: len(self.payloads) >= count, timeout_s), len(self.payloads)
-        return self.payloads
 
 
 def test_the_bus_carries_messages_both_ways_over_tls(tls_broker: TlsBroker, opened: list[MqttBus]) -> None:

@@ -6,11 +6,9 @@ HTTPS none of them is in the capture; over plain HTTP, the same run, every one i
 """
 
 import json
-import socket
 import ssl
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -19,12 +17,11 @@ import pytest
 from tests.command.conftest import CreateAccount, Register
 from tests.command.events import alert
 from tests.command.https_server import force_certificates, serving
+from tests.support.relay import Relay
 from vigil.command.accounts.models import Role
 from vigil.command.app import create_app
 from vigil.command.settings import CommandSettings, HttpsSettings
 from vigil.events import encode_event
-
-CHUNK = 65536
 
 
 @pytest.fixture
@@ -33,78 +30,16 @@ def database_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'command.sqlite'}"
 
 
-class Relay:
-    """A TCP relay on a loopback port to ``upstream``: it passes every byte on and keeps a copy."""
-
-    def __init__(self, upstream: tuple[str, int]) -> None:
-        self._upstream = upstream
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self._listener.getsockname()[1]
-        self._lock = threading.Lock()
-        self._captured = bytearray()
-        self._sockets: list[socket.socket] = []
-        self._threads: list[threading.Thread] = []
-
-    def captured(self) -> bytes:
-        """Every byte relayed so far, both ways."""
-        with self._lock:
-            return bytes(self._captured)
-
-    def start(self) -> None:
-        self._spawn(self._accept)
-
-    def stop(self) -> None:
-        with self._lock:
-            sockets = [self._listener, *self._sockets]
-        for sock in sockets:  # shutdown, not only close, wakes a thread blocked in accept() or recv()
-            with suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-        for thread in self._threads:
-            thread.join(10)
-
-    def _spawn(self, target: Callable[..., None], *args: object) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True)
-        self._threads.append(thread)
-        thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:  # closed by stop()
-                return
-            server = socket.create_connection(self._upstream)
-            with self._lock:
-                self._sockets += [client, server]
-            self._spawn(self._pump, client, server)
-            self._spawn(self._pump, server, client)
-
-    def _pump(self, source: socket.socket, target: socket.socket) -> None:
-        while True:
-            try:
-                data = source.recv(CHUNK)
-                if not data:
-                    target.shutdown(socket.SHUT_WR)
-                    return
-                with self._lock:
-                    self._captured += data
-                target.sendall(data)
-            except OSError:  # either end closed
-                return
-
-
 @contextmanager
 def relayed(url: str) -> Iterator[tuple[Relay, str]]:
     """A relay in front of the server at ``url``; yields it and the URL to reach the server through it."""
     scheme, _, address = url.partition("://")
     host, _, port = address.rpartition(":")
     relay = Relay((host, int(port)))
-    relay.start()
     try:
         yield relay, f"{scheme}://127.0.0.1:{relay.port}"
     finally:
-        relay.stop()
+        relay.close()
 
 
 @pytest.mark.parametrize("transport", ["https", "http"])

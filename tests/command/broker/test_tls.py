@@ -7,7 +7,6 @@ in plaintext (the finding: "a relay on the wire read a device token, face cropsâ
 
 import base64
 import io
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +17,12 @@ from typer.testing import CliRunner
 
 from tests.command.conftest import Register
 from tests.command.events import alert
+from tests.support.inbox import Inbox
 from tests.support.mosquitto import Broker, free_port, start_mosquitto
 from tests.support.relay import Relay
 from vigil.bus.errors import BusTlsFailed
 from vigil.bus.mqtt import MqttBus
 from vigil.bus.mqtt_settings import MqttSettings, MqttTlsSettings
-from vigil.bus.protocol import Message
 from vigil.cli.app import create_app
 from vigil.command.broker.files import Listener, ListenerTls
 from vigil.command.broker.schemas import BrokerConfig
@@ -84,22 +83,6 @@ def face_crop(testdata: Path) -> bytes:
     out = io.BytesIO()
     crop.save(out, format="JPEG", quality=90)
     return out.getvalue()
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.payloads: list[bytes] = []
-        self._changed = threading.Condition()
-
-    def __call__(self, message: Message) -> None:
-        with self._changed:
-            self.payloads.append(message.payload)
-            self._changed.notify_all()
-
-    def wait_for(self, count: int, timeout_s: float = 20) -> list[bytes]:
-        with self._changed:
-            assert self._changed.wait_for(lambda: len(self.payloads) >= count, timeout_s), len(self.payloads)
-        return self.payloads
 
 
 @pytest.fixture
