@@ -9,6 +9,7 @@ import pytest
 from tests.command.conftest import Register
 from tests.command.events import alert, dispatch_status, position
 from tests.command.governance import OPERATOR, ingest_events, live_subject, make_keys, new_watchlist, review
+from tests.support.inbox import Inbox
 from vigil.bus.memory import MemoryBus
 from vigil.bus.protocol import Message
 from vigil.command.database import Database
@@ -100,15 +101,16 @@ def _dispatch(database: Database, incident: IncidentOut, *units: str, now: datet
 
 
 def _delivered(database: Database) -> list[Message]:
+    """What the centre sends the devices now, once every message has reached the subscriber's thread."""
     bus = MemoryBus()
-    received: list[Message] = []
-    bus.subscribe("vigil/v1/devices/+/down/#", received.append)
+    received = Inbox()
+    bus.subscribe("vigil/v1/devices/+/down/#", received)
     try:
-        deliver_pending(database=database, bus=bus)
-        bus.stop()
+        published = deliver_pending(database=database, bus=bus)
+        # The bus hands each message to its subscriber's thread, and stopping it drops what is still queued.
+        return received.wait_for_messages(published)
     finally:
         bus.stop()
-    return received
 
 
 def _status(database: Database, unit_id: str) -> UnitStatus:

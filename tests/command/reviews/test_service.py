@@ -19,8 +19,8 @@ from tests.command.governance import (
     new_watchlist,
     review,
 )
+from tests.support.inbox import Inbox
 from vigil.bus.memory import MemoryBus
-from vigil.bus.protocol import Message
 from vigil.command.alerts.models import Alert
 from vigil.command.database import Database
 from vigil.command.downlink.models import DownlinkMessage
@@ -101,13 +101,14 @@ def test_a_decision_is_final_on_the_feed_and_sent_to_the_device(
             now=now,
         )
     bus = MemoryBus()
-    received: list[Message] = []
-    bus.subscribe("vigil/v1/devices/+/down/#", received.append)
+    inbox = Inbox()
+    bus.subscribe("vigil/v1/devices/+/down/#", inbox)
     try:
         with database.session() as session:
             assert pending_count(session=session) == 1
         assert deliver_pending(database=database, bus=bus) == 1
         assert deliver_pending(database=database, bus=bus) == 0
+        received = inbox.wait_for_messages(1)  # on the subscriber's thread: stopping the bus drops what is queued
         with database.session() as session:
             stored = session.get_one(Alert, raised.alert_id)
             entries = read_entries(session=session, after=0, upto=10**9, limit=100)
