@@ -2,10 +2,6 @@
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -13,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.command.events import position
+from tests.support.served import vigil_serve
 from vigil.cli.app import create_app
 from vigil.events import encode_event
 
@@ -58,28 +55,8 @@ def test_vigil_serve_takes_a_devices_events(tmp_path: Path) -> None:
     create = ["users", "create", "--username", "op-1", "--display-name", "Op", "--role", "operator"]
     code, out, err = _run(*create, "--password-file", str(tmp_path / "password"), "--data-dir", str(tmp_path))
     assert (code, out, err.strip()) == (0, "", "user op-1 created with roles operator")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    vigil = Path(sys.executable).parent / "vigil"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("VIGIL_")}
-    server = subprocess.Popen(
-        [str(vigil), "serve", "--data-dir", str(tmp_path), "--port", str(port), "--bus", "memory"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{url}/api/v1/openapi.json", timeout=1).raise_for_status()
-                break
-            except httpx.TransportError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError("vigil serve did not start") from None
-                time.sleep(0.1)
+    with vigil_serve("--data-dir", str(tmp_path), "--bus", "memory") as served:
+        url = served.url
         login = {"username": "op-1", "password": "correct horse battery staple", "delivery": "bearer"}
         operator = httpx.post(f"{url}/api/v1/auth/login", json=login).json()["token"]
         event = position()
@@ -89,10 +66,7 @@ def test_vigil_serve_takes_a_devices_events(tmp_path: Path) -> None:
         assert response.json()["committed"] == [str(event.id)]
         units = httpx.get(f"{url}/api/v1/units", headers={"Authorization": f"Bearer {operator}"}).json()["units"]
         assert units[0]["position"]["lat"] == event.lat
-    finally:
-        server.terminate()
-        output = server.communicate(timeout=20)[0].decode()
-    assert "command.startup_step" in output
+    assert "command.startup_step" in served.output
 
 
 def test_retention_report_and_package_keys_from_the_command_line(

@@ -5,11 +5,7 @@ and answers carry ``Strict-Transport-Security``.
 """
 
 import os
-import socket
 import ssl
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +16,7 @@ from typer.testing import CliRunner
 
 from tests.command.conftest import CreateAccount
 from tests.command.https_server import ForceCertificates, force_certificates, serving
+from tests.support.served import vigil_serve
 from vigil.cli.app import create_app as create_cli
 from vigil.command.accounts.models import Role
 from vigil.command.app import create_app
@@ -178,34 +175,17 @@ def test_over_plain_http_on_loopback_there_is_no_hsts(settings: CommandSettings)
 
 
 def test_vigil_serve_answers_over_https_with_its_certificate(tmp_path: Path, certificates: ForceCertificates) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    vigil = Path(sys.executable).parent / "vigil"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("VIGIL_")}
-    command = [str(vigil), "serve", "--data-dir", str(tmp_path / "data"), "--port", str(port)]
     tls = ["--certificate", str(certificates.certificate_file), "--key", str(certificates.key_file)]
-    server = subprocess.Popen([*command, *tls], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     trusted = ssl.create_default_context(cafile=certificates.ca_file)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                answer = httpx.get(f"https://127.0.0.1:{port}/api/v1/openapi.json", verify=trusted, timeout=1)
-                break
-            except httpx.TransportError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError("vigil serve did not start") from None
-                time.sleep(0.1)
+    with vigil_serve("--data-dir", str(tmp_path / "data"), *tls, https=trusted) as served:
+        port = served.port
+        answer = httpx.get(f"https://127.0.0.1:{port}/api/v1/openapi.json", verify=trusted, timeout=5)
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"https://127.0.0.1:{port}/api/v1/openapi.json", timeout=5)  # the system's CAs only
         with pytest.raises(httpx.TransportError):
             httpx.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=5)  # no plain HTTP on that port
-    finally:
-        server.terminate()
-        output, _ = server.communicate(timeout=30)
     assert answer.status_code == 200
-    assert f"Uvicorn running on https://127.0.0.1:{port}" in output.decode()
+    assert f"Uvicorn running on https://127.0.0.1:{port}" in served.output
 
 
 def test_the_demo_stays_on_loopback() -> None:

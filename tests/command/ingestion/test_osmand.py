@@ -1,11 +1,6 @@
 """Positions from Traccar Client and other OsmAnd trackers, sent exactly as they send them, with a device's secret."""
 
 import hashlib
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +13,7 @@ from sqlalchemy.engine import Connection
 from typer.testing import CliRunner
 
 from tests.command.conftest import Register, RunningServer
+from tests.support.served import vigil_serve
 from vigil.cli.app import create_app as create_cli
 from vigil.command.app import create_app
 from vigil.command.database import Database
@@ -343,31 +339,9 @@ def test_vigil_serve_takes_a_traccar_client_and_logs_no_secret(tmp_path: Path) -
     )
     assert registered.exit_code == 0, registered.output
     secret = registered.stdout.split()[1]
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {key: value for key, value in os.environ.items() if not key.startswith("VIGIL_")}
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "vigil"), "serve", "--data-dir", str(tmp_path), "--port", str(port)],
-        env=env | {"VIGIL_OSMAND_ENABLED": "true"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{url}/api/v1/openapi.json", timeout=1).raise_for_status()
-                break
-            except httpx.TransportError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError("vigil serve did not start") from None
-                time.sleep(0.1)
+    with vigil_serve("--data-dir", str(tmp_path), env={"VIGIL_OSMAND_ENABLED": "true"}) as served:
+        url = served.url
         answers = [httpx.post(f"{url}/osmand/{secret}{TRACCAR}").status_code, httpx.post(url + UNAUTHENTICATED)]
-    finally:
-        server.terminate()
-        output = server.communicate(timeout=20)[0].decode()
     assert (answers[0], answers[1].status_code) == (200, 404)
-    assert "POST /osmand/***?id=123456" in output
-    assert secret not in output
+    assert "POST /osmand/***?id=123456" in served.output
+    assert secret not in served.output
