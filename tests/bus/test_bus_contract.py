@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
+from tests.support.inbox import Inbox
 from tests.support.mosquitto import Broker, start_mosquitto
 from vigil.bus.errors import BusClosed, BusUnavailable
 from vigil.bus.memory import MemoryBus
@@ -41,22 +42,6 @@ def make_bus(request: pytest.FixtureRequest, broker: Broker) -> Iterator[BusFact
         bus.stop()
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self._changed = threading.Condition()
-
-    def __call__(self, message: Message) -> None:
-        with self._changed:
-            self.messages.append(message)
-            self._changed.notify_all()
-
-    def wait_for(self, count: int, timeout_s: float = 10) -> list[Message]:
-        with self._changed:
-            self._changed.wait_for(lambda: len(self.messages) >= count, timeout_s)
-        return list(self.messages)
-
-
 def _topic(tail: str) -> str:
     return f"test/{uuid.uuid4().hex[:8]}/{tail}"
 
@@ -69,7 +54,7 @@ def test_messages_arrive_in_order(make_bus: BusFactory) -> None:
     time.sleep(0.2)
     for number in range(50):
         publisher.publish(f"{root}n", str(number).encode())
-    got = inbox.wait_for(50)
+    got = inbox.wait_for_messages(50)
     assert [m.payload for m in got] == [str(n).encode() for n in range(50)]
     assert {m.topic for m in got} == {f"{root}n"}
 
@@ -84,8 +69,8 @@ def test_wildcards_select_topics(make_bus: BusFactory) -> None:
     bus.publish(f"{root}devices/cam-1/up/position", b"1")
     bus.publish(f"{root}devices/cam-1/down/ack", b"2")
     bus.publish(f"{root}devices/cam-2/up/alert.raised", b"3")
-    assert [m.payload for m in everything.wait_for(3)] == [b"1", b"2", b"3"]
-    assert [m.payload for m in ups.wait_for(2)] == [b"1", b"3"]
+    assert everything.wait_for(3) == [b"1", b"2", b"3"]
+    assert ups.wait_for(2) == [b"1", b"3"]
 
 
 def test_a_failing_handler_gets_the_message_again(make_bus: BusFactory) -> None:
@@ -104,7 +89,7 @@ def test_a_failing_handler_gets_the_message_again(make_bus: BusFactory) -> None:
     time.sleep(0.2)
     bus.publish(topic, b"once")
     bus.publish(topic, b"twice")
-    assert [m.payload for m in delivered.wait_for(2)] == [b"once", b"twice"]
+    assert delivered.wait_for(2) == [b"once", b"twice"]
     assert attempts == [b"once", b"once", b"once", b"twice"]
 
 
@@ -130,7 +115,7 @@ def test_batches_hold_the_messages_waiting_in_order_and_a_failed_batch_comes_aga
     assert first_taken.wait(10)
     publisher.publish_many([(topic, str(n).encode()) for n in range(1, 20)])
     all_sent.set()
-    assert [m.payload for m in handled.wait_for(20)] == [str(n).encode() for n in range(20)]
+    assert handled.wait_for(20) == [str(n).encode() for n in range(20)]
     assert attempts[0] == [b"0"]
     assert attempts[1] == attempts[2]  # the failed batch, again, whole
     assert all(len(batch) <= 8 for batch in attempts)
@@ -200,7 +185,7 @@ def test_unacknowledged_message_is_redelivered_after_a_crash(broker: Broker) -> 
     inbox = Inbox()
     resumed = MqttBus(settings)
     resumed.subscribe(topic, inbox)
-    assert [m.payload for m in inbox.wait_for(1)] == [b"alert-1"]
+    assert inbox.wait_for(1) == [b"alert-1"]
     resumed.stop()
     publisher.stop()
 
@@ -260,4 +245,4 @@ def test_unconfirmed_publishes_arrive_too(make_bus: BusFactory) -> None:
     topic = _topic("acks")
     subscriber.subscribe(topic, inbox)
     publisher.publish_many([(topic, str(n).encode()) for n in range(5)], confirmed=False)
-    assert [m.payload for m in inbox.wait_for(5)] == [str(n).encode() for n in range(5)]
+    assert inbox.wait_for(5) == [str(n).encode() for n in range(5)]
