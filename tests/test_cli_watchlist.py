@@ -6,6 +6,9 @@ import pytest
 from typer.testing import CliRunner
 
 from vigil.cli.app import create_app
+from vigil.vision.model_cache import OnnxModelBuild
+from vigil.vision.model_slot import read_manifest, write_dlib_manifest
+from vigil.watchlist.operating_point import table_for_manifest
 
 PEOPLE = ["alex_lacamoire", "biden", "kit_harington", "obama", "rose_leslie"]
 
@@ -197,6 +200,62 @@ def test_calibrate_measures_each_size_on_enough_labelled_people(testdata: Path, 
     assert "Measured on" in table
 
 
+@pytest.mark.slow
+def test_calibrate_measures_fused_photos_from_a_kept_embeddings_cache(testdata: Path, tmp_path: Path) -> None:
+    """120 LFW people embedded once: the cache is reused while the photos are the same, and refused once not."""
+    people = tmp_path / "people"
+    people.mkdir()
+    lfw = sorted((testdata / "lfw" / "images").iterdir())
+    for person in lfw[:120]:
+        (people / person.name).symlink_to(person, target_is_directory=True)
+    cache = tmp_path / "faces.cache"
+    asked = ("calibrate", "--identities", people, "--watchlist-size", "10", "--embeddings-cache", cache)
+    fused = ("--enrol-photos", "2", "--probe-frames", "2", "--true-match-rate", "0.5", "--json")
+    code, out, err = _run(*asked, *fused)
+    assert code == 0, err
+    assert cache.exists()
+    measured = json.loads(out)["measured"]
+    assert (measured["enrol_photos"], measured["probe_frames"], measured["quality_weighted"]) == (2, 2, True)
+    (size,) = measured["sizes"]
+    (at_half,) = size["at_true_match_rates"]
+    assert at_half["true_match_rate"] >= 0.5
+    single_code, single, _ = _run(*asked, "--json")
+    assert single_code == 0
+    assert json.loads(single)["measured"]["sizes"][0]["mated_searches"] > size["mated_searches"]
+    again_code, again, _ = _run(*asked, *fused)
+    assert again_code == 0
+    assert json.loads(again) == json.loads(out)
+    (people / lfw[120].name).symlink_to(lfw[120], target_is_directory=True)
+    code, _, err = _run(*asked, *fused)
+    assert code == 1
+    assert "another listing" in err
+
+
+def test_calibrate_refuses_fused_photos_on_too_few_people_to_measure(testdata: Path) -> None:
+    code, _, err = _run(
+        "calibrate",
+        "--identities",
+        testdata / "identities" / "train",
+        "--watchlist-size",
+        "1000",
+        "--enrol-photos",
+        "2",
+    )
+    assert code == 1
+    assert "fused photos are measured directly only" in err
+    code, _, err = _run(
+        "calibrate",
+        "--pairs",
+        testdata / "lfw" / "pairs_folds3-10.csv",
+        "--watchlist-size",
+        "10",
+        "--probe-frames",
+        "2",
+    )
+    assert code == 1
+    assert "need --identities DIR" in err
+
+
 def test_an_invalid_field_is_a_usage_error_not_a_traceback(tmp_path: Path, testdata: Path) -> None:
     path = tmp_path / "w.sqlite"
     _run("watchlist", "create", path, "--name", "Op")
@@ -219,3 +278,43 @@ def test_an_invalid_field_is_a_usage_error_not_a_traceback(tmp_path: Path, testd
     assert code == 2
     assert "error: legal_basis: String should have at least 3 characters" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_calibrate_writes_a_force_networks_thresholds_into_its_manifest(
+    testdata: Path, tmp_path: Path, onnx_model: OnnxModelBuild
+) -> None:
+    """A network brought through the slot is measured on labelled people and runs at its own thresholds after."""
+    people = tmp_path / "people"
+    people.mkdir()
+    for person in sorted((testdata / "lfw" / "images").iterdir())[:80]:
+        (people / person.name).symlink_to(person, target_is_directory=True)
+    manifest = write_dlib_manifest(onnx_model=onnx_model.path, out_dir=tmp_path / "model")
+    before = read_manifest(manifest)
+    assert table_for_manifest(before).calibrated is False
+    code, out, err = _run(
+        "calibrate",
+        "--identities",
+        people,
+        "--watchlist-size",
+        "10",
+        "--watchlist-size",
+        "25",
+        "--model",
+        manifest,
+        "--save-operating-points",
+        "--json",
+    )  # the network is checked on the demo's photos, fetched by scripts/setup
+    assert code == 0, err
+    measured = json.loads(out)["measured"]["sizes"]
+    after = read_manifest(manifest)
+    assert [(p.watchlist_size, p.threshold) for p in after.operating_points] == [
+        (size["watchlist_size"], size["operating_point"]["threshold"]) for size in measured
+    ]
+    assert after.model_copy(update={"operating_points": ()}) == before
+    table = table_for_manifest(after)
+    assert table.calibrated
+    assert table.threshold_for_size(25) == after.operating_points[1].threshold
+    refused, _, refusal = _run("calibrate", "--identities", people, "--watchlist-size", "10", "--save-operating-points")
+    assert refused == 1
+    assert "give --model MANIFEST" in refusal

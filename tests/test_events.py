@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from vigil import events
 from vigil.events import (
     DIRECTIONS,
     EVENT_TYPES,
@@ -28,6 +29,8 @@ from vigil.events import (
     parse_event,
     topic_for,
 )
+from vigil.vision import face_model
+from vigil.vision.face_model import DLIB_MODEL_ID
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 100
 AREA = {"type": "Polygon", "coordinates": [[[-0.1, 51.5], [-0.09, 51.5], [-0.09, 51.51], [-0.1, 51.5]]]}
@@ -42,6 +45,7 @@ SAMPLES = {
         unit_id="u1",
         subject_id="s1",
         watchlist_version=3,
+        model=DLIB_MODEL_ID,
         distance=0.41,
         threshold=0.5,
         quality=QualitySummary(score=0.8, parts={"sharpness": 120.0}),
@@ -136,6 +140,8 @@ def _alert(**changes: object) -> bytes:
         (_alert(probe_jpeg=base64.b64encode(b"\x89PNG\r\n\x1a\n....").decode()), "not a JPEG image"),
         (_alert(probe_jpeg=base64.b64encode(b"\xff\xd8\xff" + b"\x00" * 300_000).decode()), "the limit is 262,144"),
         (_alert(probe_jpeg="!!!not base64"), "not valid base64"),
+        (_alert(model="dlib"), "model"),
+        (_alert(model=DLIB_MODEL_ID.upper()), "model"),
         (b" " * 1_100_000, "the limit is 1,048,576"),
     ],
     ids=[
@@ -149,6 +155,8 @@ def _alert(**changes: object) -> bytes:
         "png-crop",
         "huge-crop",
         "bad-b64",
+        "model-not-an-id",
+        "model-upper-case-digest",
         "huge",
     ],
 )
@@ -162,3 +170,19 @@ def test_future_timestamps_are_detected() -> None:
     event = Position(device_id="cam-1", unit_id="u1", lat=0, lon=0, at=now + timedelta(hours=1))
     assert is_from_the_future(event, now=now)
     assert not is_from_the_future(event, now=now + timedelta(minutes=56))
+
+
+def test_the_contracts_model_id_pattern_is_the_vision_one() -> None:
+    # events.py imports nothing of Vigil's, so it repeats the pattern; the two must never drift apart.
+    assert events.MODEL_ID_PATTERN == face_model.MODEL_ID_PATTERN
+
+
+def test_an_alert_names_its_model_and_an_older_device_alert_has_none() -> None:
+    parsed = parse_event(encode_event(SAMPLES["alert.raised"]))
+    assert isinstance(parsed, AlertRaised)
+    assert parsed.model == DLIB_MODEL_ID
+    document = json.loads(encode_event(SAMPLES["alert.raised"]))
+    del document["model"]
+    older = parse_event(json.dumps(document).encode())
+    assert isinstance(older, AlertRaised)
+    assert older.model is None

@@ -37,6 +37,9 @@ DEVICE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 MAX_ACCURACY_M = 100_000.0
 MAX_SPEED_MPS = 150.0
 MAX_COUNT = 2**31 - 1
+MODEL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}:[A-Za-z0-9][A-Za-z0-9._-]{0,31}:[0-9a-f]{12}$"
+"""A face network's id, ``name:version:sha256-prefix``: the same as :data:`vigil.vision.face_model.MODEL_ID_PATTERN`,
+repeated because the contracts import nothing of Vigil's (a test holds the two equal)."""
 """The largest count or version an event carries: the server keeps them in 32-bit columns (PostgreSQL ``integer``),
 where a larger one failed the whole request (HTTP 500) instead of being refused as malformed."""
 
@@ -187,6 +190,12 @@ class AlertRaised(_Event):
     unit_id: str = Field(min_length=1, max_length=64)
     subject_id: str = Field(min_length=1, max_length=64)
     watchlist_version: int = Field(ge=1, le=MAX_COUNT)
+    model: str | None = Field(
+        None,
+        pattern=MODEL_ID_PATTERN,
+        description="The face network that made the match's embeddings (name:version:sha12); null from older "
+        "devices, whose network was dlib's.",
+    )
     distance: float = Field(ge=0, le=4, description="Embedding distance of the match.")
     threshold: float = Field(gt=0, le=2, description="The watchlist's threshold when it matched.")
     quality: QualitySummary

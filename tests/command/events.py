@@ -24,6 +24,7 @@ from vigil.events import (
     topic_for,
     utc_now,
 )
+from vigil.vision.face_model import DLIB_MODEL_ID
 
 
 def position(**changes: Any) -> Position:
@@ -81,17 +82,26 @@ def with_fields(event: Any, **fields: Any) -> bytes:
 
 
 def send_watchlist(
-    database: Database, *device_ids: str, version: int = 3, subjects: tuple[str, ...] = ("obama",)
+    database: Database,
+    *device_ids: str,
+    version: int = 3,
+    subjects: tuple[str, ...] = ("obama",),
+    model: str = DLIB_MODEL_ID,
 ) -> None:
-    """Record that the devices were sent watchlist ``version`` (made with ``subjects`` unless it exists), as the
-    centre's package sync would: their alerts naming it are accepted. The announcements are marked published, so
-    nothing is sent to the devices.
+    """Record that the devices were sent watchlist ``version`` (made with ``subjects`` and face ``model`` unless it
+    exists), as the centre's package sync would: their alerts naming it are accepted. The announcements are marked
+    published, so nothing is sent to the devices.
     """
     now = utc_now()
     with database.session() as session:
         if session.get(WatchlistVersion, version) is None:
             watchlist = Watchlist(
-                watchlist_id=uuid.uuid4(), name="Test", created_by="u-test", created_at=now, current_version=version
+                watchlist_id=uuid.uuid4(),
+                name="Test",
+                model=model,
+                created_by="u-test",
+                created_at=now,
+                current_version=version,
             )
             session.add(watchlist)
             session.flush()
@@ -105,6 +115,7 @@ def send_watchlist(
                     valid_until=now + timedelta(days=30),
                     subject_ids=sorted(subjects),
                     threshold=0.5,
+                    model=model,
                 )
             )
         for device_id in device_ids or ("cam-1",):

@@ -12,10 +12,12 @@ from vigil.command.database import Database
 from vigil.command.devices.service import register_device
 from vigil.command.settings import WatchlistServerSettings
 from vigil.command.watchlists.keys import PackageKeys, issue_package_key
+from vigil.command.watchlists.models import Watchlist
 from vigil.command.watchlists.schemas import SubjectProposal, WatchlistCreate
 from vigil.command.watchlists.service import assign_device, create_watchlist
 from vigil.command.watchlists.subjects import approve_subject, propose_subject
 from vigil.command.watchlists.versions import sync_packages
+from vigil.vision.face_model import DLIB_MODEL, DLIB_MODEL_ID, Metric, ModelIdentity
 from vigil.vision.quality import FaceQuality, QualityPart
 from vigil.watchlist.enrolment import EnrolledFace
 from vigil.watchlist.keys import create_device_key, create_signing_key, load_device_key, load_signing_key
@@ -26,18 +28,20 @@ SUPERVISOR = Actor(user_id="u-sam", display_name="Sam Supervisor", roles=frozens
 SECOND_SUPERVISOR = Actor(user_id="u-sue", display_name="Sue Supervisor", roles=frozenset({"supervisor"}))
 AUDITOR = Actor(user_id="u-ada", display_name="Ada Auditor", roles=frozenset({"auditor"}))
 PUBLIC_URL = "http://vigil.test:8000"
+OTHER_MODEL = ModelIdentity(name="arcface_r50", version="2", sha256="ab" * 32, metric=Metric.COSINE, embedding_size=64)
+"""A force's own network, not dlib's: its embeddings cannot be compared with dlib's."""
 
 
-def enrolled_face(chip_jpeg: bytes, *, seed: int) -> EnrolledFace:
-    """A template as the face engine would make it (a random unit embedding), with a passing verdict."""
-    embedding = np.random.default_rng(seed).normal(size=128).astype(np.float32)
+def enrolled_face(chip_jpeg: bytes, *, seed: int, model: ModelIdentity = DLIB_MODEL) -> EnrolledFace:
+    """A template as the face engine would make it (a random unit embedding of ``model``), with a passing verdict."""
+    embedding = np.random.default_rng(seed).normal(size=model.embedding_size).astype(np.float32)
     embedding /= np.linalg.norm(embedding)
     quality = FaceQuality(
         score=0.8,
         passed=True,
         parts=[QualityPart(name="sharpness", value=120.0, unit="Laplacian variance", score=0.8, passed=True)],
     )
-    return EnrolledFace(template=Template("x", embedding, chip_jpeg, 0.8), quality=quality)
+    return EnrolledFace(template=Template("x", embedding, chip_jpeg, 0.8, model=model.model_id), quality=quality)
 
 
 @dataclass(frozen=True)
@@ -89,11 +93,23 @@ def new_watchlist(database: Database, now: datetime, **fields: object) -> uuid.U
         created = create_watchlist(
             session=session,
             request=WatchlistCreate(name="Op Falcon", **fields),
+            model=DLIB_MODEL_ID,
             actor=SUPERVISOR,
             now=now,  # type: ignore[arg-type]
         )
         session.commit()
     return created.watchlist_id
+
+
+def watchlist_made_with(database: Database, model: ModelIdentity, now: datetime) -> uuid.UUID:
+    """A watchlist made while the server ran ``model`` (a server running another cannot create one now)."""
+    watchlist = Watchlist(
+        watchlist_id=uuid.uuid4(), name="Op Heron", model=model.model_id, created_by=SUPERVISOR.user_id, created_at=now
+    )
+    with database.session() as session:
+        session.add(watchlist)
+        session.commit()
+    return watchlist.watchlist_id
 
 
 def proposal(subject_id: str, expires_at: datetime) -> SubjectProposal:

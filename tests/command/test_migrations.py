@@ -1,17 +1,24 @@
 """The migrations build the models' schema on an empty database of each kind, PostGIS columns included."""
 
+import uuid
 import warnings
 
+import alembic.command
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import inspect, select, text
 
+from vigil.command.alerts.models import Alert
 from vigil.command.database import MIGRATIONS, Database
 from vigil.command.errors import DatabaseUnavailable
+from vigil.command.ingestion.models import RejectedEvent, RejectReason, Transport
 from vigil.command.tables import Base
+from vigil.command.watchlists.models import VersionReason, Watchlist, WatchlistTemplate, WatchlistVersion
+from vigil.events import utc_now
+from vigil.vision.face_model import DLIB_MODEL_ID
 
 # A closed port: the connection is refused at once.
 UNREACHABLE = "postgresql+psycopg://postgres@127.0.0.1:1/vigil"
@@ -35,7 +42,7 @@ def test_migrations_build_the_models_schema_on_an_empty_database(empty_database:
     config = Config()
     config.set_main_option("script_location", MIGRATIONS)
     assert differences == []
-    assert version == ScriptDirectory.from_config(config).get_current_head() == "0008"
+    assert version == ScriptDirectory.from_config(config).get_current_head() == "0010"
 
 
 def test_versions_made_before_0006_carry_their_watchlists_threshold_which_may_follow_the_size_after(
@@ -60,6 +67,151 @@ def test_versions_made_before_0006_carry_their_watchlists_threshold_which_may_fo
     with empty_database.engine.begin() as connection:
         assert connection.execute(text("SELECT threshold FROM watchlist_versions")).scalar_one() == 0.45
         connection.execute(text("UPDATE watchlists SET threshold = NULL"))  # now it may follow the size
+
+
+def test_rows_made_before_0009_are_dlibs_and_the_model_change_reasons_are_taken_after(
+    empty_database: Database,
+) -> None:
+    empty_database.migrate("0008")
+    statements = [
+        "INSERT INTO units (unit_id, call_sign, kind, status, status_changed_at, created_at) "
+        "VALUES ('A-12', 'A-12', 'foot', 'available', '2026-01-01', '2026-01-01')",
+        "INSERT INTO devices (device_id, unit_id, token_sha256, created_at) "
+        "VALUES ('cam-1', 'A-12', 'ab', '2026-01-01')",
+        "INSERT INTO ingested_events (event_id, type, device_id, transport, at, received_at) "
+        "VALUES ('5a0c1a1e6d7b4c2e9f0a1b2c3d4e5f60', 'alert.raised', 'cam-1', 'http', '2026-01-01', '2026-01-01')",
+        "INSERT INTO alerts (alert_id, event_id, device_id, unit_id, subject_id, watchlist_version, distance, "
+        "threshold, quality_score, quality_parts, frames, first_seen_at, raised_at, received_at) VALUES "
+        "('6b1d2b2f7e8c4d3f8a1b2c3d4e5f6071', '5a0c1a1e6d7b4c2e9f0a1b2c3d4e5f60', 'cam-1', 'A-12', 'obama', 7, 0.4, "
+        "0.5, 0.8, '{}', 3, '2026-01-01', '2026-01-01', '2026-01-01')",
+        "INSERT INTO watchlists (watchlist_id, name, threshold, created_by, created_at, current_version) "
+        "VALUES ('0b4f6c3e8f4d4f9c9a0e6f5d2c1b0a99', 'Op', 0.45, 'sup', '2026-01-01', 7)",
+        "INSERT INTO watchlist_subjects (id, watchlist_id, subject_id, display_name, category, legal_basis, "
+        "expires_at, notes, state, proposed_by, proposed_by_name, proposed_at) VALUES "
+        "('1c2d3e4f5a6b4c7d8e9f0a1b2c3d4e5f', '0b4f6c3e8f4d4f9c9a0e6f5d2c1b0a99', 'obama', 'Obama', "
+        "'wanted_suspect', 'Warrant 1', '2027-01-01', '', 'live', 'op', 'Op', '2026-01-01')",
+        "INSERT INTO watchlist_templates (subject_row_id, source, embedding, chip_jpeg, quality_score, quality) "
+        "VALUES ('1c2d3e4f5a6b4c7d8e9f0a1b2c3d4e5f', 'a.jpg', :embedding, :chip, 0.8, '{}')",
+        "INSERT INTO watchlist_versions (version, watchlist_id, reason, made_by, created_at, valid_until, "
+        "subject_ids, threshold) VALUES (7, '0b4f6c3e8f4d4f9c9a0e6f5d2c1b0a99', 'approval', 'sup', '2026-01-01', "
+        "'2026-02-01', '[\"obama\"]', 0.45)",
+    ]
+    with empty_database.engine.begin() as connection:
+        for statement in statements:
+            connection.execute(text(statement), {"embedding": bytes(512), "chip": b"\xff\xd8"})
+    empty_database.migrate()
+    with empty_database.session() as session:
+        models = {
+            table.__tablename__: set(session.scalars(select(table.model)))
+            for table in (Watchlist, WatchlistTemplate, WatchlistVersion, Alert)
+        }
+        # A version made when the watchlist is re-embedded, and an alert of another model, are stored.
+        session.add(
+            WatchlistVersion(
+                version=8,
+                watchlist_id=uuid.UUID("0b4f6c3e8f4d4f9c9a0e6f5d2c1b0a99"),
+                reason=VersionReason.MODEL_CHANGE,
+                made_by="sup",
+                created_at=utc_now(),
+                valid_until=utc_now(),
+                subject_ids=["obama"],
+                threshold=0.45,
+                model="arcface_r50:2:abababababab",
+            )
+        )
+        session.add(
+            RejectedEvent(
+                received_at=utc_now(),
+                transport=Transport.HTTP,
+                reason=RejectReason.MODEL_MISMATCH,
+                message="another model",
+                raw=b"{}",
+                raw_size=2,
+            )
+        )
+        session.commit()
+        reasons = (session.scalars(select(WatchlistVersion.reason)).all(), session.scalar(select(RejectedEvent.reason)))
+    assert models == {
+        "watchlists": {DLIB_MODEL_ID},
+        "watchlist_templates": {DLIB_MODEL_ID},
+        "watchlist_versions": {DLIB_MODEL_ID},
+        "alerts": {DLIB_MODEL_ID},
+    }
+    assert reasons == ([VersionReason.APPROVAL, VersionReason.MODEL_CHANGE], RejectReason.MODEL_MISMATCH)
+
+
+def test_a_database_goes_back_below_0009_with_its_model_change_versions_as_renewals(
+    empty_database: Database,
+) -> None:
+    empty_database.migrate("0009")
+    with empty_database.engine.connect() as connection:
+        driver = connection.connection.dbapi_connection
+        if empty_database.dialect == "sqlite" and driver is not None:
+            # As Database.migrate does: SQLite rebuilds a table to drop a column while others refer to it.
+            driver.execute("PRAGMA foreign_keys = OFF")
+        with connection.begin():
+            connection.execute(
+                text(
+                    "INSERT INTO watchlists (watchlist_id, name, model, created_by, created_at, current_version) "
+                    "VALUES ('0b4f6c3e8f4d4f9c9a0e6f5d2c1b0a99', 'Op', 'm:1:abababababab', 'sup', '2026-01-01', 7)"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO watchlist_versions (version, watchlist_id, reason, made_by, created_at, valid_until, "
+                    "subject_ids, threshold, model) VALUES (7, '0b4f6c3e8f4d4f9c9a0e6f5d2c1b0a99', 'model_change', "
+                    "'sup', '2026-01-01', '2026-02-01', '[]', 0.45, 'm:1:abababababab')"
+                )
+            )
+            config = Config()
+            config.set_main_option("script_location", MIGRATIONS)
+            config.attributes["connection"] = connection
+            alembic.command.downgrade(config, "0008")
+            reason = connection.execute(text("SELECT reason FROM watchlist_versions")).scalar_one()
+            columns = {column["name"] for column in inspect(connection).get_columns("watchlist_versions")}
+    assert (reason, "model" in columns) == ("renewal", False)
+
+
+def test_a_database_goes_back_below_0010_with_its_threshold_change_versions_as_renewals(
+    empty_database: Database,
+) -> None:
+    empty_database.migrate("0010")
+    with empty_database.engine.connect() as connection:
+        driver = connection.connection.dbapi_connection
+        if empty_database.dialect == "sqlite" and driver is not None:
+            driver.execute("PRAGMA foreign_keys = OFF")  # as Database.migrate does
+        with connection.begin():
+            connection.execute(
+                text(
+                    "INSERT INTO watchlists (watchlist_id, name, threshold, looser_threshold_reason, model, "
+                    "created_by, created_at, current_version) VALUES ('0b4f6c3e8f4d4f9c9a0e6f5d2c1b0a99', 'Op', 0.5, "
+                    "'A crowd of 40,000', 'm:1:abababababab', 'sup', '2026-01-01', 7)"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO watchlist_versions (version, watchlist_id, reason, made_by, created_at, valid_until, "
+                    "subject_ids, threshold, model, size_threshold, threshold_basis, expected) VALUES (7, "
+                    "'0b4f6c3e8f4d4f9c9a0e6f5d2c1b0a99', 'threshold_change', 'sup', '2026-01-01', '2026-02-01', '[]', "
+                    "0.5, 'm:1:abababababab', 0.48, 'looser', '{}')"
+                )
+            )
+            config = Config()
+            config.set_main_option("script_location", MIGRATIONS)
+            config.attributes["connection"] = connection
+            alembic.command.downgrade(config, "0009")
+            reason = connection.execute(text("SELECT reason FROM watchlist_versions")).scalar_one()
+            columns = {column["name"] for column in inspect(connection).get_columns("watchlist_versions")}
+            watchlist = {column["name"] for column in inspect(connection).get_columns("watchlists")}
+    assert reason == "renewal"
+    assert not columns & {
+        "size_threshold",
+        "chosen_threshold",
+        "threshold_basis",
+        "looser_threshold_reason",
+        "expected",
+    }
+    assert "looser_threshold_reason" not in watchlist
 
 
 def test_migrating_again_changes_nothing(database: Database) -> None:

@@ -5,6 +5,7 @@ import pytest
 from tests.watchlist.conftest import approved_subject
 from vigil.edge.active_watchlist import ActiveWatchlist, LoadedWatchlist
 from vigil.vision.engine import FaceEngine
+from vigil.vision.face_model import DLIB_MODEL_ID
 from vigil.vision.image import load_image
 from vigil.watchlist.enrolment import enrol_photo
 from vigil.watchlist.gallery import Gallery
@@ -28,5 +29,5 @@ def watchlist_entries(hog_engine: FaceEngine, testdata: Path) -> dict[str, Watch
 
 
 def active_watchlist(entries: dict[str, WatchlistEntry], people: list[str], *, version: int = 1) -> ActiveWatchlist:
-    gallery = Gallery([entries[p] for p in people], threshold=threshold_for_size(len(people)))
+    gallery = Gallery([entries[p] for p in people], threshold=threshold_for_size(len(people)), model=DLIB_MODEL_ID)
     return ActiveWatchlist(LoadedWatchlist(gallery=gallery, version=version, valid_until=None, package=None))

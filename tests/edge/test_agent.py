@@ -12,14 +12,23 @@ import pytest
 from rich.console import Console
 
 from tests.edge.conftest import active_watchlist
+from tests.support.face_networks import (
+    ARCFACE_LIKE_THRESHOLD,
+    arcface_like_manifest,
+    arcface_like_network,
+    link_demo_photos,
+)
+from tests.watchlist.conftest import make_subject
 from vigil.bus.memory import MemoryBus
 from vigil.bus.protocol import Message
+from vigil.edge.active_watchlist import ActiveWatchlist
 from vigil.edge.agent import EdgeAgent, EdgeIdentity
 from vigil.edge.event_log import EventLog
 from vigil.edge.notifier import AlertCard, ConsoleNotifier
 from vigil.edge.outbox import Outbox
 from vigil.edge.recognition import RecognitionSettings
 from vigil.edge.route import SimulatedRoute
+from vigil.edge.runner import load_watchlist
 from vigil.edge.video_spec import open_source
 from vigil.events import (
     Ack,
@@ -40,11 +49,20 @@ from vigil.sim.patrol_scene import standard_patrol_scene
 from vigil.vision.blazeface import BlazeFaceDetector
 from vigil.vision.embedding import face_distance
 from vigil.vision.engine import FaceEngine
+from vigil.vision.face_model import DLIB_MODEL_ID, ModelIdentity, cosine_to_distance
 from vigil.vision.image import RgbImage, load_image
 from vigil.vision.landmarks import FivePointLandmarker
+from vigil.vision.model_cache import OnnxModelBuild
+from vigil.vision.model_slot import load_face_model
 from vigil.vision.quality import QualityPolicy
 from vigil.vision.settings import OnnxEmbedderSettings, build_embedder
-from vigil.watchlist.store import WatchlistEntry
+from vigil.watchlist.enrolment import enrol_photo
+from vigil.watchlist.errors import ModelMismatch
+from vigil.watchlist.keys import create_signing_key, load_signing_key
+from vigil.watchlist.operating_point import DLIB_TABLE, table_for_embedder
+from vigil.watchlist.package import export_package
+from vigil.watchlist.store import WatchlistEntry, WatchlistStore
+from vigil.watchlist.subject import utc_now
 
 ROUTE = [(51.50809, -0.12804), (51.50927, -0.12493)]
 
@@ -59,6 +77,10 @@ class RecordingEmbedder:
     @property
     def name(self) -> str:
         return self._inner.name
+
+    @property
+    def model(self) -> ModelIdentity:
+        return self._inner.model
 
     def embed(self, chips: Sequence[RgbImage]) -> np.ndarray:
         result = self._inner.embed(chips)
@@ -215,6 +237,7 @@ def test_alert_review_dispatch_and_answers_over_the_bus(
     assert room.wait_for(lambda events: any(isinstance(e, AlertRaised) for e in events))
     alert = next(e for e in room.order if isinstance(e, AlertRaised))
     assert (alert.subject_id, alert.unit_id, alert.device_id) == ("obama", "Bravo-2", "cam-7")
+    assert alert.model == DLIB_MODEL_ID  # the network whose embeddings matched, for the centre to check
     assert alert.location is not None
     assert abs(alert.location.lat - 51.508) < 0.01
     assert alert.distance <= alert.threshold
@@ -286,3 +309,59 @@ def test_a_device_waiting_for_its_first_watchlist_reports_none_in_its_status(
         bus.stop()
     assert statuses, "no device status was sent"
     assert [getattr(s, "watchlist_version", "missing") for s in statuses[:1]] == [reported]
+
+
+def test_a_network_of_another_shape_runs_from_enrolment_to_the_alert(
+    tmp_path: Path, testdata: Path, onnx_model: OnnxModelBuild, hog_engine: FaceEngine
+) -> None:
+    """A force's 112 px cosine network (64 numbers) enrols, is packaged, loads on the device and alerts by name."""
+    (tmp_path / "network").mkdir()
+    network = arcface_like_network(onnx_model.path, tmp_path / "network" / "arcface_like.onnx")
+    slot = load_face_model(
+        arcface_like_manifest(network), check_photos=link_demo_photos(testdata, tmp_path / "check_photos")
+    )
+    engine = FaceEngine(
+        detector=hog_engine.detector, landmarker=FivePointLandmarker(), embedder=slot, quality_policy=QualityPolicy()
+    )
+    table = table_for_embedder(slot)
+    with WatchlistStore.create(tmp_path / "watchlist.sqlite", name="Op") as store:
+        photos = sorted((testdata / "identities" / "train" / "obama").iterdir())
+        store.add(
+            make_subject("obama"),
+            [enrol_photo(engine, load_image(photo), subject_id="obama", source=photo.name) for photo in photos],
+        )
+        store.approve("obama", approver="sgt.jones")
+        create_signing_key(tmp_path / "sign.pem", tmp_path / "verify.pem")
+        package = export_package(
+            store.live_entries(),
+            watchlist_id=store.watchlist_id,
+            name=store.name,
+            version=store.version,
+            threshold=store.operating_threshold(table),
+            model=slot.model.model_id,
+            device_id="cam-7",
+            device_key=bytes(range(32)),
+            signing_key=load_signing_key(tmp_path / "sign.pem"),
+            now=utc_now(),
+        )
+    (tmp_path / "list.vwl").write_bytes(package)
+    (tmp_path / "cam.key").write_text(bytes(range(32)).hex())
+    keys = {"device_key": tmp_path / "cam.key", "verify_key": tmp_path / "verify.pem", "device_id": "cam-7"}
+    with pytest.raises(ModelMismatch, match=f"this device uses face model {DLIB_MODEL_ID}"):
+        load_watchlist(tmp_path / "list.vwl", table=DLIB_TABLE, **keys)  # type: ignore[arg-type]
+    loaded = load_watchlist(tmp_path / "list.vwl", table=table, **keys)  # type: ignore[arg-type]
+    assert loaded.gallery.threshold == pytest.approx(cosine_to_distance(ARCFACE_LIKE_THRESHOLD))
+
+    video = _video(testdata, tmp_path, ("obama",), ("biden",))
+    bus = MemoryBus()
+    room = ControlRoom(bus)
+    agent = _agent(tmp_path, ActiveWatchlist(loaded), bus=bus, embedder=slot)
+    agent.start()
+    with open_source(str(video), realtime=False) as source:
+        agent.run(source, realtime=False)
+    assert room.wait_for(lambda events: any(isinstance(e, AlertRaised) for e in events))
+    agent.stop()
+    agent.outbox.close()
+    alerts = [e for e in room.order if isinstance(e, AlertRaised)]
+    assert [(a.subject_id, a.model) for a in alerts] == [("obama", slot.model.model_id)]
+    assert alerts[0].distance <= alerts[0].threshold == loaded.gallery.threshold

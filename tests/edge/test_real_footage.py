@@ -19,6 +19,7 @@ from vigil.edge.recognition import RecognitionSettings
 from vigil.edge.video import Frame, SourceStats, VideoFileSource
 from vigil.vision.detection import Box
 from vigil.vision.engine import FaceEngine, photo_subject
+from vigil.vision.face_model import DLIB_MODEL_ID
 from vigil.vision.image import load_image
 from vigil.vision.quality import QualityPolicy
 from vigil.vision.settings import (
@@ -61,7 +62,7 @@ def _from_clip(engine: FaceEngine, clip: Path, subject_id: str, *, box: Box | No
 
 
 def _watchlist(entries: list[WatchlistEntry]) -> LoadedWatchlist:
-    gallery = Gallery(entries, threshold=threshold_for_size(len(entries)))
+    gallery = Gallery(entries, threshold=threshold_for_size(len(entries)), model=DLIB_MODEL_ID)
     return LoadedWatchlist(gallery=gallery, version=1, valid_until=None, package=None)
 
 

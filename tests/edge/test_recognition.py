@@ -10,6 +10,7 @@ from vigil.edge.recognition import RecognitionPipeline, RecognitionSettings, Tra
 from vigil.edge.video import Frame
 from vigil.sim.patrol_scene import standard_patrol_scene
 from vigil.vision.blazeface import BlazeFaceDetector
+from vigil.vision.face_model import DLIB_MODEL_ID, ModelIdentity
 from vigil.vision.landmarks import FivePointLandmarker
 from vigil.vision.quality import QualityPolicy
 from vigil.vision.settings import OnnxEmbedderSettings, build_embedder
@@ -66,6 +67,7 @@ def test_every_watchlist_person_raises_exactly_one_alert_and_nobody_else_any(
     # The gallery holds every test identity but the passers-by's, so their faces have near neighbours to resist.
     alerts, pipeline = _run(footage, active_watchlist(watchlist_entries, list(watchlist_people)), RecognitionSettings())
     assert sorted(a.match.subject.subject_id for a in alerts) == sorted(watchlist_people)
+    assert {a.model for a in alerts} == {DLIB_MODEL_ID}
     for alert in alerts:
         truth = footage.truth[alert.decided_frame]
         assert alert.match.distance <= alert.threshold
@@ -109,6 +111,10 @@ class FailsOnce:
     @property
     def name(self) -> str:
         return "fails-once"
+
+    @property
+    def model(self) -> ModelIdentity:
+        return self._inner.model
 
     def embed(self, chips):  # type: ignore[no-untyped-def]
         self.calls += 1

@@ -1,16 +1,21 @@
-"""The Embedder contract, passed by both backends, and the ONNX backend's equivalence to dlib on real faces."""
+"""The Embedder contract, passed by every backend (a force's network in the model slot too), and the ONNX
+backend's equivalence to dlib on real faces."""
 
+import re
 from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.support.face_networks import ARCFACE_LIKE_SIZE, arcface_like_manifest, arcface_like_network, link_demo_photos
 from vigil.vision.embedding import DEFAULT_THRESHOLD, DlibEmbedder, Embedder
 from vigil.vision.engine import FaceEngine
 from vigil.vision.errors import ModelLoadFailed
+from vigil.vision.face_model import DLIB_MODEL_ID, Metric
 from vigil.vision.image import RgbImage, load_image
 from vigil.vision.model_cache import OnnxModelBuild
+from vigil.vision.model_slot import SlotEmbedder, load_face_model
 from vigil.vision.onnx_embedder import OnnxEmbedder
 from vigil.vision.settings import OnnxEmbedderSettings, VisionSettings, build_embedder
 
@@ -25,7 +30,15 @@ def onnx_embedder(onnx_model: OnnxModelBuild) -> OnnxEmbedder:
     return OnnxEmbedder(onnx_model.path)
 
 
-@pytest.fixture(params=["dlib", "onnx"])
+@pytest.fixture(scope="module")
+def slot_embedder(onnx_model: OnnxModelBuild, testdata: Path, tmp_path_factory: pytest.TempPathFactory) -> SlotEmbedder:
+    """A force's network of another shape (ArcFace's input, 64 numbers, cosine) in the model slot."""
+    folder = tmp_path_factory.mktemp("slot")
+    network = arcface_like_network(onnx_model.path, folder / "arcface_like.onnx")
+    return load_face_model(arcface_like_manifest(network), check_photos=link_demo_photos(testdata, folder / "photos"))
+
+
+@pytest.fixture(params=["dlib", "onnx", "slot"])
 def embedder(request: pytest.FixtureRequest) -> Embedder:
     fixture: Embedder = request.getfixturevalue(f"{request.param}_embedder")
     return fixture
@@ -47,11 +60,28 @@ def test_embedder_refuses_malformed_chips(embedder: Embedder, chips: list[np.nda
 def test_embedder_batch_equals_single(embedder: Embedder, hog_engine: FaceEngine, testdata: Path) -> None:
     faces = hog_engine.find_faces(load_image(testdata / "faces" / "two_people.jpg"))
     batch = embedder.embed([f.chip for f in faces])
-    assert batch.shape == (2, 128)
+    size = embedder.model.embedding_size
+    assert batch.shape == (2, size)
     assert batch.dtype == np.float32
     for row, face in zip(batch, faces, strict=True):
         np.testing.assert_allclose(row, embedder.embed([face.chip])[0], atol=1e-6)
-    assert embedder.embed([]).shape == (0, 128)
+    assert embedder.embed([]).shape == (0, size)
+
+
+@pytest.mark.parametrize(
+    ("kind", "model_id", "metric", "size"),
+    [
+        ("dlib", DLIB_MODEL_ID, Metric.EUCLIDEAN, 128),
+        ("onnx", DLIB_MODEL_ID, Metric.EUCLIDEAN, 128),
+        ("slot", r"arcface-like-test:1:[0-9a-f]{12}", Metric.COSINE, ARCFACE_LIKE_SIZE),
+    ],
+)
+def test_every_embedder_names_its_network(
+    request: pytest.FixtureRequest, kind: str, model_id: str, metric: Metric, size: int
+) -> None:
+    embedder: Embedder = request.getfixturevalue(f"{kind}_embedder")
+    assert re.fullmatch(model_id, embedder.model.model_id)
+    assert (embedder.model.metric, embedder.model.embedding_size) == (metric, size)
 
 
 def test_onnx_gives_dlibs_embeddings_on_every_test_photo_face(

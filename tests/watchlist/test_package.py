@@ -1,12 +1,18 @@
+import base64
+import json
+import struct
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from tests.watchlist.conftest import make_subject
+from vigil.vision.face_model import DLIB_MODEL_ID
 from vigil.watchlist.errors import (
+    ModelMismatch,
     PackageCorrupt,
     PackageExpired,
     PackageKeyMismatch,
@@ -15,18 +21,19 @@ from vigil.watchlist.errors import (
 )
 from vigil.watchlist.gallery import Gallery
 from vigil.watchlist.keys import KeyFileError, create_device_key, create_signing_key, load_device_key, load_signing_key
-from vigil.watchlist.package import HeldPackage, export_package, open_package, read_header
+from vigil.watchlist.package import MAGIC, HeldPackage, export_package, open_package, read_header
 from vigil.watchlist.store import WatchlistEntry, WatchlistStore
 from vigil.watchlist.subject import Template
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 SIGNING_KEY = Ed25519PrivateKey.generate()
 DEVICE_KEY = bytes(range(32))
+OTHER_MODEL = "arcface_r100:1:0123456789ab"
 
 
-def _entries(count: int, seed: int = 0) -> list[WatchlistEntry]:
+def _entries(count: int, seed: int = 0, *, model: str = DLIB_MODEL_ID, width: int = 128) -> list[WatchlistEntry]:
     rng = np.random.default_rng(seed)
-    centre = rng.normal(0, 1, 128)
+    centre = rng.normal(0, 1, width)
     centre *= 1.3 / np.linalg.norm(centre)
     entries = []
     for number in range(count):
@@ -36,9 +43,10 @@ def _entries(count: int, seed: int = 0) -> list[WatchlistEntry]:
         templates = tuple(
             Template(
                 subject_id=subject.subject_id,
-                embedding=(centre + rng.normal(0, 0.056, 128)).astype(np.float32),
+                embedding=(centre + rng.normal(0, 0.056, width)).astype(np.float32),
                 chip_jpeg=rng.bytes(300),
                 quality=0.8,
+                model=model,
             )
             for _ in range(1 + number % 3)
         )
@@ -52,6 +60,7 @@ def _package(entries: list[WatchlistEntry], *, version: int = 5, now: datetime =
         "name": "Op",
         "version": version,
         "threshold": 0.5,
+        "model": DLIB_MODEL_ID,
         "device_id": "cam-7",
         "device_key": DEVICE_KEY,
         "signing_key": SIGNING_KEY,
@@ -77,13 +86,15 @@ def test_a_100_subject_watchlist_round_trips_with_identical_search_results() -> 
     opened = _open(_package(entries))
     assert opened.header.subjects == 100
     assert [e.subject for e in opened.entries] == [e.subject for e in entries]
-    before, after = Gallery(entries, threshold=0.5), Gallery(list(opened.entries), threshold=0.5)
+    assert opened.header.model == DLIB_MODEL_ID
+    before = Gallery(entries, threshold=0.5, model=DLIB_MODEL_ID)
+    after = Gallery(list(opened.entries), threshold=0.5, model=opened.header.model)
     rng = np.random.default_rng(9)
     probes = np.stack([e.templates[0].embedding for e in entries]) + rng.normal(0, 0.03, (100, 128))
     probes = np.concatenate([probes, rng.normal(0, 0.3, (20, 128)) + probes.mean(axis=0)]).astype(np.float32)
     for probe in probes:
-        assert [(m.subject.subject_id, m.distance) for m in before.search(probe, 3)] == [
-            (m.subject.subject_id, m.distance) for m in after.search(probe, 3)
+        assert [(m.subject.subject_id, m.distance) for m in before.search(probe, 3, model=DLIB_MODEL_ID)] == [
+            (m.subject.subject_id, m.distance) for m in after.search(probe, 3, model=DLIB_MODEL_ID)
         ]
     for entry, copy in zip(entries, opened.entries, strict=True):
         assert [t.chip_jpeg for t in entry.templates] == [t.chip_jpeg for t in copy.templates]
@@ -200,3 +211,61 @@ def test_exported_store_entries_survive_the_trip(enrolled_store: WatchlistStore)
         "obama",
         "rose_leslie",
     ]
+
+
+def test_a_package_names_its_model_and_its_templates_carry_it() -> None:
+    data = _package(_entries(3, model=OTHER_MODEL, width=512), model=OTHER_MODEL)
+    assert read_header(data).model == OTHER_MODEL
+    opened = _open(data, model=OTHER_MODEL)
+    assert {t.model for e in opened.entries for t in e.templates} == {OTHER_MODEL}
+    assert {t.embedding.shape for e in opened.entries for t in e.templates} == {(512,)}
+    gallery = Gallery(list(opened.entries), threshold=0.5, model=opened.header.model)
+    assert (
+        gallery.search(opened.entries[1].templates[0].embedding, 1, model=OTHER_MODEL)[0].subject.subject_id == "s001"
+    )
+
+
+def test_a_device_of_another_model_refuses_the_package() -> None:
+    data = _package(_entries(2))
+    with pytest.raises(ModelMismatch, match=f"this device uses face model {OTHER_MODEL}") as caught:
+        _open(data, model=OTHER_MODEL)
+    assert (caught.value.expected, caught.value.got) == (DLIB_MODEL_ID, OTHER_MODEL)
+    assert [e.subject.subject_id for e in _open(data, model=DLIB_MODEL_ID).entries] == ["s000", "s001"]
+
+
+def test_export_refuses_entries_of_another_or_mixed_models() -> None:
+    with pytest.raises(ModelMismatch, match=f"subject 's000' has a template made with face model {OTHER_MODEL}"):
+        _package(_entries(2, model=OTHER_MODEL))
+    mixed = [*_entries(1), *_entries(1, model=OTHER_MODEL)]
+    with pytest.raises(ModelMismatch):
+        _package(mixed)
+    assert read_header(_package([], model=OTHER_MODEL)).model == OTHER_MODEL  # an empty package still names one
+
+
+def _without_model(data: bytes) -> bytes:
+    """The package as Vigil wrote it before headers named the model: the same body, re-sealed under the old header."""
+    (header_length,) = struct.unpack_from(">I", data, len(MAGIC))
+    start = len(MAGIC) + 4
+    header = json.loads(data[start : start + header_length])
+    (body_length,) = struct.unpack_from(">Q", data, start + header_length)
+    body = data[start + header_length + 8 : start + header_length + 8 + body_length]
+    nonce = base64.b64decode(header["nonce"])
+    plain = AESGCM(DEVICE_KEY).decrypt(nonce, body, data[: start + header_length])
+    del header["model"]
+    old_header = json.dumps(header).encode("utf-8")
+    preamble = MAGIC + struct.pack(">I", len(old_header)) + old_header
+    sealed = AESGCM(DEVICE_KEY).encrypt(nonce, plain, preamble)
+    signed = preamble + struct.pack(">Q", len(sealed)) + sealed
+    return signed + SIGNING_KEY.sign(signed)
+
+
+def test_a_package_from_before_headers_named_the_model_reads_as_dlib() -> None:
+    entries = _entries(3)
+    old = _without_model(_package(entries))
+    assert b'"model"' not in old[: len(MAGIC) + 4 + struct.unpack_from(">I", old, len(MAGIC))[0]]
+    opened = _open(old, model=DLIB_MODEL_ID)
+    assert opened.header.model == DLIB_MODEL_ID
+    assert {t.model for e in opened.entries for t in e.templates} == {DLIB_MODEL_ID}
+    np.testing.assert_array_equal(opened.entries[2].templates[0].embedding, entries[2].templates[0].embedding)
+    with pytest.raises(ModelMismatch):
+        _open(old, model=OTHER_MODEL)

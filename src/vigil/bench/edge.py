@@ -145,7 +145,7 @@ def watchlist_entries(testdata: Path, people: Sequence[str]) -> list[WatchlistEn
 
 
 def _pipeline(entries: list[WatchlistEntry], embedder: Embedder, alerts: list[TrackAlert]) -> RecognitionPipeline:
-    gallery = Gallery(entries, threshold=threshold_for_size(len(entries)))
+    gallery = Gallery(entries, threshold=threshold_for_size(len(entries)), model=embedder.model.model_id)
     watchlist = ActiveWatchlist(LoadedWatchlist(gallery=gallery, version=1, valid_until=None, package=None))
     return RecognitionPipeline(
         detector=BlazeFaceDetector(),

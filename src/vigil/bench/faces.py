@@ -24,6 +24,7 @@ from vigil.vision.settings import (
     EmbedderSettings,
     HogDetectorSettings,
     OnnxEmbedderSettings,
+    SlotEmbedderSettings,
     build_detector,
     build_embedder,
 )
@@ -95,6 +96,8 @@ def _embedder_label(settings: EmbedderSettings) -> str:
             return "dlib"
         case OnnxEmbedderSettings():
             return f"onnx {settings.threads} thread" + ("s" if settings.threads > 1 else "")
+        case SlotEmbedderSettings():
+            return f"model {settings.manifest.stem}"
 
 
 def run_face_bench(testdata: Path, *, runs: int) -> FaceBenchReport:

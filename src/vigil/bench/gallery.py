@@ -16,12 +16,14 @@ from pydantic import BaseModel, Field
 from threadpoolctl import threadpool_limits
 
 from vigil.bench.timing import measure
-from vigil.watchlist.index import EMBEDDING_SIZE, EXACT_UP_TO, ExactIndex, GalleryIndex, HashedIndex
+from vigil.vision.face_model import DLIB_MODEL
+from vigil.watchlist.index import EXACT_UP_TO, ExactIndex, GalleryIndex, HashedIndex
 
 SIZES = (10_000, 100_000, 1_000_000)
 PROBE_DISTANCE = 0.45
 _IMPOSTOR_DISTANCE = 0.9
 _OFFSET_LENGTH = 1.3
+EMBEDDING_SIZE = DLIB_MODEL.embedding_size
 
 
 class GalleryFigures(BaseModel):

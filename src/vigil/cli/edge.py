@@ -14,7 +14,7 @@ from vigil.cli.broker import (
     BusKeyOption,
     broker_settings,
 )
-from vigil.cli.faces import JsonOption
+from vigil.cli.faces import JsonOption, ModelOption
 from vigil.edge.notifier import ConsoleNotifier
 from vigil.edge.runner import run_edge
 from vigil.edge.settings import (
@@ -25,6 +25,7 @@ from vigil.edge.settings import (
     ScreenSettings,
     SimulatedRouteSettings,
 )
+from vigil.vision.settings import SlotEmbedderSettings
 
 
 def create_edge_app() -> typer.Typer:
@@ -93,6 +94,7 @@ def run(
         str | None,
         typer.Option("--map-tiles", help="The screen's map tiles, http://…/{z}/{x}/{y}.png (default: a grid)."),
     ] = None,
+    model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Watch a video source for watchlist faces; alert here and send alerts and positions to the command centre."""
@@ -127,6 +129,9 @@ def run(
         events_out=events_out,
         screen=ScreenSettings(port=screen, tile_url=map_tiles) if screen is not None else None,
     )
+    if model is not None:
+        vision = settings.vision.model_copy(update={"embedder": SlotEmbedderSettings(manifest=model)})
+        settings = settings.model_copy(update={"vision": vision})
     console = Console(stderr=True)
     report = run_edge(
         settings,

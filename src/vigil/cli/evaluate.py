@@ -16,14 +16,15 @@ from vigil.cli.faces import (
     EmbedderOption,
     JsonOption,
     MaxSideOption,
+    ModelOption,
     UpsampleOption,
+    match_threshold,
     vision_settings,
 )
 from vigil.edge.footage_evaluation import FootageReport, FootageTruth, Pace, PaceRun, evaluate_footage
 from vigil.edge.recognition import RecognitionSettings
 from vigil.edge.runner import load_watchlist
 from vigil.edge.video_spec import open_source
-from vigil.vision.embedding import DEFAULT_THRESHOLD
 from vigil.vision.evaluation import evaluate_pairs
 from vigil.vision.pairs import read_pairs
 from vigil.vision.quality import QualityPolicy
@@ -31,11 +32,13 @@ from vigil.vision.settings import (
     DEFAULT_MAX_SIDE_PX,
     BlazeFaceDetectorSettings,
     OnnxEmbedderSettings,
+    SlotEmbedderSettings,
     build_detector,
     build_embedder,
     build_engine,
 )
 from vigil.vision.verification import VerificationReport
+from vigil.watchlist.operating_point import table_for_embedder
 
 
 def create_evaluate_app() -> typer.Typer:
@@ -54,30 +57,36 @@ def pairs(
     ],
     images: Annotated[Path, typer.Option("--images", help="Folder the pairs file's names refer to.", exists=True)],
     threshold: Annotated[
-        float, typer.Option("--threshold", min=0.0, max=2.0, help="Threshold for the accuracy figure.")
-    ] = DEFAULT_THRESHOLD,
+        float | None,
+        typer.Option(
+            "--threshold",
+            min=0.0,
+            max=2.0,
+            help="Threshold for the accuracy figure (default 0.6, or the --model manifest's threshold).",
+        ),
+    ] = None,
     detector: DetectorOption = DetectorKind.HOG,
     upsample: UpsampleOption = 1,
     embedder: EmbedderOption = EmbedderKind.ONNX,
+    model: ModelOption = None,
     max_side: MaxSideOption = DEFAULT_MAX_SIDE_PX,
     details: Annotated[bool, typer.Option("--details", help="List every pair's distance and verdict.")] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Benchmark face verification over labelled pairs: TAR at fixed FAR, EER, accuracy, failed pairs."""
     settings = vision_settings(
-        detector=detector, upsample=upsample, embedder=embedder, max_side_px=max_side, threshold=threshold
+        detector=detector, upsample=upsample, embedder=embedder, max_side_px=max_side, model=model
     )
     pair_list = read_pairs(pairs_file, images)
     engine = build_engine(settings)
+    limit = match_threshold(engine.embedder, threshold)
     with _progress("embedding images") as progress:
         task = progress.add_task("images", total=None)
 
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        report = evaluate_pairs(
-            engine, pair_list, threshold=settings.match_threshold, details=details, on_progress=advance
-        )
+        report = evaluate_pairs(engine, pair_list, threshold=limit, details=details, on_progress=advance)
     if json_output:
         typer.echo(report.model_dump_json(indent=2, by_alias=True))
     else:
@@ -105,6 +114,7 @@ def video(
         Path | None, typer.Option("--verify-key", help="The command centre's public key (for a package).")
     ] = None,
     device_id: Annotated[str, typer.Option("--device-id", help="The device a package was made for.")] = "cam-1",
+    model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Run a video through the body camera's recogniser and hold its alerts against ground truth.
@@ -114,7 +124,14 @@ def video(
     run missed someone or alerted wrongly.
     """
     ground_truth = FootageTruth.read(truth)
-    loaded = load_watchlist(watchlist, device_key=device_key, verify_key=verify_key, device_id=device_id)
+    embedder = build_embedder(OnnxEmbedderSettings() if model is None else SlotEmbedderSettings(manifest=model))
+    loaded = load_watchlist(
+        watchlist,
+        device_key=device_key,
+        verify_key=verify_key,
+        device_id=device_id,
+        table=table_for_embedder(embedder),
+    )
     detector_settings = BlazeFaceDetectorSettings()
     console = Console(stderr=True)
 
@@ -130,7 +147,7 @@ def video(
         loaded,
         video=str(video_file),
         detector=lambda: build_detector(detector_settings),
-        embedder=build_embedder(OnnxEmbedderSettings()),
+        embedder=embedder,
         quality_policy=QualityPolicy(),
         settings=RecognitionSettings(),
         paces=paces or list(Pace),

@@ -10,10 +10,11 @@ from rich.console import Console
 from rich.table import Table
 
 from vigil.cli.boundary import exits_on_vigil_error
-from vigil.vision.embedding import DEFAULT_THRESHOLD, face_distance
+from vigil.vision.embedding import DEFAULT_THRESHOLD, Embedder, face_distance
 from vigil.vision.engine import Face, FaceEngine, photo_subject
 from vigil.vision.errors import ImageError, NoFaceFound
 from vigil.vision.image import load_image
+from vigil.vision.model_slot import SlotEmbedder
 from vigil.vision.quality import FaceQuality
 from vigil.vision.settings import (
     DEFAULT_MAX_SIDE_PX,
@@ -23,6 +24,7 @@ from vigil.vision.settings import (
     EmbedderSettings,
     HogDetectorSettings,
     OnnxEmbedderSettings,
+    SlotEmbedderSettings,
     VisionSettings,
     build_engine,
 )
@@ -55,6 +57,16 @@ EmbedderOption = Annotated[
         "--embedder", help="Face embedder: onnx (dlib's network on ONNX Runtime, fast) or dlib (the reference)."
     ),
 ]
+ModelOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--model",
+        help="A face network's manifest (JSON, its ONNX file beside it): run that network instead of --embedder. "
+        "It is checked on the demo's photos (.vigil/demo/photos, from `vigil sim photos --fetch`) when loaded.",
+        exists=True,
+        dir_okay=False,
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")]
 MaxSideOption = Annotated[
     int, typer.Option("--max-side", min=64, max=16384, help="Shrink images to this long side (px) before detection.")
@@ -68,12 +80,19 @@ def vision_settings(
     embedder: EmbedderKind = EmbedderKind.ONNX,
     max_side_px: int = DEFAULT_MAX_SIDE_PX,
     threshold: float = DEFAULT_THRESHOLD,
+    model: Path | None = None,
 ) -> VisionSettings:
-    """Vision settings from the common command-line options."""
+    """Vision settings from the common command-line options; ``model`` (a manifest, --model) overrides ``embedder``."""
     chosen: DetectorSettings = (
         HogDetectorSettings(upsample=upsample) if detector is DetectorKind.HOG else BlazeFaceDetectorSettings()
     )
-    embedding: EmbedderSettings = DlibEmbedderSettings() if embedder is EmbedderKind.DLIB else OnnxEmbedderSettings()
+    embedding: EmbedderSettings
+    if model is not None:
+        embedding = SlotEmbedderSettings(manifest=model)
+    elif embedder is EmbedderKind.DLIB:
+        embedding = DlibEmbedderSettings()
+    else:
+        embedding = OnnxEmbedderSettings()
     return VisionSettings(detector=chosen, embedder=embedding, max_side_px=max_side_px, match_threshold=threshold)
 
 
@@ -207,19 +226,27 @@ def verify(
     image_a: Annotated[Path, typer.Argument(help="First image.", exists=True, dir_okay=False)],
     image_b: Annotated[Path, typer.Argument(help="Second image.", exists=True, dir_okay=False)],
     threshold: Annotated[
-        float, typer.Option("--threshold", min=0.0, max=2.0, help="Distance at or below which faces match.")
-    ] = 0.6,
+        float | None,
+        typer.Option(
+            "--threshold",
+            min=0.0,
+            max=2.0,
+            help="Distance at or below which faces match (default 0.6, or the --model manifest's threshold).",
+        ),
+    ] = None,
     detector: DetectorOption = DetectorKind.HOG,
     upsample: UpsampleOption = 1,
     embedder: EmbedderOption = EmbedderKind.ONNX,
+    model: ModelOption = None,
     max_side: MaxSideOption = DEFAULT_MAX_SIDE_PX,
     json_output: JsonOption = False,
 ) -> None:
     """Say whether two photos show the same person (each photo's most central large face is compared)."""
     settings = vision_settings(
-        detector=detector, upsample=upsample, embedder=embedder, max_side_px=max_side, threshold=threshold
+        detector=detector, upsample=upsample, embedder=embedder, max_side_px=max_side, model=model
     )
     engine = build_engine(settings)
+    limit = match_threshold(engine.embedder, threshold)
     first_faces, first = _subject_face(engine, image_a)
     second_faces, second = _subject_face(engine, image_b)
     if first.embedding is None or second.embedding is None:
@@ -227,8 +254,8 @@ def verify(
     distance = face_distance(first.embedding, second.embedding)
     report = VerifyReport(
         distance=distance,
-        threshold=settings.match_threshold,
-        same=distance <= settings.match_threshold,
+        threshold=limit,
+        same=distance <= limit,
         first=VerifiedImage(file=str(image_a), faces_found=first_faces, face=face_report(first)),
         second=VerifiedImage(file=str(image_b), faces_found=second_faces, face=face_report(second)),
     )
@@ -240,6 +267,15 @@ def verify(
     for side in (report.first, report.second):
         if not side.face.quality.passed:
             Console().print(f"[yellow]warning[/yellow] {side.file}: {'; '.join(side.face.quality.reasons)}")
+
+
+def match_threshold(embedder: Embedder, given: float | None) -> float:
+    """The one-to-one threshold a command decides by: the one given, else the --model manifest's, else dlib's 0.6."""
+    if given is not None:
+        return given
+    if isinstance(embedder, SlotEmbedder):
+        return embedder.manifest.distance_threshold
+    return DEFAULT_THRESHOLD
 
 
 def _subject_face(engine: FaceEngine, path: Path) -> tuple[int, Face]:

@@ -1,7 +1,11 @@
-"""``vigil retention run``, ``vigil report`` and ``vigil devices package-key``: governance from the command line."""
+"""``vigil retention run``, ``vigil report``, ``vigil devices package-key`` and ``vigil watchlist reembed``.
+
+Governance from the command line, against the server's database.
+"""
 
 import getpass
 import os
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +16,7 @@ from rich.table import Table
 
 from vigil.cli.boundary import exits_on_vigil_error
 from vigil.cli.faces import JsonOption
-from vigil.cli.serve import DataDirOption, DbOption, command_session, command_settings
+from vigil.cli.serve import DataDirOption, DbOption, ModelOption, command_session, command_settings, with_face_model
 from vigil.command.actor import Actor
 from vigil.command.app import init_database
 from vigil.command.incidents.service import OpenIncidentHold
@@ -20,9 +24,12 @@ from vigil.command.report.html import render_html
 from vigil.command.report.schemas import Figures
 from vigil.command.report.service import build_report
 from vigil.command.retention.service import run_retention
-from vigil.command.watchlists.keys import issue_package_key, require_wrap_key
+from vigil.command.watchlists.keys import issue_package_key, load_package_keys, require_wrap_key
+from vigil.command.watchlists.reembedding import reembed_watchlist
 from vigil.command.watchlists.schemas import PackageKeyIssued
+from vigil.command.watchlists.versions import sync_packages
 from vigil.events import utc_now
+from vigil.vision.settings import build_embedder
 from vigil.watchlist.keys import KeyFileError
 
 
@@ -145,6 +152,49 @@ def package_key(
         typer.echo(PackageKeyIssued(device_id=device_id, key_file=str(out)).model_dump_json(indent=2))
         return
     typer.echo(f"device {device_id}'s package key written to {out}; give it to the device (--device-key)", err=True)
+
+
+def watchlist_reembed(
+    watchlist: Annotated[uuid.UUID, typer.Option("--watchlist", help="The watchlist's id (on the server).")],
+    model: ModelOption = None,
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Re-embed a server watchlist with the server's face model (give the --model `vigil serve` runs with).
+
+    Every template whose face chip is still stored is embedded again; a new version (reason model_change) is
+    packaged for the watchlist's devices when the package keys are configured (else at the server's next sync).
+    Subjects left with no template (their chips deleted by retention) are named: propose them again.
+    """
+    settings = with_face_model(command_settings(db=db, data_dir=data_dir), model)
+    embedder = build_embedder(settings.watchlists.vision.embedder)
+    keys = load_package_keys(settings.watchlists)
+    with command_session(settings) as session:
+        now = utc_now()
+        done = reembed_watchlist(
+            session=session,
+            watchlist_id=watchlist,
+            embedder=embedder,
+            actor=cli_actor(),
+            settings=settings.watchlists,
+            now=now,
+        )
+        sync_packages(session=session, keys=keys, public_url=settings.public_url(), now=now, watchlist_id=watchlist)
+        session.commit()
+    if json_output:
+        typer.echo(done.model_dump_json(indent=2))
+        return
+    made = f"; version {done.version} made" if done.version is not None else ""
+    typer.echo(
+        f"watchlist {done.watchlist_id} re-embedded from {done.from_model} to {done.to_model}: "
+        f"{done.templates_reembedded} template(s) embedded again, {done.templates_without_chip} without a chip{made}"
+    )
+    if done.subjects_without_templates:
+        typer.echo(
+            f"left with no template (propose them again with new photos): {', '.join(done.subjects_without_templates)}",
+            err=True,
+        )
 
 
 def _utc(moment: datetime) -> datetime:

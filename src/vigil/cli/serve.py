@@ -40,6 +40,7 @@ from vigil.command.server_config import server_config
 from vigil.command.settings import BusSettings, CommandSettings, MemoryBusSettings
 from vigil.command.units.models import UnitKind
 from vigil.events import utc_now
+from vigil.vision.settings import SlotEmbedderSettings, build_embedder
 
 DbOption = Annotated[
     str | None,
@@ -47,6 +48,16 @@ DbOption = Annotated[
 ]
 DataDirOption = Annotated[
     Path | None, typer.Option("--data-dir", help="Where the embedded database lives (default .vigil/command).")
+]
+ModelOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--model",
+        help=(
+            "The face model the server enrols with: a model manifest (JSON beside its ONNX file). Default: dlib's "
+            "ResNet. Watchlists made with another model are re-embedded with `vigil watchlist reembed`."
+        ),
+    ),
 ]
 BrokerDirOption = Annotated[
     Path | None,
@@ -56,6 +67,8 @@ BrokerDirOption = Annotated[
     ),
 ]
 
+
+_log = logging.getLogger(__name__)
 
 SWITCH_INTERVAL_S = 0.0005
 """Python's thread switch interval in the server (see :func:`sys.setswitchinterval`), seconds."""
@@ -78,6 +91,15 @@ def command_settings(*, db: str | None, data_dir: Path | None, **overrides: Any)
     """Settings from the environment (``VIGIL_…``), overridden by the options that were given."""
     given = {"database_url": db, "data_dir": data_dir, **overrides}
     return CommandSettings(**{key: value for key, value in given.items() if value is not None})
+
+
+def with_face_model(settings: CommandSettings, manifest: Path | None) -> CommandSettings:
+    """``settings`` whose enrolment engine embeds with the model ``manifest`` describes; as they are when None."""
+    if manifest is None:
+        return settings
+    vision = settings.watchlists.vision.model_copy(update={"embedder": SlotEmbedderSettings(manifest=manifest)})
+    watchlists = settings.watchlists.model_copy(update={"vision": vision})
+    return settings.model_copy(update={"watchlists": watchlists})
 
 
 @contextmanager
@@ -202,10 +224,13 @@ def serve(
             ),
         ),
     ] = False,
+    model: ModelOption = None,
 ) -> None:
     """Run the command-centre server: HTTP API, OsmAnd positions and, with --bus, devices' events over MQTT.
 
-    HTTPS with --certificate and --key; plain HTTP only on a loopback address, or with --behind-tls-proxy.
+    HTTPS with --certificate and --key; plain HTTP only on a loopback address, or with --behind-tls-proxy. With
+    --model, enrolment embeds with that face model: new watchlists are made with it, and a watchlist made with
+    another is refused new subjects until it is re-embedded (`vigil watchlist reembed`).
     """
     log_to_stderr(logging.INFO, "%(asctime)s %(levelname)s %(name)s %(message)s")
     for handler in logging.getLogger().handlers:
@@ -228,9 +253,16 @@ def serve(
     bus_group = read_share_group(bus_group_file) if bus_group_file is not None else None
     given_https = {"certificate_file": certificate, "key_file": key, "behind_tls_proxy": behind_tls_proxy or None}
     https = {name: value for name, value in given_https.items() if value is not None} or None
-    settings = command_settings(
-        db=db, data_dir=data_dir, bus=chosen_bus, bus_group=bus_group, host=host, port=port, https=https
+    settings = with_face_model(
+        command_settings(
+            db=db, data_dir=data_dir, bus=chosen_bus, bus_group=bus_group, host=host, port=port, https=https
+        ),
+        model,
     )
+    if model is not None:
+        # A model that cannot load (or fails its checks) stops the server now, not at the first enrolment.
+        chosen_model = build_embedder(settings.watchlists.vision.embedder).model
+        _log.info("serve.face_model", extra={"model": chosen_model.model_id})
     # Ingestion's threads hand work to one another (bus I/O → ingesting → acks) at every message; a thread that
     # is ready waits for Python's lock up to the switch interval, 5 ms by default, at each hand-over.
     sys.setswitchinterval(SWITCH_INTERVAL_S)

@@ -11,10 +11,21 @@ from rich.console import Console
 from rich.table import Table
 
 from vigil.cli.boundary import exits_on_vigil_error
-from vigil.cli.faces import DetectorKind, DetectorOption, FaceReport, JsonOption, face_report, vision_settings
+from vigil.cli.faces import (
+    DetectorKind,
+    DetectorOption,
+    FaceReport,
+    JsonOption,
+    ModelOption,
+    face_report,
+    vision_settings,
+)
+from vigil.cli.governance import watchlist_reembed
 from vigil.edge.video_spec import open_source
 from vigil.vision.detection import Box
+from vigil.vision.face_model import DLIB_MODEL_ID
 from vigil.vision.image import load_image
+from vigil.vision.model_slot import read_manifest
 from vigil.vision.settings import build_engine
 from vigil.watchlist.enrolment import enrol_best_frames, enrol_photo
 from vigil.watchlist.gallery import Gallery
@@ -26,6 +37,7 @@ from vigil.watchlist.keys import (
     load_signing_key,
     load_verify_key,
 )
+from vigil.watchlist.operating_point import OperatingTable, table_for, table_for_embedder, table_for_manifest
 from vigil.watchlist.package import PackageHeader, export_package, open_package, read_header
 from vigil.watchlist.store import WatchlistStore
 from vigil.watchlist.subject import Subject, SubjectCategory, utc_now
@@ -98,6 +110,7 @@ def create_watchlist_app() -> typer.Typer:
     group.command("device-key")(exits_on_vigil_error(device_key))
     group.command("export")(exits_on_vigil_error(export))
     group.command("inspect")(exits_on_vigil_error(inspect))
+    group.command("reembed")(exits_on_vigil_error(watchlist_reembed))  # a server watchlist, in its database
     return group
 
 
@@ -173,11 +186,12 @@ def enrol(
         int, typer.Option("--video-templates", min=1, max=20, help="Frames enrolled from --video.")
     ] = 3,
     detector: DetectorOption = DetectorKind.HOG,
+    model: ModelOption = None,
 ) -> None:
     """Propose a subject from photos or a video; each template must be one good face. A second person approves it."""
     if not photos and video is None:
         raise typer.BadParameter("give photos of the subject, or --video")
-    engine = build_engine(vision_settings(detector=detector, upsample=1))
+    engine = build_engine(vision_settings(detector=detector, upsample=1, model=model))
     chosen_box = _box(box)
     templates = [
         enrol_photo(engine, load_image(photo), subject_id=subject_id, source=str(photo), box=chosen_box)
@@ -225,8 +239,9 @@ def approve(
         )
 
 
-def list_subjects(file: WatchlistFile, json_output: JsonOption = False) -> None:
+def list_subjects(file: WatchlistFile, model: ModelOption = None, json_output: JsonOption = False) -> None:
     """List every subject with its status (live, awaiting approval, expired)."""
+    operating_table = _operating_table(model)
     now = utc_now()
     with WatchlistStore.open(file) as store:
         counts = store.template_counts()
@@ -234,7 +249,7 @@ def list_subjects(file: WatchlistFile, json_output: JsonOption = False) -> None:
             watchlist_id=store.watchlist_id,
             name=store.name,
             version=store.version,
-            threshold=store.threshold,
+            threshold=store.operating_threshold(operating_table),
             threshold_by_size=store.chosen_threshold is None,
             subjects=[
                 SubjectRow(subject=s, status=s.status(now), templates=counts.get(s.subject_id, 0))
@@ -292,9 +307,11 @@ def export(
     device_key_file: Annotated[Path, typer.Option("--device-key", help="That device's key file.")],
     signing_key: Annotated[Path, typer.Option("--signing-key", help="The command centre's signing key.")],
     valid_days: Annotated[float, typer.Option("--valid-days", min=0.01, max=90, help="Days devices may use it.")] = 7,
+    model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Export the live subjects as a signed package encrypted for one device. Expired entries are left out."""
+    operating_table = _operating_table(model)
     now = utc_now()
     with WatchlistStore.open(file) as store:
         data = export_package(
@@ -302,7 +319,8 @@ def export(
             watchlist_id=store.watchlist_id,
             name=store.name,
             version=store.version,
-            threshold=store.threshold,
+            threshold=store.operating_threshold(operating_table),
+            model=store.model or operating_table.model_id,  # a watchlist with no template yet: the network named
             device_id=device_id,
             device_key=load_device_key(device_key_file),
             signing_key=load_signing_key(signing_key),
@@ -351,13 +369,18 @@ def identify(
     image: Annotated[Path, typer.Argument(help="A photo.", exists=True, dir_okay=False)],
     watchlist: Annotated[Path, typer.Option("--watchlist", help="The watchlist file.")],
     detector: DetectorOption = DetectorKind.HOG,
+    model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Every face in a photo with its box, quality and watchlist match (or none)."""
+    engine = build_engine(vision_settings(detector=detector, upsample=1, model=model))
     with WatchlistStore.open(watchlist) as store:
-        gallery = Gallery(store.live_entries(), threshold=store.threshold)
+        gallery = Gallery(
+            store.live_entries(),
+            threshold=store.operating_threshold(table_for_embedder(engine.embedder)),
+            model=engine.embedder.model.model_id,
+        )
         version = store.version
-    engine = build_engine(vision_settings(detector=detector, upsample=1))
     faces = []
     for found in identify_faces(engine, gallery, load_image(image)):
         match = None
@@ -390,3 +413,8 @@ def identify(
             "" if distance is None else f"{distance:.3f}",
         )
     Console().print(table)
+
+
+def _operating_table(model: Path | None) -> OperatingTable:
+    """The operating table of the network a manifest (--model) describes; dlib's ResNet's without one."""
+    return table_for(DLIB_MODEL_ID) if model is None else table_for_manifest(read_manifest(model))

@@ -303,6 +303,7 @@ class EdgeAgent:
             unit_id=self.identity.unit_id,
             subject_id=alert.match.subject.subject_id,
             watchlist_version=alert.watchlist_version,
+            model=alert.model,
             distance=alert.match.distance,
             threshold=alert.threshold,
             quality=QualitySummary(

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from vigil.edge.active_watchlist import ActiveWatchlist
+from vigil.edge.active_watchlist import ActiveWatchlist, LoadedWatchlist
 from vigil.edge.search_policy import Candidate, Decision, SearchPolicy, SearchSettings, TrackSearch
 from vigil.edge.tracking import IouTracker
 from vigil.edge.video import Frame
@@ -61,6 +61,7 @@ class TrackAlert:
         match: the subject and the nearest matching face's distance.
         threshold: the watchlist threshold in force.
         watchlist_version: the watchlist version searched.
+        model: the id of the face network whose embeddings matched (the device's and the watchlist's).
         matched_qualities: the quality score of each face that matched the subject, nearest match first.
         searches: faces of the track searched until the decision, the matching ones included.
         best: the nearest matching face (its frame, time and quality verdict).
@@ -74,6 +75,7 @@ class TrackAlert:
     match: Match
     threshold: float
     watchlist_version: int
+    model: str
     matched_qualities: tuple[float, ...]
     searches: int
     best: Candidate
@@ -237,7 +239,7 @@ class RecognitionPipeline:
             match: Match | None = None
             try:
                 embedding = self._embedder.embed([candidate.chip])[0]
-                match = loaded.gallery.identify(embedding)
+                match = loaded.gallery.identify(embedding, model=self._embedder.model.model_id)
                 del embedding
             except Exception:
                 # One failed search must not stop the worker: every later face would go unsearched.
@@ -245,7 +247,7 @@ class RecognitionPipeline:
             with self._changed:
                 self.stats.embeddings += 1
                 decision = self._policy.record(track, candidate, match, loaded.gallery.threshold)
-                alert = self._alert(track, decision, loaded.gallery.threshold, loaded.version)
+                alert = self._alert(track, decision, loaded)
                 self._searching = False
                 self._changed.notify_all()
             if alert is not None:
@@ -255,9 +257,7 @@ class RecognitionPipeline:
                     # The worker must outlive a failing consumer, or every later face would go unsearched.
                     _log.exception("recognition.alert_consumer_failed", extra={"track_id": alert.track_id})
 
-    def _alert(
-        self, track: TrackSearch, decision: Decision | None, threshold: float, version: int
-    ) -> TrackAlert | None:
+    def _alert(self, track: TrackSearch, decision: Decision | None, loaded: LoadedWatchlist) -> TrackAlert | None:
         """The alert a decision raises, unless its subject was alerted within the cooldown (lock held)."""
         if decision is None:
             return None
@@ -269,8 +269,9 @@ class RecognitionPipeline:
         self.stats.alerts += 1
         return TrackAlert(
             match=decision.best.match,
-            threshold=threshold,
-            watchlist_version=version,
+            threshold=loaded.gallery.threshold,
+            watchlist_version=loaded.version,
+            model=loaded.gallery.model,
             matched_qualities=tuple(vote.candidate.quality.score for vote in decision.votes),
             searches=decision.searches,
             best=decision.best.candidate,

@@ -38,8 +38,10 @@ from vigil.edge.watchlist_update import WatchlistUpdater, fetch_url, loaded_from
 from vigil.events import utc_now
 from vigil.vision.landmarks import FivePointLandmarker
 from vigil.vision.settings import build_detector, build_embedder
+from vigil.watchlist.errors import ModelMismatch
 from vigil.watchlist.gallery import Gallery
 from vigil.watchlist.keys import load_device_key, load_verify_key
+from vigil.watchlist.operating_point import OperatingTable, table_for_embedder
 from vigil.watchlist.package import MAGIC, open_package
 from vigil.watchlist.store import WatchlistStore
 from vigil.web.assets import page_dir
@@ -49,7 +51,9 @@ class WatchlistNotUsable(EdgeError):
     """The watchlist given to the agent cannot be loaded."""
 
 
-def load_watchlist(path: Path, *, device_key: Path | None, verify_key: Path | None, device_id: str) -> LoadedWatchlist:
+def load_watchlist(
+    path: Path, *, device_key: Path | None, verify_key: Path | None, device_id: str, table: OperatingTable
+) -> LoadedWatchlist:
     """Load the watchlist an agent starts with: a device package (verified and decrypted) or a local file.
 
     Args:
@@ -57,15 +61,20 @@ def load_watchlist(path: Path, *, device_key: Path | None, verify_key: Path | No
         device_key: this device's key file, to open a package.
         verify_key: the command centre's public key, to verify a package.
         device_id: this device, whom a package must be made for.
+        table: the operating table of this device's face network (its embedder's, see
+            :func:`~vigil.watchlist.operating_point.table_for_embedder`): the watchlist must be made with that
+            network, and a local file's threshold comes from it.
 
     Raises:
         WatchlistNotUsable: a package without the keys to open it, or a file that is neither.
         PackageError: the package is refused.
+        ModelMismatch: the watchlist was made with another face network.
     """
     try:
         head = path.read_bytes()[: len(MAGIC)] if path.is_file() else b""
     except OSError as exc:
         raise WatchlistNotUsable(f"cannot read the watchlist {path} ({exc})") from exc
+    model = table.model_id
     if head == MAGIC:
         if device_key is None or verify_key is None:
             raise WatchlistNotUsable(f"{path} is a device package: give --device-key and --verify-key to open it")
@@ -75,13 +84,16 @@ def load_watchlist(path: Path, *, device_key: Path | None, verify_key: Path | No
             device_key=load_device_key(device_key),
             now=utc_now(),
             device_id=device_id,
+            model=model,
         )
         return loaded_from_package(package)
     if not path.is_file():
         raise WatchlistNotUsable(f"no watchlist at {path}")
     with WatchlistStore.open(path) as store:
+        if store.model is not None and store.model != model:
+            raise ModelMismatch(expected=store.model, got=model, what="this device")
         return LoadedWatchlist(
-            gallery=Gallery(store.live_entries(), threshold=store.threshold),
+            gallery=Gallery(store.live_entries(), threshold=store.operating_threshold(table), model=model),
             version=store.version,
             valid_until=None,
             package=None,
@@ -142,12 +154,15 @@ def build_agent(
         VigilError: a model, the watchlist or a key cannot be loaded.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    embedder = build_embedder(settings.vision.embedder)
+    model = embedder.model.model_id
     active = ActiveWatchlist(
         load_watchlist(
             settings.watchlist,
             device_key=settings.device_key,
             verify_key=settings.verify_key,
             device_id=settings.device_id,
+            table=table_for_embedder(embedder),
         )
     )
     updater_factory = None
@@ -171,6 +186,7 @@ def build_agent(
                 device_id=settings.device_id,
                 device_key=device_key,
                 verify_key=verify_key,
+                model=model,
                 on_error=on_error,
                 fetch=fetch,
             )
@@ -179,7 +195,7 @@ def build_agent(
         identity=EdgeIdentity(device_id=settings.device_id, unit_id=settings.unit_id),
         detector=build_detector(settings.vision.detector),
         landmarker=FivePointLandmarker(),
-        embedder=build_embedder(settings.vision.embedder),
+        embedder=embedder,
         quality_policy=settings.vision.quality,
         watchlist=active,
         recognition=settings.recognition,

@@ -4,8 +4,9 @@ On a ``watchlist.available`` announcement the updater downloads the package on i
 the server checked against the force's CA: :mod:`vigil.edge.server_trust`; plain HTTP only from this device's
 loopback unless allowed), checks the announced sha256, verifies and decrypts it
 (:func:`vigil.watchlist.package.open_package`: signature, this device's key, newer than the one held, not
-expired), builds its gallery and swaps it in. The pipeline never waits: searches in progress finish on the old
-gallery. A refused package leaves the old one in force and is reported through ``on_error``.
+expired, made with this device's face network), builds its gallery and swaps it in. The pipeline never waits:
+searches in progress finish on the old gallery. A refused package leaves the old one in force and is reported
+through ``on_error``; one made with another face network is also logged as ``watchlist.model_mismatch``.
 """
 
 import hashlib
@@ -25,6 +26,7 @@ from vigil.edge.errors import EdgeError
 from vigil.edge.server_trust import server_tls_context
 from vigil.errors import VigilError
 from vigil.events import WatchlistAvailable, utc_now
+from vigil.watchlist.errors import ModelMismatch
 from vigil.watchlist.gallery import Gallery
 from vigil.watchlist.package import WatchlistPackage, open_package
 from vigil.web.loopback import is_loopback
@@ -107,7 +109,7 @@ class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
 def loaded_from_package(package: WatchlistPackage) -> LoadedWatchlist:
     """The searchable form of an opened package."""
     return LoadedWatchlist(
-        gallery=Gallery(list(package.entries), threshold=package.header.threshold),
+        gallery=Gallery(list(package.entries), threshold=package.header.threshold, model=package.header.model),
         version=package.header.version,
         valid_until=package.header.valid_until,
         package=package.held,
@@ -124,6 +126,7 @@ class WatchlistUpdater:
         device_id: str,
         device_key: bytes,
         verify_key: Ed25519PublicKey,
+        model: str,
         on_error: Callable[[str], None],
         fetch: Callable[[str], bytes] = fetch_url,
     ) -> None:
@@ -134,6 +137,7 @@ class WatchlistUpdater:
             device_id: this device.
             device_key: this device's AES key.
             verify_key: the command centre's public key.
+            model: the id of this device's face network (its embedder's); packages made with another are refused.
             on_error: told why a package was refused (for the device status).
             fetch: downloads a URL.
         """
@@ -141,6 +145,7 @@ class WatchlistUpdater:
         self._device_id = device_id
         self._device_key = device_key
         self._verify_key = verify_key
+        self._model = model
         self._on_error = on_error
         self._fetch = fetch
         self._lock = threading.Lock()
@@ -176,18 +181,32 @@ class WatchlistUpdater:
         Raises:
             WatchlistFetchFailed: the bytes are not the announced package.
             PackageError: the package is refused (signature, key, replay, expiry, corruption).
+            ModelMismatch: the package was made with another face network than this device's.
         """
         if expected_sha256 is not None and hashlib.sha256(data).hexdigest() != expected_sha256:
             raise WatchlistFetchFailed("the downloaded package does not match the announced sha256")
         current = self._active.current
-        package = open_package(
-            data,
-            verify_key=self._verify_key,
-            device_key=self._device_key,
-            now=utc_now(),
-            held=current.package,
-            device_id=self._device_id,
-        )
+        try:
+            package = open_package(
+                data,
+                verify_key=self._verify_key,
+                device_key=self._device_key,
+                now=utc_now(),
+                held=current.package,
+                device_id=self._device_id,
+                model=self._model,
+            )
+        except ModelMismatch as exc:
+            _log.warning(
+                "watchlist.model_mismatch",
+                extra={
+                    "device_id": self._device_id,
+                    "package_model": exc.expected,
+                    "device_model": exc.got,
+                    "kept_version": current.version,
+                },
+            )
+            raise
         loaded = loaded_from_package(package)
         self._active.swap(loaded)
         _log.info("watchlist.swapped", extra={"version": loaded.version, "subjects": len(package.entries)})

@@ -197,6 +197,9 @@ class Demo:
         self._say(f"cutting out {len(photos.people)} people for the street cameras")
         cast = Cast([Actor(person.person_id, person.scene_photo) for person in photos.people])
         self._say("putting the officers on duty")
+        # The watchlist the cameras start with (empty until the first package) and every package they take must be
+        # of their embedder's face network.
+        model = build_embedder(_CAMERA_EMBEDDER).model.model_id
         self._shift = Shift(
             settings=settings.shift,
             city=city,
@@ -204,12 +207,14 @@ class Demo:
             data_dir=run_dir,
             bus_for=lambda member: self._device_bus(devices[member.device_id]),
             watchlist=ActiveWatchlist(
-                LoadedWatchlist(gallery=Gallery([], threshold=0.6), version=0, valid_until=None, package=None)
+                LoadedWatchlist(
+                    gallery=Gallery([], threshold=0.6, model=model), version=0, valid_until=None, package=None
+                )
             ),
             camera_parts=_camera_parts,
             cast=cast,
             notifiers_for=lambda member: [self._handsets.setdefault(member.device_id, HandsetLog(member.device_id))],
-            updaters_for=_updaters(devices, load_verify_key(keys.verify_key)),
+            updaters_for=_updaters(devices, load_verify_key(keys.verify_key), model=model),
         )
         self._shift.start(cameras=False)
 
@@ -402,9 +407,12 @@ class Demo:
 
 
 def _updaters(
-    devices: dict[str, DemoDevice], verify_key: Ed25519PublicKey
+    devices: dict[str, DemoDevice], verify_key: Ed25519PublicKey, *, model: str
 ) -> Callable[[ShiftMember], UpdaterFactory | None]:
-    """Each body camera's watchlist updater: packages fetched with the device's own token, checked with its key."""
+    """Each body camera's watchlist updater: packages fetched with the device's own token, checked with its key.
+
+    ``model`` is the id of the cameras' face network; packages made with another are refused.
+    """
 
     def updater_for(member: ShiftMember) -> UpdaterFactory | None:
         if not member.camera:
@@ -417,6 +425,7 @@ def _updaters(
                 device_id=member.device_id,
                 device_key=device.package_key,
                 verify_key=verify_key,
+                model=model,
                 on_error=on_error,
                 fetch=lambda url: fetch_url(url, token=device.token),
             )
@@ -426,10 +435,13 @@ def _updaters(
     return updater_for
 
 
+_CAMERA_EMBEDDER = OnnxEmbedderSettings(threads=1)
+
+
 def _camera_parts() -> CameraParts:
     return CameraParts(
         detector=BlazeFaceDetector(),
         landmarker=FivePointLandmarker(),
-        embedder=build_embedder(OnnxEmbedderSettings(threads=1)),
+        embedder=build_embedder(_CAMERA_EMBEDDER),
         quality_policy=QualityPolicy(),
     )

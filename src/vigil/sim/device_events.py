@@ -13,6 +13,7 @@ from PIL import Image
 
 from vigil.edge.route import Point
 from vigil.events import AlertRaised, Location, Position, PositionOrigin, QualitySummary, new_event_id, utc_now
+from vigil.vision.face_model import DLIB_MODEL_ID
 
 LOAD_SUBJECT_ID = "load-test-subject"
 """The subject every load-test alert names."""
@@ -113,6 +114,7 @@ class DeviceEvents:
             alert_id=uuid.uuid4(),
             subject_id=LOAD_SUBJECT_ID,
             watchlist_version=LOAD_WATCHLIST_VERSION,
+            model=DLIB_MODEL_ID,
             distance=0.42,
             threshold=0.5,
             quality=QualitySummary(score=0.8, parts={"sharpness": 0.9}),

@@ -38,6 +38,7 @@ from vigil.sim.device_events import LOAD_SUBJECT_ID, LOAD_WATCHLIST_VERSION, Dev
 from vigil.sim.errors import DeviceTokensUnusable, LoadError
 from vigil.sim.http_fleet import HttpDevice, HttpFleet
 from vigil.sim.mqtt_fleet import EncodedEvent, FleetDevice, MqttFleet
+from vigil.vision.face_model import DLIB_MODEL_ID
 
 Transport = Literal["http", "mqtt"]
 
@@ -172,7 +173,9 @@ def send_load_watchlist(session: Session, device_ids: Sequence[str], *, now: dat
     version = session.get(WatchlistVersion, LOAD_WATCHLIST_VERSION)
     if version is None:
         # A watchlist of no deployment (no current version): no scheduled job packages or renews it.
-        watchlist = Watchlist(watchlist_id=uuid.uuid4(), name="Load test", created_by=LOAD_ACTOR, created_at=now)
+        watchlist = Watchlist(
+            watchlist_id=uuid.uuid4(), name="Load test", model=DLIB_MODEL_ID, created_by=LOAD_ACTOR, created_at=now
+        )
         session.add(watchlist)
         session.flush()
         version = WatchlistVersion(
@@ -184,6 +187,7 @@ def send_load_watchlist(session: Session, device_ids: Sequence[str], *, now: dat
             valid_until=now,
             subject_ids=[LOAD_SUBJECT_ID],
             threshold=0.5,
+            model=DLIB_MODEL_ID,  # the model the load test's alerts name (vigil.sim.device_events)
         )
         session.add(version)
     elif LOAD_SUBJECT_ID not in version.subject_ids:

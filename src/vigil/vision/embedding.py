@@ -1,8 +1,11 @@
-"""Face embeddings: 128 numbers per aligned chip, near for the same person, far for different people.
+"""Face embeddings: a vector per aligned chip, near for the same person, far for different people.
 
 :class:`Embedder` is the seam: dlib's ResNet (:class:`DlibEmbedder`) is the reference implementation; a faster
 backend only has to turn the same chips into the same vectors, as
-:class:`~vigil.vision.onnx_embedder.OnnxEmbedder` does with the same network run by ONNX Runtime.
+:class:`~vigil.vision.onnx_embedder.OnnxEmbedder` does with the same network run by ONNX Runtime. Another network
+(:class:`~vigil.vision.model_slot.SlotEmbedder`, a force's own) takes the same 150 px dlib chips, cuts its own
+alignment from them, and returns vectors of its own size; every embedder names its network
+(:attr:`Embedder.model`), because vectors of two networks cannot be compared.
 """
 
 from collections.abc import Sequence
@@ -13,13 +16,12 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.vision.alignment import CHIP_SIZE_PX
+from vigil.vision.face_model import DLIB_MODEL, ModelIdentity
 from vigil.vision.image import RgbImage
 from vigil.vision.models import DLIB_FACE_RECOGNITION, locate_model
 
-EMBEDDING_SIZE = 128
-
 Embeddings = npt.NDArray[np.float32]
-"""Face embeddings, shape (n, 128), one row per chip."""
+"""Face embeddings, shape (n, d), one row per chip; d is the network's ``embedding_size`` (128 for dlib's)."""
 
 DEFAULT_THRESHOLD = 0.6
 """Euclidean distance at or below which dlib's model calls two faces the same person (dlib's own figure)."""
@@ -33,14 +35,21 @@ class Embedder(Protocol):
         """A short name for reports, e.g. ``"dlib"``."""
         ...
 
+    @property
+    def model(self) -> ModelIdentity:
+        """The network the embeddings come from; only embeddings of the same model may be compared."""
+        ...
+
     def embed(self, chips: Sequence[RgbImage]) -> Embeddings:
         """Embed a batch of aligned chips.
 
         Args:
-            chips: RGB chips from :func:`vigil.vision.alignment.align_face`, each (150, 150, 3) uint8.
+            chips: RGB chips from :func:`vigil.vision.alignment.align_face`, each (150, 150, 3) uint8, whatever
+                the network; one that wants another alignment cuts it from the chip.
 
         Returns:
-            One 128-d row per chip, shape (len(chips), 128), float32; (0, 128) for no chips.
+            One row per chip, shape (len(chips), d) with d = ``model.embedding_size``, float32; (0, d) for no
+            chips. A cosine network's rows have unit length.
         """
         ...
 
@@ -62,6 +71,11 @@ class DlibEmbedder:
         """``"dlib"``."""
         return "dlib"
 
+    @property
+    def model(self) -> ModelIdentity:
+        """The network: dlib's ResNet (:data:`~vigil.vision.face_model.DLIB_MODEL`)."""
+        return DLIB_MODEL
+
     def embed(self, chips: Sequence[RgbImage]) -> Embeddings:
         """Embed a batch of chips; see :meth:`Embedder.embed`.
 
@@ -70,7 +84,7 @@ class DlibEmbedder:
         """
         validate_chips(chips)
         if not chips:
-            return np.zeros((0, EMBEDDING_SIZE), dtype=np.float32)
+            return np.zeros((0, DLIB_MODEL.embedding_size), dtype=np.float32)
         vectors = self._model.compute_face_descriptor(list(chips))
         return np.asarray([np.asarray(v) for v in vectors], dtype=np.float32)
 

@@ -17,7 +17,10 @@ Hierarchy::
         │   │   └── ModelTruncated      the file ends part way through
         │   ├── ModelLoadFailed         the inference runtime refuses a verified file
         │   ├── ModelCacheUnwritable    a converted model cannot be stored in the model cache
-        │   └── EmbedderVerificationFailed  a converted embedder does not reproduce dlib's embeddings
+        │   ├── EmbedderVerificationFailed  a converted embedder does not reproduce dlib's embeddings
+        │   ├── ModelManifestInvalid    a force's model manifest is unreadable, or does not describe its ONNX file
+        │   └── ModelVerificationFailed a force's model gets known photos wrong, or cannot be checked
+        │       └── CheckPhotosUnusable the known-answer photos are missing or too few
         ├── FaceError                   an image is fine but its faces do not allow the request
         │   ├── NoFaceFound
         │   └── MultipleFacesFound
@@ -125,6 +128,49 @@ class EmbedderVerificationFailed(ModelError):
         super().__init__(message, path=path)
         self.min_cosine = min_cosine
         self.decisions_changed = decisions_changed
+
+
+class ModelManifestInvalid(ModelError):
+    """A model manifest cannot be read, breaks its own rules, or describes a network other than its ONNX file's.
+
+    Attributes:
+        field: the manifest field at fault (``"embedding_size"``), or None when the whole file is.
+    """
+
+    def __init__(self, message: str, *, path: Path, field: str | None) -> None:
+        super().__init__(message, path=path)
+        self.field = field
+
+
+class ModelVerificationFailed(ModelError):
+    """A force's model, run on photos of known people, calls two photos of one person different or of two the same.
+
+    Attributes:
+        first: the first photo of the failing pair (None when no pair was compared).
+        second: the second photo.
+        distance: their distance, as the slot's embeddings give it.
+        threshold: the manifest's threshold as a distance.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: Path,
+        first: Path | None = None,
+        second: Path | None = None,
+        distance: float | None = None,
+        threshold: float | None = None,
+    ) -> None:
+        super().__init__(message, path=path)
+        self.first = first
+        self.second = second
+        self.distance = distance
+        self.threshold = threshold
+
+
+class CheckPhotosUnusable(ModelVerificationFailed):
+    """The known-answer photos are missing, hold no face, or give no same-person or no different-person pair."""
 
 
 class FaceError(VisionError):

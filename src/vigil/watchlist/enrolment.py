@@ -1,5 +1,7 @@
 """Enrolment: a subject's photos, or a video's best frames of them, become templates; what is unfit is refused.
 
+Each template is tagged with the face network that embedded it (the engine's embedder's model).
+
 A refusal says why (no face, several faces, a face below the quality bar), so the person enrolling can choose
 another photo.
 """
@@ -70,6 +72,7 @@ def enrol_face(
         embedding=_embedding_of(embedded),
         chip_jpeg=encode_jpeg(face.chip),
         quality=face.quality.score,
+        model=engine.embedder.model.model_id,
     )
     return EnrolledFace(template=template, quality=face.quality)
 
@@ -141,6 +144,7 @@ def enrol_best_frames(
             source, ["no frame shows the subject's face alone and good enough; give --box when others are in view"]
         )
     embedded = engine.embed([face for _, face in chosen])
+    model = engine.embedder.model.model_id
     return [
         EnrolledFace(
             template=Template(
@@ -148,6 +152,7 @@ def enrol_best_frames(
                 embedding=_embedding_of(face),
                 chip_jpeg=encode_jpeg(face.chip),
                 quality=face.quality.score,
+                model=model,
             ),
             quality=face.quality,
         )

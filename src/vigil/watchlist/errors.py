@@ -12,6 +12,7 @@ Hierarchy::
         │   └── SubjectExpired          an entry past its expiry date
         ├── EnrolmentRefused            a photo cannot become a template; ``reasons`` says why
         ├── CalibrationError            too little or inconsistent data to calibrate a threshold
+        ├── ModelMismatch               embeddings of one face network met a gallery or device of another
         └── PackageError                a device package cannot be used
             ├── PackageCorrupt          not a package, or cut short
             ├── PackageSignatureInvalid the command centre's signature does not verify: tampered or forged
@@ -75,6 +76,54 @@ class EnrolmentRefused(WatchlistError):
 
 class CalibrationError(WatchlistError):
     """Too little or inconsistent data to calibrate a threshold."""
+
+
+class ModelMismatch(WatchlistError):
+    """Embeddings of one face network were to be compared with another's, whose distances mean nothing.
+
+    Attributes:
+        expected: the id of the model the watchlist was made with.
+        got: the id of the model offered against it (a probe's, a template's, a device's).
+    """
+
+    def __init__(
+        self,
+        *,
+        expected: str,
+        got: str,
+        what: str = "the probe",
+        subject_id: str | None = None,
+        remedy: str | None = None,
+    ) -> None:
+        """Say who offers ``got`` against a watchlist made with ``expected``, and what to do.
+
+        Args:
+            expected: the watchlist's model id.
+            got: the model id offered against it.
+            what: who offers it, for the message: "the probe", "this device".
+            subject_id: set when the odd one out is a template of this subject among the watchlist's own.
+            remedy: what to do, where the default advice (re-embed, or run the device with the watchlist's model)
+                does not fit.
+        """
+        if subject_id is not None:
+            message = (
+                f"subject {subject_id!r} has a template made with face model {got}, but the watchlist's are made "
+                f"with {expected}: one watchlist holds one model's templates. Enrol the subject with {expected}, or "
+                f"re-embed the whole watchlist with {got} (`vigil watchlist reembed`)"
+            )
+        else:
+            message = (
+                f"{what} uses face model {got}, but the watchlist was made with {expected}: embeddings of two models "
+                "cannot be compared. "
+                + (
+                    remedy
+                    or f"Re-enrol or re-embed the watchlist with {got} (`vigil watchlist reembed`), or run the device "
+                    f"with {expected}, the model the watchlist was made with"
+                )
+            )
+        super().__init__(message)
+        self.expected = expected
+        self.got = got
 
 
 class PackageError(WatchlistError):

@@ -29,10 +29,14 @@ def identify_faces(engine: FaceEngine, gallery: Gallery, image: RgbImage) -> lis
 
     Returns:
         One identification per face, in the detector's order.
+
+    Raises:
+        ModelMismatch: the engine's face network is not the one the gallery was made with.
     """
     faces = engine.find_faces(image)
     good = engine.embed([face for face in faces if face.quality.passed])
-    matches = iter([gallery.identify(face.embedding) for face in good if face.embedding is not None])
+    model = engine.embedder.model.model_id
+    matches = iter([gallery.identify(face.embedding, model=model) for face in good if face.embedding is not None])
     embedded = iter(good)
     identifications = []
     for face in faces:

@@ -5,7 +5,8 @@ when the nearest subject is within the threshold. The police figures ("1 false a
 10,000-person watchlist", NPL on NEC's NeoFace; "10 false alerts in 3.15 million faces", the Met in 2024–25)
 count exactly that. This module measures it on a labelled set of many people (LFW), in NIST's open-set terms:
 
-* W of the set's people are drawn as the watchlist, each enrolled from one photo (their first, in file order);
+* W of the set's people are drawn as the watchlist, each enrolled from one photo (their first, in file order;
+  several fused, below);
 * every photo of every *other* person is a passer-by's face, a non-mated search: the false-positive
   identification rate FPIR(t) is the share of them whose nearest subject is within t, quoted per 10,000 faces;
 * every other photo of a listed person is a mated search: the true-positive identification rate TPIR(t) is the
@@ -16,6 +17,12 @@ pooled. The 95 % interval of FPIR comes from a bootstrap that resamples people (
 independent of one another), the draws kept as they are. The operating threshold for a target F is the largest
 distance at which the pooled FPIR stays within F; with fewer than ten false alerts allowed at it, the estimate is
 coarse and the report says so.
+
+Several faces of a person can be fused into one (:mod:`vigil.watchlist.fusion`): a template made from
+``enrol_photos`` photos, a search made from ``probe_frames`` photos (:mod:`vigil.watchlist.fused_open_set` says
+exactly what is enrolled and searched, and why photo fusion bounds what a track's frames can give). To compare
+such choices, the rates are also reported where TPIR reaches fixed values (``true_match_rates``): the variant
+with fewer false alerts there finds as many listed people for fewer passers-by alerted.
 
 Measured this way on LFW, FPIR grows more slowly with W than the independence formula of
 :mod:`vigil.watchlist.calibration` predicts (the same few look-alikes are nearest to many passers-by), which is why
@@ -31,6 +38,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.watchlist.errors import CalibrationError
+from vigil.watchlist.fused_open_set import OpenSetSearches, plan_searches
 from vigil.watchlist.labelled_faces import LabelledFaces
 
 FACES_PER_REPORT = 10_000
@@ -64,12 +72,16 @@ class SizeFigures(BaseModel):
 
     watchlist_size: int = Field(description="W, people on the watchlist (one template each).")
     draws: int = Field(description="Watchlists drawn at random and pooled.")
-    passer_by_faces: int = Field(description="Non-mated searches, all draws together.")
+    passer_by_faces: int = Field(description="Non-mated searches (each of probe_frames photos), all draws together.")
     mated_searches: int = Field(description="Mated searches, all draws together.")
     operating_point: RatePoint = Field(description="At the largest threshold meeting the target.")
     at_thresholds: list[RatePoint] = Field(description="At each threshold asked for.")
     at_shipped_threshold: RatePoint | None = Field(
         None, description="At the threshold a watchlist of this size runs at unless a supervisor chooses one."
+    )
+    at_true_match_rates: list[RatePoint] = Field(
+        default_factory=list,
+        description="At the least threshold reaching each true-match rate asked for (those reachable).",
     )
     warnings: list[str] = Field(default_factory=list)
 
@@ -82,6 +94,9 @@ class OpenSetReport(BaseModel):
     identities: int = Field(description="People in the labelled set with a usable face.")
     photos: int = Field(description="Photos with a usable face.")
     target_false_alerts_per_10k: float = Field(description="F: the rate the operating thresholds are chosen for.")
+    enrol_photos: int = Field(1, description="Photos fused into each listed person's template.")
+    probe_frames: int = Field(1, description="Photos of one person fused into each search.")
+    quality_weighted: bool = Field(True, description="Whether fused photos are weighed by their quality score.")
     sizes: list[SizeFigures]
 
 
@@ -104,6 +119,11 @@ def measure_open_set(
     draws: int = 5,
     seed: int = 0,
     bootstrap: int = 500,
+    enrol_photos: int = 1,
+    probe_frames: int = 1,
+    quality_weighted: bool = True,
+    unit_length: bool = False,
+    true_match_rates: Sequence[float] = (),
 ) -> OpenSetReport:
     """Measure FPIR and TPIR at each watchlist size, and the threshold that meets the target.
 
@@ -119,13 +139,19 @@ def measure_open_set(
             been listed, so that a small watchlist's figure does not hang on who happened to be drawn.
         seed: the draws and the bootstrap.
         bootstrap: resamples for the intervals.
+        enrol_photos: photos fused into each listed person's template (1: their first photo, as today).
+        probe_frames: photos of one person fused into each search (1: one photo, as today).
+        quality_weighted: weigh fused photos by their quality score (``faces.qualities``), else equally.
+        unit_length: scale fused embeddings to unit length (for a cosine network).
+        true_match_rates: TPIR values, each in (0, 1], at which to report the rates as well.
 
     Returns:
         The figures per size.
 
     Raises:
         CalibrationError: a size below 1 or leaving fewer than 50 people to pass by, a target outside
-            (0, 10,000), or fewer than one draw.
+            (0, 10,000), fewer than one draw, a true-match rate outside (0, 1], or a fusion the faces cannot
+            give (see :func:`vigil.watchlist.fused_open_set.plan_searches`).
     """
     people = np.unique(faces.owners)
     for size in sizes:
@@ -141,14 +167,23 @@ def measure_open_set(
         )
     if draws < 1:
         raise CalibrationError(f"at least one draw is needed, got {draws}")
+    if any(not 0 < rate <= 1 for rate in true_match_rates):
+        raise CalibrationError(f"a true-match rate lies in (0, 1], got {list(true_match_rates)}")
+    searches = plan_searches(
+        faces,
+        enrol_photos=enrol_photos,
+        probe_frames=probe_frames,
+        quality_weighted=quality_weighted,
+        unit_length=unit_length,
+    )
     rng = np.random.default_rng(seed)
-    first_photo = _first_rows(faces.owners)
     figures = []
     for size in sizes:
-        passers_by = faces.owners.size - np.isin(faces.owners, people[:size]).sum()  # about, per draw
+        owners = searches.passer_by_owners
+        passers_by = owners.size - np.isin(owners, people[:size]).sum()  # about, per draw
         wanted = max(math.ceil(_ENOUGH_FACES / max(passers_by, 1)), math.ceil(_ENOUGH_LISTED / size))
         count = max(draws, min(_MOST_DRAWS, wanted))
-        drawn = [_search(faces, rng.choice(people, size, replace=False), first_photo) for _ in range(count)]
+        drawn = [_search(searches, rng.choice(people, size, replace=False)) for _ in range(count)]
         figures.append(
             _figures(
                 drawn,
@@ -157,6 +192,7 @@ def measure_open_set(
                 target_false_alerts_per_10k,
                 thresholds,
                 None if shipped_threshold is None else shipped_threshold(size),
+                true_match_rates,
                 rng,
                 bootstrap,
             )
@@ -165,33 +201,26 @@ def measure_open_set(
         identities=int(people.size),
         photos=int(faces.owners.size),
         target_false_alerts_per_10k=target_false_alerts_per_10k,
+        enrol_photos=enrol_photos,
+        probe_frames=probe_frames,
+        quality_weighted=quality_weighted,
         sizes=figures,
     )
 
 
-def _first_rows(owners: npt.NDArray[np.int64]) -> dict[int, int]:
-    """Each person's first row (their enrolment photo)."""
-    first: dict[int, int] = {}
-    for row, owner in enumerate(owners.tolist()):
-        first.setdefault(owner, row)
-    return first
-
-
-def _search(faces: LabelledFaces, listed: npt.NDArray[np.int64], first_photo: dict[int, int]) -> _Draw:
-    """Enrol the listed people from their first photo and search every other photo against them."""
-    gallery_rows = np.array([first_photo[int(person)] for person in listed], dtype=np.int64)
-    gallery = faces.embeddings[gallery_rows].astype(np.float64)
-    is_listed = np.isin(faces.owners, listed)
-    is_probe = np.ones(faces.owners.size, dtype=bool)
-    is_probe[gallery_rows] = False
-    passers_by = np.flatnonzero(~is_listed)
-    mated = np.flatnonzero(is_listed & is_probe)
-    distances, nearest = _nearest(faces.embeddings, np.concatenate([passers_by, mated]), gallery)
+def _search(searches: OpenSetSearches, listed: npt.NDArray[np.int64]) -> _Draw:
+    """Enrol the listed people and search everyone else's faces, and the listed people's other faces, against them."""
+    gallery = searches.templates[listed].astype(np.float64)
+    passer_by = ~np.isin(searches.passer_by_owners, listed)
+    passers_by = searches.passer_by_rows[passer_by]
+    is_mated = np.isin(searches.mated_owners, listed)
+    mated = searches.mated_rows[is_mated]
+    distances, nearest = _nearest(searches.probes, np.concatenate([passers_by, mated]), gallery)
     mated_distances = distances[passers_by.size :]
-    right = listed[nearest[passers_by.size :]] == faces.owners[mated]
+    right = listed[nearest[passers_by.size :]] == searches.mated_owners[is_mated]
     return _Draw(
         passer_by_distances=distances[: passers_by.size],
-        passer_by_owners=faces.owners[passers_by],
+        passer_by_owners=searches.passer_by_owners[passer_by],
         mated_distances=np.where(right, mated_distances, np.inf),
     )
 
@@ -219,6 +248,7 @@ def _figures(
     target: float,
     thresholds: Sequence[float],
     shipped: float | None,
+    true_match_rates: Sequence[float],
     rng: np.random.Generator,
     bootstrap: int,
 ) -> SizeFigures:
@@ -229,7 +259,8 @@ def _figures(
     allowed = math.floor(target * passer_by.size / FACES_PER_REPORT)
     # The largest threshold admitting at most `allowed` passers-by: just below the next one's distance.
     operating = float(np.nextafter(ordered[allowed], -np.inf)) if allowed < ordered.size else float(ordered[-1])
-    chosen = [operating, *thresholds, *([] if shipped is None else [shipped])]
+    reaching, unreached = _reaching(mated, true_match_rates)
+    chosen = [operating, *thresholds, *([] if shipped is None else [shipped]), *reaching]
     hits = np.zeros((people, len(chosen)), dtype=np.int64)  # per person: their faces within each threshold
     totals = np.bincount(owners, minlength=people).astype(np.float64)
     for column, threshold in enumerate(chosen):
@@ -247,7 +278,11 @@ def _figures(
         )
         for column, threshold in enumerate(chosen)
     ]
-    warnings = []
+    warnings = [
+        f"at W = {size:,} no threshold finds {rate:.0%} of the listed people's other faces: too many are nearer "
+        "someone else"
+        for rate in unreached
+    ]
     if allowed < _PRECISE_COUNT:
         warnings.append(
             f"at W = {size:,} the target allows only {allowed} of {passer_by.size:,} passers-by's faces to match: "
@@ -260,6 +295,20 @@ def _figures(
         mated_searches=int(mated.size),
         operating_point=points[0],
         at_thresholds=points[1 : 1 + len(thresholds)],
-        at_shipped_threshold=None if shipped is None else points[-1],
+        at_shipped_threshold=None if shipped is None else points[1 + len(thresholds)],
+        at_true_match_rates=points[len(points) - len(reaching) :],
         warnings=warnings,
     )
+
+
+def _reaching(mated: npt.NDArray[np.float64], rates: Sequence[float]) -> tuple[list[float], list[float]]:
+    """The least threshold at which TPIR reaches each rate, and the rates no threshold reaches."""
+    ordered = np.sort(mated)  # wrong-subject searches are inf and sort last
+    reaching, unreached = [], []
+    for rate in rates:
+        needed = max(1, math.ceil(rate * mated.size - 1e-9))  # searches to find; the tolerance absorbs rounding
+        if mated.size and np.isfinite(ordered[needed - 1]):
+            reaching.append(float(ordered[needed - 1]))
+        else:
+            unreached.append(rate)
+    return reaching, unreached

@@ -4,15 +4,17 @@ Layout (all integers big-endian)::
 
     b"VIGILWL\\x01"  u32 header length  header (JSON)  u64 body length  body  Ed25519 signature (64 bytes)
 
-The header says what the package is (watchlist, version, validity, device, threshold, AES-GCM nonce) and is
-readable without the device key. The body is the AES-256-GCM encryption, under the device's key with the
+The header says what the package is (watchlist, version, validity, device, threshold, face model, AES-GCM nonce)
+and is readable without the device key. The body is the AES-256-GCM encryption, under the device's key with the
 header as associated data, of a JSON payload: every live subject's summary and templates (embedding and
 aligned chip). The signature covers everything before it, so a device checks that the command centre made the
 package before it decrypts anything; a correct signature with a failed decryption can then only mean the
 package was made for another device's key.
 
-A device refuses a package whose signature fails, that is not newer than the one it holds, or whose validity
-has passed. Subjects that have expired are never exported, and are dropped again on import.
+A device refuses a package whose signature fails, that is not newer than the one it holds, whose validity
+has passed, or whose templates were made by another face network than the device's (the header's ``model``; a
+package made before packages named it has dlib's, the only network there was). Subjects that have expired are
+never exported, and are dropped again on import. Every template of a package is of the header's network.
 """
 
 import base64
@@ -28,7 +30,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from vigil.vision.face_model import DLIB_MODEL_ID, MODEL_ID_PATTERN
 from vigil.watchlist.errors import (
+    ModelMismatch,
     PackageCorrupt,
     PackageExpired,
     PackageKeyMismatch,
@@ -60,6 +64,12 @@ class PackageHeader(BaseModel):
     valid_until: AwareDatetime = Field(description="After this the device refuses the package (UTC).")
     device_id: str = Field(description="The device whose key encrypts the body.")
     threshold: float = Field(gt=0, le=2, description="The watchlist's operating distance threshold.")
+    model: str = Field(
+        DLIB_MODEL_ID,
+        pattern=MODEL_ID_PATTERN,
+        description="The face network every template was made with (name:version:sha12); packages made before "
+        "packages named it are dlib's.",
+    )
     subjects: int = Field(ge=0, description="Subjects in the package.")
     nonce: str = Field(description="AES-GCM nonce, base64.")
 
@@ -108,6 +118,7 @@ def export_package(
     name: str,
     version: int,
     threshold: float,
+    model: str,
     device_id: str,
     device_key: bytes,
     signing_key: Ed25519PrivateKey,
@@ -122,6 +133,8 @@ def export_package(
         name: the watchlist's name.
         version: the watchlist version.
         threshold: the operating distance threshold.
+        model: the id of the face network the entries' templates were made with; devices with another refuse
+            the package.
         device_id: the device the package is for.
         device_key: that device's 32-byte AES key.
         signing_key: the command centre's Ed25519 key.
@@ -132,6 +145,7 @@ def export_package(
         The package file's bytes.
 
     Raises:
+        ModelMismatch: a live entry's template was made with another model than ``model``.
         ValueError: the device key is not 32 bytes or ``valid_for`` is not positive.
     """
     if len(device_key) != DEVICE_KEY_BYTES:
@@ -139,6 +153,10 @@ def export_package(
     if valid_for <= timedelta(0):
         raise ValueError(f"valid_for must be positive, got {valid_for}")
     live = [entry for entry in entries if entry.subject.is_live(now)]
+    for entry in live:
+        for template in entry.templates:
+            if template.model != model:
+                raise ModelMismatch(expected=model, got=template.model, subject_id=entry.subject.subject_id)
     payload = _Payload(
         subjects=[
             _PackagedSubject(
@@ -164,6 +182,7 @@ def export_package(
         valid_until=now + valid_for,
         device_id=device_id,
         threshold=threshold,
+        model=model,
         subjects=len(live),
         nonce=base64.b64encode(nonce).decode("ascii"),
     )
@@ -191,6 +210,7 @@ def open_package(
     now: datetime,
     held: HeldPackage | None = None,
     device_id: str | None = None,
+    model: str | None = None,
 ) -> WatchlistPackage:
     """Verify, check and decrypt a package, as a device does before swapping it in.
 
@@ -201,6 +221,7 @@ def open_package(
         now: the current time (timezone-aware).
         held: the package the device holds now, if any.
         device_id: this device's id; a package made for another device is refused.
+        model: the id of this device's face network; a package of templates made by another is refused.
 
     Returns:
         The package, with only subjects still live at ``now``.
@@ -211,6 +232,7 @@ def open_package(
         PackageKeyMismatch: made for another device.
         PackageOutdated: not newer than ``held``.
         PackageExpired: past its validity.
+        ModelMismatch: made with another face network than ``model``.
     """
     signed, header, body, signature = _split(data)
     try:
@@ -222,6 +244,8 @@ def open_package(
         ) from exc
     if device_id is not None and header.device_id != device_id:
         raise PackageKeyMismatch(f"the package was made for device {header.device_id!r}, not {device_id!r}")
+    if model is not None and header.model != model:
+        raise ModelMismatch(expected=header.model, got=model, what="this device")
     if now >= header.valid_until:
         raise PackageExpired(
             f"the package for watchlist version {header.version} expired at {header.valid_until.isoformat()}; "
@@ -245,7 +269,7 @@ def open_package(
         ) from exc
     except ValueError as exc:
         raise PackageCorrupt(f"the package's nonce is malformed ({exc})") from exc
-    return WatchlistPackage(header=header, entries=tuple(_entries(plain, now=now)))
+    return WatchlistPackage(header=header, entries=tuple(_entries(plain, now=now, model=header.model)))
 
 
 def _split(data: bytes) -> tuple[bytes, PackageHeader, bytes, bytes]:
@@ -279,7 +303,8 @@ def _split(data: bytes) -> tuple[bytes, PackageHeader, bytes, bytes]:
     return data[:position], header, body, signature
 
 
-def _entries(plain: bytes, *, now: datetime) -> list[WatchlistEntry]:
+def _entries(plain: bytes, *, now: datetime, model: str) -> list[WatchlistEntry]:
+    """The payload's entries still live at ``now``; their templates take the header's ``model``."""
     try:
         payload = _Payload.model_validate_json(plain)
     except ValidationError as exc:
@@ -295,6 +320,7 @@ def _entries(plain: bytes, *, now: datetime) -> list[WatchlistEntry]:
                     embedding=np.frombuffer(base64.b64decode(t.embedding), dtype="<f4").astype(np.float32),
                     chip_jpeg=base64.b64decode(t.chip_jpeg),
                     quality=t.quality,
+                    model=model,
                 )
                 for t in packaged.templates
             )

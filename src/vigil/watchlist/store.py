@@ -3,6 +3,10 @@
 Every change (an enrolment, an approval, a removal, a new threshold) raises the watchlist's version, so a device
 package made from it can be told apart from an older one. Only entries that are approved by a second person and
 not expired are *live*: only those are searched or exported.
+
+Every template records the face network that made it (:attr:`Template.model`), and all templates of one file
+share one: enrolling faces embedded by another network is refused. Files of format 1, from before templates
+recorded their network, are brought to format 2 when opened; their templates were all made by dlib's network.
 """
 
 import sqlite3
@@ -15,17 +19,19 @@ from types import TracebackType
 
 import numpy as np
 
+from vigil.vision.face_model import DLIB_MODEL_ID
 from vigil.watchlist.errors import (
     DuplicateSubject,
+    ModelMismatch,
     SelfApproval,
     SubjectExpired,
     SubjectNotFound,
     WatchlistFileError,
 )
-from vigil.watchlist.operating_point import threshold_for_size
+from vigil.watchlist.operating_point import OperatingTable
 from vigil.watchlist.subject import Subject, Template, utc_now
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -46,10 +52,14 @@ CREATE TABLE templates (
     subject_id TEXT NOT NULL REFERENCES subjects(subject_id) ON DELETE CASCADE,
     embedding BLOB NOT NULL,
     chip_jpeg BLOB NOT NULL,
-    quality REAL NOT NULL
+    quality REAL NOT NULL,
+    model TEXT NOT NULL
 );
 CREATE INDEX templates_by_subject ON templates(subject_id);
 """
+
+# Format 1 to 2: templates record their face network; those made before were all dlib's.
+_UPGRADE_FROM_1 = f"ALTER TABLE templates ADD COLUMN model TEXT NOT NULL DEFAULT '{DLIB_MODEL_ID}'"
 
 _BY_SIZE = "by_size"
 
@@ -77,7 +87,7 @@ class WatchlistStore:
             path: where.
             name: a name people recognise.
             threshold: the operating distance threshold; None: chosen by the watchlist's size
-                (:func:`~vigil.watchlist.operating_point.threshold_for_size`).
+                (by the operating table of its network, see :meth:`operating_threshold`).
 
         Raises:
             WatchlistFileError: the file already exists.
@@ -104,8 +114,11 @@ class WatchlistStore:
     def open(cls, path: Path) -> "WatchlistStore":
         """Open an existing watchlist file.
 
+        A file of format 1 is brought to the current format first (its templates are dlib's).
+
         Raises:
-            WatchlistFileError: the file is missing, not a Vigil watchlist, or from a newer Vigil.
+            WatchlistFileError: the file is missing, not a Vigil watchlist, from a newer Vigil, or of format 1
+                and cannot be written to bring it up to date.
         """
         if not path.is_file():
             raise WatchlistFileError(f"no watchlist file at {path}; create one with `vigil watchlist create`")
@@ -116,7 +129,18 @@ class WatchlistStore:
         except sqlite3.DatabaseError as exc:
             connection.close()
             raise WatchlistFileError(f"{path} is not a Vigil watchlist file ({exc})") from exc
-        if version != SCHEMA_VERSION:
+        if version == 1:
+            try:
+                with connection:
+                    connection.execute(_UPGRADE_FROM_1)
+                    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            except sqlite3.DatabaseError as exc:
+                connection.close()
+                raise WatchlistFileError(
+                    f"{path} has watchlist format 1 and cannot be brought to format {SCHEMA_VERSION} ({exc}); "
+                    "make the file writable and open it again"
+                ) from exc
+        elif version != SCHEMA_VERSION:
             connection.close()
             raise WatchlistFileError(f"{path} has watchlist format {version}; this Vigil reads format {SCHEMA_VERSION}")
         return cls._configured(connection, path)
@@ -163,19 +187,40 @@ class WatchlistStore:
         return int(self._meta("version"))
 
     @property
+    def model(self) -> str | None:
+        """The id of the face network every template was made with; None while the watchlist has no template."""
+        row = self._db.execute("SELECT model FROM templates LIMIT 1").fetchone()
+        return None if row is None else str(row[0])
+
+    @property
     def chosen_threshold(self) -> float | None:
         """The threshold a person set (by calibration or at creation); None when it follows the size."""
         value = self._meta("threshold")
         return None if value == _BY_SIZE else float(value)
 
-    @property
-    def threshold(self) -> float:
+    def operating_threshold(self, table: OperatingTable) -> float:
         """The operating distance threshold: a probe at or below it matches.
 
-        The chosen one, else the one for the number of live subjects (at least one).
+        Args:
+            table: the operating table of the network the file's templates were made with (e.g.
+                :func:`vigil.watchlist.operating_point.table_for_embedder`).
+
+        Returns:
+            The chosen one, else the table's for the number of live subjects (at least one).
+
+        Raises:
+            ModelMismatch: the table is another network's than the templates'.
         """
+        model = self.model
+        if model is not None and model != table.model_id:
+            raise ModelMismatch(
+                expected=model,
+                got=table.model_id,
+                what="the threshold table",
+                remedy=f"Give the manifest of {model} (--model) so that its own thresholds apply",
+            )
         chosen = self.chosen_threshold
-        return chosen if chosen is not None else threshold_for_size(len(self.live_entries()))
+        return chosen if chosen is not None else table.threshold_for_size(len(self.live_entries()))
 
     def set_threshold(self, threshold: float | None) -> None:
         """Store a new operating threshold (from calibration), or None to follow the watchlist's size again.
@@ -195,12 +240,18 @@ class WatchlistStore:
 
         Raises:
             DuplicateSubject: the id is taken.
+            ModelMismatch: the templates were made with another face network than the watchlist's, or with
+                several.
             ValueError: no templates, or templates of another subject, or an already approved subject.
         """
         if not templates:
             raise ValueError(f"subject {subject.subject_id!r} needs at least one template")
         if any(t.subject_id != subject.subject_id for t in templates):
             raise ValueError(f"every template must belong to subject {subject.subject_id!r}")
+        expected = self.model or templates[0].model
+        for template in templates:
+            if template.model != expected:
+                raise ModelMismatch(expected=expected, got=template.model, subject_id=subject.subject_id)
         if subject.approved_by is not None:
             raise ValueError("a new entry cannot arrive approved; a second person approves it afterwards")
         try:
@@ -220,8 +271,8 @@ class WatchlistStore:
                     ),
                 )
                 self._db.executemany(
-                    "INSERT INTO templates (subject_id, embedding, chip_jpeg, quality) VALUES (?, ?, ?, ?)",
-                    [(t.subject_id, t.embedding.tobytes(), t.chip_jpeg, t.quality) for t in templates],
+                    "INSERT INTO templates (subject_id, embedding, chip_jpeg, quality, model) VALUES (?, ?, ?, ?, ?)",
+                    [(t.subject_id, t.embedding.tobytes(), t.chip_jpeg, t.quality, t.model) for t in templates],
                 )
                 self._bump_version()
         except sqlite3.IntegrityError as exc:
@@ -290,9 +341,9 @@ class WatchlistStore:
         live = {s.subject_id: s for s in self.subjects() if s.is_live(now)}
         templates: dict[str, list[Template]] = {subject_id: [] for subject_id in live}
         rows = self._db.execute(
-            "SELECT subject_id, embedding, chip_jpeg, quality FROM templates ORDER BY subject_id, template_id"
+            "SELECT subject_id, embedding, chip_jpeg, quality, model FROM templates ORDER BY subject_id, template_id"
         )
-        for subject_id, embedding, chip_jpeg, quality in rows:
+        for subject_id, embedding, chip_jpeg, quality, model in rows:
             if subject_id in templates:
                 templates[subject_id].append(
                     Template(
@@ -300,6 +351,7 @@ class WatchlistStore:
                         embedding=np.frombuffer(embedding, dtype=np.float32).copy(),
                         chip_jpeg=bytes(chip_jpeg),
                         quality=float(quality),
+                        model=str(model),
                     )
                 )
         return [WatchlistEntry(subject=live[s], templates=tuple(templates[s])) for s in sorted(live)]

@@ -1,6 +1,7 @@
 """A watchlist subject: who they are, why they may lawfully be searched for, until when, and who approved it."""
 
 import enum
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -8,7 +9,12 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from vigil.vision.face_model import MODEL_ID_PATTERN
+
 SUBJECT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+MIN_EMBEDDING_SIZE = 2
+MAX_EMBEDDING_SIZE = 4096
 
 
 class SubjectCategory(enum.StrEnum):
@@ -50,25 +56,34 @@ class Subject(BaseModel):
 
 @dataclass(frozen=True)
 class Template:
-    """One enrolled face of a subject: its embedding and aligned chip, never the original photo.
+    """One enrolled face of a subject: its embedding, the network that made it, and its aligned chip.
+
+    Never the original photo. The chip is enough to re-embed the template with another network.
 
     Attributes:
         subject_id: whose face it is.
-        embedding: (128,) float32 embedding.
+        embedding: (d,) float32 embedding, d the model's embedding size (2–4,096; 128 for dlib's).
         chip_jpeg: the aligned 150×150 chip, JPEG-encoded, shown to officers and reviewers beside a live match.
         quality: the face's overall quality score at enrolment, 0–1.
+        model: the id of the face network that made the embedding
+            (:attr:`~vigil.vision.face_model.ModelIdentity.model_id`).
     """
 
     subject_id: str
     embedding: npt.NDArray[np.float32]
     chip_jpeg: bytes
     quality: float
+    model: str
 
     def __post_init__(self) -> None:
-        if self.embedding.shape != (128,) or self.embedding.dtype != np.float32:
+        shape, dtype = self.embedding.shape, self.embedding.dtype
+        if len(shape) != 1 or not MIN_EMBEDDING_SIZE <= shape[0] <= MAX_EMBEDDING_SIZE or dtype != np.float32:
             raise ValueError(
-                f"a template embedding is (128,) float32, got {self.embedding.shape} {self.embedding.dtype}"
+                f"a template embedding is (d,) float32 with d from {MIN_EMBEDDING_SIZE} to {MAX_EMBEDDING_SIZE:,}, "
+                f"got {shape} {dtype}"
             )
+        if re.fullmatch(MODEL_ID_PATTERN, self.model) is None:
+            raise ValueError(f"a template's model is an id like 'name:version:0123456789ab', got {self.model!r}")
 
 
 def utc_now() -> datetime:

@@ -53,6 +53,9 @@ WHO_MAY_CALL: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/api/v1/watchlists/{watchlist_id}/subjects"): frozenset({OPERATOR, SUPERVISOR}),
     ("POST", "/api/v1/watchlists/{watchlist_id}/subjects/{subject_id}/approve"): frozenset({SUPERVISOR}),
     ("POST", "/api/v1/watchlists/{watchlist_id}/subjects/{subject_id}/remove"): frozenset({OPERATOR, SUPERVISOR}),
+    ("POST", "/api/v1/watchlists/{watchlist_id}/reembed"): frozenset({SUPERVISOR}),
+    ("PUT", "/api/v1/watchlists/{watchlist_id}/threshold"): frozenset({SUPERVISOR}),
+    ("GET", "/api/v1/watchlists/{watchlist_id}/expectation"): frozenset({OPERATOR, SUPERVISOR, AUDITOR}),
     ("GET", "/api/v1/watchlists/{watchlist_id}/subjects/{subject_id}/templates/{template_id}/chip.jpg"): frozenset(
         {OPERATOR, SUPERVISOR}
     ),
@@ -131,6 +134,7 @@ def test_every_route_lets_in_exactly_the_roles_it_was_designed_for(
     assert outcomes[("POST", "/api/v1/reviews/{alert_id}/decision", "supervisor")] == 422
     assert outcomes[("GET", "/api/v1/watchlists/{watchlist_id}", "auditor")] == 404
     assert outcomes[("POST", "/api/v1/watchlists/{watchlist_id}/subjects/{subject_id}/approve", "supervisor")] == 404
+    assert outcomes[("POST", "/api/v1/watchlists/{watchlist_id}/reembed", "supervisor")] == 404
     assert outcomes[("POST", "/api/v1/retention/run", "admin")] == 200
     assert outcomes[("GET", "/api/v1/report", "auditor")] == 422
 

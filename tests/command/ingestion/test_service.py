@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from tests.command.conftest import Register
 from tests.command.events import alert, device_status, dispatch_status, position, send_watchlist, with_fields
+from tests.command.governance import OTHER_MODEL
 from vigil.command.alerts.models import Alert
 from vigil.command.database import Database
 from vigil.command.devices.models import Device, DeviceStatusRecord
@@ -177,6 +178,12 @@ REJECTED: list[tuple[str, Callable[[bytes], bytes], str, RejectReason]] = [
         lambda probe: encode_event(alert(probe, unit_id="B-7")),
         "cam-1",
         RejectReason.UNIT_MISMATCH,
+    ),
+    (
+        "alert of another face model than its version's",
+        lambda probe: encode_event(alert(probe, model=OTHER_MODEL.model_id)),
+        "cam-1",
+        RejectReason.MODEL_MISMATCH,
     ),
     (
         "probe over the byte limit",

@@ -23,6 +23,7 @@ from vigil.command.watchlists.keys import issue_package_key
 from vigil.edge.active_watchlist import ActiveWatchlist, LoadedWatchlist
 from vigil.edge.watchlist_update import WatchlistUpdater, fetch_url
 from vigil.events import AlertReviewed, WatchlistAvailable, encode_event, parse_event, utc_now
+from vigil.vision.face_model import DLIB_MODEL_ID
 from vigil.vision.settings import DlibEmbedderSettings, HogDetectorSettings, VisionSettings
 from vigil.watchlist.gallery import Gallery
 from vigil.watchlist.keys import load_verify_key
@@ -143,13 +144,16 @@ def test_a_subject_goes_from_photo_to_the_device_and_an_alert_back_to_a_decision
         assert other_device.get(url).status_code == 404
     errors: list[str] = []
     active = ActiveWatchlist(
-        LoadedWatchlist(gallery=Gallery([], threshold=0.5), version=0, valid_until=None, package=None)
+        LoadedWatchlist(
+            gallery=Gallery([], threshold=0.5, model=DLIB_MODEL_ID), version=0, valid_until=None, package=None
+        )
     )
     updater = WatchlistUpdater(
         active=active,
         device_id="cam-7",
         device_key=device_key,
         verify_key=load_verify_key(keys.verify_key_file),
+        model=DLIB_MODEL_ID,
         on_error=errors.append,
         fetch=lambda _: fetch_url(url, token=token),
     )

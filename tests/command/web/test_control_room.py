@@ -272,6 +272,10 @@ def test_supervisors_propose_and_approve_watchlist_entries_with_their_quality_ve
     result.scroll_into_view_if_needed()
     screen.screenshot(f"control-{control_room.kind}-11-watchlist-proposed")
 
+    # Before approving, the supervisor reads what the threshold will do with one more person on the list.
+    expect(subjects.locator("tr[data-subject='biden'] [data-testid=approval-expectation]")).to_contain_text(
+        "At 2 people this threshold expects 1.0 false alert per 10,000 faces and finds 60 % of the people on it"
+    )
     subjects.locator("tr[data-subject='biden'] [data-testid=approve]").click()
     expect(subjects.locator("tr[data-subject='biden']")).to_contain_text("Live", timeout=TIMEOUT_MS)
     subjects.scroll_into_view_if_needed()

@@ -219,8 +219,33 @@ export interface Watchlist {
   readonly threshold: number | null;
   /** The threshold its current version's packages carry; null before the first version. */
   readonly operating_threshold: number | null;
+  /** Why its chosen threshold may be looser than the one for its size and face model; null: none given. */
+  readonly looser_threshold_reason: string | null;
+  /** What its current version's threshold is expected to do; null before the first version. */
+  readonly expected: Expectation | null;
   readonly current_version: number | null;
   readonly counts: Record<string, number>;
+}
+
+/** What a threshold is expected to do on a watchlist of some size (false alerts, share of listed people found). */
+export interface Expectation {
+  readonly watchlist_size: number;
+  readonly threshold: number;
+  readonly false_alerts_per_10k: number | null;
+  readonly true_match_rate: number | null;
+  readonly measured: boolean;
+  readonly sentence: string;
+}
+
+/** GET /api/v1/watchlists/{id}/expectation: the threshold with one more person, as after an approval. */
+export interface ThresholdPreview {
+  readonly watchlist_size: number;
+  readonly threshold: number;
+  readonly size_threshold: number;
+  readonly chosen_threshold: number | null;
+  readonly basis: "size" | "stricter" | "looser";
+  readonly looser_threshold_reason: string | null;
+  readonly expected: Expectation;
 }
 
 export interface WatchlistDetail {

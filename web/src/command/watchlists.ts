@@ -1,12 +1,13 @@
 /**
  * Watchlist administration: every watchlist, its subjects with their state and expiry (the soonest first), the
  * enrolment quality verdict of each photo, proposing a subject with photos (operators and supervisors), and
- * approving an entry someone else proposed (supervisors only: the second person the server requires).
+ * approving an entry someone else proposed (supervisors only: the second person the server requires), told
+ * beforehand what the watchlist's threshold is expected to do once it holds one more person.
  */
 import { element, setText } from "../shared/dom";
 import { ApiError, get, post } from "./api";
 import { label, when } from "./format";
-import type { CurrentUser, QualityVerdict, Watchlist, WatchlistDetail, WatchlistSubject } from "./types";
+import type { CurrentUser, QualityVerdict, ThresholdPreview, Watchlist, WatchlistDetail, WatchlistSubject } from "./types";
 
 const CATEGORIES = ["wanted_on_warrant", "wanted_suspect", "missing_person", "vulnerable_person", "court_order"];
 const SOON_S = 7 * 86_400;
@@ -111,7 +112,12 @@ function proposalForm(watchlist: Watchlist, reload: () => void): HTMLElement {
   return form;
 }
 
-function subjectRow(subject: WatchlistSubject, user: CurrentUser, reload: () => void): HTMLElement {
+function subjectRow(
+  subject: WatchlistSubject,
+  user: CurrentUser,
+  reload: () => void,
+  preview: ThresholdPreview | null,
+): HTMLElement {
   const actions = element("td", {});
   if (subject.state === "proposed" && user.roles.includes("supervisor")) {
     if (subject.proposed_by === user.username) {
@@ -129,6 +135,11 @@ function subjectRow(subject: WatchlistSubject, user: CurrentUser, reload: () => 
           });
       });
       actions.append(approve, error);
+      if (preview !== null) {
+        actions.append(
+          element("p", { class: "expectation", "data-testid": "approval-expectation" }, `If approved: ${previewText(preview)}.`),
+        );
+      }
     }
   }
   return element(
@@ -149,18 +160,25 @@ export async function showWatchlists(pane: HTMLElement, user: CurrentUser): Prom
   const detailBox = element("div", { class: "watchlist-detail" });
   const open = async (watchlist: Watchlist): Promise<void> => {
     const heading = element("h2", {});
+    const expectation = element("p", { class: "expectation", "data-testid": "watchlist-expectation" });
     const rows = element("tbody", {});
     // Reloading redraws the subjects only: the proposal form keeps its verdict on screen.
     const reload = async (): Promise<void> => {
       const detail = await get<WatchlistDetail>(`/api/v1/watchlists/${watchlist.watchlist_id}`);
       const shown = detail.watchlist;
       setText(heading, `${shown.name} (${thresholdText(shown)}, version ${shown.current_version ?? "none"})`);
+      setText(expectation, expectationText(shown));
+      const approving = user.roles.includes("supervisor") && detail.subjects.some((subject) => subject.state === "proposed");
+      const preview = approving
+        ? await get<ThresholdPreview>(`/api/v1/watchlists/${watchlist.watchlist_id}/expectation`)
+        : null;
       const subjects = [...detail.subjects].sort((a, b) => Date.parse(a.expires_at) - Date.parse(b.expires_at));
-      rows.replaceChildren(...subjects.map((subject) => subjectRow(subject, user, () => void reload())));
+      rows.replaceChildren(...subjects.map((subject) => subjectRow(subject, user, () => void reload(), preview)));
     };
     const proposer = seesFaces(user);
     detailBox.replaceChildren(
       heading,
+      expectation,
       element(
         "table",
         { class: "subjects", "data-testid": "subjects" },
@@ -199,4 +217,17 @@ function thresholdText(watchlist: Watchlist): string {
   const value = watchlist.operating_threshold ?? watchlist.threshold;
   const how = chosen ? "chosen" : "by its size";
   return value === null ? `threshold ${how}` : `threshold ${value.toFixed(3)}, ${how}`;
+}
+
+/** What the current version's threshold is expected to do, and why a looser one than by size was chosen. */
+function expectationText(watchlist: Watchlist): string {
+  const expected = watchlist.expected === null ? "" : `${watchlist.expected.sentence}.`;
+  const looser = watchlist.looser_threshold_reason === null ? "" : ` Looser than by size because: ${watchlist.looser_threshold_reason}`;
+  return `${expected}${looser}`;
+}
+
+/** The threshold the watchlist will run at after one more approval, how it was chosen, and what it expects. */
+function previewText(preview: ThresholdPreview): string {
+  const how = { size: "by its size", stricter: "chosen, stricter than by size", looser: "chosen, looser than by size" }[preview.basis];
+  return `threshold ${preview.threshold.toFixed(3)} (${how}). ${preview.expected.sentence}`;
 }

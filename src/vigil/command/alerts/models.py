@@ -26,6 +26,7 @@ class Alert(Base):
     unit_id: Mapped[str] = mapped_column(ForeignKey("units.unit_id"))
     subject_id: Mapped[str] = mapped_column(String(64), index=True)
     watchlist_version: Mapped[int]
+    model: Mapped[str] = mapped_column(String(120))  # the face model whose embeddings matched (a model id)
     distance: Mapped[float]
     threshold: Mapped[float]
     quality_score: Mapped[float]

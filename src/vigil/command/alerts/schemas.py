@@ -20,6 +20,7 @@ class AlertSummary(BaseModel):
     unit_id: str
     subject_id: str
     watchlist_version: int
+    model: str = Field(description="The face model whose embeddings matched (a model id), the version's.")
     distance: float = Field(description="Embedding distance of the match.")
     threshold: float = Field(description="The watchlist's threshold when it matched.")
     quality_score: float

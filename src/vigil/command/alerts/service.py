@@ -11,6 +11,7 @@ from vigil.command.alerts.models import Alert
 from vigil.command.alerts.schemas import AlertList, AlertSummary
 from vigil.command.errors import UnknownAlert
 from vigil.events import AlertRaised
+from vigil.vision.face_model import DLIB_MODEL_ID
 
 
 def stored_alerts(*, session: Session, alert_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
@@ -30,6 +31,7 @@ def record_alert(*, session: Session, event: AlertRaised, received_at: datetime)
         unit_id=event.unit_id,
         subject_id=event.subject_id,
         watchlist_version=event.watchlist_version,
+        model=event_model(event),
         distance=event.distance,
         threshold=event.threshold,
         quality_score=event.quality.score,
@@ -46,6 +48,11 @@ def record_alert(*, session: Session, event: AlertRaised, received_at: datetime)
     )
     session.add(alert)
     return _summary(alert, has_probe=True)
+
+
+def event_model(event: AlertRaised) -> str:
+    """The face model an alert was made with (a model id): as it says, or dlib's from a device too old to say."""
+    return event.model if event.model is not None else DLIB_MODEL_ID
 
 
 def list_alerts(*, session: Session, before: datetime | None, limit: int) -> AlertList:
@@ -78,6 +85,7 @@ def _summary(alert: Alert, *, has_probe: bool) -> AlertSummary:
         unit_id=alert.unit_id,
         subject_id=alert.subject_id,
         watchlist_version=alert.watchlist_version,
+        model=alert.model,
         distance=alert.distance,
         threshold=alert.threshold,
         quality_score=alert.quality_score,

@@ -55,7 +55,10 @@ from vigil.command.incidents.errors import (
 from vigil.command.report.errors import ReportPeriodInvalid
 from vigil.command.reviews.errors import AlertAlreadyReviewed, AlertNotConfirmed, ReasonRequired, ReviewerRoleMissing
 from vigil.command.watchlists.errors import (
+    AlreadyOnModel,
+    ChipUnusable,
     InvalidDeploymentScope,
+    LooserThresholdRefused,
     NoPackage,
     PackageKeyExists,
     PackagesNotConfigured,
@@ -65,6 +68,7 @@ from vigil.command.watchlists.errors import (
     TwoPersonRuleBroken,
     UnknownSubject,
     UnknownWatchlist,
+    WatchlistModelMismatch,
 )
 from vigil.dispatch.errors import InvalidArea, InvalidCoordinate
 from vigil.dispatch.errors import UnknownUnit as UnknownIndexedUnit
@@ -106,7 +110,11 @@ HTTP_STATUS: dict[type[VigilError], HTTPStatus] = {
     TwoPersonRuleBroken: HTTPStatus.FORBIDDEN,
     SubjectStateConflict: HTTPStatus.CONFLICT,
     ProposalRefused: HTTPStatus.UNPROCESSABLE_ENTITY,
+    WatchlistModelMismatch: HTTPStatus.CONFLICT,
+    AlreadyOnModel: HTTPStatus.CONFLICT,
+    ChipUnusable: HTTPStatus.INTERNAL_SERVER_ERROR,
     InvalidDeploymentScope: HTTPStatus.UNPROCESSABLE_ENTITY,
+    LooserThresholdRefused: HTTPStatus.UNPROCESSABLE_ENTITY,
     PackagesNotConfigured: HTTPStatus.SERVICE_UNAVAILABLE,
     PackageKeyExists: HTTPStatus.CONFLICT,
     NoPackage: HTTPStatus.NOT_FOUND,

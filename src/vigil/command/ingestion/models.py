@@ -47,6 +47,8 @@ class RejectReason(enum.StrEnum):
     """An alert naming a watchlist version the device was never sent."""
     SUBJECT_NOT_SENT = "subject_not_sent"
     """An alert naming a subject the watchlist version it names did not hold."""
+    MODEL_MISMATCH = "model_mismatch"
+    """An alert made with another face model than the watchlist version it names (its distance means nothing)."""
 
 
 class IngestedEvent(Base):

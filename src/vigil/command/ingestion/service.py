@@ -9,8 +9,8 @@ The checks, in order:
 2. sent by a registered device that is not revoked, about itself (``device_id`` is the sender);
 3. new: an id in ``ingested_events`` is a duplicate, acknowledged and otherwise ignored;
 4. not stamped in the future (beyond the clock-skew limit), about the device's own unit; an alert naming a
-   watchlist version the device was sent and a subject that version held (:mod:`.sent_watchlists`), not
-   contradicting a stored alert.
+   watchlist version the device was sent and a subject that version held, made with that version's face model
+   (:mod:`.sent_watchlists`), not contradicting a stored alert.
 
 An accepted event is stored in one transaction with its ``ingested_events`` row and a feed entry, and the
 function returns after the commit. Two copies racing each other (an MQTT resend and an HTTP retry, or two
@@ -41,7 +41,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from vigil.command.alerts.service import record_alert, stored_alerts
+from vigil.command.alerts.service import event_model, record_alert, stored_alerts
 from vigil.command.bulk_insert import bulk_insert
 from vigil.command.database import UNAVAILABLE_ERRORS, Base, unavailable
 from vigil.command.devices.models import Device
@@ -404,7 +404,7 @@ def _plausible(
 
 
 def _sent_to_device(event: AlertRaised, sent: SentWatchlists) -> None:
-    """Reject an alert naming a watchlist version, or a subject, its device was never sent."""
+    """Reject an alert naming a watchlist version, or a subject, its device was never sent, or of another model."""
     subjects = sent.subjects(event.device_id, event.watchlist_version)
     if subjects is None:
         newest = sent.newest(event.device_id)
@@ -419,6 +419,14 @@ def _sent_to_device(event: AlertRaised, sent: SentWatchlists) -> None:
             RejectReason.SUBJECT_NOT_SENT,
             f"watchlist version {event.watchlist_version}, as sent to device {event.device_id!r}, does not hold "
             f"subject {event.subject_id!r}",
+        )
+    model, expected = event_model(event), sent.model(event.watchlist_version)
+    if model != expected:
+        raise _Rejection(
+            RejectReason.MODEL_MISMATCH,
+            f"the alert was made with face model {model}, but watchlist version {event.watchlist_version} is made "
+            f"with {expected}: distances between two models' embeddings mean nothing (the device runs another "
+            "model than its package's)",
         )
 
 

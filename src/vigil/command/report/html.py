@@ -4,7 +4,8 @@ from collections.abc import Sequence
 from html import escape
 
 from vigil.command.report.chart import Segment, stacked_bars
-from vigil.command.report.schemas import Figures, PublicReport
+from vigil.command.report.schemas import Figures, PublicReport, VersionRow
+from vigil.command.watchlists.models import ThresholdBasis
 
 OUTCOMES = (Segment("confirmed", "#1b7837"), Segment("dismissed", "#c51b7d"), Segment("unreviewed", "#999999"))
 
@@ -38,6 +39,7 @@ def render_html(report: PublicReport) -> str:
             )
         )
         sections.append(_table(title, table))
+    sections.append(_thresholds(report.versions))
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
@@ -65,6 +67,46 @@ def _table(title: str, rows: Sequence[tuple[str, Figures]]) -> str:
         for label, f in rows
     )
     return f"<table><caption>{escape(title)}</caption>{head}{body}</table>"
+
+
+def _thresholds(versions: Sequence[VersionRow]) -> str:
+    """Each version's face model and threshold: by size or chosen (and why, if looser), and what it expected."""
+    head = (
+        "<tr><th>Watchlist version</th><th>Face model</th><th>People</th><th>Threshold</th><th>By size</th>"
+        "<th>Chosen how</th><th>Expected</th></tr>"
+    )
+    body = "".join(
+        f"<tr><td>{escape(_version_label(v.version, v.watchlist_name))}</td><td>{escape(v.model or '–')}</td>"
+        f"<td>{_count(v.subjects)}</td><td>{_distance(v.threshold)}</td><td>{_distance(v.size_threshold)}</td>"
+        f"<td>{escape(_basis(v))}</td><td>{escape(v.expected or 'not recorded')}</td></tr>"
+        for v in versions
+        if v.watchlist_id is not None
+    )
+    return (
+        "<h2>Thresholds</h2><p>Each watchlist version runs at the threshold measured for its face model and number "
+        "of people, unless a supervisor chose a stricter one, or a looser one and said why.</p>"
+        f"<table><caption>Thresholds by watchlist version</caption>{head}{body}</table>"
+    )
+
+
+def _basis(version: VersionRow) -> str:
+    match version.threshold_basis:
+        case ThresholdBasis.SIZE:
+            return "by its size"
+        case ThresholdBasis.STRICTER:
+            return "chosen, stricter than by size"
+        case ThresholdBasis.LOOSER:
+            return f"chosen, LOOSER than by size: {version.looser_threshold_reason or 'no reason recorded'}"
+        case None:
+            return "not recorded"
+
+
+def _distance(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def _count(value: int | None) -> str:
+    return "–" if value is None else f"{value:,}"
 
 
 def _rate(figures: Figures) -> str:

@@ -5,6 +5,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from vigil.command.watchlists.models import ThresholdBasis
+
 
 class Figures(BaseModel):
     """One row of the report."""
@@ -66,6 +68,18 @@ class VersionRow(BaseModel):
     watchlist_id: uuid.UUID | None
     watchlist_name: str | None
     subjects: int | None = Field(description="Subjects the version held.")
+    model: str | None = Field(None, description="The face model it was made with (a model id).")
+    threshold: float | None = Field(None, description="The operating threshold its packages carried.")
+    size_threshold: float | None = Field(
+        None, description="The threshold measured for its model and size; null if not recorded (older versions)."
+    )
+    threshold_basis: ThresholdBasis | None = Field(
+        None, description="Which applied: by size, a supervisor's stricter one, or a looser one with a reason."
+    )
+    looser_threshold_reason: str | None = Field(None, description="Why a looser threshold than by size was chosen.")
+    expected: str | None = Field(
+        None, description="What its threshold was expected to do at its size, in one sentence; null if not recorded."
+    )
     figures: Figures
 
 

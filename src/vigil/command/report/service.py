@@ -128,15 +128,29 @@ def build_report(*, session: Session, period_from: datetime, period_to: datetime
             key=lambda row: (row.watchlist_id is None, row.name, str(row.watchlist_id)),
         ),
         versions=[
-            VersionRow(
-                version=version,
-                watchlist_id=known[version][1].watchlist_id if version in known else None,
-                watchlist_name=known[version][1].name if version in known else None,
-                subjects=len(known[version][0].subject_ids) if version in known else None,
-                figures=versions[version].figures(),
-            )
+            _version_row(version, known.get(version) if version is not None else None, versions[version].figures())
             for version in sorted(versions, key=lambda v: (v is None, v or 0))
         ],
+    )
+
+
+def _version_row(version: int | None, found: tuple[WatchlistVersion, Watchlist] | None, figures: Figures) -> VersionRow:
+    """A version's row: its watchlist, model and threshold (how it was chosen, what it expected), and its figures."""
+    if found is None:
+        return VersionRow(version=version, watchlist_id=None, watchlist_name=None, subjects=None, figures=figures)
+    row, watchlist = found
+    return VersionRow(
+        version=version,
+        watchlist_id=watchlist.watchlist_id,
+        watchlist_name=watchlist.name,
+        subjects=len(row.subject_ids),
+        model=row.model,
+        threshold=row.threshold,
+        size_threshold=row.size_threshold,
+        threshold_basis=row.threshold_basis,
+        looser_threshold_reason=row.looser_threshold_reason,
+        expected=str(row.expected["sentence"]) if row.expected is not None else None,
+        figures=figures,
     )
 
 

@@ -2,7 +2,9 @@
 
 The face engine is built on first use (loading its models takes seconds) and shared by the server's requests
 under a lock (one enrolment at a time: it is rare, and the engine's models are not shared between threads).
-A photo lives only in this request's memory: nothing of it but the template is stored.
+A photo lives only in this request's memory: nothing of it but the template is stored. Each template names the
+face model that made it (the engine's embedder's), the server's model: a watchlist is made with it, and
+re-embedding (:mod:`vigil.command.watchlists.reembedding`) borrows the same embedder, under the same lock.
 
 A photo costs what its header says, checked before it is decoded (:data:`ENROLMENT_PHOTO_LIMITS`): at most a
 48-megapixel phone photo, and a JPEG is decoded no larger than the engine will look at. Decoding happens under
@@ -13,12 +15,15 @@ the operating system after each enrolment.
 import base64
 import binascii
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from vigil.command.watchlists.errors import ProposalRefused
 from vigil.command.watchlists.schemas import Photo
+from vigil.vision.embedding import Embedder
 from vigil.vision.engine import FaceEngine
 from vigil.vision.errors import ImageError
+from vigil.vision.face_model import ModelIdentity
 from vigil.vision.image import ImageLimits, load_image
 from vigil.vision.memory import return_freed_memory
 from vigil.vision.settings import VisionSettings, build_engine
@@ -46,8 +51,30 @@ class Enroller:
         self._lock = threading.Lock()
         self._engine: FaceEngine | None = None
 
+    def model(self) -> ModelIdentity:
+        """The face model the server enrols with (its engine's embedder's); builds the engine if need be.
+
+        Raises:
+            ModelError: the face engine's models cannot be loaded.
+        """
+        with self._lock:
+            return self._built().embedder.model
+
+    @contextmanager
+    def embedder(self) -> Iterator[Embedder]:
+        """The server's embedder, held alone (no enrolment runs meanwhile) until the block ends.
+
+        Raises:
+            ModelError: the face engine's models cannot be loaded.
+        """
+        with self._lock:
+            try:
+                yield self._built().embedder
+            finally:
+                return_freed_memory()
+
     def enrol(self, photos: Sequence[Photo], *, subject_id: str) -> list[EnrolledFace]:
-        """One template per photo, or every photo's problem at once.
+        """One template per photo, or every photo's problem at once; each names the server's face model.
 
         Raises:
             ProposalRefused: a photo is not valid base64, not a readable image, or shows no single face that
@@ -55,14 +82,13 @@ class Enroller:
             ModelError: the face engine's models cannot be loaded.
         """
         with self._lock:
-            if self._engine is None:
-                self._engine = build_engine(self._settings)
+            engine = self._built()
             faces: list[EnrolledFace] = []
             problems: list[str] = []
             try:
                 for photo in photos:
                     try:
-                        faces.append(self._enrol_one(self._engine, photo, subject_id=subject_id))
+                        faces.append(self._enrol_one(engine, photo, subject_id=subject_id))
                     except binascii.Error:
                         problems.append(f"{photo.name}: not valid base64")
                     except ImageError as exc:
@@ -74,6 +100,12 @@ class Enroller:
         if problems:
             raise ProposalRefused(problems)
         return faces
+
+    def _built(self) -> FaceEngine:
+        """The engine, built now if this is its first use; the caller holds the lock."""
+        if self._engine is None:
+            self._engine = build_engine(self._settings)
+        return self._engine
 
     def _enrol_one(self, engine: FaceEngine, photo: Photo, *, subject_id: str) -> EnrolledFace:
         if not photo.image_base64.isascii():  # b64decode raises a plain ValueError for these, not binascii.Error

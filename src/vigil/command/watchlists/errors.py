@@ -11,6 +11,10 @@ Hierarchy::
             ├── TwoPersonRuleBroken         the approver proposed the subject, or lacks the supervisor role (403)
             ├── SubjectStateConflict        the subject is not in a state that allows this (409)
             ├── ProposalRefused             a proposal cannot be accepted: its fields or photos (422)
+            ├── WatchlistModelMismatch      the watchlist was made with another face model than the server's (409)
+            ├── AlreadyOnModel              re-embedding asked for the model the watchlist is made with (409)
+            ├── ChipUnusable                a stored face chip cannot be re-embedded (500: damaged data)
+            ├── LooserThresholdRefused      a threshold looser than the one by size, without a reason (422)
             ├── InvalidDeploymentScope      the area or time window is not usable (422)
             ├── PackagesNotConfigured       the signing or key-wrapping key is not configured (503)
             ├── PackageKeyExists            the device has a package key already (409)
@@ -87,6 +91,79 @@ class ProposalRefused(GovernanceError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__(f"the proposal was refused: {'; '.join(problems)}")
         self.problems = problems
+
+
+class WatchlistModelMismatch(GovernanceError):
+    """The watchlist's templates were made with another face model than the one the server runs now.
+
+    Embeddings of two models cannot be compared, so nothing is enrolled onto the watchlist until it is re-embedded
+    with the server's model.
+
+    Attributes:
+        watchlist_id: the watchlist.
+        watchlist_model: the model id its templates are made with.
+        server_model: the model id the server's face engine runs.
+    """
+
+    def __init__(self, *, watchlist_id: str, watchlist_model: str, server_model: str) -> None:
+        super().__init__(
+            f"watchlist {watchlist_id} is made with face model {watchlist_model}, but this server runs "
+            f"{server_model}: their embeddings cannot be compared. Re-embed the watchlist with the server's model "
+            f"first (`vigil watchlist reembed --watchlist {watchlist_id}`, or POST "
+            f"/api/v1/watchlists/{watchlist_id}/reembed as a supervisor), then enrol again"
+        )
+        self.watchlist_id = watchlist_id
+        self.watchlist_model = watchlist_model
+        self.server_model = server_model
+
+
+class AlreadyOnModel(GovernanceError):
+    """Re-embedding was asked for with the model the watchlist is made with already.
+
+    Attributes:
+        watchlist_id: the watchlist.
+        model: the model id of both.
+    """
+
+    def __init__(self, *, watchlist_id: str, model: str) -> None:
+        super().__init__(
+            f"watchlist {watchlist_id} is made with face model {model} already, the server's: nothing to re-embed"
+        )
+        self.watchlist_id = watchlist_id
+        self.model = model
+
+
+class ChipUnusable(GovernanceError):
+    """A stored face chip cannot be decoded into the 150 px chip the embedder takes (damaged data).
+
+    Attributes:
+        template_id: the template whose chip it is.
+    """
+
+    def __init__(self, message: str, *, template_id: int) -> None:
+        super().__init__(message)
+        self.template_id = template_id
+
+
+class LooserThresholdRefused(GovernanceError):
+    """A chosen threshold is looser than the one measured for the watchlist's size and model, and no reason was given.
+
+    Attributes:
+        threshold: the threshold chosen.
+        size_threshold: the one for the watchlist's size and model.
+        watchlist_size: the number of people it was measured for.
+    """
+
+    def __init__(self, *, threshold: float, size_threshold: float, watchlist_size: int, expected: str) -> None:
+        super().__init__(
+            f"threshold {threshold:.3f} is looser than {size_threshold:.3f}, the threshold for this watchlist's size "
+            f"and face model, and would raise more false alerts. {expected} at {size_threshold:.3f}. Choose "
+            f"{size_threshold:.3f} or less, or give looser_threshold_reason (at least 10 characters: it is audited "
+            "and printed on the public report)"
+        )
+        self.threshold = threshold
+        self.size_threshold = size_threshold
+        self.watchlist_size = watchlist_size
 
 
 class InvalidDeploymentScope(GovernanceError):

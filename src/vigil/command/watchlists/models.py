@@ -37,6 +37,21 @@ class VersionReason(enum.StrEnum):
     REMOVAL = "removal"
     EXPIRY = "expiry"
     RENEWAL = "renewal"
+    MODEL_CHANGE = "model_change"
+    """The watchlist was re-embedded with another face model (:mod:`vigil.command.watchlists.reembedding`)."""
+    THRESHOLD_CHANGE = "threshold_change"
+    """A supervisor chose another threshold (:mod:`vigil.command.watchlists.thresholds`)."""
+
+
+class ThresholdBasis(enum.StrEnum):
+    """Which threshold a version runs at (:mod:`vigil.command.watchlists.thresholds`)."""
+
+    SIZE = "size"
+    """The threshold measured for its model and number of people."""
+    STRICTER = "stricter"
+    """A supervisor's chosen threshold, stricter than the one by size."""
+    LOOSER = "looser"
+    """A supervisor's chosen threshold, looser than the one by size, with the reason they gave."""
 
 
 class Watchlist(Base):
@@ -47,6 +62,8 @@ class Watchlist(Base):
     watchlist_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     threshold: Mapped[float | None]  # chosen by a supervisor; None: by the live subjects' number, per version
+    looser_threshold_reason: Mapped[str | None] = mapped_column(Text)  # why the chosen one may be looser than by size
+    model: Mapped[str] = mapped_column(String(120))  # the face model its templates are made with (a model id)
     area: Mapped[dict[str, Any] | None]  # GeoJSON of the deployment's area, if scoped
     starts_at: Mapped[datetime | None]
     ends_at: Mapped[datetime | None]
@@ -90,7 +107,8 @@ class WatchlistTemplate(Base):
     id: Mapped[int] = mapped_column(BigIntegerId, primary_key=True, autoincrement=True)
     subject_row_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("watchlist_subjects.id"), index=True)
     source: Mapped[str] = mapped_column(String(200))  # the photo's file name, for people
-    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)  # (128,) float32, little-endian
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)  # (model's embedding size,) float32, little-endian
+    model: Mapped[str] = mapped_column(String(120))  # the face model that made the embedding (a model id)
     chip_jpeg: Mapped[bytes | None] = mapped_column(LargeBinary)
     quality_score: Mapped[float]
     quality: Mapped[dict[str, Any]]  # the face engine's verdict, every part
@@ -110,6 +128,15 @@ class WatchlistVersion(Base):
     valid_until: Mapped[datetime]
     subject_ids: Mapped[list[str]] = mapped_column(JsonDocument)  # the live subjects it holds, by id
     threshold: Mapped[float]  # the operating threshold its packages carry
+    model: Mapped[str] = mapped_column(String(120))  # the face model of its templates, which its packages name
+    # How the threshold was chosen (null for versions made before revision 0010): the one for its model and size,
+    # the watchlist's chosen one then, which of them applies, the reason a looser one was allowed, and what the
+    # threshold was expected to do (vigil.command.watchlists.schemas.ExpectationOut, as JSON).
+    size_threshold: Mapped[float | None]
+    chosen_threshold: Mapped[float | None]
+    threshold_basis: Mapped[ThresholdBasis | None] = mapped_column(string_enum(ThresholdBasis, name="threshold_basis"))
+    looser_threshold_reason: Mapped[str | None] = mapped_column(Text)
+    expected: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
 
 
 class WatchlistDevice(Base):

@@ -7,9 +7,12 @@ route                                                   roles
 ====================================================== =====================================
 GET  /api/v1/watchlists, /api/v1/watchlists/{id}        operator, supervisor, auditor
 POST /api/v1/watchlists                                 supervisor
+PUT  /api/v1/watchlists/{id}/threshold                  supervisor
+GET  /api/v1/watchlists/{id}/expectation                operator, supervisor, auditor
 POST /api/v1/watchlists/{id}/subjects                   operator, supervisor (the proposer)
 POST …/subjects/{subject_id}/approve                    supervisor, never the proposer
 POST …/subjects/{subject_id}/remove                     supervisor; the proposer may withdraw a proposal
+POST /api/v1/watchlists/{id}/reembed                    supervisor
 GET  …/subjects/{subject_id}/templates/{n}/chip.jpg     operator, supervisor (audited)
 PUT  /api/v1/watchlists/{id}/devices/{device_id}        supervisor, admin
 GET  /api/v1/device/watchlist/{version}                 the device itself (its token)
@@ -20,7 +23,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -35,10 +38,15 @@ from vigil.command.api.problems import ERROR_RESPONSES
 from vigil.command.audit.service import record_action
 from vigil.command.database import BIGINT_MAX, INTEGER_MAX
 from vigil.command.runtime import ServerRuntime
+from vigil.command.watchlists.reembedding import reembed_watchlist
 from vigil.command.watchlists.schemas import (
+    ApprovalOut,
     ProposalRequest,
+    Reembedded,
     RemovalRequest,
     SubjectOut,
+    ThresholdChange,
+    ThresholdOut,
     WatchlistCreate,
     WatchlistDetail,
     WatchlistList,
@@ -46,6 +54,7 @@ from vigil.command.watchlists.schemas import (
 )
 from vigil.command.watchlists.service import (
     assign_device,
+    change_threshold,
     create_watchlist,
     get_watchlist,
     list_watchlists,
@@ -53,6 +62,7 @@ from vigil.command.watchlists.service import (
     watchlist_row,
 )
 from vigil.command.watchlists.subjects import approve_subject, propose_subject, remove_subject, subject_chip
+from vigil.command.watchlists.thresholds import approval_out, preview_threshold
 from vigil.command.watchlists.versions import device_package, sync_packages
 from vigil.events import utc_now
 
@@ -96,11 +106,68 @@ def get_watchlists(session: SessionDep, reader: ReaderDep) -> WatchlistList:
 
 
 @router.post("", status_code=201)
-def post_watchlist(request: WatchlistCreate, session: SessionDep, supervisor: SupervisorOnlyDep) -> WatchlistOut:
-    """Create a watchlist for a deployment (optionally an area and a time window)."""
-    created = create_watchlist(session=session, request=request, actor=actor_of(supervisor), now=utc_now())
+def post_watchlist(
+    request: WatchlistCreate, session: SessionDep, supervisor: SupervisorOnlyDep, runtime: RuntimeDep
+) -> WatchlistOut:
+    """Create a watchlist for a deployment (optionally an area and a time window), made with the server's face model."""
+    model = runtime.enroller.model().model_id
+    created = create_watchlist(
+        session=session,
+        request=request,
+        model=model,
+        vision=runtime.settings.watchlists.vision,
+        actor=actor_of(supervisor),
+        now=utc_now(),
+    )
     session.commit()
     return created
+
+
+@router.put("/{watchlist_id}/threshold")
+def put_threshold(
+    watchlist_id: uuid.UUID,
+    request: ThresholdChange,
+    session: SessionDep,
+    supervisor: SupervisorOnlyDep,
+    runtime: RuntimeDep,
+) -> WatchlistOut:
+    """Choose the watchlist's threshold (null: by its face model and size); a new version goes to the devices.
+
+    A threshold looser than the one for the watchlist's model and live size needs looser_threshold_reason (422
+    without it, with the threshold by size and what it expects).
+    """
+    now = utc_now()
+    changed = change_threshold(
+        session=session,
+        watchlist_id=watchlist_id,
+        request=request,
+        actor=actor_of(supervisor),
+        settings=runtime.settings.watchlists,
+        now=now,
+    )
+    _sync(session, runtime, watchlist_id, now)
+    session.commit()
+    return changed
+
+
+@router.get("/{watchlist_id}/expectation")
+def get_expectation(
+    watchlist_id: uuid.UUID,
+    session: SessionDep,
+    reader: ReaderDep,
+    runtime: RuntimeDep,
+    size: Annotated[
+        int | None,
+        Query(ge=0, le=1_000_000, description="People on the watchlist; default: one more than live now."),
+    ] = None,
+) -> ThresholdOut:
+    """The threshold the watchlist would run at with ``size`` people, and what it would be expected to do.
+
+    By default the size after approving one more entry: what the approver is shown before approving.
+    """
+    return preview_threshold(
+        session=session, watchlist_id=watchlist_id, size=size, vision=runtime.settings.watchlists.vision, now=utc_now()
+    )
 
 
 @router.get("/{watchlist_id}")
@@ -159,10 +226,13 @@ async def post_proposal(
 @router.post("/{watchlist_id}/subjects/{subject_id}/approve")
 def post_approval(
     watchlist_id: uuid.UUID, subject_id: str, session: SessionDep, supervisor: SupervisorOnlyDep, runtime: RuntimeDep
-) -> SubjectOut:
-    """Approve a proposal (a supervisor who did not propose it): a new version goes to the devices."""
+) -> ApprovalOut:
+    """Approve a proposal (a supervisor who did not propose it): a new version goes to the devices.
+
+    The answer says what the new version's threshold is expected to do at its size.
+    """
     now = utc_now()
-    subject, _ = approve_subject(
+    subject, version = approve_subject(
         session=session,
         watchlist_id=watchlist_id,
         subject_id=subject_id,
@@ -172,7 +242,7 @@ def post_approval(
     )
     _sync(session, runtime, watchlist_id, now)
     session.commit()
-    return subject
+    return approval_out(subject, version)
 
 
 @router.post("/{watchlist_id}/subjects/{subject_id}/remove")
@@ -199,6 +269,31 @@ def post_removal(
         _sync(session, runtime, watchlist_id, now)
     session.commit()
     return subject
+
+
+@router.post("/{watchlist_id}/reembed")
+def post_reembedding(
+    watchlist_id: uuid.UUID, session: SessionDep, supervisor: SupervisorOnlyDep, runtime: RuntimeDep
+) -> Reembedded:
+    """Embed the watchlist again from its stored face chips with the server's face model (after a model change).
+
+    A new version (reason model_change) goes to the devices. Templates whose chips retention deleted, and the
+    subjects left with none, are reported: those subjects must be proposed again with new photos.
+    """
+    # The engine is ready before the transaction begins: on SQLite a transaction holds the write lock.
+    with runtime.enroller.embedder() as embedder:
+        now = utc_now()
+        done = reembed_watchlist(
+            session=session,
+            watchlist_id=watchlist_id,
+            embedder=embedder,
+            actor=actor_of(supervisor),
+            settings=runtime.settings.watchlists,
+            now=now,
+        )
+    _sync(session, runtime, watchlist_id, now)
+    session.commit()
+    return done
 
 
 @router.get(

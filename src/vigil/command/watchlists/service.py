@@ -16,9 +16,12 @@ from vigil.command.actor import Actor
 from vigil.command.audit.service import record_by
 from vigil.command.devices.models import Device
 from vigil.command.errors import UnknownDevice
+from vigil.command.feed.service import open_feed_for_writing
+from vigil.command.settings import WatchlistServerSettings
 from vigil.command.watchlists.errors import InvalidDeploymentScope, UnknownSubject, UnknownWatchlist
 from vigil.command.watchlists.models import (
     SubjectState,
+    VersionReason,
     Watchlist,
     WatchlistDevice,
     WatchlistSubject,
@@ -26,27 +29,51 @@ from vigil.command.watchlists.models import (
     WatchlistVersion,
 )
 from vigil.command.watchlists.schemas import (
+    ExpectationOut,
     QualityVerdict,
     SubjectOut,
+    ThresholdChange,
     VersionOut,
     WatchlistCreate,
     WatchlistDetail,
     WatchlistList,
     WatchlistOut,
 )
+from vigil.command.watchlists.thresholds import check_watchlist_threshold, live_count, looser_audit
+from vigil.command.watchlists.versions import make_version
 from vigil.dispatch.area_geojson import parse_area
 from vigil.dispatch.errors import InvalidArea
 from vigil.dispatch.settings import AreaLimits
+from vigil.vision.settings import VisionSettings
 
 DEPLOYMENT_AREA_LIMITS = AreaLimits(max_radius_m=100_000, max_span_m=200_000, min_area_m2=100, max_positions=20_000)
 """A deployment's area may be larger than a dispatch area: a city centre, a stadium and its approaches."""
 
 
-def create_watchlist(*, session: Session, request: WatchlistCreate, actor: Actor, now: datetime) -> WatchlistOut:
+def create_watchlist(
+    *,
+    session: Session,
+    request: WatchlistCreate,
+    model: str,
+    actor: Actor,
+    now: datetime,
+    vision: VisionSettings | None = None,
+) -> WatchlistOut:
     """Create an empty watchlist, optionally scoped to an area and a time window. The caller commits.
+
+    Args:
+        session: the transaction; the caller commits.
+        request: its name, threshold and scope.
+        model: the id of the face model the server enrols with: every template of the watchlist is made with it.
+        vision: the server's face engine settings, for a manifest's network's operating thresholds; None: the
+            server runs a built-in embedder (dlib's ResNet).
+        actor: who creates it.
+        now: the current time (UTC).
 
     Raises:
         InvalidDeploymentScope: the area is not a usable GeoJSON area, or the window ends before it starts.
+        LooserThresholdRefused: the chosen threshold is looser than the one for its model (at its size, none yet)
+            and no reason was given.
     """
     if request.area is not None:
         try:
@@ -62,6 +89,8 @@ def create_watchlist(*, session: Session, request: WatchlistCreate, actor: Actor
         watchlist_id=uuid.uuid4(),
         name=request.name,
         threshold=request.threshold,
+        looser_threshold_reason=request.looser_threshold_reason,
+        model=model,
         area=request.area,
         starts_at=request.starts_at,
         ends_at=request.ends_at,
@@ -69,9 +98,60 @@ def create_watchlist(*, session: Session, request: WatchlistCreate, actor: Actor
         created_by=actor.user_id,
         created_at=now,
     )
+    choice = check_watchlist_threshold(session=session, watchlist=watchlist, size=0, vision=vision)
     session.add(watchlist)
     session.flush()
-    audit_watchlist(session, actor, "watchlist.created", watchlist, {"name": request.name}, now)
+    audit_watchlist(session, actor, "watchlist.created", watchlist, {"name": request.name, "model": model}, now)
+    if (looser := looser_audit(choice)) is not None:
+        audit_watchlist(session, actor, "watchlist.looser_threshold", watchlist, looser, now)
+    return watchlist_out(session=session, watchlist=watchlist)
+
+
+def change_threshold(
+    *,
+    session: Session,
+    watchlist_id: uuid.UUID,
+    request: ThresholdChange,
+    actor: Actor,
+    settings: WatchlistServerSettings,
+    now: datetime,
+) -> WatchlistOut:
+    """Choose another threshold for a watchlist (or none: by size); a watchlist with a version gets a new one.
+
+    The caller syncs packages and commits.
+
+    Raises:
+        UnknownWatchlist: no such watchlist.
+        LooserThresholdRefused: the threshold is looser than the one for the watchlist's model and live size and no
+            reason was given.
+    """
+    open_feed_for_writing(session=session)
+    watchlist = watchlist_row(session, watchlist_id, lock=True)
+    previous = watchlist.threshold
+    watchlist.threshold = request.threshold
+    watchlist.looser_threshold_reason = request.looser_threshold_reason
+    size = live_count(session=session, watchlist_id=watchlist_id, now=now)
+    choice = check_watchlist_threshold(session=session, watchlist=watchlist, size=size, vision=settings.vision)
+    session.flush()
+    details = {
+        "previous": previous,
+        "threshold": request.threshold,
+        "size_threshold": choice.size_threshold,
+        "basis": choice.basis.value,
+    }
+    audit_watchlist(session, actor, "watchlist.threshold_changed", watchlist, details, now)
+    if (looser := looser_audit(choice)) is not None:
+        audit_watchlist(session, actor, "watchlist.looser_threshold", watchlist, looser, now)
+    if watchlist.current_version is not None:
+        make_version(
+            session=session,
+            watchlist=watchlist,
+            reason=VersionReason.THRESHOLD_CHANGE,
+            subject_id=None,
+            actor=actor,
+            settings=settings,
+            now=now,
+        )
     return watchlist_out(session=session, watchlist=watchlist)
 
 
@@ -146,15 +226,17 @@ def watchlist_out(*, session: Session, watchlist: Watchlist) -> WatchlistOut:
         .where(WatchlistDevice.watchlist_id == watchlist.watchlist_id)
         .order_by(WatchlistDevice.device_id)
     ).all()
+    current = (
+        session.get_one(WatchlistVersion, watchlist.current_version) if watchlist.current_version is not None else None
+    )
     return WatchlistOut(
         watchlist_id=watchlist.watchlist_id,
         name=watchlist.name,
         threshold=watchlist.threshold,
-        operating_threshold=(
-            session.get_one(WatchlistVersion, watchlist.current_version).threshold
-            if watchlist.current_version is not None
-            else None
-        ),
+        operating_threshold=current.threshold if current is not None else None,
+        model=watchlist.model,
+        looser_threshold_reason=watchlist.looser_threshold_reason,
+        expected=ExpectationOut.model_validate(current.expected) if current is not None and current.expected else None,
         area=watchlist.area,
         starts_at=watchlist.starts_at,
         ends_at=watchlist.ends_at,
@@ -222,6 +304,12 @@ def version_out(version: WatchlistVersion) -> VersionOut:
         valid_until=version.valid_until,
         subject_ids=list(version.subject_ids),
         threshold=version.threshold,
+        model=version.model,
+        size_threshold=version.size_threshold,
+        chosen_threshold=version.chosen_threshold,
+        threshold_basis=version.threshold_basis,
+        looser_threshold_reason=version.looser_threshold_reason,
+        expected=ExpectationOut.model_validate(version.expected) if version.expected is not None else None,
     )
 
 

@@ -3,7 +3,9 @@
 Rules enforced here, whatever route or job calls them:
 
 * a subject is *proposed* by an operator or supervisor with at least one template that passed the face engine's
-  quality bar, a legal basis and an expiry in the future; it is searched for by nobody yet;
+  quality bar, a legal basis and an expiry in the future; it is searched for by nobody yet; its templates are
+  made with the watchlist's face model (embeddings of two models cannot be compared: a watchlist made with
+  another model than the server's is re-embedded first, :mod:`vigil.command.watchlists.reembedding`);
 * it goes *live* only when a user with the supervisor role who is not its proposer approves it: that makes a new
   version, packaged for the watchlist's devices and announced to them, in the same transaction;
 * a supervisor removes a live subject (a new version), or declines a proposal (the proposer may withdraw it);
@@ -31,6 +33,7 @@ from vigil.command.watchlists.errors import (
     SubjectStateConflict,
     TwoPersonRuleBroken,
     UnknownSubject,
+    WatchlistModelMismatch,
 )
 from vigil.command.watchlists.models import (
     SubjectState,
@@ -65,7 +68,8 @@ def propose_subject(
         session: the transaction; the caller commits.
         watchlist_id: the watchlist.
         proposal: who, why (category, legal basis), until when, notes.
-        faces: the templates made from the photos, each with the quality verdict it passed.
+        faces: the templates made from the photos by the server's face engine, each with the quality verdict it
+            passed.
         sources: each photo's name, in the order of ``faces``.
         actor: the proposer (an operator or supervisor).
         now: the current time (UTC).
@@ -73,12 +77,19 @@ def propose_subject(
     Raises:
         UnknownWatchlist: no such watchlist.
         TwoPersonRuleBroken: the proposer is neither operator nor supervisor.
+        WatchlistModelMismatch: a template was made with another face model than the watchlist's.
         ProposalRefused: no template, an expiry not in the future, or the deployment has ended.
         SubjectIdTaken: the watchlist has a subject with this id already.
     """
-    watchlist = watchlist_row(session, watchlist_id)
+    # Locked: a re-embedding under way changes the watchlist's model, and must see every template of the old one.
+    watchlist = watchlist_row(session, watchlist_id, lock=True)
     if not actor.holds(PROPOSER_ROLES):
         raise TwoPersonRuleBroken("proposing a subject needs the operator or supervisor role")
+    for face in faces:
+        if face.template.model != watchlist.model:
+            raise WatchlistModelMismatch(
+                watchlist_id=str(watchlist_id), watchlist_model=watchlist.model, server_model=face.template.model
+            )
     problems = []
     if not faces or len(faces) != len(sources):
         problems.append("at least one photo that passes the quality bar is needed")
@@ -117,6 +128,7 @@ def propose_subject(
                 subject_row_id=subject.id,
                 source=source[:200],
                 embedding=face.template.embedding.astype("<f4").tobytes(),
+                model=face.template.model,
                 chip_jpeg=face.template.chip_jpeg,
                 quality_score=face.quality.score,
                 quality=face.quality.model_dump(mode="json"),

@@ -1,10 +1,11 @@
 """Watchlist versions and the packages made from them for each device.
 
-Every approval, removal, expiry or renewal makes a version (:func:`make_version`), numbered from one sequence for
-the whole server (on PostgreSQL under an advisory lock, so two servers never draw the same number). A version's
-packages are valid until the earliest of: the package validity setting, the first expiry among its subjects, and
-the end of the deployment's window; so a device refuses a package once any subject in it has expired, even if it
-never heard of the next version.
+Every approval, removal, expiry, renewal or model change makes a version (:func:`make_version`), numbered from
+one sequence for the whole server (on PostgreSQL under an advisory lock, so two servers never draw the same
+number). A version's packages are valid until the earliest of: the package validity setting, the first expiry
+among its subjects, and the end of the deployment's window; so a device refuses a package once any subject in it
+has expired, even if it never heard of the next version. A version records the face model of the watchlist's
+templates when it was made; its packages name it and hold only templates made with it.
 
 :func:`sync_packages` makes, for every device assigned to a watchlist whose window is open, the package of the
 watchlist's current version (signed by the centre, encrypted for that device's key), stores it, and queues a
@@ -43,8 +44,8 @@ from vigil.command.watchlists.models import (
     WatchlistVersion,
 )
 from vigil.command.watchlists.schemas import WatchlistVersionMade
+from vigil.command.watchlists.thresholds import version_threshold
 from vigil.events import WatchlistAvailable
-from vigil.watchlist.operating_point import threshold_for_size
 from vigil.watchlist.package import export_package
 from vigil.watchlist.store import WatchlistEntry
 from vigil.watchlist.subject import Subject, Template
@@ -85,7 +86,8 @@ def make_version(
         created_at=now,
         valid_until=version_valid_until(watchlist=watchlist, live=live, settings=settings, now=now),
         subject_ids=sorted(s.subject_id for s in live),
-        threshold=watchlist.threshold if watchlist.threshold is not None else threshold_for_size(len(live)),
+        model=watchlist.model,
+        **version_threshold(session=session, watchlist=watchlist, size=len(live), vision=settings.vision).columns(),
     )
     session.add(version)
     watchlist.current_version = number
@@ -112,7 +114,13 @@ def make_version(
         record_type="watchlist",
         record_id=str(watchlist.watchlist_id),
         address=actor.address,
-        details={"version": number, "reason": reason.value, "subject_id": subject_id, "subjects": len(live)},
+        details={
+            "version": number,
+            "reason": reason.value,
+            "subject_id": subject_id,
+            "subjects": len(live),
+            "model": watchlist.model,
+        },
         now=now,
     )
     _log.info("watchlist.version_made", extra={"version": number, "reason": reason.value, "subjects": len(live)})
@@ -218,6 +226,7 @@ def sync_packages(
             name=watchlist.name,
             version=number,
             threshold=version.threshold,
+            model=version.model,
             device_id=assignment.device_id,
             device_key=device_key,
             signing_key=keys.signing_key,
@@ -250,7 +259,11 @@ def sync_packages(
 
 
 def version_entries(*, session: Session, version: WatchlistVersion) -> list[WatchlistEntry]:
-    """The subjects of a version with their templates, as a package holds them (those deleted since left out)."""
+    """The subjects of a version with their templates, as a package holds them.
+
+    Templates deleted since are left out, and so are any made with another face model than the version's (a
+    template whose chip retention had deleted keeps the model that made it when its watchlist is re-embedded).
+    """
     rows = session.scalars(
         select(WatchlistSubject)
         .where(
@@ -263,7 +276,11 @@ def version_entries(*, session: Session, version: WatchlistVersion) -> list[Watc
     templates: dict[uuid.UUID, list[Template]] = {row.id: [] for row in rows}
     for template in session.scalars(
         select(WatchlistTemplate)
-        .where(WatchlistTemplate.subject_row_id.in_(list(templates)), WatchlistTemplate.embedding.is_not(None))
+        .where(
+            WatchlistTemplate.subject_row_id.in_(list(templates)),
+            WatchlistTemplate.embedding.is_not(None),
+            WatchlistTemplate.model == version.model,
+        )
         .order_by(WatchlistTemplate.id)
     ):
         if template.embedding is None or template.chip_jpeg is None:
@@ -274,6 +291,7 @@ def version_entries(*, session: Session, version: WatchlistVersion) -> list[Watc
                 embedding=np.frombuffer(template.embedding, dtype="<f4").astype(np.float32),
                 chip_jpeg=template.chip_jpeg,
                 quality=template.quality_score,
+                model=template.model,
             )
         )
     return [
