@@ -14,7 +14,8 @@ from vigil.cli.boundary import exits_on_vigil_error
 from vigil.vision.face_model import Alignment, Metric
 from vigil.vision.image import RgbImage
 from vigil.vision.model_cache import OnnxModelBuild, ensure_onnx_model
-from vigil.vision.model_slot import ModelCheck, load_face_model, read_manifest, write_dlib_manifest
+from vigil.vision.model_check import ModelCheck
+from vigil.vision.model_slot import load_face_model, read_manifest, write_dlib_manifest
 from vigil.vision.settings import DlibEmbedderSettings, HogDetectorSettings, VisionSettings, build_engine
 
 CacheDirOption = Annotated[

@@ -2,11 +2,10 @@
 
 :func:`load_face_model` reads the manifest (:class:`~vigil.vision.face_model.FaceModelManifest`), checks the ONNX
 file's sha256 against it, loads it with ONNX Runtime, holds the graph's input and output against what the manifest
-says (layout, size, channels, element type, embedding width), and then asks it known questions: photos of known
-people (a folder with a sub-folder per person; by default the demo's photos, Barack Obama three times and Joe Biden
-once). Every two photos of one person must come out within the manifest's threshold and every two of different
-people beyond it, or the model is refused with the pair that failed. A file that is not what its manifest says
-(a wrong colour order, mean or layout gives vectors, just wrong ones) is caught there rather than on the street.
+says (layout, size, channels, element type, embedding width), and then asks it known questions
+(:mod:`vigil.vision.model_check`: known people's photos, every pair on the right side of the threshold), or refuses
+it with the reason. A wrong threshold, mean or scale is caught there; a swapped colour order was not, on the demo's
+four photos, so a force checks on photos of its own (``--check-photos``) as well.
 
 :class:`SlotEmbedder` takes the engine's 150 px dlib chips like every embedder and does the rest itself: the
 network's alignment (the chip as it is, or ArcFace's 112 px crop cut from it), colour order, element type,
@@ -18,32 +17,22 @@ import hashlib
 import logging
 import shutil
 from collections.abc import Sequence
-from itertools import combinations
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
 from vigil.vision.arcface_alignment import ArcFaceAligner
 from vigil.vision.embedding import DEFAULT_THRESHOLD, Embeddings, validate_chips
-from vigil.vision.engine import FaceEngine, photo_subject
 from vigil.vision.errors import (
-    CheckPhotosUnusable,
     ModelLoadFailed,
     ModelManifestInvalid,
-    ModelVerificationFailed,
 )
-from vigil.vision.face_model import Alignment, FaceModelManifest, Metric, ModelIdentity, distance_to_cosine
-from vigil.vision.hog import HogDetector
-from vigil.vision.image import RgbImage, load_image
-from vigil.vision.landmarks import FivePointLandmarker
+from vigil.vision.face_model import Alignment, FaceModelManifest, Metric, ModelIdentity
+from vigil.vision.image import RgbImage
+from vigil.vision.model_check import DEFAULT_CHECK_PHOTOS, verify_on_photos
 from vigil.vision.models import verify_checksum
 from vigil.vision.onnx_embedder import ONNX_RUNTIME_ERRORS, open_onnx_session
-from vigil.vision.quality import QualityPolicy
-
-DEFAULT_CHECK_PHOTOS = Path(".vigil/demo/photos")
-"""Where ``vigil sim photos --fetch`` (and ``scripts/setup``) put the demo's photos: the known-answer set when no
-other folder is given. Relative to the working directory, as the demo's data folder is."""
 
 MANIFEST_FILE = "manifest.json"
 """The manifest's usual name in a model's folder."""
@@ -51,30 +40,9 @@ MANIFEST_FILE = "manifest.json"
 DLIB_SLOT_NAME = "dlib_face_recognition_resnet_model_v1-onnx"
 """The name :func:`write_dlib_manifest` gives dlib's converted network as a slot model."""
 
-_CHECK_SIDE_PX = 1024  # check photos are portraits; HOG finds their faces at this size, and faster than at full size
-_PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
 _ONNX_TYPES = {"uint8": "tensor(uint8)", "float32": "tensor(float)"}
 
 _log = logging.getLogger(__name__)
-
-
-class CheckPair(BaseModel):
-    """Two check photos and how far apart the model puts them."""
-
-    first: str = Field(description="One photo, as person/file.")
-    second: str = Field(description="The other photo, as person/file.")
-    same_person: bool = Field(description="Whether the folders say they show one person.")
-    distance: float = Field(description="Euclidean distance between their embeddings (the chord for cosine models).")
-
-
-class ModelCheck(BaseModel):
-    """The known-answer check a slot model passed."""
-
-    folder: Path = Field(description="The folder of per-person photo folders.")
-    people: int = Field(description="People (sub-folders) with photos.")
-    photos: int = Field(description="Photos compared, one face each.")
-    threshold: float = Field(description="The manifest's threshold as a distance.")
-    pairs: list[CheckPair] = Field(description="Every pair of photos.")
 
 
 class SlotEmbedder:
@@ -125,7 +93,9 @@ class SlotEmbedder:
         self._aligner = ArcFaceAligner() if self.manifest.alignment is Alignment.ARCFACE_112 else None
         self._mean = np.asarray(self.manifest.mean, dtype=np.float32)
         self._scale = 1.0 / np.asarray(self.manifest.std, dtype=np.float32)
-        self.check = verify_on_photos(self, check_photos or DEFAULT_CHECK_PHOTOS)
+        self.check = verify_on_photos(
+            self, self.manifest, manifest_path=manifest_path, folder=check_photos or DEFAULT_CHECK_PHOTOS
+        )
         _log.info(
             "model_slot.loaded",
             extra={
@@ -259,74 +229,6 @@ def read_manifest(path: Path) -> FaceModelManifest:
         ) from exc
 
 
-def verify_on_photos(embedder: SlotEmbedder, folder: Path) -> ModelCheck:
-    """Embed one face from each photo of known people and hold every pair's distance against the threshold.
-
-    Each photo's face is found as the engine finds it (dlib's HOG detector, 5-point landmarks, dlib chip), the
-    photo's central large face where it has several.
-
-    Args:
-        embedder: the loaded slot model.
-        folder: a folder with a sub-folder of photos (JPEG, PNG, WebP) per person.
-
-    Returns:
-        Every pair's distance, all on the right side of the threshold.
-
-    Raises:
-        CheckPhotosUnusable: the folder is missing, a photo has no face, or there is no pair of one person's
-            photos or none of two people's.
-        ModelVerificationFailed: a pair of one person lies beyond the threshold, or of two within it.
-        ImageError: a photo cannot be read.
-    """
-    photos = _check_photos(folder, embedder.manifest_path)
-    engine = FaceEngine(
-        detector=HogDetector(upsample=1),
-        landmarker=FivePointLandmarker(),
-        embedder=embedder,
-        quality_policy=QualityPolicy(),
-        max_side_px=_CHECK_SIDE_PX,
-    )
-    chips = []
-    for photo in photos:
-        image = load_image(photo, reduce_to_side_px=_CHECK_SIDE_PX)
-        subject = photo_subject(engine.find_faces(image), width=image.shape[1], height=image.shape[0])
-        if subject is None:
-            raise CheckPhotosUnusable(
-                f"no face found in the check photo {photo}; every check photo must show its person's face, "
-                "frontal and at least 40 px wide",
-                path=embedder.manifest_path,
-                first=photo,
-            )
-        chips.append(subject.chip)
-    embeddings = embedder.embed(chips).astype(np.float64)
-    threshold = embedder.manifest.distance_threshold
-    pairs = []
-    for (first, first_vector), (second, second_vector) in combinations(zip(photos, embeddings, strict=True), 2):
-        pairs.append(
-            CheckPair(
-                first=_label(first),
-                second=_label(second),
-                same_person=first.parent == second.parent,
-                distance=float(np.linalg.norm(first_vector - second_vector)),
-            )
-        )
-    if all(pair.same_person for pair in pairs) or not any(pair.same_person for pair in pairs):
-        raise CheckPhotosUnusable(
-            f"the check photos in {folder} ({len(photos)} photos of {len({p.parent for p in photos})} people) "
-            "cannot test a model: give at least two photos of one person and one of another, in a sub-folder "
-            "per person",
-            path=embedder.manifest_path,
-        )
-    _refuse_wrong_pairs(embedder, pairs, threshold=threshold, folder=folder)
-    return ModelCheck(
-        folder=folder,
-        people=len({photo.parent for photo in photos}),
-        photos=len(photos),
-        threshold=threshold,
-        pairs=pairs,
-    )
-
-
 def write_dlib_manifest(*, onnx_model: Path, out_dir: Path) -> Path:
     """Lay out dlib's verified ONNX conversion as a force's model arrives: the file, and a manifest beside it.
 
@@ -434,52 +336,3 @@ def _check_output(shape: list[int | str], onnx_type: str, manifest: FaceModelMan
             path=manifest_path,
             field="embedding_size",
         )
-
-
-def _check_photos(folder: Path, manifest_path: Path) -> list[Path]:
-    if not folder.is_dir():
-        raise CheckPhotosUnusable(
-            f"no check photos at {folder.resolve()}: a model is only used once it has told known people apart. "
-            "Run `vigil sim photos --fetch` (it puts the demo's photos of Barack Obama and Joe Biden there), or "
-            "give a folder with a sub-folder of photos per person (--check-photos DIR, or check_photos in the "
-            "settings)",
-            path=manifest_path,
-        )
-    return sorted(
-        photo
-        for person in folder.iterdir()
-        if person.is_dir()
-        for photo in person.iterdir()
-        if photo.is_file() and photo.suffix.lower() in _PHOTO_SUFFIXES
-    )
-
-
-def _label(photo: Path) -> str:
-    return f"{photo.parent.name}/{photo.name}"
-
-
-def _refuse_wrong_pairs(embedder: SlotEmbedder, pairs: list[CheckPair], *, threshold: float, folder: Path) -> None:
-    wrong = [pair for pair in pairs if (pair.distance <= threshold) != pair.same_person]
-    if not wrong:
-        return
-    # The pair furthest on the wrong side names the failure; the others are counted.
-    worst = max(wrong, key=lambda pair: abs(pair.distance - threshold))
-    verdict = "different people" if worst.same_person else "the same person"
-    sign = ">" if worst.same_person else "<="
-    manifest = embedder.manifest
-    cosine = (
-        f" (cosine similarity {distance_to_cosine(worst.distance):.4f}, its threshold {manifest.threshold:g})"
-        if manifest.metric is Metric.COSINE
-        else ""
-    )
-    raise ModelVerificationFailed(
-        f"{embedder.model.model_id} ({embedder.manifest_path}) calls {worst.first} and {worst.second} {verdict}: "
-        f"distance {worst.distance:.4f} {sign} threshold {threshold:.4f}{cosine}; {len(wrong)} of {len(pairs)} "
-        "check pairs are wrong. The manifest's threshold, or how it says faces are prepared (alignment, "
-        "colour_order, layout, mean, std), does not fit the network; the model is not used",
-        path=embedder.manifest_path,
-        first=folder / worst.first,
-        second=folder / worst.second,
-        distance=worst.distance,
-        threshold=threshold,
-    )
