@@ -2,16 +2,22 @@
 
 import json
 import os
+import uuid
 from pathlib import Path
 
 import httpx
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from tests.command.events import position
 from tests.support.served import vigil_serve
 from vigil.cli.app import create_app
+from vigil.cli.governance import version_thresholds_table
+from vigil.command.report.schemas import Figures, VersionRow
+from vigil.command.watchlists.models import ThresholdBasis
 from vigil.events import encode_event
+from vigil.vision.face_model import DLIB_MODEL_ID
 
 
 def _run(*args: str) -> tuple[int, str, str]:
@@ -104,3 +110,28 @@ def test_retention_report_and_package_keys_from_the_command_line(
         1,
         "error: the period ends (2025-01-01T00:00:00+00:00) before it starts (2025-02-01T00:00:00+00:00)",
     )
+
+
+def test_the_plain_report_prints_each_versions_threshold_and_why() -> None:
+    versions = [
+        VersionRow(
+            version=7,
+            watchlist_id=uuid.uuid4(),
+            watchlist_name="Op Ferry",
+            subjects=100,
+            model=DLIB_MODEL_ID,
+            threshold=0.45,
+            size_threshold=0.3827,
+            threshold_basis=ThresholdBasis.LOOSER,
+            looser_threshold_reason="a missing child: finding her outweighs more false alerts",
+            expected="At 100 people this threshold expects at most …",
+            figures=Figures.of(faces=10, confirmed=0, dismissed=0, pending=0),
+        )
+    ]
+    console = Console(record=True, width=400)
+    console.print(version_thresholds_table(versions))
+    text = console.export_text()
+    assert DLIB_MODEL_ID in text
+    assert "0.4500" in text
+    assert "0.3827" in text
+    assert "LOOSER than by size: a missing child: finding her outweighs more false alerts" in text

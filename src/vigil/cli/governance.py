@@ -21,7 +21,7 @@ from vigil.command.actor import Actor
 from vigil.command.app import init_database
 from vigil.command.incidents.service import OpenIncidentHold
 from vigil.command.report.html import render_html
-from vigil.command.report.schemas import Figures
+from vigil.command.report.schemas import Figures, VersionRow
 from vigil.command.report.service import build_report
 from vigil.command.retention.service import run_retention
 from vigil.command.watchlists.keys import issue_package_key, load_package_keys, require_wrap_key
@@ -121,12 +121,33 @@ def report(
             "–" if f.false_alert_rate is None else f"{f.false_alert_rate:.1%}",
             "–" if f.faces_per_false_alert is None else f"{f.faces_per_false_alert:,.0f} faces",
         )
+    thresholds = version_thresholds_table(counted.versions)
     if out is None:
-        Console().print(table)
+        Console().print(table, thresholds)
         return
     with out.open("w", encoding="utf-8") as stream:
-        Console(file=stream, width=160).print(table)
+        Console(file=stream, width=160).print(table, thresholds)
     typer.echo(f"wrote {out}", err=True)
+
+
+def version_thresholds_table(versions: list[VersionRow]) -> Table:
+    """Each watchlist version's network, threshold, why that threshold, and what it was expected to do."""
+    table = Table("version", "network", "threshold", "by size", "why", "expected", title="Thresholds")
+    for version in versions:
+        if version.version is None:
+            continue
+        basis = "–" if version.threshold_basis is None else version.threshold_basis.value
+        if version.looser_threshold_reason:
+            basis = f"LOOSER than by size: {version.looser_threshold_reason}"
+        table.add_row(
+            str(version.version),
+            version.model or "–",
+            "–" if version.threshold is None else f"{version.threshold:.4f}",
+            "–" if version.size_threshold is None else f"{version.size_threshold:.4f}",
+            basis,
+            version.expected or "–",
+        )
+    return table
 
 
 def package_key(
