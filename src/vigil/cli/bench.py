@@ -148,7 +148,12 @@ def edge(
         typer.Option("--testdata", help="Test-data folder (default: $VIGIL_TESTDATA or ../shared/testdata)."),
     ] = None,
     runs: Annotated[int, typer.Option("--runs", min=1, max=20, help="Runs per video size (medians).")] = 3,
-    seconds: Annotated[float, typer.Option("--seconds", min=8, max=120, help="Length of each video.")] = 20.0,
+    seconds: Annotated[
+        float,
+        typer.Option(
+            "--seconds", min=10, max=120, help="Length of each video (the patrol scene needs 10 s for its 5 people)."
+        ),
+    ] = 20.0,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")] = False,
 ) -> None:
     """Body camera on one core: synthetic patrol at 640×360 and 1280×720, the real arcade clip at 1080p and 720p."""
