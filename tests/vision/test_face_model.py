@@ -2,6 +2,7 @@
 
 import math
 import re
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -17,6 +18,7 @@ from vigil.vision.face_model import (
     distance_to_cosine,
 )
 from vigil.vision.models import DLIB_FACE_RECOGNITION
+from vigil.vision.settings import DlibEmbedderSettings, OnnxEmbedderSettings, SlotEmbedderSettings, embedder_model
 
 _SHA = "ab" * 32
 
@@ -89,3 +91,12 @@ def test_cosine_and_distance_convert_both_ways(similarity: float) -> None:
 def test_an_inconsistent_manifest_is_refused_with_its_reason(changes: dict[str, object], reason: str) -> None:
     with pytest.raises(ValidationError, match=reason):
         _manifest(**changes)
+
+
+def test_the_network_settings_name_is_known_without_loading_it(tmp_path: Path) -> None:
+    manifest = _manifest()
+    path = tmp_path / "manifest.json"
+    path.write_text(manifest.model_dump_json(), encoding="utf-8")  # no ONNX file beside it: nothing is loaded
+    assert embedder_model(SlotEmbedderSettings(manifest=path)) == manifest.identity
+    assert embedder_model(OnnxEmbedderSettings()) == DLIB_MODEL
+    assert embedder_model(DlibEmbedderSettings()) == DLIB_MODEL

@@ -9,10 +9,11 @@ from vigil.vision.blazeface import BlazeFaceDetector
 from vigil.vision.detection import Detector
 from vigil.vision.embedding import DEFAULT_THRESHOLD, DlibEmbedder, Embedder
 from vigil.vision.engine import FaceEngine
+from vigil.vision.face_model import DLIB_MODEL, FaceModelManifest, ModelIdentity
 from vigil.vision.hog import HogDetector
 from vigil.vision.landmarks import FivePointLandmarker
 from vigil.vision.model_cache import ensure_onnx_model
-from vigil.vision.model_slot import load_face_model
+from vigil.vision.model_slot import load_face_model, read_manifest
 from vigil.vision.onnx_embedder import OnnxEmbedder
 from vigil.vision.quality import QualityPolicy
 
@@ -143,6 +144,31 @@ def build_embedder(settings: EmbedderSettings) -> Embedder:
             return OnnxEmbedder(model.path, threads=settings.threads)
         case SlotEmbedderSettings():
             return load_face_model(settings.manifest, threads=settings.threads, check_photos=settings.check_photos)
+
+
+def embedder_manifest(settings: EmbedderSettings) -> FaceModelManifest | None:
+    """The manifest of the force's network the settings name; None for the built-in embedders (dlib's network).
+
+    Reads the manifest only; nothing is loaded or checked.
+
+    Raises:
+        ModelManifestInvalid: the manifest cannot be read or is not valid.
+    """
+    match settings:
+        case SlotEmbedderSettings():
+            return read_manifest(settings.manifest)
+        case DlibEmbedderSettings() | OnnxEmbedderSettings():
+            return None
+
+
+def embedder_model(settings: EmbedderSettings) -> ModelIdentity:
+    """The network the settings' embedder runs, known without loading it (see :func:`embedder_manifest`).
+
+    Raises:
+        ModelManifestInvalid: a force's network's manifest cannot be read or is not valid.
+    """
+    manifest = embedder_manifest(settings)
+    return DLIB_MODEL if manifest is None else manifest.identity
 
 
 def build_engine(settings: VisionSettings) -> FaceEngine:

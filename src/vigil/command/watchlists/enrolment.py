@@ -26,7 +26,7 @@ from vigil.vision.errors import ImageError
 from vigil.vision.face_model import ModelIdentity
 from vigil.vision.image import ImageLimits, load_image
 from vigil.vision.memory import return_freed_memory
-from vigil.vision.settings import VisionSettings, build_engine
+from vigil.vision.settings import VisionSettings, build_engine, embedder_model
 from vigil.watchlist.enrolment import EnrolledFace, enrol_face
 from vigil.watchlist.errors import EnrolmentRefused
 
@@ -52,13 +52,12 @@ class Enroller:
         self._engine: FaceEngine | None = None
 
     def model(self) -> ModelIdentity:
-        """The face model the server enrols with (its engine's embedder's); builds the engine if need be.
+        """The face model the server enrols with (its engine's embedder's), known without building the engine.
 
         Raises:
-            ModelError: the face engine's models cannot be loaded.
+            ModelManifestInvalid: a force's network's manifest cannot be read or is not valid.
         """
-        with self._lock:
-            return self._built().embedder.model
+        return embedder_model(self._settings.embedder)
 
     @contextmanager
     def embedder(self) -> Iterator[Embedder]:

@@ -28,10 +28,9 @@ from sqlalchemy.orm import Session
 from vigil.command.watchlists.errors import LooserThresholdRefused, UnknownWatchlist, WatchlistModelMismatch
 from vigil.command.watchlists.models import SubjectState, ThresholdBasis, Watchlist, WatchlistSubject, WatchlistVersion
 from vigil.command.watchlists.schemas import ApprovalOut, ExpectationOut, SubjectOut, ThresholdOut
-from vigil.vision.face_model import DLIB_MODEL_ID, FaceModelManifest
-from vigil.vision.model_slot import read_manifest
-from vigil.vision.settings import SlotEmbedderSettings, VisionSettings
-from vigil.watchlist.operating_point import Expectation, OperatingTable, table_for
+from vigil.vision.face_model import DLIB_MODEL_ID
+from vigil.vision.settings import VisionSettings, embedder_manifest, embedder_model
+from vigil.watchlist.operating_point import Expectation, OperatingTable, table_for, table_for_manifest
 
 
 @dataclass(frozen=True)
@@ -160,10 +159,10 @@ def operating_table(*, model_id: str, vision: VisionSettings | None) -> Operatin
     """
     if model_id == DLIB_MODEL_ID:
         return table_for(model_id)
-    manifest = _server_manifest(vision)
+    manifest = None if vision is None else embedder_manifest(vision.embedder)
     if manifest is None or manifest.identity.model_id != model_id:
         return None
-    return table_for(model_id, manifest.operating_points, distance_threshold=manifest.distance_threshold)
+    return table_for_manifest(manifest)
 
 
 def version_threshold(
@@ -256,21 +255,5 @@ def expectation_out(expected: Expectation) -> ExpectationOut:
     )
 
 
-def _server_manifest(vision: VisionSettings | None) -> FaceModelManifest | None:
-    """The manifest of the server's embedder when it runs a force's network; None for the built-in ones (dlib's).
-
-    Raises:
-        ModelManifestInvalid: the manifest cannot be read or is not valid (the server refuses to start then anyway).
-    """
-    if vision is None:
-        return None
-    match vision.embedder:
-        case SlotEmbedderSettings(manifest=path):
-            return read_manifest(path)
-        case _:
-            return None
-
-
 def _server_model(vision: VisionSettings | None) -> str:
-    manifest = _server_manifest(vision)
-    return manifest.identity.model_id if manifest is not None else DLIB_MODEL_ID
+    return DLIB_MODEL_ID if vision is None else embedder_model(vision.embedder).model_id
