@@ -43,6 +43,19 @@ class FeedClient:
                 break
         return got
 
+    def receive_until(self, done: Callable[[dict[str, Any]], bool], *, timeout_s: float) -> list[dict[str, Any]]:
+        """Every message up to and including the first after which ``done`` is true; fails after ``timeout_s``."""
+        got: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                got.append(json.loads(self.connection.recv(timeout=max(left, 0.0))))
+            except TimeoutError:
+                raise AssertionError(f"the feed did not finish within {timeout_s} s; got {len(got)} messages") from None
+            if done(got[-1]):
+                return got
+
     def close(self) -> None:
         self.connection.close()
 
