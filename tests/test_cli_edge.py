@@ -4,6 +4,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.support.mosquitto import free_port
+from tests.support.small_disk import cannot_mount, small_disk
 from vigil.cli.app import create_app
 from vigil.events import AlertRaised, parse_event
 from vigil.sim.patrol_scene import standard_patrol_scene
@@ -125,3 +127,82 @@ def test_edge_run_refuses_a_package_without_keys(tmp_path: Path, street: Path) -
     code, _, err = _run("edge", "run", "--source", street, "--watchlist", package, "--offline", "--data-dir", tmp_path)
     assert code == 1
     assert "is a device package: give --device-key and --verify-key" in err
+
+
+def _local_watchlist(tmp_path: Path, testdata: Path) -> Path:
+    watchlist = tmp_path / "op.sqlite"
+    assert _run("watchlist", "create", watchlist, "--name", "Op")[0] == 0
+    photos = sorted((testdata / "identities" / "train" / "obama").iterdir())
+    enrol = ["--id", "obama", "--name", "Barack Obama", "--category", "wanted_on_warrant", "--legal-basis", "Warrant 1"]
+    code, _, err = _run(
+        "watchlist", "enrol", watchlist, *photos, *enrol, "--expires", "2099-01-01", "--proposed-by", "pc.a"
+    )
+    assert code == 0, err
+    assert _run("watchlist", "approve", watchlist, "--id", "obama", "--by", "sgt.b")[0] == 0
+    return watchlist
+
+
+def test_edge_run_starts_and_records_with_the_broker_down(tmp_path: Path, testdata: Path, street: Path) -> None:
+    watchlist = _local_watchlist(tmp_path, testdata)
+    port = free_port()  # nothing listens here
+    code, out, err = _run(
+        "edge",
+        "run",
+        "--source",
+        street,
+        "--watchlist",
+        watchlist,
+        "--server",
+        f"mqtt://127.0.0.1:{port}",
+        "--fast",
+        "--data-dir",
+        tmp_path / "device",
+        "--json",
+    )
+    assert code == 0, err
+    assert f"the broker at 127.0.0.1:{port} cannot be reached yet: the agent runs and keeps trying" in err
+    report = json.loads(out)
+    assert report["alerts"] == 1
+    assert report["outbox_backlog"] >= 1  # the alert, at least, waits for the broker
+    assert (report["outbox_storage"], report["outbox_in_memory"]) == ("disk", 0)
+    assert "Traceback" not in err
+
+
+def test_edge_run_on_a_full_data_folder_starts_in_memory_and_says_so(
+    tmp_path: Path, testdata: Path, street: Path
+) -> None:
+    reason = cannot_mount()
+    if reason is not None:
+        pytest.skip(reason)
+    watchlist = _local_watchlist(tmp_path, testdata)
+    try:
+        disk = small_disk(tmp_path / "device", size_kib=256)
+        mounted = disk.__enter__()
+    except RuntimeError as exc:
+        pytest.skip(f"cannot mount a tmpfs here: {exc}")
+    try:
+        mounted.fill()
+        code, out, err = _run(
+            "edge", "run", "--source", street, "--watchlist", watchlist, "--offline", "--fast",
+            "--data-dir", mounted.path, "--json",
+        )  # fmt: skip
+    finally:
+        disk.__exit__(None, None, None)
+    assert code == 0, err
+    assert "Traceback" not in err
+    assert "WARNING: the outbox cannot write to its storage: memory: storage full" in " ".join(err.split())
+    report = json.loads(out)
+    assert report["alerts"] == 1
+    assert report["outbox_storage"].startswith("memory: storage full")
+    assert report["outbox_in_memory"] == report["outbox_backlog"] >= 1
+
+
+def test_edge_run_refuses_a_data_folder_it_cannot_create(tmp_path: Path, street: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    data_dir = tmp_path / "a-file" / "device"
+    code, _, err = _run(
+        "edge", "run", "--source", street, "--watchlist", tmp_path / "x.sqlite", "--offline", "--data-dir", data_dir
+    )
+    assert code == 1
+    assert f"error: cannot create the data folder {data_dir}" in " ".join(err.split())
+    assert "Traceback" not in err

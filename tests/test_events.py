@@ -4,6 +4,7 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from pydantic import ValidationError
 
 from vigil import events
 from vigil.events import (
@@ -16,9 +17,13 @@ from vigil.events import (
     DispatchCancelled,
     DispatchOrder,
     DispatchStatus,
+    EmergencyAcknowledged,
+    EmergencyBrief,
+    EmergencyTrigger,
     Location,
     MalformedEvent,
     MatchEvidence,
+    OfficerEmergency,
     Position,
     QualitySummary,
     SubjectBrief,
@@ -77,8 +82,41 @@ SAMPLES = {
     "dispatch.status": DispatchStatus(device_id="cam-1", dispatch_id=uuid.uuid4(), status="en_route"),
     "watchlist.available": WatchlistAvailable(device_id="cam-1", version=4, sha256="a" * 64, url="https://cc/pkg/4"),
     "device.status": DeviceStatus(device_id="cam-1", battery_pct=80, watchlist_version=4, faces_processed=120),
+    "officer.emergency": OfficerEmergency(
+        device_id="cam-1",
+        emergency_id=uuid.uuid4(),
+        unit_id="u1",
+        trigger=EmergencyTrigger.HANDSET,
+        location=Location(lat=51.5, lon=-0.12, accuracy_m=8),
+    ),
+    "emergency.acknowledged": EmergencyAcknowledged(
+        device_id="cam-1", emergency_id=uuid.uuid4(), by="Operator One", message="2 units on their way"
+    ),
     "ack": Ack(device_id="cam-1", ids=[uuid.uuid4()]),
 }
+
+_EMERGENCY = EmergencyBrief(
+    emergency_id=uuid.uuid4(), unit_id="A-12", call_sign="Alpha 12", raised_at=datetime(2026, 12, 7, tzinfo=UTC)
+)
+
+
+def test_an_officer_in_danger_order_carries_the_officer_and_no_subject() -> None:
+    order = DispatchOrder(
+        device_id="cam-1",
+        dispatch_id=uuid.uuid4(),
+        incident_id=uuid.uuid4(),
+        unit_id="u2",
+        target=Location(lat=51.5, lon=-0.12),
+        area=AREA,
+        emergency=_EMERGENCY,
+    )
+    assert parse_event(encode_event(order)) == order
+    sample = SAMPLES["dispatch.order"]
+    assert isinstance(sample, DispatchOrder)
+    with pytest.raises(ValidationError, match="or for an officer in danger"):
+        DispatchOrder.model_validate(sample.model_dump() | {"evidence": None})
+    with pytest.raises(ValidationError, match="carries no subject"):
+        DispatchOrder.model_validate(sample.model_dump() | {"emergency": _EMERGENCY.model_dump()})
 
 
 def test_every_event_type_has_a_sample_a_direction_and_a_topic() -> None:

@@ -26,6 +26,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from vigil.errors import VigilError
@@ -273,6 +274,26 @@ class MatchEvidence(BaseModel):
         return None if value is None else _jpeg_from_base64(value)
 
 
+class EmergencyTrigger(enum.StrEnum):
+    """What raised an officer's emergency."""
+
+    HANDSET = "handset"
+    """The emergency button on Vigil's handset, held down."""
+    TRACKER_SOS = "tracker_sos"
+    """``alarm=sos`` from a Traccar or OsmAnd client's SOS button."""
+
+
+class EmergencyBrief(BaseModel):
+    """Who is in danger, on an order sending units to help them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    emergency_id: uuid.UUID
+    unit_id: str = Field(min_length=1, max_length=64, description="The officer's unit.")
+    call_sign: str = Field(min_length=1, max_length=64)
+    raised_at: AwareDatetime = Field(description="When the officer raised it (UTC).")
+
+
 class DispatchOrder(_Event):
     """Down: go to the target.
 
@@ -288,9 +309,18 @@ class DispatchOrder(_Event):
     unit_id: str = Field(min_length=1, max_length=64)
     target: Location
     area: dict[str, Any] = Field(description="The search area, a GeoJSON (RFC 7946) Polygon geometry.")
-    subject: SubjectBrief
-    evidence: MatchEvidence
+    subject: SubjectBrief | None = Field(None, description="The person sought; None on an officer-in-danger order.")
+    evidence: MatchEvidence | None = Field(None, description="Why control believes it; with ``subject`` only.")
+    emergency: EmergencyBrief | None = Field(None, description="The officer in danger; None on a subject order.")
     instructions: str = Field("", max_length=4000)
+
+    @model_validator(mode="after")
+    def _one_purpose(self) -> "DispatchOrder":
+        if self.emergency is None and (self.subject is None or self.evidence is None):
+            raise ValueError("an order is for a subject (with subject and evidence) or for an officer in danger")
+        if self.emergency is not None and (self.subject is not None or self.evidence is not None):
+            raise ValueError("an officer-in-danger order carries no subject or match evidence")
+        return self
 
 
 class DispatchCancelled(_Event):
@@ -339,6 +369,39 @@ class DeviceStatus(_Event):
     model_versions: dict[str, str] = Field(default_factory=dict)
     faces_processed: int = Field(0, ge=0, le=MAX_COUNT, description="Faces searched since the agent started.")
     last_error: str | None = Field(None, max_length=2000)
+    outbox_backlog: int | None = Field(None, ge=0, le=MAX_COUNT, description="Events waiting for the server's ack.")
+    outbox_in_memory: int | None = Field(
+        None, ge=0, le=MAX_COUNT, description="Of those, the events only in memory (the device's storage failed)."
+    )
+    outbox_dropped: int | None = Field(
+        None, ge=0, le=MAX_COUNT, description="Positions/statuses the device discarded, memory full: never sent."
+    )
+    storage_warning: str | None = Field(
+        None, max_length=2000, description="Why the device's outbox cannot write to its storage; None when it can."
+    )
+
+
+class OfficerEmergency(_Event):
+    """Up: an officer is in danger (the handset's emergency button, or a tracker's SOS).
+
+    Sent once per emergency, through the outbox like any event; the officer's positions keep coming (more often
+    while it is open) and the command centre follows them.
+    """
+
+    type: Literal["officer.emergency"] = "officer.emergency"
+    emergency_id: uuid.UUID = Field(description="The emergency; a resend carries the same one.")
+    unit_id: str = Field(min_length=1, max_length=64)
+    trigger: EmergencyTrigger
+    location: Location | None = Field(None, description="Where the officer was when it was raised, if known.")
+
+
+class EmergencyAcknowledged(_Event):
+    """Down: the control room has the officer's emergency; the handset shows who and when."""
+
+    type: Literal["emergency.acknowledged"] = "emergency.acknowledged"
+    emergency_id: uuid.UUID
+    by: str = Field(min_length=1, max_length=200, description="The operator who acknowledged it.")
+    message: str = Field("", max_length=2000, description="What control tells the officer (e.g. units sent).")
 
 
 class Ack(_Event):
@@ -357,6 +420,8 @@ Event = Annotated[
     | DispatchStatus
     | WatchlistAvailable
     | DeviceStatus
+    | OfficerEmergency
+    | EmergencyAcknowledged
     | Ack,
     Field(discriminator="type"),
 ]
@@ -370,6 +435,8 @@ EVENT_TYPES: dict[str, type[_Event]] = {
     "dispatch.status": DispatchStatus,
     "watchlist.available": WatchlistAvailable,
     "device.status": DeviceStatus,
+    "officer.emergency": OfficerEmergency,
+    "emergency.acknowledged": EmergencyAcknowledged,
     "ack": Ack,
 }
 
@@ -378,10 +445,12 @@ DIRECTIONS: dict[str, Direction] = {
     "alert.raised": Direction.UP,
     "dispatch.status": Direction.UP,
     "device.status": Direction.UP,
+    "officer.emergency": Direction.UP,
     "alert.reviewed": Direction.DOWN,
     "dispatch.order": Direction.DOWN,
     "dispatch.cancelled": Direction.DOWN,
     "watchlist.available": Direction.DOWN,
+    "emergency.acknowledged": Direction.DOWN,
     "ack": Direction.DOWN,
 }
 

@@ -63,6 +63,11 @@ def test_the_openapi_document_lists_the_api(server: RunningServer) -> None:
         "/api/v1/incidents/{incident_id}/area",
         "/api/v1/incidents/{incident_id}/dispatches",
         "/api/v1/incidents/{incident_id}/close",
+        "/api/v1/emergencies",
+        "/api/v1/emergencies/{emergency_id}",
+        "/api/v1/emergencies/{emergency_id}/acknowledge",
+        "/api/v1/emergencies/{emergency_id}/dispatch",
+        "/api/v1/emergencies/{emergency_id}/resolve",
         "/api/v1/control-room/config",
     }
     assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"

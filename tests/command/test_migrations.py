@@ -42,7 +42,7 @@ def test_migrations_build_the_models_schema_on_an_empty_database(empty_database:
     config = Config()
     config.set_main_option("script_location", MIGRATIONS)
     assert differences == []
-    assert version == ScriptDirectory.from_config(config).get_current_head() == "0010"
+    assert version == ScriptDirectory.from_config(config).get_current_head() == "0011"
 
 
 def test_versions_made_before_0006_carry_their_watchlists_threshold_which_may_follow_the_size_after(
@@ -258,3 +258,68 @@ def test_an_unreachable_database_is_unavailable_not_a_crash() -> None:
     with pytest.raises(DatabaseUnavailable, match="unavailable"):
         database.migrate()
     database.dispose()
+
+
+def test_incidents_before_0011_stay_alerts_and_going_back_drops_the_emergencies_incidents(
+    empty_database: Database,
+) -> None:
+    empty_database.migrate("0010")
+    before = [
+        "INSERT INTO units (unit_id, call_sign, kind, status, status_changed_at, created_at) "
+        "VALUES ('A-12', 'A-12', 'foot', 'available', '2026-01-01', '2026-01-01')",
+        "INSERT INTO devices (device_id, unit_id, token_sha256, created_at) "
+        "VALUES ('cam-1', 'A-12', 'ab', '2026-01-01')",
+        "INSERT INTO ingested_events (event_id, type, device_id, transport, at, received_at) "
+        "VALUES ('5a0c1a1e6d7b4c2e9f0a1b2c3d4e5f60', 'alert.raised', 'cam-1', 'http', '2026-01-01', '2026-01-01')",
+        "INSERT INTO alerts (alert_id, event_id, device_id, unit_id, subject_id, watchlist_version, distance, "
+        "threshold, quality_score, quality_parts, frames, first_seen_at, raised_at, received_at, model) VALUES "
+        "('6b1d2b2f7e8c4d3f8a1b2c3d4e5f6071', '5a0c1a1e6d7b4c2e9f0a1b2c3d4e5f60', 'cam-1', 'A-12', 'obama', 7, 0.4, "
+        "0.5, 0.8, '{}', 3, '2026-01-01', '2026-01-01', '2026-01-01', 'm:1:abababababab')",
+        _INCIDENT + "'7c2e3c3f8f9d4e4f9b2c3d4e5f607182', '6b1d2b2f7e8c4d3f8a1b2c3d4e5f6071', 'obama', "
+        "'6b1d2b2f7e8c4d3f8a1b2c3d4e5f6071')",
+    ]
+    with empty_database.engine.begin() as connection:
+        for statement in before:
+            connection.execute(text(statement))
+    empty_database.migrate()
+    after = [
+        "INSERT INTO ingested_events (event_id, type, device_id, transport, at, received_at) VALUES "
+        "('8d3f4d4a9a0e4f5a8c3d4e5f60718293', 'officer.emergency', 'cam-1', 'http', '2026-01-02', '2026-01-02')",
+        "INSERT INTO emergencies (emergency_id, event_id, unit_id, device_id, trigger, status, raised_at, "
+        "received_at) VALUES ('9e4a5e5b0b1f4a6b9d4e5f6071829304', '8d3f4d4a9a0e4f5a8c3d4e5f60718293', 'A-12', "
+        "'cam-1', 'handset', 'open', '2026-01-02', '2026-01-02')",
+        _INCIDENT.replace("target_alert_id)", "target_alert_id, emergency_id)")
+        + "'0f5b6f6c1c2a4b7c8e5f607182930415', NULL, NULL, NULL, '9e4a5e5b0b1f4a6b9d4e5f6071829304')",
+        "INSERT INTO dispatch_orders (dispatch_id, incident_id, unit_id, state, revision, unit_status_before, "
+        "instructions, sent_by, sent_at, reason) VALUES ('1a6c7a7d2d3b4c8d9f60718293041526', "
+        "'0f5b6f6c1c2a4b7c8e5f607182930415', 'A-12', 'sent', 1, 'available', '', 'op', '2026-01-02', '')",
+    ]
+    with empty_database.engine.begin() as connection:
+        kept = connection.execute(text("SELECT subject_id, emergency_id FROM incidents")).one()
+        for statement in after:
+            connection.execute(text(statement))
+    assert tuple(kept) == ("obama", None)
+    with empty_database.engine.connect() as connection:
+        driver = connection.connection.dbapi_connection
+        if empty_database.dialect == "sqlite" and driver is not None:
+            driver.execute("PRAGMA foreign_keys = OFF")  # as Database.migrate does
+        with connection.begin():
+            config = Config()
+            config.set_main_option("script_location", MIGRATIONS)
+            config.attributes["connection"] = connection
+            alembic.command.downgrade(config, "0010")
+            incidents = connection.execute(text("SELECT subject_id FROM incidents")).scalars().all()
+            orders = connection.execute(text("SELECT count(*) FROM dispatch_orders")).scalar_one()
+            columns = {c["name"]: c["nullable"] for c in inspect(connection).get_columns("incidents")}
+            tables = set(inspect(connection).get_table_names())
+    assert (incidents, orders, "emergencies" in tables) == (["obama"], 0, False)
+    assert "emergency_id" not in columns
+    assert not any(columns[name] for name in ("alert_id", "subject_id", "target_alert_id"))
+
+
+_INCIDENT = (
+    "INSERT INTO incidents (status, target_lat, target_lon, target_at, target_revision, area, opened_by, opened_at, "
+    "incident_id, alert_id, subject_id, target_alert_id) VALUES ('open', 51.5, -0.12, '2026-01-01', 1, '{}', 'op', "
+    "'2026-01-01', "
+)
+"""An incident row up to its ids (0005's columns), for the migration tests to finish."""

@@ -1,10 +1,11 @@
+import contextlib
 import io
 import logging
 import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,14 +19,20 @@ from tests.support.face_networks import (
     arcface_like_network,
     link_demo_photos,
 )
+from tests.support.mosquitto import start_mosquitto
+from tests.support.small_disk import SmallDisk, cannot_mount, small_disk, truncate_wal
 from tests.watchlist.conftest import make_subject
 from vigil.bus.memory import MemoryBus
+from vigil.bus.mqtt import MqttBus
+from vigil.bus.mqtt_settings import MqttSettings
 from vigil.bus.protocol import Message
 from vigil.edge.active_watchlist import ActiveWatchlist
 from vigil.edge.agent import EdgeAgent, EdgeIdentity
+from vigil.edge.device_health import LinkState
 from vigil.edge.event_log import EventLog
 from vigil.edge.notifier import AlertCard, ConsoleNotifier
 from vigil.edge.outbox import Outbox
+from vigil.edge.outbox_state import OutboxStorage, StorageFault
 from vigil.edge.recognition import RecognitionSettings
 from vigil.edge.route import SimulatedRoute
 from vigil.edge.runner import load_watchlist
@@ -34,6 +41,7 @@ from vigil.events import (
     Ack,
     AlertRaised,
     AlertReviewed,
+    DeviceStatus,
     DispatchCancelled,
     DispatchOrder,
     DispatchState,
@@ -41,6 +49,7 @@ from vigil.events import (
     Event,
     Location,
     MatchEvidence,
+    Position,
     SubjectBrief,
     encode_event,
     parse_event,
@@ -365,3 +374,194 @@ def test_a_network_of_another_shape_runs_from_enrolment_to_the_alert(
     alerts = [e for e in room.order if isinstance(e, AlertRaised)]
     assert [(a.subject_id, a.model) for a in alerts] == [("obama", slot.model.model_id)]
     assert alerts[0].distance <= alerts[0].threshold == loaded.gallery.threshold
+
+
+@pytest.fixture
+def device_disk(tmp_path: Path) -> Iterator[SmallDisk]:
+    """The device's data folder on a real 8 MiB file system of its own, to fill."""
+    reason = cannot_mount()
+    if reason is not None:
+        pytest.skip(reason)
+    with contextlib.ExitStack() as stack:
+        try:
+            mounted = stack.enter_context(small_disk(tmp_path / "device", size_kib=8192))
+        except RuntimeError as exc:
+            pytest.skip(f"cannot mount a tmpfs here: {exc}")
+        yield mounted
+
+
+class CountingControlRoom(ControlRoom):
+    """The control room, also counting every copy of each event it receives (a resend is a second copy)."""
+
+    def __init__(self, bus: MemoryBus) -> None:
+        self.copies: dict[uuid.UUID, int] = {}
+        super().__init__(bus)
+
+    def __call__(self, message: Message) -> None:
+        event = parse_event(message.payload)
+        self.copies[event.id] = self.copies.get(event.id, 0) + 1
+        super().__call__(message)
+
+
+@pytest.mark.parametrize("link_while_full", ["down", "up"])
+def test_the_disk_full_mid_shift_loses_no_alert_the_officer_saw(
+    tmp_path: Path,
+    testdata: Path,
+    watchlist_entries: dict[str, WatchlistEntry],
+    device_disk: SmallDisk,
+    link_while_full: str,
+) -> None:
+    """Positions go to disk; the disk fills; alerts are raised and shown; the disk is freed: every alert arrives once.
+
+    With the link down while the disk is full, the alerts wait in memory and are written to disk, in order, when
+    it is freed; with the link up, they are sent from memory and the server's ack removes them there.
+    """
+    people = ("obama", "biden", "rose_leslie")
+    video = _video(testdata, tmp_path, people, ("alex_lacamoire",))
+    bus = MemoryBus()
+    room = CountingControlRoom(bus)
+    screen = Screen()
+    agent = _agent(tmp_path, active_watchlist(watchlist_entries, list(people)), bus=bus, notifiers=[screen])
+    outbox_file = device_disk.path / "outbox.sqlite"
+    agent.start()
+    try:
+        assert room.wait_for(lambda events: sum(isinstance(e, Position) for e in events) >= 2)
+        if link_while_full == "down":
+            bus.set_link(up=False)
+        truncate_wal(outbox_file)  # the next write must grow the file: the full disk refuses it
+        device_disk.fill()
+        with open_source(str(video), realtime=False) as source:
+            agent.run(source, realtime=False)
+        assert screen.cards, "the video raised no alert"
+        during = agent.outbox.state()
+        health = agent.health()
+        assert during.fault is StorageFault.FULL
+        assert health.storage_warning is not None
+        assert health.storage_warning.startswith("Storage full — ")
+        if link_while_full == "down":
+            assert during.in_memory >= len(screen.cards)
+            assert f"{during.in_memory} events only in memory, not yet sent" in health.storage_warning
+            assert agent.report().outbox_storage.startswith("memory: storage full")
+
+        device_disk.free()
+        deadline = time.monotonic() + 20
+        while agent.outbox.state().storage is not OutboxStorage.DISK and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert agent.outbox.state().storage is OutboxStorage.DISK, "the freed disk was not used again"
+        bus.set_link(up=True)
+        shown = [card.alert_id for card in screen.cards]
+        assert room.wait_for(
+            lambda events: {e.alert_id for e in events if isinstance(e, AlertRaised)} >= set(shown), timeout_s=30
+        )
+        deadline = time.monotonic() + 20
+        while agent.outbox.state().in_memory and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        agent.stop()
+    final = agent.outbox.state()
+    agent.outbox.close()
+    bus.stop()
+
+    stored = [e.alert_id for e in room.order if isinstance(e, AlertRaised)]
+    alert_ids = {e.id for e in room.order if isinstance(e, AlertRaised)}
+    copies = sum(room.copies[i] for i in alert_ids)
+    positions = [e for e in room.order if isinstance(e, Position)]
+    counts = {
+        "shown": len(shown),
+        "sent": copies,
+        "stored": len(stored),
+        "lost": len(set(shown) - set(stored)),
+        "duplicated": len(stored) - len(set(stored)),
+        "resent_copies": copies - len(alert_ids),
+        "positions_stored": len(positions),
+        "spilled_to_memory": final.spilled,
+        "dropped": final.dropped,
+    }
+    print(f"full-disk fault test (link {link_while_full} while full): {counts}")
+    assert stored == shown  # every alert the officer saw, once, in the order shown
+    # The command centre was told, in the statuses the device sent while its disk was full.
+    warned = [e for e in room.order if isinstance(e, DeviceStatus) and e.storage_warning is not None]
+    assert warned, "no device status carried the storage warning"
+    assert warned[0].storage_warning is not None
+    assert warned[0].storage_warning.startswith("Storage full")
+    assert warned[0].last_error == warned[0].storage_warning
+    assert final.spilled >= len(shown)
+    assert (final.in_memory, final.dropped) == (0, 0)
+    assert [p.at for p in positions] == sorted(p.at for p in positions)  # oldest first overall
+
+
+def test_a_camera_started_with_the_broker_down_records_and_delivers_in_order_when_it_comes(
+    tmp_path: Path, testdata: Path, watchlist_entries: dict[str, WatchlistEntry]
+) -> None:
+    """The camera starts with no broker, raises alerts, and they all arrive in order once the broker starts."""
+    people = ("obama", "biden")
+    video = _video(testdata, tmp_path, people, ("alex_lacamoire",))
+    (tmp_path / "broker").mkdir()
+    broker = start_mosquitto(tmp_path / "broker", persistence=True)
+    # The control room's session (its subscription) exists on the broker; then the broker goes down.
+    control = MqttBus(MqttSettings(host=broker.host, port=broker.port, client_id="control-room"))
+    received: list[Event] = []
+    changed = threading.Condition()
+
+    def store_and_ack(message: Message) -> None:
+        event = parse_event(message.payload)
+        with changed:
+            received.append(event)
+            changed.notify_all()
+        ack = Ack(device_id=event.device_id, ids=[event.id])
+        control.publish(f"vigil/v1/devices/{event.device_id}/down/ack", encode_event(ack))
+
+    control.subscribe("vigil/v1/devices/+/up/#", store_and_ack)
+    broker.stop()
+    device = MqttBus(
+        MqttSettings(host=broker.host, port=broker.port, client_id="edge-cam-7", publish_timeout_s=2),
+        wait_for_broker=False,
+    )
+    screen = Screen()
+    agent = _agent(tmp_path, active_watchlist(watchlist_entries, list(people)), bus=device, notifiers=[screen])
+    try:
+        assert not device.connected
+        agent.start()
+        with open_source(str(video), realtime=False) as source:
+            agent.run(source, realtime=False)
+        shown = [card.alert_id for card in screen.cards]
+        assert shown, "the video raised no alert"
+        assert agent.health().link is LinkState.DOWN
+        waiting = agent.outbox.backlog()
+        assert waiting >= len(shown)
+        assert received == []
+
+        broker.restart()
+        with changed:
+            arrived = changed.wait_for(
+                lambda: {e.alert_id for e in received if isinstance(e, AlertRaised)} >= set(shown), timeout=90
+            )
+        assert arrived, f"alerts arrived: {[e for e in received if isinstance(e, AlertRaised)]}"
+        deadline = time.monotonic() + 30
+        while agent.outbox.backlog() > 1 and time.monotonic() < deadline:  # the latest position may be in flight
+            time.sleep(0.05)
+    finally:
+        agent.stop()
+        agent.outbox.close()
+        device.stop()
+        control.stop()
+        if broker.process.poll() is None:
+            broker.stop()
+    alerts = [e.alert_id for e in received if isinstance(e, AlertRaised)]
+    positions = [e for e in received if isinstance(e, Position)]
+    unique = list(dict.fromkeys(e.id for e in received))
+    print(
+        "broker-down start fault test:",
+        {
+            "shown": len(shown),
+            "waiting_before_broker": waiting,
+            "alerts_stored": len(set(alerts)),
+            "lost": len(set(shown) - set(alerts)),
+            "duplicated": len(alerts) - len(set(alerts)),
+            "events_received": len(received),
+            "events_unique": len(unique),
+        },
+    )
+    assert alerts == shown  # all, once each, in the order the officer saw them
+    # Every event arrived oldest first: the positions' times never go back.
+    assert [p.at for p in positions] == sorted(p.at for p in positions)

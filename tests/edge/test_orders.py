@@ -1,10 +1,13 @@
+import io
 import uuid
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from vigil.bus.protocol import Message
 from vigil.edge.downlink import Downlink
+from vigil.edge.notifier import ConsoleNotifier
 from vigil.edge.orders import InvalidDispatchAnswer, OrderBook, Receipt, UnknownDispatch
 from vigil.edge.outbox import Outbox
 from vigil.events import (
@@ -14,6 +17,8 @@ from vigil.events import (
     DispatchOrder,
     DispatchState,
     DispatchStatus,
+    EmergencyAcknowledged,
+    EmergencyBrief,
     Location,
     MatchEvidence,
     Position,
@@ -143,3 +148,53 @@ def test_a_stood_down_order_takes_no_answer() -> None:
     with pytest.raises(InvalidDispatchAnswer, match="stood this unit down"):
         book.answer(order.dispatch_id, DispatchState.EN_ROUTE)
     assert book.receive(order.model_copy(update={"revision": 2})) is Receipt.ALREADY_KNOWN
+
+
+def _officer_in_danger_order() -> DispatchOrder:
+    return DispatchOrder(
+        device_id="cam-1",
+        dispatch_id=uuid.uuid4(),
+        incident_id=uuid.uuid4(),
+        unit_id="u1",
+        target=Location(lat=51.5, lon=-0.1),
+        area=AREA,
+        emergency=EmergencyBrief(emergency_id=uuid.uuid4(), unit_id="A-12", call_sign="Alpha 12", raised_at=utc_now()),
+        instructions="Go now.",
+    )
+
+
+def test_an_officer_in_danger_order_is_answered_like_any_and_shown_in_red_on_the_console() -> None:
+    emitted: list[DispatchStatus] = []
+    book = OrderBook(device_id="cam-1", emit=emitted.append)
+    order = _officer_in_danger_order()
+    assert book.receive(order) is Receipt.NEW
+    book.answer(order.dispatch_id, DispatchState.ACCEPTED)
+    book.answer(order.dispatch_id, DispatchState.EN_ROUTE)
+    assert [e.status for e in emitted] == ["accepted", "en_route"]
+    console = Console(file=io.StringIO(), width=120, force_terminal=True, color_system="standard")
+    ConsoleNotifier(console).order(order)
+    ConsoleNotifier(console).order(_order())
+    printed = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "OFFICER IN DANGER" in printed
+    assert "Alpha 12" in printed
+    assert "\x1b[31m" in printed  # red, as the alert cards are; the subject order stays blue
+    assert "A Person" in printed
+
+
+def test_the_downlink_hands_control_s_emergency_acknowledgement_to_the_agent(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    acknowledged: list[EmergencyAcknowledged] = []
+    downlink = Downlink(
+        device_id="cam-1",
+        outbox=outbox,
+        orders=OrderBook(device_id="cam-1", emit=lambda event: None),
+        notifiers=[Shown()],
+        on_watchlist=lambda announcement: None,
+        on_emergency_acknowledged=acknowledged.append,
+    )
+    ack = EmergencyAcknowledged(device_id="cam-1", emergency_id=uuid.uuid4(), by="Op. Ahmed", message="B-7 sent")
+    other = EmergencyAcknowledged(device_id="cam-2", emergency_id=uuid.uuid4(), by="Op. Ahmed")
+    for event in [ack, other]:
+        downlink(Message(topic="vigil/v1/devices/cam-1/down/emergency.acknowledged", payload=encode_event(event)))
+    assert acknowledged == [ack]
+    outbox.close()

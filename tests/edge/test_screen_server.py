@@ -12,23 +12,44 @@ import pytest
 from tests.edge.test_screen_state import _card, _order
 from tests.support.browser import OpenPhonePage
 from vigil.edge.device_health import DeviceHealth, LinkState, WatchlistHealth
+from vigil.edge.emergency import DeviceEmergency
 from vigil.edge.orders import OrderBook
 from vigil.edge.screen_server import ScreenServer, ScreenUnavailable
 from vigil.edge.screen_state import ScreenState
 from vigil.edge.screen_view import MapView, image_key
 from vigil.edge.settings import ScreenSettings
-from vigil.events import DispatchState, DispatchStatus, utc_now
+from vigil.events import (
+    DispatchState,
+    DispatchStatus,
+    EmergencyAcknowledged,
+    EmergencyTrigger,
+    OfficerEmergency,
+    utc_now,
+)
 from vigil.web.assets import page_dir
 from vigil.web.page_security import content_security_policy
 
 
 class FakeDevice:
-    """The agent's two verbs: answers go through a real OrderBook into the screen, as the agent wires them."""
+    """The agent's verbs: answers go through a real OrderBook, the emergency through a real DeviceEmergency,
+    into the screen, as the agent wires them."""
 
     def __init__(self, state: ScreenState) -> None:
         self.sent: list[DispatchStatus] = []
+        self.emergencies: list[OfficerEmergency] = []
         self.book = OrderBook(device_id="cam-7", emit=self._emit)
+        self.emergency = DeviceEmergency(emit=self.emergencies.append, listener=state.emergency)
         self._state = state
+
+    def raise_emergency(self) -> OfficerEmergency:
+        return self.emergency.raise_(
+            lambda: OfficerEmergency(
+                device_id="cam-7", emergency_id=uuid.uuid4(), unit_id="Bravo-2", trigger=EmergencyTrigger.HANDSET
+            )
+        )
+
+    def dismiss_emergency(self) -> None:
+        self.emergency.dismiss()
 
     def _emit(self, event: DispatchStatus) -> None:
         self.sent.append(event)
@@ -145,6 +166,47 @@ def test_taps_are_taken_only_from_the_page_itself(running: Running) -> None:
     assert running.device.sent == []
     # A page that reached the server through another host name (DNS rebinding) is not answered at all.
     assert running.client.get("/api/screen", headers={"Host": "evil.example"}).status_code == 400
+
+
+def test_the_emergency_is_raised_once_acknowledged_then_dismissed(running: Running) -> None:
+    assert running.client.get("/api/screen").json()["emergency"] is None
+    raised = running.client.post("/api/emergency")
+    assert raised.status_code == 201, raised.text
+    body = raised.json()
+    [event] = running.device.emergencies
+    assert body == {
+        "emergency_id": str(event.emergency_id),
+        "raised_at": event.at.isoformat().replace("+00:00", "Z"),
+        "delivered": False,
+        "acknowledged_by": None,
+        "acknowledged_at": None,
+        "message": "",
+    }
+    again = running.client.post("/api/emergency")  # held again: the same emergency, nothing new sent
+    assert (again.status_code, again.json()["emergency_id"]) == (201, body["emergency_id"])
+    assert len(running.device.emergencies) == 1
+    assert running.client.get("/api/screen").json()["emergency"] == body
+
+    refused = running.client.delete("/api/emergency")
+    assert refused.status_code == 409
+    assert "not acknowledged" in refused.text
+    running.device.emergency.delivered([event.id])
+    running.device.emergency.acknowledged(
+        EmergencyAcknowledged(device_id="cam-7", emergency_id=event.emergency_id, by="Op. Ahmed", message="B-7 sent")
+    )
+    shown = running.client.get("/api/screen").json()["emergency"]
+    assert (shown["delivered"], shown["acknowledged_by"], shown["message"]) == (True, "Op. Ahmed", "B-7 sent")
+    assert running.client.delete("/api/emergency").status_code == 204
+    assert running.client.get("/api/screen").json()["emergency"] is None
+    assert running.client.delete("/api/emergency").status_code == 404
+
+
+def test_an_emergency_is_taken_only_from_the_page_itself(running: Running) -> None:
+    response = running.client.post("/api/emergency", headers={"Origin": "http://evil.example"})
+    assert response.status_code == 403
+    assert running.device.emergencies == []
+    assert running.client.post("/api/emergency", headers={"Host": "evil.example"}).status_code == 400
+    assert running.device.emergencies == []
 
 
 def test_the_stream_sends_the_screen_at_once_and_on_every_change(running: Running) -> None:

@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from vigil.edge.device_health import DeviceHealth, LinkState, WatchlistHealth
+from vigil.edge.emergency import EmergencyStatus
 from vigil.edge.notifier import AlertCard
 from vigil.edge.position import PositionFix
 from vigil.edge.screen_state import ScreenState
@@ -19,6 +20,7 @@ from vigil.events import (
     DispatchCancelled,
     DispatchOrder,
     DispatchState,
+    EmergencyBrief,
     Location,
     MatchEvidence,
     SubjectBrief,
@@ -242,3 +244,61 @@ def test_screen_settings_check_the_tile_template(tile_url: str, problem: str | N
     else:
         with pytest.raises(ValidationError, match=re.escape(problem)):
             ScreenSettings(tile_url=tile_url)
+
+
+def test_an_officer_in_danger_order_names_the_officer_and_takes_answers() -> None:
+    state = _state()
+    brief = EmergencyBrief(emergency_id=uuid.uuid4(), unit_id="Alpha-12", call_sign="Alpha 12", raised_at=NOW)
+    order = DispatchOrder(
+        device_id="cam-7",
+        dispatch_id=uuid.uuid4(),
+        incident_id=uuid.uuid4(),
+        unit_id="Bravo-2",
+        target=Location(lat=51.51, lon=-0.125),
+        area=AREA,
+        emergency=brief,
+        instructions="Officer down at the market.",
+    )
+    state.order(order)
+    state.order_status(order.dispatch_id, DispatchState.ACCEPTED, delivered=False)
+    view = state.view(health=_health(), now=NOW).orders[0]
+    assert (view.subject, view.evidence) == (None, None)
+    assert view.emergency is not None
+    assert (view.emergency.call_sign, view.emergency.unit_id, view.emergency.emergency_id) == (
+        "Alpha 12",
+        "Alpha-12",
+        brief.emergency_id,
+    )
+    assert view.allowed == [DispatchState.EN_ROUTE, DispatchState.ON_SCENE, DispatchState.CLEARED]
+    assert (view.target.lat, view.target.lon) == (51.51, -0.125)
+
+
+def test_the_officers_emergency_shows_as_it_changes_and_goes_when_dismissed() -> None:
+    state = _state()
+    assert state.view(health=_health(), now=NOW).emergency is None
+    raised = EmergencyStatus(emergency_id=uuid.uuid4(), raised_at=NOW)
+    state.emergency(raised)
+    revision = state.revision
+    state.emergency(raised)  # shown again unchanged: no change for the page
+    assert state.revision == revision
+    acknowledged = EmergencyStatus(
+        emergency_id=raised.emergency_id,
+        raised_at=NOW,
+        delivered=True,
+        acknowledged_by="Op. Ahmed",
+        acknowledged_at=NOW + timedelta(seconds=20),
+        message="2 units on their way: B-7, C-3",
+    )
+    state.emergency(acknowledged)
+    view = state.view(health=_health(), now=NOW).emergency
+    assert view is not None
+    assert (view.emergency_id, view.delivered, view.acknowledged_by, view.acknowledged_at, view.message) == (
+        raised.emergency_id,
+        True,
+        "Op. Ahmed",
+        NOW + timedelta(seconds=20),
+        "2 units on their way: B-7, C-3",
+    )
+    assert state.revision > revision
+    state.emergency(None)
+    assert state.view(health=_health(), now=NOW).emergency is None

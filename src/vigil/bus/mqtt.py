@@ -30,11 +30,18 @@ from vigil.bus.protocol import BatchHandler, Handler, Message, topic_matches
 class MqttBus:
     """A :class:`~vigil.bus.protocol.Bus` over an MQTT 5 broker."""
 
-    def __init__(self, settings: MqttSettings) -> None:
-        """Connect to the broker and wait for it to accept the session.
+    def __init__(self, settings: MqttSettings, *, wait_for_broker: bool = True) -> None:
+        """Connect to the broker and wait for it to accept the session (or, not waiting, start trying to).
+
+        Args:
+            settings: the broker and the session's parameters.
+            wait_for_broker: True (a server): a broker that cannot be reached now is an error. False (a device
+                that must work without signal): start disconnected and keep trying in the background with
+                back-off; publishes raise :class:`BusUnavailable` until connected, and subscriptions are made on
+                connecting. A refusal or a certificate fault still raises.
 
         Raises:
-            BusUnavailable: the broker cannot be reached in ``settings.connect_timeout_s``.
+            BusUnavailable: (with ``wait_for_broker``) the broker cannot be reached in ``settings.connect_timeout_s``.
             BusRefused: the broker refused the connection (credentials).
             BrokerCertificateRejected: with TLS, the broker's certificate is not trusted (another CA, wrong name).
             BusTlsFailed: with TLS, the handshake failed otherwise (a plaintext port, a client certificate refused).
@@ -47,7 +54,10 @@ class MqttBus:
         self._subscriptions: list[tuple[str, SubscriberThread]] = []
         self._waiting: list[tuple[Publish, int]] = []
         self._closed = False
-        self._connection = MqttConnection(settings, on_messages=self._on_messages, name=f"mqtt {settings.client_id}")
+        self._settings = settings
+        self._connection = MqttConnection(
+            settings, on_messages=self._on_messages, name=f"mqtt {settings.client_id}", wait_for_broker=wait_for_broker
+        )
 
     @property
     def connected(self) -> bool:
@@ -57,6 +67,29 @@ class MqttBus:
     def publish(self, topic: str, payload: bytes) -> None:
         """Publish at QoS 1 and wait for the PUBACK; see :meth:`vigil.bus.protocol.Bus.publish`."""
         self.publish_many([(topic, payload)])
+
+    @property
+    def settings(self) -> MqttSettings:
+        """The settings the bus connects with."""
+        return self._settings
+
+    @property
+    def epoch(self) -> int:
+        """A number that changes whenever the broker connection is lost or made again."""
+        return self._connection.epoch
+
+    def publish_expiring(self, topic: str, payload: bytes, *, message_expiry_s: int) -> None:
+        """Publish at QoS 1, to be dropped by the broker if not delivered in ``message_expiry_s``; wait for the PUBACK.
+
+        For news that is worthless late (a server's presence), which would otherwise pile up in the queue of a
+        subscriber's session while it is away.
+
+        Raises:
+            BusUnavailable, BusRefused, BusClosed: as :meth:`publish`.
+        """
+        if self._closed:
+            raise BusClosed("the bus has been stopped")
+        self._connection.publish_many([(topic, payload)], message_expiry_s=message_expiry_s)
 
     def publish_many(self, messages: Sequence[tuple[str, bytes]], *, confirmed: bool = True) -> None:
         """Publish at QoS 1, all at once, then wait for every PUBACK (if confirmed); see :meth:`Bus.publish_many`."""

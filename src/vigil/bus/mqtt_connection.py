@@ -8,7 +8,10 @@ and parses every packet in it, and PUBACKs for a batch of messages go out in one
 * **Connecting.** :class:`MqttConnection` connects before its constructor returns, or raises
   (:class:`BusUnavailable` when the broker cannot be reached, :class:`BusRefused` at once when it refuses the
   credentials). Later losses are repaired on the I/O thread with back-off (1 s doubling to 30 s); each
-  connection has a new *epoch*, and the subscriptions made so far are made again.
+  connection has a new *epoch*, and the subscriptions made so far are made again. A device, which must work
+  where there is no signal, passes ``wait_for_broker=False``: a broker it cannot reach at start (down, no route,
+  DNS failing) is then tried again on the I/O thread in the same way, and the constructor returns disconnected;
+  a refusal or a certificate fault still raises at once, since only a person can fix those.
 * **Sending**: on plaintext, a thread with something to send sends it itself when nothing is queued ahead of it
   (one system call, no hand-over); what the socket does not take at once is queued for the I/O thread.
 * **TLS** (``settings.tls``, :mod:`vigil.bus.mqtt_tls`): the handshake is made within the connect timeout, and a
@@ -52,6 +55,7 @@ from vigil.bus.mqtt_packets import (
     Puback,
     Publish,
     Suback,
+    Will,
     encode_connect,
     encode_disconnect,
     encode_puback,
@@ -59,7 +63,7 @@ from vigil.bus.mqtt_packets import (
     encode_subscribe,
     reason_text,
 )
-from vigil.bus.mqtt_settings import MqttSettings, MqttTlsSettings
+from vigil.bus.mqtt_settings import MqttSettings, MqttTlsSettings, MqttWill
 from vigil.bus.mqtt_tls import client_context, handshake_failure
 
 _log = logging.getLogger(__name__)
@@ -92,16 +96,26 @@ class _Session:
 class MqttConnection:
     """An MQTT 5 client: see the module docstring."""
 
-    def __init__(self, settings: MqttSettings, *, on_messages: MessagesHandler, name: str = "mqtt") -> None:
+    def __init__(
+        self,
+        settings: MqttSettings,
+        *,
+        on_messages: MessagesHandler,
+        name: str = "mqtt",
+        wait_for_broker: bool = True,
+    ) -> None:
         """Connect, then keep the connection up on a thread of its own.
 
         Args:
             settings: the broker and the session's parameters.
             on_messages: called on the I/O thread with every batch of messages read; it must not block.
             name: the I/O thread's name, for logs.
+            wait_for_broker: True: a broker that cannot be reached now is an error. False: start disconnected
+                and keep trying on the I/O thread (publishes raise :class:`BusUnavailable` until connected).
 
         Raises:
-            BusUnavailable: the broker could not be reached or did not answer in ``settings.connect_timeout_s``.
+            BusUnavailable: (with ``wait_for_broker``) the broker could not be reached or did not answer in
+                ``settings.connect_timeout_s``.
             BusRefused: the broker refused the connection (credentials, client id).
             BrokerCertificateRejected: the broker's certificate is not trusted (another CA, another name, expired).
             BusTlsFailed: the TLS handshake failed otherwise (a plaintext port, a client certificate refused).
@@ -122,7 +136,15 @@ class MqttConnection:
         self._closed = False
         self._epoch = 0
         self._session: _Session | None = None
-        self._session = self._connect()
+        try:
+            self._session = self._connect()
+        except BusUnavailable as exc:
+            if wait_for_broker:
+                raise
+            _log.warning(
+                "mqtt.starting_disconnected",
+                extra={"broker": settings.address, "reason": str(exc), "retry_in_s": _FIRST_RETRY_S},
+            )
         # Other threads write a byte here to wake the I/O thread when they have something to send.
         self._waker, self._wake_signal = socket.socketpair()
         self._waker.setblocking(False)
@@ -135,13 +157,25 @@ class MqttConnection:
         """Whether the broker connection is up now."""
         return self._session is not None
 
-    def publish_many(self, messages: Sequence[tuple[str, bytes]], *, confirmed: bool = True) -> None:
+    @property
+    def epoch(self) -> int:
+        """A number that changes whenever the connection is lost or made again."""
+        return self._epoch
+
+    def publish_many(
+        self,
+        messages: Sequence[tuple[str, bytes]],
+        *,
+        confirmed: bool = True,
+        message_expiry_s: int | None = None,
+    ) -> None:
         """Publish at QoS 1, all before any confirmation is awaited; returns once the broker confirmed each.
 
         Args:
             messages: ``(topic, payload)`` pairs.
             confirmed: False returns once the messages are sent, without waiting for the broker's confirmations
                 (a refusal is then only logged): for messages whose loss the protocol above already covers.
+            message_expiry_s: the broker drops them, undelivered, after this long, seconds; None: never.
 
         Raises:
             BusUnavailable: not connected, the connection dropped, or no confirmation within the timeout.
@@ -173,7 +207,14 @@ class MqttConnection:
                     self._in_flight[packet_id] = _WAITED if confirmed else _UNWAITED
                     if confirmed:
                         ids.append(packet_id)
-                    packets += encode_publish(topic=topic, payload=payload, qos=QOS, packet_id=packet_id, dup=False)
+                    packets += encode_publish(
+                        topic=topic,
+                        payload=payload,
+                        qos=QOS,
+                        packet_id=packet_id,
+                        dup=False,
+                        message_expiry_s=message_expiry_s,
+                    )
                 if packets:
                     self._send_locked(bytes(packets))
                 if not confirmed:
@@ -251,7 +292,7 @@ class MqttConnection:
                 return
             self._closed = True
             if self._session is not None:
-                self._send_locked(encode_disconnect())
+                self._send_locked(encode_disconnect(session_expiry_s=0 if self._settings.end_session_on_stop else None))
             self._changed.notify_all()
         self._wake()
         if threading.current_thread() is not self._thread:
@@ -279,6 +320,10 @@ class MqttConnection:
                     delay = min(delay * 2, _MAX_RETRY_S)
                     continue
                 delay = _FIRST_RETRY_S
+                if self._closed:  # closed while connecting (a device that started with no broker, say)
+                    with contextlib.suppress(OSError):
+                        session.sock.close()
+                    break
                 self._resubscribe(session)
                 with self._changed:
                     self._session = session
@@ -434,6 +479,7 @@ class MqttConnection:
                 receive_maximum=settings.receive_maximum,
                 username=settings.username,
                 password=password,
+                will=_will(settings.will),
             )
             try:
                 sock.sendall(connect)
@@ -615,6 +661,12 @@ class MqttConnection:
     def _wake(self) -> None:
         with contextlib.suppress(BlockingIOError, OSError):
             self._waker.send(b"\x00")
+
+
+def _will(will: MqttWill | None) -> Will | None:
+    if will is None:
+        return None
+    return Will(topic=will.topic, payload=will.payload, message_expiry_s=will.message_expiry_s)
 
 
 def _decrypted(sock: socket.socket) -> int:

@@ -1,6 +1,7 @@
 """The MQTT 5 wire format, as far as Vigil speaks it: a client that publishes and subscribes at QoS 0 and 1.
 
-Encoders build the packets a client sends (CONNECT, PUBLISH, PUBACK, SUBSCRIBE, PINGREQ, DISCONNECT);
+Encoders build the packets a client sends (CONNECT with an optional will, PUBLISH, PUBACK, SUBSCRIBE, PINGREQ,
+DISCONNECT);
 :class:`PacketReader` turns the bytes a broker sends into packets, however the stream is cut. Everything else
 in the protocol (QoS 2, AUTH exchanges, topic aliases) is refused as a :class:`ProtocolViolation`: Vigil never
 asks for it (the CONNECT leaves Topic Alias Maximum at 0), so a broker that sends it is broken.
@@ -48,12 +49,14 @@ class PacketType(enum.IntEnum):
 class Property(enum.IntEnum):
     """The property identifiers Vigil sends or reads [2.2.2.2]."""
 
+    MESSAGE_EXPIRY_INTERVAL = 0x02
     SUBSCRIPTION_IDENTIFIER = 0x0B
     SESSION_EXPIRY_INTERVAL = 0x11
     ASSIGNED_CLIENT_IDENTIFIER = 0x12
     SERVER_KEEP_ALIVE = 0x13
     REASON_STRING = 0x1F
     RECEIVE_MAXIMUM = 0x21
+    WILL_DELAY_INTERVAL = 0x18
     TOPIC_ALIAS = 0x23
     MAXIMUM_QOS = 0x24
     MAXIMUM_PACKET_SIZE = 0x27
@@ -245,6 +248,21 @@ def _properties(pairs: Iterable[tuple[Property, int]]) -> bytes:
     return encode_varint(len(body)) + bytes(body)
 
 
+@dataclass(frozen=True, slots=True)
+class Will:
+    """The will [3.1.2.5, 3.1.3.2]: what the broker publishes for a client whose connection ends without DISCONNECT.
+
+    Attributes:
+        topic: where it is published (not retained: Vigil's broker refuses retained messages).
+        payload: what.
+        message_expiry_s: how long the broker offers it to subscribers away, seconds; None: for ever.
+    """
+
+    topic: str
+    payload: bytes
+    message_expiry_s: int | None
+
+
 def encode_connect(
     *,
     client_id: str,
@@ -254,8 +272,9 @@ def encode_connect(
     receive_maximum: int,
     username: str | None,
     password: str | None,
+    will: Will | None = None,
 ) -> bytes:
-    """CONNECT [3.1] for MQTT 5, with no will.
+    """CONNECT [3.1] for MQTT 5; a will, when given, at QoS 1, published as soon as the connection is lost.
 
     Raises:
         ValueError: a field out of its range.
@@ -265,12 +284,18 @@ def encode_connect(
     if not 1 <= receive_maximum <= 65_535:
         raise ValueError(f"receive maximum {receive_maximum} is outside 1 to 65,535")
     flags = (0x02 if clean_start else 0) | (0x80 if username is not None else 0) | (0x40 if password is not None else 0)
+    if will is not None:
+        flags |= 0x04 | 0x08  # will flag, will QoS 1
     body = bytearray(_text("MQTT"))
     body += bytes([5, flags]) + struct.pack("!H", keepalive_s)
     body += _properties(
         [(Property.SESSION_EXPIRY_INTERVAL, session_expiry_s), (Property.RECEIVE_MAXIMUM, receive_maximum)]
     )
     body += _text(client_id)
+    if will is not None:
+        expiry = [] if will.message_expiry_s is None else [(Property.MESSAGE_EXPIRY_INTERVAL, will.message_expiry_s)]
+        body += _properties([(Property.WILL_DELAY_INTERVAL, 0), *expiry])
+        body += _text(will.topic) + struct.pack("!H", len(will.payload)) + will.payload
     if username is not None:
         body += _text(username)
     if password is not None:
@@ -279,8 +304,24 @@ def encode_connect(
     return _packet(PacketType.CONNECT << 4, bytes(body))
 
 
-def encode_publish(*, topic: str, payload: bytes, qos: int, packet_id: int, dup: bool) -> bytes:
-    """PUBLISH [3.3], not retained, with no properties (``packet_id`` is ignored at QoS 0).
+def encode_publish(
+    *,
+    topic: str,
+    payload: bytes,
+    qos: int,
+    packet_id: int,
+    dup: bool,
+    message_expiry_s: int | None = None,
+) -> bytes:
+    """PUBLISH [3.3] (``packet_id`` is ignored at QoS 0).
+
+    Args:
+        topic: the topic name.
+        payload: the message.
+        qos: 0 or 1.
+        packet_id: its identifier (QoS 1).
+        dup: a resend of a message sent before on this connection.
+        message_expiry_s: the broker drops it, undelivered, after this long [3.3.2.3.3], seconds; None: never.
 
     Raises:
         ValueError: a QoS other than 0 or 1, or a QoS 1 message without a packet identifier.
@@ -294,8 +335,11 @@ def encode_publish(*, topic: str, payload: bytes, qos: int, packet_id: int, dup:
             raise ValueError(f"packet identifier {packet_id} is outside 1 to 65,535")
         header += struct.pack("!H", packet_id)
     first = (PacketType.PUBLISH << 4) | (0x08 if dup and qos else 0) | (qos << 1)
-    length = len(header) + 1 + len(payload)
-    return bytes([first]) + encode_varint(length) + header + b"\x00" + payload
+    properties = (
+        b"\x00" if message_expiry_s is None else _properties([(Property.MESSAGE_EXPIRY_INTERVAL, message_expiry_s)])
+    )
+    length = len(header) + len(properties) + len(payload)
+    return bytes([first]) + encode_varint(length) + header + properties + payload
 
 
 def encode_puback(packet_id: int) -> bytes:
@@ -314,9 +358,19 @@ def encode_subscribe(*, packet_id: int, topic_filter: str, qos: int, subscriptio
     return _packet((PacketType.SUBSCRIBE << 4) | 0x02, body)
 
 
-def encode_disconnect(*, reason_code: int = 0) -> bytes:
-    """DISCONNECT [3.14]; reason 0 (normal) keeps the session for its expiry interval."""
-    return _packet(PacketType.DISCONNECT << 4, bytes([reason_code, 0]))
+def encode_disconnect(*, reason_code: int = 0, session_expiry_s: int | None = None) -> bytes:
+    """DISCONNECT [3.14]; reason 0 (normal) discards the will.
+
+    Args:
+        reason_code: why.
+        session_expiry_s: a new session expiry [3.14.2.2.2]; 0 ends the session now (the broker drops what it
+            holds for the client, and its place in shared subscriptions). None keeps the CONNECT's. A session
+            connected with expiry 0 cannot be given a longer one here.
+    """
+    if session_expiry_s is None:
+        return _packet(PacketType.DISCONNECT << 4, bytes([reason_code, 0]))
+    properties = _properties([(Property.SESSION_EXPIRY_INTERVAL, session_expiry_s)])
+    return _packet(PacketType.DISCONNECT << 4, bytes([reason_code]) + properties)
 
 
 class PacketReader:

@@ -37,6 +37,21 @@ class MqttTlsSettings(BaseModel):
         return self
 
 
+class MqttWill(BaseModel):
+    """The will: published by the broker, at QoS 1, not retained, once this client's connection ends without DISCONNECT.
+
+    A normal stop (:meth:`vigil.bus.mqtt.MqttBus.stop`) sends DISCONNECT, and the broker discards the will.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    topic: str = Field(min_length=1, max_length=65_535, description="Where the will is published.")
+    payload: bytes = Field(max_length=65_535, description="What it says.")
+    message_expiry_s: int | None = Field(
+        None, ge=1, le=2**32 - 1, description="How long the broker offers the will to subscribers away, seconds."
+    )
+
+
 class MqttSettings(BaseModel):
     """How to reach the MQTT broker."""
 
@@ -60,8 +75,19 @@ class MqttSettings(BaseModel):
     username: str | None = Field(None, description="Broker user name.")
     password: SecretStr | None = Field(None, description="Broker password.")
     session_expiry_s: int = Field(
-        24 * 3600, ge=0, le=2**32 - 1, description="How long the broker keeps the session while away, seconds."
+        24 * 3600,
+        ge=0,
+        le=2**32 - 1,
+        description="How long the broker keeps the session while away, seconds: its subscriptions (a share of a "
+        "shared subscription among them) and the QoS 1 messages queued for it.",
     )
+    end_session_on_stop: bool = Field(
+        False,
+        description="End the session when stopped normally (DISCONNECT with session expiry 0): the broker drops what "
+        "it holds for this client and gives its share of shared subscriptions to the other members at once. A "
+        "command-centre server does; a device keeps its session, so that acks sent while it is off wait for it.",
+    )
+    will: MqttWill | None = Field(None, description="What the broker publishes if the connection is lost.")
     keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keep-alive interval, seconds.")
     receive_maximum: int = Field(
         10_000,

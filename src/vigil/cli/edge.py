@@ -137,6 +137,7 @@ def run(
         settings,
         notifiers=[ConsoleNotifier(console)],
         on_screen=lambda url: console.print(f"handset screen at {url}"),
+        on_warning=lambda warning: console.print(f"WARNING: {warning}", style="bold red", markup=False, soft_wrap=True),
     )
     if json_output:
         typer.echo(report.model_dump_json(indent=2))
@@ -146,7 +147,10 @@ def run(
         f"frames read {report.frames_read}, processed {report.frames_processed} "
         f"({report.processing_fps:.1f} fps), dropped {report.frames_dropped}, corrupt {report.frames_corrupt}; "
         f"faces seen {report.faces_seen}, tracks {report.tracks}, searched {report.embeddings}, "
-        f"alerts {report.alerts}; outbox backlog {report.outbox_backlog}"
+        f"alerts {report.alerts}; outbox backlog {report.outbox_backlog} ({report.outbox_storage}"
+        + (f", {report.outbox_in_memory} only in memory" if report.outbox_in_memory else "")
+        + (f", {report.outbox_dropped} dropped" if report.outbox_dropped else "")
+        + ")"
     )
     for alert in report.raised:
         evidence = alert.evidence

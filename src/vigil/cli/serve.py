@@ -35,6 +35,7 @@ from vigil.command.broker.schemas import BrokerConfig
 from vigil.command.broker.service import read_secret, read_share_group, write_broker_config
 from vigil.command.database import Database
 from vigil.command.devices.service import issue_osmand_secret, list_devices, register_device, revoke_device
+from vigil.command.ingestion.group import SERVER_SESSION_EXPIRY_S
 from vigil.command.ingestion.osmand import OsmAndSecretFilter
 from vigil.command.server_config import server_config
 from vigil.command.settings import BusSettings, CommandSettings, MemoryBusSettings
@@ -127,6 +128,7 @@ def bus_settings(
     certificate_file: Path | None = None,
     key_file: Path | None = None,
     allow_plaintext: bool = False,
+    session_expiry_s: int | None = None,
 ) -> BusSettings:
     """Bus settings from ``memory``, ``mqtts://[user[:password]@]host[:port]`` or ``mqtt://…``.
 
@@ -138,10 +140,13 @@ def bus_settings(
         certificate_file: a client certificate, for a broker that requires one.
         key_file: its key.
         allow_plaintext: allow mqtt:// to a broker that is not on loopback.
+        session_expiry_s: how long the broker keeps the server's session (and its share of the devices' events)
+            after its connection ends without a normal stop; None: a server's default
+            (:data:`~vigil.command.ingestion.group.SERVER_SESSION_EXPIRY_S`).
 
     Raises:
         typer.BadParameter: neither, a password file without a user name in the URL, or TLS options that do not
-            fit the URL (see :func:`vigil.cli.broker.broker_settings`).
+            fit the URL (see :func:`vigil.cli.broker.broker_settings`), or a session expiry without a broker.
         BrokerSecretUnreadable: the password file cannot be read.
     """
     if spec == "memory":
@@ -149,6 +154,8 @@ def bus_settings(
             raise typer.BadParameter("--bus-client-id and --bus-password-file need --bus mqtt://…")
         if ca_file is not None or certificate_file is not None or key_file is not None or allow_plaintext:
             raise typer.BadParameter("--bus-ca, --bus-certificate, --bus-key and --allow-plaintext-bus need a broker")
+        if session_expiry_s is not None:
+            raise typer.BadParameter("--bus-session-expiry needs --bus mqtt://…")
         return MemoryBusSettings()
     # A stable client id: the broker keeps this server's session (and its queued events) across restarts.
     settings = broker_settings(
@@ -159,6 +166,8 @@ def bus_settings(
         key_file=key_file,
         allow_plaintext=allow_plaintext,
     )
+    if session_expiry_s is not None:
+        settings = settings.model_copy(update={"session_expiry_s": session_expiry_s})
     if password_file is None:
         return settings
     if settings.username is None:
@@ -192,6 +201,20 @@ def serve(
     bus_certificate: BusCertificateOption = None,
     bus_key: BusKeyOption = None,
     allow_plaintext_bus: AllowPlaintextBusOption = False,
+    bus_session_expiry: Annotated[
+        int | None,
+        typer.Option(
+            "--bus-session-expiry",
+            min=0,
+            max=2**32 - 1,
+            help=(
+                "Seconds the broker keeps this server's session, and its share of the devices' events, once its "
+                f"connection is lost (default {SERVER_SESSION_EXPIRY_S}). A restart within it resumes the share; "
+                "after it the live servers get the share, and the devices resend what was queued. A normal stop "
+                "ends the session at once."
+            ),
+        ),
+    ] = None,
     bus_group_file: Annotated[
         Path | None,
         typer.Option(
@@ -235,8 +258,11 @@ def serve(
     log_to_stderr(logging.INFO, "%(asctime)s %(levelname)s %(name)s %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(OsmAndSecretFilter())  # the access log writes every URL, secrets included
-    if bus is None and (bus_client_id is not None or bus_password_file is not None or bus_group_file is not None):
-        raise typer.BadParameter("--bus-client-id, --bus-password-file and --bus-group-file need --bus mqtt://…")
+    given_bus_options = (bus_client_id, bus_password_file, bus_group_file, bus_session_expiry)
+    if bus is None and any(option is not None for option in given_bus_options):
+        raise typer.BadParameter(
+            "--bus-client-id, --bus-password-file, --bus-group-file and --bus-session-expiry need --bus mqtt://…"
+        )
     chosen_bus = (
         bus_settings(
             bus,
@@ -246,6 +272,7 @@ def serve(
             certificate_file=bus_certificate,
             key_file=bus_key,
             allow_plaintext=allow_plaintext_bus,
+            session_expiry_s=bus_session_expiry,
         )
         if bus is not None
         else None

@@ -175,6 +175,7 @@ def _report_table(report: LoadReport) -> Table:
         "acknowledged": str(report.acknowledged),
         "unacknowledged after the drain": str(report.unacknowledged),
         "rejected": "n/a over MQTT" if report.rejected is None else str(report.rejected),
+        "resent / reconnects (MQTT)": f"{report.resent} / {report.reconnects}",
         "latency p50 / p95 / p99 ms": " / ".join(
             _ms(v) for v in (report.latency_p50_ms, report.latency_p95_ms, report.latency_p99_ms)
         ),

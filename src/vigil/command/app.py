@@ -4,10 +4,11 @@ Startup, in named steps (each logged as ``command.startup_step`` with its durati
 
 1. ``init_database``: open the database and migrate it to the newest schema; then ``seal_second_factors``: seal
    again under the current key any second-factor secret sealed under an earlier one;
-2. ``connect_bus``: the bus passed in, or the one the settings name (none: events arrive over HTTP only);
-3. ``start_ingestion``: subscribe to every device's events on the bus;
-4. ``start_feed``: the live feed's horizon, woken by this process's commits (it polls only while followed);
-5. ``load_eta_model``: how arrival times are estimated (the street network, when one is configured);
+2. ``load_eta_model``: how arrival times are estimated (the street network, when one is configured), before
+   ingestion: an officer's emergency is planned with it from the first event;
+3. ``connect_bus``: the bus passed in, or the one the settings name (none: events arrive over HTTP only);
+4. ``start_ingestion``: subscribe to every device's events on the bus;
+5. ``start_feed``: the live feed's horizon, woken by this process's commits (it polls only while followed);
 6. ``start_unit_index``: the live unit index, loaded from the database and kept in step with the feed.
 7. ``load_package_keys``: the keys that sign and encrypt watchlist packages, when configured;
 8. ``start_downlink``: with a bus, the thread that publishes review decisions and watchlist announcements;
@@ -45,9 +46,11 @@ from vigil.command.control_room.router import router as control_room_router
 from vigil.command.database import Database
 from vigil.command.devices.router import router as devices_router
 from vigil.command.downlink.sender import DownlinkSender
+from vigil.command.emergencies.router import router as emergencies_router
 from vigil.command.feed.follower import FeedFollower
 from vigil.command.feed.router import router as feed_router
 from vigil.command.incidents.router import router as incidents_router
+from vigil.command.ingestion.group import server_session
 from vigil.command.ingestion.metrics import IngestionMetrics
 from vigil.command.ingestion.router import osmand_router
 from vigil.command.ingestion.router import router as ingestion_router
@@ -124,6 +127,7 @@ def create_app(
         retention_router,
         report_router,
         incidents_router,
+        emergencies_router,
         control_room_router,
     ):
         app.include_router(router)
@@ -162,6 +166,7 @@ def start_server(settings: CommandSettings, bus: Bus | None) -> ServerRuntime:
     )
     try:
         _step("seal_second_factors", lambda: reseal_second_factors(database=database, sealer=runtime.sealer))
+        runtime.eta = _step("load_eta_model", lambda: build_eta_model(settings.dispatch.ranking))
         runtime.bus, runtime.owns_bus = _step("connect_bus", lambda: connect_bus(settings, bus))
         if runtime.bus is not None:
             connected = runtime.bus
@@ -173,10 +178,10 @@ def start_server(settings: CommandSettings, bus: Bus | None) -> ServerRuntime:
                     limits=settings.limits,
                     metrics=runtime.metrics,
                     group=settings.bus_group,
+                    planning=runtime.dispatch_planning(),
                 ),
             )
         runtime.feed = _step("start_feed", lambda: FeedFollower(database=database, settings=settings.feed))
-        runtime.eta = _step("load_eta_model", lambda: build_eta_model(settings.dispatch.ranking))
         runtime.package_keys = _step("load_package_keys", lambda: load_package_keys(settings.watchlists))
         if runtime.bus is not None:
             publisher = runtime.bus
@@ -281,7 +286,7 @@ def connect_bus(settings: CommandSettings, given: Bus | None) -> tuple[Bus | Non
         case MemoryBusSettings():
             return MemoryBus(), True
         case MqttSettings():
-            return MqttBus(settings.bus), True
+            return MqttBus(server_session(settings.bus)), True
 
 
 def _step(name: str, run: Callable[[], T]) -> T:

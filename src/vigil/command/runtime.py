@@ -19,6 +19,7 @@ from vigil.command.units.live_index import UnitIndexFollower
 from vigil.command.watchlists.enrolment import Enroller
 from vigil.command.watchlists.keys import PackageKeys
 from vigil.dispatch.eta import EtaModel
+from vigil.dispatch.planning import DispatchPlanning
 from vigil.dispatch.unit_index import UnitIndex
 
 
@@ -79,6 +80,14 @@ class ServerRuntime:
         if self.eta is None:
             raise RuntimeError("the arrival-time model is built when the server starts")
         return self.eta
+
+    def dispatch_planning(self) -> DispatchPlanning:
+        """The dispatch settings in force with the arrival-time model.
+
+        Raises:
+            RuntimeError: before the server has started.
+        """
+        return DispatchPlanning(settings=self.settings.dispatch, eta_model=self.eta_model())
 
     package_keys: PackageKeys | None = None
     retention_hold: RetentionHold = field(default_factory=OpenIncidentHold)

@@ -7,6 +7,7 @@ from vigil.command.database import Base
 from vigil.command.devices.models import Device, DeviceStatusRecord
 from vigil.command.dispatches.models import DispatchStatusRecord
 from vigil.command.downlink.models import DownlinkMessage
+from vigil.command.emergencies.models import Emergency
 from vigil.command.feed.models import FeedEntry
 from vigil.command.incidents.models import DispatchOrderRecord, Incident
 from vigil.command.ingestion.models import IngestedEvent, RejectedEvent
@@ -32,6 +33,7 @@ __all__ = [
     "DispatchOrderRecord",
     "DispatchStatusRecord",
     "DownlinkMessage",
+    "Emergency",
     "FeedEntry",
     "Incident",
     "IngestedEvent",

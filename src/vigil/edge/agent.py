@@ -4,6 +4,8 @@
 buffer; alerts become ``alert.raised`` events with the officer's position and the matched crop, shown on the
 device's notifiers at once and stored in the outbox; a position goes out every few seconds and a device status
 every minute; the uplink sends the outbox and the downlink takes acks, reviews, orders and new watchlists.
+The officer's emergency (:meth:`EdgeAgent.raise_emergency`) is stored like any event, and while it is open the
+position goes out every second, so that control can follow an officer in trouble.
 """
 
 import logging
@@ -20,6 +22,7 @@ from vigil.edge.active_watchlist import ActiveWatchlist
 from vigil.edge.battery import Battery
 from vigil.edge.device_health import DeviceHealth, LinkState, WatchlistHealth
 from vigil.edge.downlink import Downlink
+from vigil.edge.emergency import DeviceEmergency, EmergencyStatus
 from vigil.edge.event_log import EventLog
 from vigil.edge.notifier import AlertCard, Notifier
 from vigil.edge.orders import OrderBook
@@ -40,8 +43,11 @@ from vigil.events import (
     DeviceStatus,
     DispatchState,
     DispatchStatus,
+    EmergencyAcknowledged,
+    EmergencyTrigger,
     Event,
     Location,
+    OfficerEmergency,
     Position,
     QualitySummary,
     WatchlistAvailable,
@@ -79,7 +85,14 @@ class EdgeRunReport(BaseModel):
     embeddings: int = Field(description="Faces embedded and searched.")
     alerts: int = Field(description="Alerts raised.")
     raised: list[RaisedAlert] = Field(description="Every alert raised, in order.")
-    outbox_backlog: int = Field(description="Events still waiting for the server's acknowledgement.")
+    outbox_backlog: int = Field(description="Events still waiting for the server's acknowledgement (disk and memory).")
+    outbox_in_memory: int = Field(
+        0, description="Of those, the events held only in memory because the outbox's storage failed (lost at exit)."
+    )
+    outbox_dropped: int = Field(
+        0, description="Positions and statuses discarded because the memory held its limit: never delivered."
+    )
+    outbox_storage: str = Field("disk", description='"disk", or "memory: <why the outbox file cannot be written>".')
 
 
 @dataclass(frozen=True)
@@ -112,6 +125,7 @@ class EdgeAgent:
         battery: Battery | None = None,
         position_interval_s: float = 5.0,
         status_interval_s: float = 60.0,
+        emergency_position_interval_s: float = 1.0,
     ) -> None:
         """Assemble the agent; nothing runs until :meth:`start`.
 
@@ -132,6 +146,7 @@ class EdgeAgent:
             battery: the device's battery gauge; None when it has none it can read.
             position_interval_s: seconds between positions.
             status_interval_s: seconds between device statuses.
+            emergency_position_interval_s: seconds between positions while the officer's emergency is open.
         """
         self.identity = identity
         self.watchlist = watchlist
@@ -143,6 +158,9 @@ class EdgeAgent:
         self._battery = battery
         self._position_interval_s = position_interval_s
         self._status_interval_s = status_interval_s
+        self._emergency_position_interval_s = emergency_position_interval_s
+        self._position_wake = threading.Event()
+        self.emergency = DeviceEmergency(emit=self.emit, listener=self._show_emergency)
         self._last_error: str | None = None
         self._announced_watchlist: int | None = None
         self._watchlist_problem: str | None = None
@@ -168,6 +186,7 @@ class EdgeAgent:
             notifiers=self._notifiers,
             on_watchlist=self._watchlist_announced,
             on_acknowledged=self._delivered,
+            on_emergency_acknowledged=self._emergency_acknowledged,
         )
         self._raised: list[RaisedAlert] = []
         self.frames_read = 0
@@ -181,11 +200,11 @@ class EdgeAgent:
         if self._bus is not None and self.uplink is not None:
             self._bus.subscribe(f"{TOPIC_ROOT}/{self.identity.device_id}/down/#", self.downlink)
             self.uplink.start()
-        for name, interval, action in [
-            ("position", self._position_interval_s, self._send_position),
-            ("device-status", self._status_interval_s, self._send_status),
+        for name, interval, action, wake in [
+            ("position", self._position_interval, self._send_position, self._position_wake),
+            ("device-status", lambda: self._status_interval_s, self._send_status, None),
         ]:
-            thread = threading.Thread(target=self._every, args=(interval, action), name=name, daemon=True)
+            thread = threading.Thread(target=self._every, args=(interval, action, wake), name=name, daemon=True)
             thread.start()
             self._timers.append(thread)
 
@@ -209,6 +228,7 @@ class EdgeAgent:
     def stop(self) -> None:
         """Stop everything; events not yet acknowledged stay in the outbox for the next start."""
         self._stopping.set()
+        self._position_wake.set()
         self.pipeline.close()
         for thread in self._timers:
             thread.join(5)
@@ -221,6 +241,7 @@ class EdgeAgent:
     def report(self) -> EdgeRunReport:
         """Counts so far."""
         stats = self.pipeline.stats
+        outbox = self.outbox.state()
         return EdgeRunReport(
             frames_read=self.frames_read,
             frames_processed=stats.frames,
@@ -232,7 +253,10 @@ class EdgeAgent:
             embeddings=stats.embeddings,
             alerts=stats.alerts,
             raised=list(self._raised),
-            outbox_backlog=self.outbox.backlog(),
+            outbox_backlog=outbox.backlog,
+            outbox_in_memory=outbox.in_memory,
+            outbox_dropped=outbox.dropped,
+            outbox_storage=outbox.describe(),
         )
 
     def health(self) -> DeviceHealth:
@@ -241,9 +265,12 @@ class EdgeAgent:
         link = LinkState.OFFLINE
         if self.uplink is not None:
             link = LinkState.UP if self.uplink.link_up else LinkState.DOWN
+        outbox = self.outbox.state()
         return DeviceHealth(
             link=link,
-            outbox_backlog=self.outbox.backlog(),
+            outbox_backlog=outbox.backlog,
+            outbox_in_memory=outbox.in_memory,
+            storage_warning=outbox.warning(),
             fix=self._position.latest(),
             battery_pct=self._battery.percent() if self._battery is not None else None,
             watchlist=WatchlistHealth(
@@ -258,11 +285,37 @@ class EdgeAgent:
         """The officer answers a dispatch order (stored, then sent)."""
         return self.orders.answer(dispatch_id, status, reason=reason)
 
+    def raise_emergency(self) -> OfficerEmergency:
+        """The officer holds the emergency button: raise the officer's emergency, or return the open one.
+
+        The ``officer.emergency`` (with the latest fix) is stored like any event and shown on the notifiers, and
+        positions go out every second from now on. While one is open, a press returns it: no second emergency.
+
+        Returns:
+            The open emergency's event.
+        """
+        event = self.emergency.raise_(self._new_emergency)
+        self._position_wake.set()  # the first faster position now, not at the end of the current interval
+        return event
+
+    def dismiss_emergency(self) -> None:
+        """The officer dismisses the emergency control acknowledged; positions go back to their usual interval.
+
+        Raises:
+            NoEmergency: none is open.
+            EmergencyNotAcknowledged: control has not acknowledged it yet.
+        """
+        self.emergency.dismiss()
+
     def emit(self, event: Event) -> None:
-        """Store an event for sending (durable before this returns) and log it."""
+        """Store an event for sending (on disk before this returns; in memory while storage fails) and log it."""
         self.outbox.put(event)
         if self._event_log is not None:
-            self._event_log.write(event)
+            try:
+                self._event_log.write(event)
+            except OSError as exc:
+                # Only a copy for checking a run (the event is in the outbox): a full disk must not stop the send.
+                _log.warning("edge.event_log_failed", extra={"event_id": str(event.id), "reason": str(exc)})
         if self.uplink is not None:
             self.uplink.wake()
 
@@ -273,11 +326,47 @@ class EdgeAgent:
             notifier.order_status(event.dispatch_id, event.status, delivered=False)
 
     def _delivered(self, ack: Ack) -> None:
+        self.emergency.delivered(ack.ids)
         for event_id in ack.ids:
             answer = self._awaiting_delivery.pop(event_id, None)
             if answer is not None:
                 for notifier in self._notifiers:
                     notifier.order_status(answer.dispatch_id, answer.status, delivered=True)
+
+    def _new_emergency(self) -> OfficerEmergency:
+        fix = self._position.latest()
+        location = None
+        if fix is not None:
+            accuracy = fix.accuracy_m if fix.accuracy_m is not None and fix.accuracy_m <= MAX_ACCURACY_M else None
+            location = Location(lat=fix.lat, lon=fix.lon, accuracy_m=accuracy)
+        event = OfficerEmergency(
+            device_id=self.identity.device_id,
+            emergency_id=uuid.uuid4(),
+            unit_id=self.identity.unit_id,
+            trigger=EmergencyTrigger.HANDSET,
+            location=location,
+        )
+        _log.warning(
+            "emergency.raised",
+            extra={"emergency_id": str(event.emergency_id), "unit_id": event.unit_id, "located": fix is not None},
+        )
+        return event
+
+    def _show_emergency(self, status: EmergencyStatus | None) -> None:
+        for notifier in self._notifiers:
+            notifier.emergency(status)
+
+    def _emergency_acknowledged(self, acknowledgement: EmergencyAcknowledged) -> None:
+        if self.emergency.acknowledged(acknowledgement):
+            _log.info(
+                "emergency.acknowledged",
+                extra={"emergency_id": str(acknowledgement.emergency_id), "by": acknowledgement.by},
+            )
+        else:
+            _log.warning("emergency.unknown_acknowledged", extra={"emergency_id": str(acknowledgement.emergency_id)})
+
+    def _position_interval(self) -> float:
+        return self._emergency_position_interval_s if self.emergency.open else self._position_interval_s
 
     def _raise_alert(self, alert: TrackAlert) -> None:
         fix = self._position.latest()
@@ -365,6 +454,8 @@ class EdgeAgent:
 
     def _send_status(self) -> None:
         current = self.watchlist.current
+        outbox = self.outbox.state()
+        warning = outbox.warning()
         self.emit(
             DeviceStatus(
                 device_id=self.identity.device_id,
@@ -372,7 +463,12 @@ class EdgeAgent:
                 # Version 0 is no watchlist yet (a device waiting for its first package): the contract says None.
                 watchlist_version=current.version or None,
                 faces_processed=self.pipeline.stats.embeddings,
-                last_error=self._last_error,
+                # A storage fault is the device's most urgent problem: its events are not safe.
+                last_error=warning[:2000] if warning is not None else self._last_error,
+                outbox_backlog=outbox.backlog,
+                outbox_in_memory=outbox.in_memory,
+                outbox_dropped=outbox.dropped,
+                storage_warning=warning[:2000] if warning is not None else None,
             )
         )
 
@@ -390,12 +486,15 @@ class EdgeAgent:
         self._watchlist_problem = reason
         self._record_error(reason)
 
-    def _every(self, interval_s: float, action: Callable[[], None]) -> None:
+    def _every(self, interval_s: Callable[[], float], action: Callable[[], None], wake: threading.Event | None) -> None:
+        """Run ``action`` every ``interval_s()`` seconds until stopped; setting ``wake`` runs it at once."""
+        wait = self._stopping.wait if wake is None else wake.wait
         while not self._stopping.is_set():
             try:
                 action()
             except Exception:
                 # A failed position or status must not end the timer; the next one may succeed.
                 _log.exception("edge.timer_failed", extra={"action": action.__name__})
-            if self._stopping.wait(interval_s):
-                return
+            wait(interval_s())
+            if wake is not None:
+                wake.clear()

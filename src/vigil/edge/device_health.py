@@ -1,7 +1,8 @@
 """What the device knows of its own health, as the officer's status bar shows it.
 
-The link to the command centre, the events waiting in the outbox, the position fix, the battery and the
-watchlist in force, with the one judgement the screen needs made here: whether that watchlist is out of date
+The link to the command centre, the events waiting in the outbox (and whether its storage failed, so that some
+are only in memory), the position fix, the battery and the watchlist in force, with the one judgement the
+screen needs made here: whether that watchlist is out of date
 (expired, or control announced a newer one this device could not install).
 """
 
@@ -69,6 +70,9 @@ class DeviceHealth:
         fix: the latest fresh position fix; None without one.
         battery_pct: the battery's charge, 0 to 100 %; None when the device cannot read it.
         watchlist: the watchlist in force.
+        outbox_in_memory: of the backlog, the events held only in memory because the outbox's storage failed.
+        storage_warning: what the officer must be told about the outbox's storage (full, read-only, broken) and
+            the events it holds in memory or had to drop; None while everything is on disk.
     """
 
     link: LinkState
@@ -76,3 +80,5 @@ class DeviceHealth:
     fix: PositionFix | None
     battery_pct: float | None
     watchlist: WatchlistHealth
+    outbox_in_memory: int = 0
+    storage_warning: str | None = None

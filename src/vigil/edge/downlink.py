@@ -1,8 +1,9 @@
-"""What the command centre sends a device: acknowledgements, review decisions, dispatch orders, new watchlists.
+"""What the command centre sends a device: acks, review decisions, dispatch orders, emergency acks, watchlists.
 
 One handler takes every message on the device's ``…/down/#`` topics. Acks delete events from the outbox;
 reviews, orders and stand-downs go to the officer's notifiers (a redelivered order is shown once, a newer
-revision of it again); a new watchlist is handed to the updater. A malformed message, or one for another device,
+revision of it again); control's acknowledgement of the officer's emergency goes to the agent, which holds the
+emergency and shows it; a new watchlist is handed to the updater. A malformed message, or one for another device,
 is logged and dropped: it will never become valid, and holding it would block the messages behind it.
 """
 
@@ -18,6 +19,7 @@ from vigil.events import (
     AlertReviewed,
     DispatchCancelled,
     DispatchOrder,
+    EmergencyAcknowledged,
     MalformedEvent,
     WatchlistAvailable,
     parse_event,
@@ -38,6 +40,7 @@ class Downlink:
         notifiers: Sequence[Notifier],
         on_watchlist: Callable[[WatchlistAvailable], None],
         on_acknowledged: Callable[[Ack], None] | None = None,
+        on_emergency_acknowledged: Callable[[EmergencyAcknowledged], None] | None = None,
     ) -> None:
         """Wire the handler.
 
@@ -48,6 +51,7 @@ class Downlink:
             notifiers: shown reviews, orders and stand-downs.
             on_watchlist: called with each new-watchlist announcement.
             on_acknowledged: called after an ack was applied (e.g. to show answers as delivered).
+            on_emergency_acknowledged: called with control's acknowledgement of the officer's emergency.
         """
         self._device_id = device_id
         self._outbox = outbox
@@ -55,6 +59,7 @@ class Downlink:
         self._notifiers = list(notifiers)
         self._on_watchlist = on_watchlist
         self._on_acknowledged = on_acknowledged
+        self._on_emergency_acknowledged = on_emergency_acknowledged
         self.reviews: dict[str, AlertReviewed] = {}
 
     def __call__(self, message: Message) -> None:
@@ -87,5 +92,7 @@ class Downlink:
                         notifier.order_cancelled(event)
             case WatchlistAvailable():
                 self._on_watchlist(event)
+            case EmergencyAcknowledged() if self._on_emergency_acknowledged is not None:
+                self._on_emergency_acknowledged(event)
             case _:
                 _log.warning("downlink.unexpected", extra={"topic": message.topic, "type": event.type})

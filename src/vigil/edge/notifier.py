@@ -1,7 +1,8 @@
 """How the officer is told: the :class:`Notifier` seam, and the console notifier of a device without a screen.
 
 A notifier shows an alert card the moment a track decides (the subject's name, category, notes, watchlist photo
-beside the live crop, distance against threshold), then the command centre's review of it, and dispatch orders.
+beside the live crop, distance against threshold), then the command centre's review of it, dispatch orders (for a
+subject, or to help an officer in danger), and the officer's own emergency as it reaches control.
 The handset screen is another notifier; the agent can drive several at once.
 """
 
@@ -13,6 +14,7 @@ from typing import Protocol
 from rich.console import Console
 from rich.panel import Panel
 
+from vigil.edge.emergency import EmergencyStatus
 from vigil.events import AlertReviewed, DispatchCancelled, DispatchOrder, DispatchState
 
 
@@ -68,6 +70,10 @@ class Notifier(Protocol):
         """Show the officer's own answer to an order: sent, then delivered once the server has it."""
         ...
 
+    def emergency(self, status: EmergencyStatus | None) -> None:
+        """Show the officer's emergency: raised, delivered, acknowledged; None once the officer dismissed it."""
+        ...
+
 
 class ConsoleNotifier:
     """Alert cards on a terminal (stderr), for a device without a screen and for the command line."""
@@ -94,13 +100,18 @@ class ConsoleNotifier:
 
     def order(self, order: DispatchOrder) -> None:
         """See :meth:`Notifier.order`."""
-        body = (
-            f"go to {order.target.lat:.5f}, {order.target.lon:.5f}\n"
-            f"subject: [bold]{order.subject.name}[/bold] ({order.subject.category.replace('_', ' ')})\n"
-            f"{order.subject.risk_notes}\n{order.instructions}"
-        )
-        title = f"DISPATCH {str(order.dispatch_id)[:8]}" + (f" (update {order.revision})" if order.revision > 1 else "")
-        self._console.print(Panel(body, title=title, border_style="blue"))
+        target = f"go to {order.target.lat:.5f}, {order.target.lon:.5f}\n"
+        if order.emergency is not None:
+            body = f"{target}[bold]OFFICER IN DANGER: {order.emergency.call_sign}[/bold]\n{order.instructions}"
+            kind, border = "OFFICER IN DANGER", "red"
+        elif order.subject is not None:
+            body = (
+                f"{target}subject: [bold]{order.subject.name}[/bold] ({order.subject.category.replace('_', ' ')})\n"
+                f"{order.subject.risk_notes}\n{order.instructions}"
+            )
+            kind, border = "DISPATCH", "blue"
+        update = f" (update {order.revision})" if order.revision > 1 else ""
+        self._console.print(Panel(body, title=f"{kind} {str(order.dispatch_id)[:8]}{update}", border_style=border))
 
     def order_cancelled(self, cancellation: DispatchCancelled) -> None:
         """See :meth:`Notifier.order_cancelled`."""
@@ -111,3 +122,18 @@ class ConsoleNotifier:
         """See :meth:`Notifier.order_status`."""
         state = "delivered" if delivered else "sent"
         self._console.print(f"dispatch {str(dispatch_id)[:8]}: {status.value.replace('_', ' ')} ({state})")
+
+    def emergency(self, status: EmergencyStatus | None) -> None:
+        """See :meth:`Notifier.emergency`."""
+        if status is None:
+            self._console.print("emergency dismissed by the officer")
+        elif status.acknowledged_by is not None and status.acknowledged_at is not None:
+            message = f": {status.message}" if status.message else ""
+            self._console.print(
+                f"[bold red]EMERGENCY[/bold red] control has it: {status.acknowledged_by}, "
+                f"{status.acknowledged_at:%H:%M:%S}{message}"
+            )
+        elif status.delivered:
+            self._console.print("[bold red]EMERGENCY[/bold red] delivered to control")
+        else:
+            self._console.print(f"[bold red]EMERGENCY SENT[/bold red] {status.raised_at:%H:%M:%S}: waiting for control")

@@ -1,4 +1,9 @@
-"""Starting a body camera's agent from its settings, in named steps, and running it over a video source."""
+"""Starting a body camera's agent from its settings, in named steps, and running it over a video source.
+
+A body camera must start wherever the officer is: with no signal (the broker down or unreachable, DNS failing)
+it starts, records and keeps trying the broker in the background; with a data folder that is full or read-only
+it starts with its outbox in memory and says so. Only a data folder that cannot be created at all stops it.
+"""
 
 import functools
 from collections.abc import Callable, Sequence
@@ -49,6 +54,37 @@ from vigil.web.assets import page_dir
 
 class WatchlistNotUsable(EdgeError):
     """The watchlist given to the agent cannot be loaded."""
+
+
+class DataFolderUnusable(EdgeError):
+    """The agent's data folder (its outbox) cannot be created.
+
+    Attributes:
+        path: the folder.
+    """
+
+    def __init__(self, message: str, *, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+def prepare_data_folder(path: Path) -> None:
+    """Create the data folder (and its parents) unless it exists.
+
+    A folder that exists but is full or read-only is not refused here: the outbox then keeps events in memory
+    and reports it.
+
+    Raises:
+        DataFolderUnusable: it cannot be created (no permission, a file in the way, no space for a folder).
+    """
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataFolderUnusable(
+            f"cannot create the data folder {path} ({exc.strerror or exc}): give --data-dir a folder this agent "
+            "may create and write to, on a disk with free space",
+            path=path,
+        ) from exc
 
 
 def load_watchlist(
@@ -135,10 +171,15 @@ def screen_state(settings: ScreenSettings, *, device_id: str, unit_id: str) -> S
 def connect_bus(settings: EdgeSettings) -> Bus | None:
     """The link to the command centre, or None offline.
 
+    A broker that cannot be reached now (down, no route, DNS failing) is not an error: the bus starts
+    disconnected and keeps trying in the background, while the outbox keeps every event.
+
     Raises:
-        BusUnavailable: the broker cannot be reached at start (the device then runs offline; retry later).
+        BusRefused: the broker refused the device (credentials).
+        BusTlsFailed: the broker's certificate is not trusted, or the TLS handshake failed.
+        BusTlsFilesUnusable: a CA file, certificate or key in the settings cannot be loaded.
     """
-    return MqttBus(settings.bus) if settings.bus is not None else None
+    return MqttBus(settings.bus, wait_for_broker=False) if settings.bus is not None else None
 
 
 def build_agent(
@@ -151,9 +192,10 @@ def build_agent(
     """Assemble an agent from settings (not yet started).
 
     Raises:
+        DataFolderUnusable: the data folder cannot be created.
         VigilError: a model, the watchlist or a key cannot be loaded.
     """
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_folder(settings.data_dir)
     embedder = build_embedder(settings.vision.embedder)
     model = embedder.model.model_id
     active = ActiveWatchlist(
@@ -228,7 +270,11 @@ class _Handset:
 
 
 def run_edge(
-    settings: EdgeSettings, *, notifiers: Sequence[Notifier], on_screen: Callable[[str], None] | None = None
+    settings: EdgeSettings,
+    *,
+    notifiers: Sequence[Notifier],
+    on_screen: Callable[[str], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> EdgeRunReport:
     """Run the agent over its video source until the source ends; the command ``vigil edge run``.
 
@@ -236,8 +282,12 @@ def run_edge(
         settings: the agent's settings; with ``screen``, the handset screen is served while the agent runs.
         notifiers: what else shows the officer alerts and orders (the console).
         on_screen: told the screen's URL once it is up.
+        on_warning: told, at start, what a person must know: the outbox cannot write to its storage (events kept
+            in memory), or the broker cannot be reached yet (events wait in the outbox).
 
     Raises:
+        DataFolderUnusable: the data folder cannot be created.
+        BusRefused: the broker refused the device, or its certificate is not trusted.
         PageNotBuilt: a screen was asked for, but its page was never built (``./scripts/setup``).
         ScreenUnavailable: the screen cannot listen on its port.
         VigilError: a model, the watchlist, a key or the video source cannot be loaded.
@@ -248,6 +298,9 @@ def run_edge(
     try:
         shown = [*notifiers, handset.state] if handset is not None else list(notifiers)
         agent = build_agent(settings, bus=bus, notifiers=shown, event_log=event_log)
+        if on_warning is not None:
+            for warning in _start_warnings(agent, bus, settings):
+                on_warning(warning)
         source = open_source(settings.source, realtime=settings.realtime)
         screen = None
         if handset is not None:
@@ -272,3 +325,20 @@ def run_edge(
             event_log.close()
         if bus is not None:
             bus.stop()
+
+
+def _start_warnings(agent: EdgeAgent, bus: Bus | None, settings: EdgeSettings) -> list[str]:
+    """What a person must know as the agent starts."""
+    warnings = []
+    outbox = agent.outbox.state()
+    if outbox.fault is not None:
+        warnings.append(
+            f"the outbox cannot write to its storage: {outbox.describe()}. The agent runs, keeping new events in "
+            f"memory (lost if it stops before they are delivered or written): {outbox.fault.remedy}"
+        )
+    if isinstance(bus, MqttBus) and not bus.connected and settings.bus is not None:
+        warnings.append(
+            f"the broker at {settings.bus.address} cannot be reached yet: the agent runs and keeps trying; "
+            "events wait in the outbox"
+        )
+    return warnings

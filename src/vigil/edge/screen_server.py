@@ -8,11 +8,16 @@ It needs no link to the command centre. Routes:
   least once a second while the status bar changes (the browser reconnects by itself when it drops);
 * ``GET /api/images/{key}``: an image the screen refers to (never cached by the browser);
 * ``POST /api/orders/{dispatch_id}/answers``: the officer's tap, ``{"status": …, "reason": …}``; the answer is
-  in the outbox when the response says so (201), 404 for an unknown order, 409 for an answer out of turn.
+  in the outbox when the response says so (201), 404 for an unknown order, 409 for an answer out of turn;
+* ``POST /api/emergency``: the officer held the emergency button; the emergency is in the outbox when the
+  response says so (201, the screen's :class:`~vigil.edge.screen_view.EmergencyView`; a second press while one
+  is open answers the open one);
+* ``DELETE /api/emergency``: the officer dismisses the emergency control acknowledged (204; 404 when none is
+  open, 409 before control acknowledged it).
 
 Every response forbids the page to load anything from elsewhere (Content-Security-Policy; only a configured
 tile server is allowed besides), the server answers only requests addressed to its own host name, and a tap
-is taken only from the page's own origin.
+(an answer, an emergency) is taken only from the page's own origin.
 """
 
 import asyncio
@@ -36,12 +41,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from vigil.edge.device_health import DeviceHealth
+from vigil.edge.emergency import EmergencyNotAcknowledged, NoEmergency
 from vigil.edge.errors import EdgeError
 from vigil.edge.orders import InvalidDispatchAnswer, UnknownDispatch
 from vigil.edge.screen_state import ScreenState
-from vigil.edge.screen_view import ScreenView
+from vigil.edge.screen_view import EmergencyView, ScreenView
 from vigil.edge.settings import ScreenSettings
-from vigil.events import DispatchState, DispatchStatus, utc_now
+from vigil.events import DispatchState, DispatchStatus, OfficerEmergency, utc_now
 from vigil.web.page_security import SecurityHeaders, content_security_policy
 
 _log = logging.getLogger(__name__)
@@ -67,6 +73,14 @@ class HandsetDevice(Protocol):
 
     def health(self) -> DeviceHealth:
         """The device's health now."""
+        ...
+
+    def raise_emergency(self) -> OfficerEmergency:
+        """Raise the officer's emergency (or return the open one); stored in the outbox before it returns."""
+        ...
+
+    def dismiss_emergency(self) -> None:
+        """Dismiss the acknowledged emergency; raises NoEmergency or EmergencyNotAcknowledged."""
         ...
 
 
@@ -141,9 +155,7 @@ def create_screen_app(
 
     @app.post("/api/orders/{dispatch_id}/answers", status_code=201)
     def answer(dispatch_id: uuid.UUID, body: AnswerRequest, request: Request) -> AnswerSent:
-        origin = request.headers.get("origin")
-        if origin is not None and urllib.parse.urlsplit(origin).netloc != request.headers.get("host"):
-            raise HTTPException(403, "answers are taken only from the handset's own page")
+        _own_page_only(request)
         try:
             event = device.answer(dispatch_id, body.status, reason=body.reason.strip())
         except UnknownDispatch as exc:
@@ -153,10 +165,39 @@ def create_screen_app(
         _log.info("screen.answer", extra={"dispatch_id": str(dispatch_id), "status": body.status.value})
         return AnswerSent(event_id=event.id, dispatch_id=event.dispatch_id, status=event.status)
 
+    @app.post("/api/emergency", status_code=201)
+    def raise_emergency(request: Request) -> EmergencyView:
+        _own_page_only(request)
+        event = device.raise_emergency()
+        _log.warning("screen.emergency", extra={"emergency_id": str(event.emergency_id)})
+        shown = current_view().emergency
+        if shown is None or shown.emergency_id != event.emergency_id:
+            # Only when the screen is not among the agent's notifiers: a wiring fault, not the officer's.
+            raise HTTPException(500, "the emergency was sent but this screen does not show it")
+        return shown
+
+    @app.delete("/api/emergency", status_code=204)
+    def dismiss_emergency(request: Request) -> Response:
+        _own_page_only(request)
+        try:
+            device.dismiss_emergency()
+        except NoEmergency as exc:
+            raise HTTPException(404, str(exc)) from exc
+        except EmergencyNotAcknowledged as exc:
+            raise HTTPException(409, str(exc)) from exc
+        return Response(status_code=204)
+
     app.mount("/", StaticFiles(directory=page, html=True), name="page")
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=_allowed_hosts(settings.host))
     app.add_middleware(SecurityHeaders, policy=content_security_policy(settings.tile_url))
     return app
+
+
+def _own_page_only(request: Request) -> None:
+    """Refuse a tap sent by another site's page (a browser names the page's origin on a cross-site POST)."""
+    origin = request.headers.get("origin")
+    if origin is not None and urllib.parse.urlsplit(origin).netloc != request.headers.get("host"):
+        raise HTTPException(403, "taps are taken only from the handset's own page")
 
 
 async def _screen_events(

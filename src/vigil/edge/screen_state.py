@@ -2,7 +2,9 @@
 
 Alert cards stay *unconfirmed* until the command centre's review arrives, then show it. Orders keep their
 newest revision (control moved the target), the officer's answers, each *sent* when it is in the outbox and
-*delivered* when the server acknowledged it, and control's stand-down. Every change raises :attr:`revision`
+*delivered* when the server acknowledged it, and control's stand-down; an officer-in-danger order names the
+officer instead of a subject. The officer's own emergency shows as it reaches control, until they dismiss it
+after control acknowledged it. Every change raises :attr:`revision`
 and wakes whoever waits in :meth:`ScreenState.wait_for_change` (the page's event stream).
 
 Only watchlist alerts' crops and chips, and the evidence control sent, are held, in memory, for the most
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from vigil.edge.device_health import DeviceHealth
+from vigil.edge.emergency import EmergencyStatus
 from vigil.edge.notifier import AlertCard
 from vigil.edge.orders import allowed_answers
 from vigil.edge.route import bearing_deg, haversine_m
@@ -24,6 +27,8 @@ from vigil.edge.screen_view import (
     AlertCardView,
     AlertState,
     AnswerView,
+    EmergencyOrderView,
+    EmergencyView,
     EvidenceView,
     MapView,
     OrderView,
@@ -76,7 +81,12 @@ class _Order:
 
 
 def _order_keys(order: DispatchOrder) -> dict[bytes, str]:
-    return _keyed(order.evidence.probe_jpeg, order.evidence.enrolled_jpeg, order.subject.photo_jpeg)
+    evidence, subject = order.evidence, order.subject
+    return _keyed(
+        None if evidence is None else evidence.probe_jpeg,
+        None if evidence is None else evidence.enrolled_jpeg,
+        None if subject is None else subject.photo_jpeg,
+    )
 
 
 class ScreenState:
@@ -112,10 +122,11 @@ class ScreenState:
         self._revision = 0
         self._cards: list[_Card] = []  # newest first
         self._orders: dict[uuid.UUID, _Order] = {}  # oldest first
+        self._emergency: EmergencyStatus | None = None
 
     @property
     def revision(self) -> int:
-        """Raised by every change to the alerts and orders."""
+        """Raised by every change to the alerts, orders and emergency."""
         with self._changed:
             return self._revision
 
@@ -178,6 +189,13 @@ class ScreenState:
             self._forget_finished_orders()
             self._bump()
 
+    def emergency(self, status: EmergencyStatus | None) -> None:
+        """See :meth:`vigil.edge.notifier.Notifier.emergency`."""
+        with self._changed:
+            if status != self._emergency:
+                self._emergency = status
+                self._bump()
+
     def image(self, key: str) -> bytes | None:
         """An image of a card or order still held, by :func:`~vigil.edge.screen_view.image_key`; else None."""
         with self._changed:
@@ -191,6 +209,7 @@ class ScreenState:
             alerts = [_card_view(held) for held in self._cards]
             held_orders = sorted(self._orders.values(), key=lambda o: (o.finished, -o.received_at.timestamp()))
             orders = [_order_view(held, health) for held in held_orders]
+            emergency = None if self._emergency is None else _emergency_view(self._emergency)
         return ScreenView(
             revision=revision,
             device_id=self._device_id,
@@ -199,6 +218,7 @@ class ScreenState:
             status=StatusBarView.of(health, now=now),
             alerts=alerts,
             orders=orders,
+            emergency=emergency,
         )
 
     def _bump(self) -> None:
@@ -235,7 +255,7 @@ def _card_view(held: _Card) -> AlertCardView:
 
 
 def _order_view(held: _Order, health: DeviceHealth) -> OrderView:
-    order, evidence = held.order, held.order.evidence
+    order, evidence, subject, emergency = held.order, held.order.evidence, held.order.subject, held.order.emergency
     fix, target = health.fix, (order.target.lat, order.target.lon)
     route = None
     if fix is not None:
@@ -248,20 +268,32 @@ def _order_view(held: _Order, health: DeviceHealth) -> OrderView:
         received_at=held.received_at,
         target=order.target,
         area=order.area,
-        subject=SubjectView(
-            subject_id=order.subject.subject_id,
-            name=order.subject.name,
-            category=order.subject.category,
-            risk_notes=order.subject.risk_notes,
-            photo_image=_path(held.keys, order.subject.photo_jpeg),
+        subject=None
+        if subject is None
+        else SubjectView(
+            subject_id=subject.subject_id,
+            name=subject.name,
+            category=subject.category,
+            risk_notes=subject.risk_notes,
+            photo_image=_path(held.keys, subject.photo_jpeg),
         ),
-        evidence=EvidenceView(
+        evidence=None
+        if evidence is None
+        else EvidenceView(
             alert_id=evidence.alert_id,
             seen_at=evidence.seen_at,
             distance=evidence.distance,
             threshold=evidence.threshold,
             probe_image=IMAGE_PATH + held.keys[evidence.probe_jpeg],
             enrolled_image=_path(held.keys, evidence.enrolled_jpeg),
+        ),
+        emergency=None
+        if emergency is None
+        else EmergencyOrderView(
+            emergency_id=emergency.emergency_id,
+            unit_id=emergency.unit_id,
+            call_sign=emergency.call_sign,
+            raised_at=emergency.raised_at,
         ),
         instructions=order.instructions,
         route=route,
@@ -275,3 +307,14 @@ def _order_view(held: _Order, health: DeviceHealth) -> OrderView:
 
 def _path(keys: dict[bytes, str], image: bytes | None) -> str | None:
     return None if image is None else IMAGE_PATH + keys[image]
+
+
+def _emergency_view(status: EmergencyStatus) -> EmergencyView:
+    return EmergencyView(
+        emergency_id=status.emergency_id,
+        raised_at=status.raised_at,
+        delivered=status.delivered,
+        acknowledged_by=status.acknowledged_by,
+        acknowledged_at=status.acknowledged_at,
+        message=status.message,
+    )

@@ -56,6 +56,10 @@ class StatusBarView(_View):
     watchlist_version: int
     watchlist_valid_until: datetime | None = Field(description="When the watchlist expires (UTC); None: never.")
     watchlist_warning: str | None = Field(description="Why the watchlist is out of date, for a banner; None if not.")
+    outbox_in_memory: int = Field(0, description="Of the backlog, events only in memory (the storage failed).")
+    storage_warning: str | None = Field(
+        None, description="The outbox's storage failed (full, read-only, broken): what to tell the officer; else None."
+    )
 
     @classmethod
     def of(cls, health: DeviceHealth, *, now: datetime) -> "StatusBarView":
@@ -71,6 +75,8 @@ class StatusBarView(_View):
             watchlist_version=health.watchlist.version,
             watchlist_valid_until=health.watchlist.valid_until,
             watchlist_warning=health.watchlist.out_of_date(now),
+            outbox_in_memory=health.outbox_in_memory,
+            storage_warning=health.storage_warning,
         )
 
 
@@ -144,6 +150,26 @@ class EvidenceView(_View):
     enrolled_image: str | None
 
 
+class EmergencyOrderView(_View):
+    """The officer an officer-in-danger order sends this unit to help."""
+
+    emergency_id: uuid.UUID
+    unit_id: str
+    call_sign: str
+    raised_at: datetime
+
+
+class EmergencyView(_View):
+    """The officer's own emergency: sent, delivered to control, then acknowledged by an operator."""
+
+    emergency_id: uuid.UUID
+    raised_at: datetime
+    delivered: bool = Field(description="The command centre has stored it (its ack came back).")
+    acknowledged_by: str | None = Field(description="The operator who acknowledged it; None before.")
+    acknowledged_at: datetime | None = Field(description="When they did (UTC); None before.")
+    message: str = Field(description="What control tells the officer, e.g. the units sent; empty before.")
+
+
 class OrderView(_View):
     """One dispatch order, its newest revision, and the officer's answers to it."""
 
@@ -153,8 +179,9 @@ class OrderView(_View):
     received_at: datetime
     target: Location
     area: dict[str, Any] = Field(description="GeoJSON Polygon geometry.")
-    subject: SubjectView
-    evidence: EvidenceView
+    subject: SubjectView | None = Field(description="Who the officer is sent to; None on an officer-in-danger order.")
+    evidence: EvidenceView | None = Field(description="Why control believes it; None on an officer-in-danger order.")
+    emergency: EmergencyOrderView | None = Field(description="The officer in danger; None on a subject order.")
     instructions: str
     route: RouteView | None = Field(description="Distance and bearing from the officer; None without a fix.")
     state: DispatchState | None = Field(description="The latest answer given; None before any.")
@@ -174,3 +201,4 @@ class ScreenView(_View):
     status: StatusBarView
     alerts: list[AlertCardView] = Field(description="Newest first.")
     orders: list[OrderView] = Field(description="Open orders first, newest first.")
+    emergency: EmergencyView | None = Field(description="The officer's own emergency while it is open; else None.")

@@ -2,12 +2,15 @@
 
 It runs on its own thread. While the link is down it waits and retries with back-off; an event sent but not
 acknowledged within ``resend_after_s`` is sent again (the ack may have been lost). Nothing leaves the outbox
-here: only the server's ``ack`` (see :mod:`vigil.edge.inbox`) removes events.
+here: only the server's ``ack`` (see :mod:`vigil.edge.downlink`) removes events. Events the outbox holds only in
+memory (its file cannot be written) are sent the same way, after those on disk; each round also gives the outbox
+a chance to write them to its file (:meth:`~vigil.edge.outbox.Outbox.retry`).
 """
 
 import logging
 import threading
 import time
+import uuid
 
 from vigil.bus.errors import BusError
 from vigil.bus.protocol import Bus
@@ -42,7 +45,7 @@ class Uplink:
         self._resend_after_s = resend_after_s
         self._idle_poll_s = idle_poll_s
         self._max_backoff_s = max_backoff_s
-        self._sent_at: dict[int, float] = {}
+        self._sent_at: dict[uuid.UUID, float] = {}  # by event id: an event keeps it from memory to disk
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._link_up = False
@@ -81,11 +84,12 @@ class Uplink:
 
     def _send_due(self) -> bool:
         """Send every event that is due, oldest first; False when the link failed."""
+        self._outbox.retry()
         now = time.monotonic()
         for item in self._outbox.oldest(limit=500):
             if self._stopping.is_set():
                 return True
-            sent = self._sent_at.get(item.seq)
+            sent = self._sent_at.get(item.event_id)
             if sent is not None and now - sent < self._resend_after_s:
                 continue
             try:
@@ -96,8 +100,8 @@ class Uplink:
                 self._link_up = False
                 return False
             self._link_up = True
-            self._sent_at[item.seq] = time.monotonic()
-            self._outbox.mark_sent(item.seq)
-        waiting = self._outbox.pending_seqs()
-        self._sent_at = {seq: at for seq, at in self._sent_at.items() if seq in waiting}
+            self._sent_at[item.event_id] = time.monotonic()
+            self._outbox.mark_sent(item.event_id)
+        waiting = self._outbox.pending_ids()
+        self._sent_at = {event_id: at for event_id, at in self._sent_at.items() if event_id in waiting}
         return True

@@ -138,13 +138,15 @@ class Autopilot:
             case DispatchEscalatedEntry(payload=escalated) if escalated.proposed_unit_id is not None:
                 if escalated.incident_id in self._open.values():
                     self._dispatch(escalated.incident_id, [escalated.proposed_unit_id], replacement=True)
-            case IncidentOpenedEntry(payload=changed) | IncidentChangedEntry(payload=changed):
+            case IncidentOpenedEntry(payload=changed) | IncidentChangedEntry(payload=changed) if (
+                changed.incident.subject is not None  # an officer's emergency is for the person at the page
+            ):
                 # A person at the page may open or close incidents too: keep in step, never open a second one.
-                incident = changed.incident
+                incident, subject_id = changed.incident, changed.incident.subject.subject_id
                 if incident.status is IncidentStatus.OPEN:
-                    self._open.setdefault(incident.subject.subject_id, incident.incident_id)
-                elif self._open.get(incident.subject.subject_id) == incident.incident_id:
-                    del self._open[incident.subject.subject_id]
+                    self._open.setdefault(subject_id, incident.incident_id)
+                elif self._open.get(subject_id) == incident.incident_id:
+                    del self._open[subject_id]
             case _:
                 pass
 

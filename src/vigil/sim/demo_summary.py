@@ -251,7 +251,7 @@ def _confirmation_to_on_scene(
             first_on_scene[incident_id] = min(at, first_on_scene.get(incident_id, at))
     values = []
     for incident in incidents:
-        confirmed = confirmed_at.get(incident.alert_id)
+        confirmed = confirmed_at.get(incident.alert_id) if incident.alert_id is not None else None
         on_scene = first_on_scene.get(incident.incident_id)
         if confirmed is not None and on_scene is not None:
             values.append(sim_time_of(on_scene) - sim_time_of(confirmed))

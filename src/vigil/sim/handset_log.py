@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from vigil.edge.emergency import EmergencyStatus
 from vigil.edge.notifier import AlertCard
 from vigil.events import AlertReviewed, DispatchCancelled, DispatchOrder, DispatchState, utc_now
 
@@ -67,6 +68,9 @@ class HandsetLog:
         if not delivered:
             with self._lock:
                 self._answers.append((dispatch_id, status))
+
+    def emergency(self, status: EmergencyStatus | None) -> None:
+        """See :meth:`vigil.edge.notifier.Notifier.emergency`: the demo's officers raise none, so nothing is kept."""
 
     def alerts(self) -> list[ShownAlert]:
         """The alert cards shown, in order."""

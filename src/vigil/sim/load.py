@@ -8,7 +8,8 @@ tokens kept in a file when one is named, so that a later run (or a broker's pass
 While it runs, :class:`LoadProgress` snapshots feed a live display; at the end, :class:`LoadReport` says what was
 sent, acknowledged and rejected, what is still unacknowledged after the drain (lost, unless the server is merely
 slow), the latency from an event being due to the server's acknowledgement, and what the server itself counted
-(``GET /api/v1/metrics``, when it answers).
+(``GET /api/v1/metrics``, when it answers). Over MQTT the devices behave as body cameras do: a lost connection (a
+broker restart) is made again with back-off, and an event without an ack is sent again, so the run carries on.
 """
 
 import hashlib
@@ -37,7 +38,7 @@ from vigil.events import WatchlistAvailable, encode_event, topic_for, utc_now
 from vigil.sim.device_events import LOAD_SUBJECT_ID, LOAD_WATCHLIST_VERSION, DeviceEvents, crop_jpeg, is_alert
 from vigil.sim.errors import DeviceTokensUnusable, LoadError
 from vigil.sim.http_fleet import HttpDevice, HttpFleet
-from vigil.sim.mqtt_fleet import EncodedEvent, FleetDevice, MqttFleet
+from vigil.sim.mqtt_fleet import RESEND_AFTER_S, EncodedEvent, FleetDevice, MqttFleet
 from vigil.vision.face_model import DLIB_MODEL_ID
 
 Transport = Literal["http", "mqtt"]
@@ -62,6 +63,9 @@ class LoadPlan(BaseModel):
     probe_bytes: int = Field(20_000, ge=1_000, le=200_000, description="Size of the face crop each alert carries.")
     transport: Transport = Field("http", description="HTTP with each device's token, or MQTT.")
     drain_timeout_s: float = Field(30.0, gt=0, le=3_600, description="How long to wait for the last acks, seconds.")
+    resend_after_s: float = Field(
+        RESEND_AFTER_S, gt=0, le=3_600, description="MQTT: a device sends an event again without an ack this long."
+    )
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,8 @@ class LoadReport(BaseModel):
     unacknowledged: int = Field(description="Sent but not acknowledged by the end of the drain: lost, or late.")
     behind: int = Field(description="MQTT: events not sent on time because 1,000 of a device's were unacked.")
     retries: int = Field(description="HTTP: requests tried again after a failure.")
+    resent: int = Field(0, description="MQTT: events sent again (no ack in the resend interval, or reconnected).")
+    reconnects: int = Field(0, description="MQTT: device connections made again after a loss (a broker restart).")
     acknowledged_per_s: float = Field(description="Acknowledged events over the time spent sending.")
     latency_p50_ms: float | None = Field(description="Median time from an event being due to its ack, ms.")
     latency_p95_ms: float | None
@@ -311,10 +317,13 @@ def run_load(
         sent, acknowledged, latencies = http.sent, http.acknowledged, http.latencies
         outcomes: dict[str, int] | None = dict(http.outcomes)
         rejections, behind, retries = dict(http.rejections), 0, http.retries
+        resent, reconnects = 0, 0
     else:
         mqtt_devices = [FleetDevice(d.device_id, streams[d.device_id], password=d.token) for d in fleet_devices]
-        sent, acknowledged, behind, latencies = _run_mqtt(plan, broker, mqtt_devices, started, on_progress)
+        fleet = _run_mqtt(plan, broker, mqtt_devices, started, on_progress)
+        sent, acknowledged, behind, latencies = fleet.published, fleet.acknowledged, fleet.behind, fleet.latencies
         outcomes, rejections, retries = None, {}, 0
+        resent, reconnects = fleet.resent, fleet.reconnects
     after = _server_counts(server_url, metrics_token, verify=verify)
     ms = np.array([(acked - due) * 1000 for due, acked in latencies], dtype=np.float64)
     return LoadReport(
@@ -332,6 +341,8 @@ def run_load(
         unacknowledged=sent - acknowledged,
         behind=behind,
         retries=retries,
+        resent=resent,
+        reconnects=reconnects,
         acknowledged_per_s=acknowledged / plan.duration_s,
         latency_p50_ms=_percentile(ms, 50),
         latency_p95_ms=_percentile(ms, 95),
@@ -353,8 +364,11 @@ def _run_mqtt(
     devices: list[FleetDevice],
     started: float,
     on_progress: Callable[[LoadProgress], None],
-) -> tuple[int, int, int, list[tuple[float, float]]]:
-    fleet = MqttFleet(broker[0], broker[1], devices, rate=plan.rate, window=_MQTT_WINDOW)
+) -> MqttFleet:
+    """Run the load over MQTT and drain; returns the (closed) fleet with its counts."""
+    fleet = MqttFleet(
+        broker[0], broker[1], devices, rate=plan.rate, window=_MQTT_WINDOW, resend_after_s=plan.resend_after_s
+    )
     try:
         begun = time.monotonic()
         fleet.start(begun)
@@ -373,7 +387,7 @@ def _run_mqtt(
         show()
     finally:
         fleet.close()
-    return fleet.published, fleet.acknowledged, fleet.behind, fleet.latencies
+    return fleet
 
 
 def _events(device: LoadDevice, *, seed: int, probe: bytes | None, share: float) -> Iterator[EncodedEvent]:

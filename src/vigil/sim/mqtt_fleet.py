@@ -11,11 +11,18 @@ names, as a device's uplink drains its outbox while the link is good: the fleet 
 commits. Paced, the devices publish in turn at a fixed rate for the whole fleet, whether or not acks have come
 back, up to ``window`` unacknowledged per device (beyond that an event is counted as *behind* and not sent).
 
+Like a body camera's uplink, a device keeps each event until its ack: it sends it again after ``resend_after_s``
+without one (the broker may have handed it to a server that then went away), and when its connection is lost it
+connects again with back-off (1 s doubling to 30 s), keeping what it makes meanwhile, and sends everything
+unacknowledged at once on the new connection (a copy the server already has is acknowledged as a duplicate). A
+broker restart or a server leaving the group therefore delays events and loses none.
+
 ``vigil sim load`` and ``vigil bench ingest`` both drive it.
 """
 
 import contextlib
 import json
+import logging
 import selectors
 import socket
 import time
@@ -38,6 +45,15 @@ from vigil.bus.mqtt_packets import (
 from vigil.events import TOPIC_ROOT
 from vigil.sim.errors import ServerUnreachable
 
+_log = logging.getLogger(__name__)
+
+RESEND_AFTER_S = 20.0
+"""A device sends an event again when no ack came this long after it sent it, seconds (as the edge uplink does)."""
+
+_FIRST_RETRY_S = 1.0
+_MAX_RETRY_S = 30.0
+_RECONNECT_TIMEOUT_S = 5.0
+
 EncodedEvent = tuple[str, str, bytes]
 """(event id, MQTT topic, JSON payload) of an event ready to publish."""
 
@@ -58,44 +74,84 @@ class FleetDevice:
 
 
 class MqttDevice:
-    """One simulated device: its connection (a non-blocking socket) and the events it has in flight."""
+    """One simulated device: its connection (a non-blocking socket, None while lost) and its unacknowledged events."""
 
-    def __init__(self, device: FleetDevice, sock: socket.socket, *, window: int) -> None:
+    def __init__(
+        self, device: FleetDevice, sock: socket.socket, *, window: int, resend_after_s: float = RESEND_AFTER_S
+    ) -> None:
+        self.device = device
         self.device_id = device.device_id
-        self.sock = sock
+        self.sock: socket.socket | None = sock
         self.reader = PacketReader()
         self.out = bytearray()  # what the socket did not take at once
         self._events = device.events
         self._window = window
+        self._resend_after_s = resend_after_s
         self._next_packet_id = 0
         self.sent: dict[str, float] = {}
-        """Event id → when it was published (monotonic seconds), until its ack arrives."""
+        """Event id → when it was first published (monotonic seconds), until its ack arrives."""
+        self._unacked: dict[str, tuple[str, bytes]] = {}
+        """Event id → (topic, payload), until its ack arrives: the device's outbox."""
+        self._last_sent: dict[str, float] = {}
+        """Event id → when it was last sent, oldest first (a resend moves it to the end)."""
         self.published = 0
         self.behind = 0
         self.acknowledged = 0
+        self.resent = 0
+        self.reconnects = 0
+        self.retry_at = 0.0
+        """While disconnected: when to try connecting again (monotonic seconds)."""
+        self.retry_s = _FIRST_RETRY_S
 
     def publish(self, *, paced: bool) -> bool:
-        """Publish the next event unless ``window`` are unacknowledged (then, paced, it counts as behind)."""
+        """Publish the next event unless ``window`` are unacknowledged (then, paced, it counts as behind).
+
+        While disconnected the event is kept, and sent on the next connection.
+        """
         if len(self.sent) >= self._window:
             self.behind += paced
             return False
         event_id, topic, payload = next(self._events)
-        self._next_packet_id = self._next_packet_id % 65_535 + 1
-        self.sent[event_id] = time.monotonic()
+        now = time.monotonic()
+        self.sent[event_id] = now
+        self._unacked[event_id] = (topic, payload)
+        self._last_sent[event_id] = now
         self.published += 1
-        self.send(encode_publish(topic=topic, payload=payload, qos=1, packet_id=self._next_packet_id, dup=False))
+        if self.sock is not None:
+            self._send_event(topic, payload)
         return True
+
+    def resend_due(self, now: float) -> None:
+        """Send again every event unacknowledged ``resend_after_s`` after it was last sent (connected only)."""
+        if self.sock is None:
+            return
+        for event_id, sent_at in list(self._last_sent.items()):
+            if now - sent_at < self._resend_after_s:
+                return  # oldest first: the rest were sent later
+            self._resend(event_id, now)
+
+    def resend_all(self, now: float) -> None:
+        """Send every unacknowledged event again (on a new connection: the old one may have lost them)."""
+        for event_id in list(self._last_sent):
+            self._resend(event_id, now)
 
     def send(self, data: bytes) -> None:
         """Send ``data``, keeping what the socket does not take at once for :meth:`flush`."""
+        if self.sock is None:
+            return
         if not self.out:
-            with contextlib.suppress(BlockingIOError):
+            # Full (BlockingIOError) or broken: kept, and flush() sends it later or finds the connection lost.
+            with contextlib.suppress(OSError):
                 data = data[self.sock.send(data) :]
         self.out += data
 
     def flush(self) -> None:
-        """Send what is waiting, as far as the socket takes it."""
-        if self.out:
+        """Send what is waiting, as far as the socket takes it.
+
+        Raises:
+            OSError: the connection is broken.
+        """
+        if self.out and self.sock is not None:
             try:
                 del self.out[: self.sock.send(self.out)]
             except BlockingIOError:
@@ -105,9 +161,21 @@ class MqttDevice:
         """Forget the acknowledged events, recording (published, ``now``) for each one this device sent."""
         for event_id in ids:
             published = self.sent.pop(event_id, None)
+            self._unacked.pop(event_id, None)
+            self._last_sent.pop(event_id, None)
             if published is not None:
                 self.acknowledged += 1
                 latencies.append((published, now))
+
+    def _resend(self, event_id: str, now: float) -> None:
+        del self._last_sent[event_id]
+        self._last_sent[event_id] = now
+        self.resent += 1
+        self._send_event(*self._unacked[event_id])
+
+    def _send_event(self, topic: str, payload: bytes) -> None:
+        self._next_packet_id = self._next_packet_id % 65_535 + 1
+        self.send(encode_publish(topic=topic, payload=payload, qos=1, packet_id=self._next_packet_id, dup=False))
 
 
 def connect_device(host: str, port: int, device: FleetDevice, *, timeout_s: float = 30.0) -> socket.socket:
@@ -173,7 +241,14 @@ class MqttFleet:
     """Every device's connection, served by one thread: publish what is due, read what came back."""
 
     def __init__(
-        self, host: str, port: int, devices: Sequence[FleetDevice], *, rate: float | None, window: int
+        self,
+        host: str,
+        port: int,
+        devices: Sequence[FleetDevice],
+        *,
+        rate: float | None,
+        window: int,
+        resend_after_s: float = RESEND_AFTER_S,
     ) -> None:
         """Connect every device (one after another).
 
@@ -183,10 +258,13 @@ class MqttFleet:
             devices: the devices.
             rate: events per second from the whole fleet, evenly paced; None: as fast as acked.
             window: events each device may leave unacknowledged.
+            resend_after_s: a device sends an event again when no ack came this long after it sent it, seconds.
 
         Raises:
-            ServerUnreachable: the broker cannot be reached, or refuses a device.
+            ServerUnreachable: the broker cannot be reached, or refuses a device (at the start; later losses are
+                repaired with back-off).
         """
+        self._host, self._port = host, port
         self.rate = rate
         self.latencies: list[tuple[float, float]] = []
         """(published, acknowledged) of every acknowledged event, monotonic seconds."""
@@ -194,9 +272,10 @@ class MqttFleet:
         self.selector = selectors.DefaultSelector()
         try:
             for device in devices:
-                connected = MqttDevice(device, connect_device(host, port, device), window=window)
+                sock = connect_device(host, port, device)
+                connected = MqttDevice(device, sock, window=window, resend_after_s=resend_after_s)
                 self.devices.append(connected)
-                self.selector.register(connected.sock, selectors.EVENT_READ, connected)
+                self.selector.register(sock, selectors.EVENT_READ, connected)
         except BaseException:
             self.close()
             raise
@@ -225,6 +304,16 @@ class MqttFleet:
         """Paced: events not published on time because the device's window was full."""
         return sum(device.behind for device in self.devices)
 
+    @property
+    def resent(self) -> int:
+        """Events sent again: unacknowledged after the resend interval, or on a new connection."""
+        return sum(device.resent for device in self.devices)
+
+    @property
+    def reconnects(self) -> int:
+        """Connections made again after a loss."""
+        return sum(device.reconnects for device in self.devices)
+
     def start(self, now: float) -> None:
         """Begin: paced, count from ``now`` (monotonic); unpaced, fill every device's window."""
         if self.rate is not None:
@@ -235,25 +324,67 @@ class MqttFleet:
                     pass
 
     def run_until(self, deadline: float) -> None:
-        """Publish what is due and handle what arrives until ``deadline`` (monotonic).
+        """Publish what is due, resend what is overdue, reconnect lost devices and handle what arrives.
 
-        Raises:
-            ServerUnreachable: the broker closed a device's connection.
+        Runs until ``deadline`` (monotonic seconds).
         """
         while (left := deadline - time.monotonic()) > 0:
             self._publish_due()
             for key, _ in self.selector.select(min(left, 0.002)):
                 self._read(key.data)
+            now = time.monotonic()
             for device in self.devices:
-                device.flush()
+                if device.sock is None:
+                    if now >= device.retry_at:
+                        self._reconnect(device)
+                    continue
+                device.resend_due(now)
+                try:
+                    device.flush()
+                except OSError as exc:
+                    self._lost(device, str(exc))
 
     def close(self) -> None:
         """Disconnect every device."""
         for device in self.devices:
+            if device.sock is None:
+                continue
             with contextlib.suppress(OSError):
                 device.sock.sendall(encode_disconnect())
             device.sock.close()
         self.selector.close()
+
+    def _lost(self, device: MqttDevice, reason: str) -> None:
+        """Forget a device's broken connection; it connects again after its back-off."""
+        if device.sock is None:
+            return
+        self.selector.unregister(device.sock)
+        device.sock.close()
+        device.sock = None
+        device.out.clear()
+        device.reader = PacketReader()
+        device.retry_at = time.monotonic() + device.retry_s
+        _log.warning(
+            "load.device_disconnected",
+            extra={"device_id": device.device_id, "reason": reason, "retry_in_s": device.retry_s},
+        )
+
+    def _reconnect(self, device: MqttDevice) -> None:
+        try:
+            sock = connect_device(self._host, self._port, device.device, timeout_s=_RECONNECT_TIMEOUT_S)
+        except ServerUnreachable as exc:
+            device.retry_s = min(device.retry_s * 2, _MAX_RETRY_S)
+            device.retry_at = time.monotonic() + device.retry_s
+            _log.warning(
+                "load.device_reconnect_failed",
+                extra={"device_id": device.device_id, "reason": str(exc), "retry_in_s": device.retry_s},
+            )
+            return
+        device.sock = sock
+        device.retry_s = _FIRST_RETRY_S
+        device.reconnects += 1
+        self.selector.register(sock, selectors.EVENT_READ, device)
+        device.resend_all(time.monotonic())
 
     def _publish_due(self) -> None:
         if self._paced_from is None or self.stopping or self.rate is None:
@@ -265,14 +396,18 @@ class MqttFleet:
             self._paced_sent += 1
 
     def _read(self, device: MqttDevice) -> None:
+        if device.sock is None:
+            return
         try:
             data = device.sock.recv(256 * 1024)
         except BlockingIOError:
             return
         except OSError as exc:
-            raise ServerUnreachable(f"the broker dropped {device.device_id}'s connection ({exc})") from exc
+            self._lost(device, f"the broker dropped the connection ({exc})")
+            return
         if not data:
-            raise ServerUnreachable(f"the broker closed {device.device_id}'s connection")
+            self._lost(device, "the broker closed the connection")
+            return
         now = time.monotonic()
         for packet in device.reader.feed(data):
             if isinstance(packet, Publish):  # an ack from the command centre

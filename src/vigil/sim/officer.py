@@ -30,6 +30,7 @@ from typing import Protocol, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vigil.dispatch.unit import UnitKind
+from vigil.edge.emergency import EmergencyStatus
 from vigil.edge.notifier import AlertCard
 from vigil.edge.orders import InvalidDispatchAnswer, UnknownDispatch
 from vigil.edge.route import Point
@@ -216,6 +217,9 @@ class SimulatedOfficer:
 
     def order_status(self, dispatch_id: uuid.UUID, status: DispatchState, delivered: bool) -> None:
         """The officer's own answer, sent or delivered (nothing to do)."""
+
+    def emergency(self, status: EmergencyStatus | None) -> None:
+        """The officer's own emergency (a simulated officer raises none: nothing to do)."""
 
     # --- acting ----------------------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from tests.command.conftest import RunningServer
 from vigil.command import errors
 from vigil.command.api.problems import HTTP_STATUS, error_code, install_error_handlers, status_of
+from vigil.command.emergencies import errors as emergency_errors
 from vigil.command.errors import CommandError, DatabaseUnavailable, UnknownUnit
 from vigil.command.incidents import errors as incident_errors
 from vigil.command.report import errors as report_errors
@@ -16,7 +17,16 @@ from vigil.command.watchlists import errors as watchlist_errors
 from vigil.dispatch import errors as dispatch_errors
 
 API_ERROR_MODULES = {
-    m.__name__ for m in (errors, review_errors, watchlist_errors, report_errors, dispatch_errors, incident_errors)
+    m.__name__
+    for m in (
+        errors,
+        review_errors,
+        watchlist_errors,
+        report_errors,
+        dispatch_errors,
+        incident_errors,
+        emergency_errors,
+    )
 }
 
 
@@ -31,6 +41,7 @@ def test_every_command_error_has_a_status_code() -> None:
     concrete = {cls for cls in _concrete(CommandError) if cls.__module__ in API_ERROR_MODULES}
     unmapped = {cls.__name__ for cls in concrete if not any(base in HTTP_STATUS for base in cls.__mro__)}
     assert {review_errors.AlertDismissed, watchlist_errors.NoPackage, report_errors.ReportPeriodInvalid} <= concrete
+    assert {emergency_errors.UnknownEmergency, emergency_errors.EmergencyResolved} <= concrete
     assert unmapped == set()
     assert {cls.__module__ for cls in HTTP_STATUS} <= API_ERROR_MODULES
 

@@ -70,6 +70,12 @@ WHO_MAY_CALL: dict[tuple[str, str], frozenset[Role] | str] = {
     ("PUT", "/api/v1/incidents/{incident_id}/area"): frozenset({OPERATOR, SUPERVISOR}),
     ("POST", "/api/v1/incidents/{incident_id}/dispatches"): frozenset({OPERATOR, SUPERVISOR}),
     ("POST", "/api/v1/incidents/{incident_id}/close"): frozenset({OPERATOR, SUPERVISOR}),
+    # Officers' emergencies (vigil.command.emergencies): those who dispatch answer them.
+    ("GET", "/api/v1/emergencies"): frozenset({OPERATOR, SUPERVISOR}),
+    ("GET", "/api/v1/emergencies/{emergency_id}"): frozenset({OPERATOR, SUPERVISOR}),
+    ("POST", "/api/v1/emergencies/{emergency_id}/acknowledge"): frozenset({OPERATOR, SUPERVISOR}),
+    ("POST", "/api/v1/emergencies/{emergency_id}/dispatch"): frozenset({OPERATOR, SUPERVISOR}),
+    ("POST", "/api/v1/emergencies/{emergency_id}/resolve"): frozenset({OPERATOR, SUPERVISOR}),
     # The control-room page's configuration (vigil.command.control_room): its map and area limits.
     ("GET", "/api/v1/control-room/config"): EVERY_ROLE,
 }

@@ -58,6 +58,7 @@ def test_each_live_device_may_use_only_its_own_topics_and_servers_every_devices(
         "user vigil-command",
         "topic read vigil/v1/devices/+/up/#",
         "topic write vigil/v1/devices/+/down/#",
+        "topic readwrite vigil/v1/servers/#",
     ]
     passwords = _passwords(written)
     server_secret = read_secret(written.servers[0].secret_file)

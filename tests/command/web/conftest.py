@@ -1,11 +1,11 @@
 """The control room's end-to-end setting: the real server with cameras, radios and people, and a large-screen page.
 
 ``control_room`` (one per module and database, SQLite and PostgreSQL) runs ``create_app`` in uvicorn with
-WebSockets, as ``vigil serve`` does, on an in-process bus; a camera (cam-1, unit A-12) and four units' radios
-are registered, placed around Trafalgar Square and simulated on the bus (every radio but A-3's answers its
-orders); the watchlist holds one live subject; an operator and a supervisor (each with a second factor) and an
-auditor can sign in. ``open_wall`` opens the page on a large screen and fails the test on a console error, an
-uncaught error or a request that left the server.
+WebSockets, as ``vigil serve`` does, on an in-process bus, taking trackers' OsmAnd reports too; a camera (cam-1,
+unit A-12) and four units' radios are registered, placed around Trafalgar Square and simulated on the bus (every
+radio but A-3's answers its orders); the watchlist holds one live subject; an operator and a supervisor (each
+with a second factor), a second operator and an auditor can sign in. ``open_wall`` opens the page on a large
+screen and fails the test on a console error, an uncaught error or a request that left the server.
 """
 
 import threading
@@ -172,12 +172,15 @@ def _control_room(
         watchlists=keys.settings,
         dispatch=DispatchSettings(escalation=EscalationSettings(ack_timeout_s=ACK_TIMEOUT_S)),
         scheduler=SchedulerSettings(tick_s=0.2, dispatch_every_s=0.5),
+        osmand_enabled=True,  # officers' phones (Traccar Client) report, and raise SOS emergencies, over HTTP
     )
     make = account_maker(database, passwords, SecretSealer.for_settings(settings))
     people = {
         "operator": make("op-1", Role.OPERATOR, second_factor=True),
         "supervisor": make("sup-1", Role.SUPERVISOR, second_factor=True),
         "auditor": make("aud-1", Role.AUDITOR),
+        # Without a second factor: a module may sign them in many times a minute (a code is good for one sign-in).
+        "second operator": make("op-2", Role.OPERATOR),
     }
     bus = MemoryBus()
     servers = serving(ws="websockets-sansio")

@@ -1,6 +1,8 @@
 /**
- * The arrival cue for a new alert: a two-tone chime and a flash of the queue. Browsers allow sound only after
- * the operator has used the page (signing in counts), so the tone is prepared on the first key or click.
+ * The arrival cue for a new alert: a two-tone chime and a flash of the queue; and the officer-in-danger alarm,
+ * a harsher rising siren repeated until the emergency is acknowledged. Browsers allow sound only after the
+ * operator has used the page (signing in counts), so the tone is prepared on the first key or click: an alarm
+ * already running when that happens is heard from its next repeat.
  */
 
 let audio: AudioContext | null = null;
@@ -38,5 +40,50 @@ export function cue(target: HTMLElement, chime = true): void {
     oscillator.connect(gain).connect(audio.destination);
     oscillator.start(now + offset);
     oscillator.stop(now + offset + 0.2);
+  }
+}
+
+/** Seconds between repeats of the officer-in-danger alarm. */
+const ALARM_EVERY_S = 2;
+
+/**
+ * The officer-in-danger alarm: three rising square-wave sweeps (unlike any alert's chime), repeated every
+ * {@link ALARM_EVERY_S} s while it is on. `body[data-alarm]` says whether it is on and `body[data-alarms]` counts
+ * its repeats (what a test can see, with or without a sound device).
+ */
+export class Alarm {
+  private timer: number | null = null;
+
+  /** Sound now and keep repeating; nothing changes when it is already on. */
+  start(): void {
+    if (this.timer !== null) return;
+    document.body.dataset["alarm"] = "on";
+    this.sound();
+    this.timer = window.setInterval(() => this.sound(), ALARM_EVERY_S * 1000);
+  }
+
+  /** Stop repeating (the last sweep ends by itself). */
+  stop(): void {
+    document.body.dataset["alarm"] = "off";
+    if (this.timer === null) return;
+    window.clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private sound(): void {
+    document.body.dataset["alarms"] = String(Number(document.body.dataset["alarms"] ?? "0") + 1);
+    if (audio === null || audio.state !== "running") return;
+    const now = audio.currentTime;
+    for (const offset of [0, 0.35, 0.7]) {
+      const oscillator = audio.createOscillator();
+      const gain = audio.createGain();
+      oscillator.type = "square";
+      oscillator.frequency.setValueAtTime(660, now + offset);
+      oscillator.frequency.linearRampToValueAtTime(1320, now + offset + 0.3);
+      gain.gain.value = 0.2;
+      oscillator.connect(gain).connect(audio.destination);
+      oscillator.start(now + offset);
+      oscillator.stop(now + offset + 0.3);
+    }
   }
 }

@@ -13,6 +13,12 @@ import type { AreaUnit, DispatchEscalated, Incident, PageConfig, UnitStatus } fr
 const ACTIVE = new Set(["sent", "accepted", "en_route", "on_scene"]);
 const OUTCOMES = ["arrest", "not_found", "wrong_person", "other"] as const;
 
+/** What an incident is about, in a few words: the subject sought, or the officer in danger (by call sign). */
+export function incidentName(incident: Incident, callSign?: string): string {
+  if (incident.subject !== null) return incident.subject.name;
+  return callSign === undefined ? "Officer in danger" : `Officer in danger: ${callSign}`;
+}
+
 export class IncidentPanel {
   private incident: Incident | null = null;
   private units: AreaUnit[] = [];
@@ -194,10 +200,11 @@ export class IncidentPanel {
   private render(redrawArea = true): void {
     const incident = this.incident;
     if (incident === null) return;
-    setText(this.title, `Incident: ${incident.subject.name}`);
+    setText(this.title, `Incident: ${incidentName(incident)}`);
+    const seen = incident.subject === null ? "last position" : `${label(incident.subject.category)} · last seen`;
     setText(
       this.summary,
-      `${label(incident.subject.category)} · last seen ${clock(incident.target.at)} at ` +
+      `${seen} ${clock(incident.target.at)} at ` +
         `${incident.target.lat.toFixed(5)}, ${incident.target.lon.toFixed(5)} · opened by ${incident.opened_by}` +
         (incident.status === "closed" ? ` · CLOSED (${label(incident.outcome ?? "other")})` : ""),
     );

@@ -1,15 +1,17 @@
 /**
  * The control-room page `vigil serve` serves at /control/: sign-in (with the second factor), then the views the
- * user's roles allow: operations (map, alert queue, review, incident and dispatch) for operators and
- * supervisors, watchlists for operators, supervisors and auditors, the audit trail for auditors.
+ * user's roles allow: operations (officers in danger above everything, map, alert queue, review, incident and
+ * dispatch) for operators and supervisors, watchlists for operators, supervisors and auditors, the audit trail
+ * for auditors.
  */
 import { element, required, setText } from "../shared/dom";
 import { ApiError, get, post, SIGNED_OUT } from "./api";
 import { showAudit } from "./audit";
 import { armCue } from "./cue";
+import { EmergencyBoard } from "./emergency";
 import { FeedLink } from "./feed";
 import { label } from "./format";
-import { IncidentPanel } from "./incident";
+import { IncidentPanel, incidentName } from "./incident";
 import { AlertQueue } from "./queue";
 import { showReview } from "./review";
 import { SituationMap } from "./situation_map";
@@ -17,6 +19,8 @@ import { UnitBoard } from "./unit_board";
 import type {
   CurrentUser,
   DispatchEscalated,
+  DispatchStatusReported,
+  EmergencyOut,
   FeedEntry,
   Incident,
   PageConfig,
@@ -47,6 +51,11 @@ function notice(text: string): void {
   const box = required("#notice");
   setText(box, text);
   box.hidden = text === "";
+}
+
+/** Tell the operator what went wrong, in the server's words where it gave them. */
+function failed(caught: unknown): void {
+  notice(caught instanceof ApiError ? caught.message : String(caught));
 }
 
 function setLarge(large: boolean, map: SituationMap | null): void {
@@ -88,6 +97,12 @@ async function startOperations(config: PageConfig): Promise<SituationMap> {
   const queuePanel = required("#queue-panel");
   const incidentList = required("#incident-list");
   const openIncidents = new Map<string, Incident>();
+  const emergencies = new EmergencyBoard(
+    required("#emergencies"),
+    required("#emergency-count"),
+    required("#emergency-announce"),
+    map,
+  );
 
   const showQueue = (): void => {
     reviewPanel.hidden = true;
@@ -100,10 +115,12 @@ async function startOperations(config: PageConfig): Promise<SituationMap> {
   });
   const renderIncidents = (): void => {
     const items = [...openIncidents.values()].map((open) => {
+      const callSign = open.emergency_id === null ? undefined : emergencies.callSign(open.emergency_id);
+      const category = open.subject === null ? [] : [label(open.subject.category)];
       const button = element(
         "button",
         { type: "button", class: "incident-item", "data-incident": open.incident_id },
-        `${open.subject.name} · ${label(open.subject.category)} · ${open.dispatches.length} order(s)`,
+        [incidentName(open, callSign), ...category, `${open.dispatches.length} order(s)`].join(" · "),
       );
       button.addEventListener("click", () => {
         reviewPanel.hidden = queuePanel.hidden = true;
@@ -151,7 +168,7 @@ async function startOperations(config: PageConfig): Promise<SituationMap> {
       incident.show(opened);
     } catch (caught) {
       // A subject already pursued: the confirmed sighting moved that incident's target instead.
-      const pursued = [...openIncidents.values()].find((open) => open.subject.subject_id === outcome.subject_id);
+      const pursued = [...openIncidents.values()].find((open) => open.subject?.subject_id === outcome.subject_id);
       notice(caught instanceof ApiError ? caught.message : String(caught));
       if (pursued !== undefined) incident.show(await get<Incident>(`/api/v1/incidents/${pursued.incident_id}`));
       else showQueue();
@@ -178,12 +195,20 @@ async function startOperations(config: PageConfig): Promise<SituationMap> {
   for (const alert of recent.alerts) if (waiting.has(alert.alert_id)) map.addAlert(alert, openAlert);
   for (const open of incidents.incidents) openIncidents.set(open.incident_id, open);
   renderIncidents();
+  // After the units are framed: an officer in danger takes the map. Should the list fail, the alerts still work.
+  await emergencies.load().catch(failed);
 
   const link = required("#link");
+  let wasDown = false;
   const feed = new FeedLink(horizon, {
     link(up: boolean): void {
       setText(link, up ? "Live" : "Reconnecting…");
       link.classList.toggle("down", !up);
+      // Back after a break: the feed replays what it missed, and the open emergencies are read again besides.
+      if (up && wasDown) {
+        emergencies.load().catch(failed);
+      }
+      wasDown = !up;
     },
     signedOut(): void {
       showSignIn("Your session has ended. Sign in again.");
@@ -210,6 +235,7 @@ async function startOperations(config: PageConfig): Promise<SituationMap> {
             map.moveUnit(position.unit_id, position);
             board.moved(position.unit_id, position.at);
           }
+          emergencies.moved(position);
           incident.unitsMoved();
           break;
         }
@@ -222,11 +248,19 @@ async function startOperations(config: PageConfig): Promise<SituationMap> {
         }
         case "incident.opened":
         case "incident.changed":
-        case "dispatch.sent":
-          remember((entry.payload as { incident: Incident }).incident);
+        case "dispatch.sent": {
+          const changed = (entry.payload as { incident: Incident }).incident;
+          remember(changed);
+          emergencies.incidentChanged(changed);
           break;
+        }
         case "dispatch.status":
+          emergencies.answered(entry.payload as DispatchStatusReported);
           void incident.reload();
+          break;
+        case "emergency.raised":
+        case "emergency.changed":
+          emergencies.upsert(entry.payload as EmergencyOut);
           break;
         case "dispatch.escalated":
           incident.escalate(entry.payload as DispatchEscalated);

@@ -1,7 +1,8 @@
 /**
  * The control room's map: units as markers coloured by status, with call sign, heading and position age;
  * pending alerts as pulsing markers; the selected incident's area, which the operator resizes (a handle on the
- * circle's edge, or the radius field) or redraws as a polygon (clicks on the map).
+ * circle's edge, or the radius field) or redraws as a polygon (clicks on the map); officers in danger as red
+ * rings with their call sign, which the map follows while their emergency is open.
  */
 import * as L from "leaflet";
 import { element, setText } from "../shared/dom";
@@ -57,6 +58,7 @@ export class SituationMap {
   readonly map: L.Map;
   private readonly units = new Map<string, UnitMarker>();
   private readonly alerts = new Map<string, L.Marker>();
+  private readonly emergencies = new Map<string, L.Marker>();
   private readonly areaLayer = L.layerGroup();
   private highlighted = new Set<string>();
   private drawing: { points: L.LatLng[]; line: L.Polyline; done: (corners: L.LatLng[]) => void } | null = null;
@@ -126,6 +128,38 @@ export class SituationMap {
   removeAlert(alertId: string): void {
     this.alerts.get(alertId)?.remove();
     this.alerts.delete(alertId);
+  }
+
+  /** Mark an officer in danger at their latest position (a red ring and their call sign), or move the mark. */
+  markEmergency(emergencyId: string, callSign: string, lat: number, lon: number): void {
+    const shown = this.emergencies.get(emergencyId);
+    if (shown !== undefined) {
+      shown.setLatLng([lat, lon]);
+      return;
+    }
+    const ring = element(
+      "div",
+      { class: "emergency-mark", "data-emergency": emergencyId },
+      element("span", { class: "emergency-call" }, `SOS ${callSign}`),
+    );
+    // Above every other marker, yet never in the way of a click on the unit it surrounds.
+    const icon = L.divIcon({ className: "emergency-icon", html: ring, iconSize: [72, 72] });
+    const marker = L.marker([lat, lon], { icon, keyboard: false, interactive: false, zIndexOffset: 10_000 });
+    marker.addTo(this.map);
+    this.emergencies.set(emergencyId, marker);
+  }
+
+  unmarkEmergency(emergencyId: string): void {
+    this.emergencies.get(emergencyId)?.remove();
+    this.emergencies.delete(emergencyId);
+  }
+
+  /**
+   * Centre on an officer in danger at once (no animation: the map is where the officer is the moment it moves);
+   * with `closer`, zoom in to street level too (the first time), else keep the operator's zoom.
+   */
+  follow(lat: number, lon: number, closer: boolean): void {
+    this.map.setView([lat, lon], closer ? Math.max(this.map.getZoom(), 17) : this.map.getZoom(), { animate: false });
   }
 
   /** Centre on a place, closer in. */
@@ -234,7 +268,8 @@ export class SituationMap {
     const points = [...this.units.values()].map((shown) => shown.marker.getLatLng());
     if (points.length === 0) return;
     this.framed = true;
-    this.map.fitBounds(L.latLngBounds(points), { padding: [60, 60], maxZoom: 16 });
+    // No zoom animation: one still running would finish at its own view, over an officer in danger's.
+    this.map.fitBounds(L.latLngBounds(points), { padding: [60, 60], maxZoom: 16, animate: false });
   }
 
   private tick(): void {

@@ -124,10 +124,13 @@ export interface DispatchOut {
   readonly reason: string;
 }
 
+/** An incident: for a confirmed alert (alert and subject) or for an officer's emergency (emergency_id). */
 export interface Incident {
   readonly incident_id: string;
-  readonly alert_id: string;
-  readonly subject: { readonly subject_id: string; readonly name: string; readonly category: string };
+  readonly kind: "subject" | "officer_emergency";
+  readonly alert_id: string | null;
+  readonly subject: { readonly subject_id: string; readonly name: string; readonly category: string } | null;
+  readonly emergency_id: string | null;
   readonly status: "open" | "closed";
   readonly outcome: Outcome | null;
   readonly target: { readonly lat: number; readonly lon: number; readonly at: string; readonly revision: number };
@@ -174,6 +177,46 @@ export interface DispatchStatusReported {
   readonly dispatch_id: string;
   readonly unit_id: string;
   readonly status: string;
+}
+
+export type EmergencyTrigger = "handset" | "tracker_sos";
+export type EmergencyStatus = "open" | "acknowledged" | "resolved";
+
+/** The officer's latest known position on an emergency. */
+export interface EmergencyPosition {
+  readonly lat: number;
+  readonly lon: number;
+  readonly accuracy_m: number | null;
+  readonly at: string;
+}
+
+/** A unit the server proposes to send to an officer in danger (nearest arrival first). */
+export interface ProposedUnit {
+  readonly unit_id: string;
+  readonly call_sign: string;
+  readonly status: UnitStatus;
+  readonly distance_m: number;
+  readonly eta_s: number;
+}
+
+/** An officer's emergency (`/api/v1/emergencies`, and the feed's `emergency.raised` and `emergency.changed`). */
+export interface EmergencyOut {
+  readonly emergency_id: string;
+  readonly unit_id: string;
+  readonly call_sign: string;
+  readonly device_id: string;
+  readonly trigger: EmergencyTrigger;
+  readonly status: EmergencyStatus;
+  readonly raised_at: string;
+  readonly received_at: string;
+  readonly position: EmergencyPosition | null;
+  readonly acknowledged_by: string | null;
+  readonly acknowledged_at: string | null;
+  readonly resolved_by: string | null;
+  readonly resolved_at: string | null;
+  readonly incident_id: string | null;
+  readonly proposed: ProposedUnit[];
+  readonly dispatched: DispatchOut[];
 }
 
 /** One entry of the live feed (`/api/v1/feed`). */

@@ -6,6 +6,7 @@ import { required, setText } from "../shared/dom";
 import { renderAlerts } from "./alerts";
 import { ScreenLink } from "./connection";
 import { armCue, cue } from "./cue";
+import { EmergencyControl } from "./emergency";
 import { OrderCards } from "./orders";
 import type { DispatchState, Screen } from "./screen";
 import { renderStatus } from "./status_bar";
@@ -18,11 +19,24 @@ async function sendAnswer(dispatchId: string, status: DispatchState, reason: str
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ status, reason }),
   });
-  if (!response.ok) {
-    const problem = (await response.json().catch(() => ({}))) as { detail?: unknown };
-    const detail = typeof problem.detail === "string" ? problem.detail : `the camera refused it (${response.status})`;
-    throw new Error(`Not sent: ${detail}`);
-  }
+  if (!response.ok) throw await refusal(response);
+}
+
+/** A refusal's words for the officer, from the camera's `{"detail": …}` or its status code. */
+async function refusal(response: Response): Promise<Error> {
+  const problem = (await response.json().catch(() => ({}))) as { detail?: unknown };
+  const detail = typeof problem.detail === "string" ? problem.detail : `the camera refused it (${response.status})`;
+  return new Error(`Not sent: ${detail}`);
+}
+
+async function raiseEmergency(): Promise<void> {
+  const response = await fetch("/api/emergency", { method: "POST" });
+  if (!response.ok) throw await refusal(response);
+}
+
+async function dismissEmergency(): Promise<void> {
+  const response = await fetch("/api/emergency", { method: "DELETE" });
+  if (!response.ok) throw await refusal(response);
 }
 
 function setNight(night: boolean, orders: OrderCards): void {
@@ -37,6 +51,13 @@ function main(): void {
   const orders = new OrderCards(required("#orders"), sendAnswer);
   const quiet = required("#quiet");
   const screenLink = required("#screen-link");
+  const emergency = new EmergencyControl(
+    required<HTMLButtonElement>("#emergency-button"),
+    required("#emergency"),
+    required("#emergency-error"),
+    raiseEmergency,
+    dismissEmergency,
+  );
   let first = true;
 
   setNight(window.localStorage.getItem(NIGHT_KEY) === "1", orders);
@@ -52,11 +73,12 @@ function main(): void {
     screen(screen: Screen): void {
       setText(required("#unit"), `${screen.unit_id} · ${screen.device_id}`);
       renderStatus(screen.status);
+      const acknowledged = emergency.render(screen.emergency);
       const newAlerts = renderAlerts(alerts, screen.alerts);
       const changedOrders = orders.render(screen.orders, screen.map, screen.status.gps);
       quiet.hidden = screen.alerts.length > 0 || screen.orders.length > 0;
       document.body.dataset["revision"] = String(screen.revision);
-      if (!first && (newAlerts.length > 0 || changedOrders.length > 0)) cue(newAlerts.length > 0);
+      if (!first && (newAlerts.length > 0 || changedOrders.length > 0 || acknowledged)) cue(newAlerts.length > 0);
       first = false;
     },
   });

@@ -1,6 +1,7 @@
 /**
  * Dispatch order cards: the target and search area on a small map with the officer's position, distance and
- * bearing, the subject and the match evidence, and the answer buttons. A tap is posted to the agent, which
+ * bearing, the subject and the match evidence (or, on an officer-in-danger order, in red, the officer's call
+ * sign, and no faces), and the answer buttons. A tap is posted to the agent, which
  * stores it in the outbox before it answers; the card then shows it as sent, and as delivered once control
  * has acknowledged it.
  */
@@ -83,8 +84,18 @@ class OrderCard {
     this.order = order;
     this.root = element(
       "article",
-      { class: "card order", "data-dispatch-id": order.dispatch_id, "data-testid": "order-card" },
-      element("div", { class: "card-title" }, element("span", {}, "DISPATCH ORDER"), element("time", {}, clock(order.received_at))),
+      {
+        class: order.emergency === null ? "card order" : "card order officer-in-danger",
+        "data-dispatch-id": order.dispatch_id,
+        "data-testid": "order-card",
+        "data-kind": order.emergency === null ? "subject" : "emergency",
+      },
+      element(
+        "div",
+        { class: "card-title" },
+        element("span", {}, order.emergency === null ? "DISPATCH ORDER" : "OFFICER IN DANGER"),
+        element("time", {}, clock(order.received_at)),
+      ),
       element("p", { class: "moved", hidden: "" }),
       element("p", { class: "stood-down", role: "alert", hidden: "" }),
       element("h2", { class: "name" }),
@@ -126,9 +137,15 @@ class OrderCard {
     const stoodDown = required(".stood-down", root);
     stoodDown.hidden = !order.stood_down;
     setText(stoodDown, `STOOD DOWN by control${order.stand_down_reason === "" ? "" : `: ${order.stand_down_reason}`}`);
-    setText(required(".name", root), order.subject.name);
-    setText(required(".category", root), words(order.subject.category));
-    setText(required(".risk", root), order.subject.risk_notes);
+    if (order.emergency !== null) {
+      setText(required(".name", root), `Officer in danger: ${order.emergency.call_sign}`);
+      setText(required(".category", root), `Unit ${order.emergency.unit_id}`);
+      setText(required(".risk", root), `Emergency raised ${clock(order.emergency.raised_at)}`);
+    } else if (order.subject !== null) {
+      setText(required(".name", root), order.subject.name);
+      setText(required(".category", root), words(order.subject.category));
+      setText(required(".risk", root), order.subject.risk_notes);
+    }
     setText(required(".instructions", root), order.instructions);
     setText(required(".route", root), routeText(order));
     if (moved) this.showEvidence(order);
@@ -141,13 +158,17 @@ class OrderCard {
 
   private showEvidence(order: Order): void {
     const evidence = order.evidence;
-    const reference = evidence.enrolled_image ?? order.subject.photo_image;
-    required(".faces", this.root).replaceChildren(
+    const faces = required(".faces", this.root);
+    const text = required(".evidence", this.root);
+    faces.hidden = text.hidden = evidence === null;
+    if (evidence === null) return;
+    const reference = evidence.enrolled_image ?? order.subject?.photo_image ?? null;
+    faces.replaceChildren(
       face(evidence.probe_image, "Camera saw", "probe"),
       ...(reference === null ? [] : [face(reference, "Watchlist photo", "enrolled")]),
     );
     setText(
-      required(".evidence", this.root),
+      text,
       `Seen ${clock(evidence.seen_at)} · match distance ${evidence.distance.toFixed(3)} against threshold ` +
         `${evidence.threshold.toFixed(3)}`,
     );

@@ -55,6 +55,42 @@ export interface Answer {
   readonly at: string;
 }
 
+export interface Subject {
+  readonly subject_id: string;
+  readonly name: string;
+  readonly category: string;
+  readonly risk_notes: string;
+  readonly photo_image: string | null;
+}
+
+export interface Evidence {
+  readonly alert_id: string;
+  readonly seen_at: string;
+  readonly distance: number;
+  readonly threshold: number;
+  readonly probe_image: string;
+  readonly enrolled_image: string | null;
+}
+
+/** The officer an officer-in-danger order sends this unit to help. */
+export interface EmergencyBrief {
+  readonly emergency_id: string;
+  readonly unit_id: string;
+  readonly call_sign: string;
+  readonly raised_at: string;
+}
+
+/** The officer's own emergency: sent, delivered to control, then acknowledged by an operator. */
+export interface Emergency {
+  readonly emergency_id: string;
+  readonly raised_at: string;
+  readonly delivered: boolean;
+  readonly acknowledged_by: string | null;
+  readonly acknowledged_at: string | null;
+  readonly message: string;
+}
+
+/** A subject order carries `subject` and `evidence`; an officer-in-danger order carries `emergency` instead. */
 export interface Order {
   readonly dispatch_id: string;
   readonly incident_id: string;
@@ -62,21 +98,9 @@ export interface Order {
   readonly received_at: string;
   readonly target: { readonly lat: number; readonly lon: number; readonly accuracy_m: number | null };
   readonly area: Polygon;
-  readonly subject: {
-    readonly subject_id: string;
-    readonly name: string;
-    readonly category: string;
-    readonly risk_notes: string;
-    readonly photo_image: string | null;
-  };
-  readonly evidence: {
-    readonly alert_id: string;
-    readonly seen_at: string;
-    readonly distance: number;
-    readonly threshold: number;
-    readonly probe_image: string;
-    readonly enrolled_image: string | null;
-  };
+  readonly subject: Subject | null;
+  readonly evidence: Evidence | null;
+  readonly emergency: EmergencyBrief | null;
   readonly instructions: string;
   readonly route: { readonly distance_m: number; readonly bearing_deg: number } | null;
   readonly state: DispatchState | null;
@@ -94,6 +118,7 @@ export interface Screen {
   readonly status: StatusBar;
   readonly alerts: readonly AlertCard[];
   readonly orders: readonly Order[];
+  readonly emergency: Emergency | null;
 }
 
 /** Words for a dispatch state, as the officer reads them. */

@@ -1,18 +1,31 @@
-/** The status bar along the top, and the banner below it when the watchlist is out of date. */
-import { required, setText } from "../shared/dom";
+/**
+ * The status bar along the top, the banner below it when the watchlist is out of date, and a second banner when
+ * the outbox's storage failed (full, read-only, broken): then some events are only in memory, not yet safe.
+ */
+import { element, required, setText } from "../shared/dom";
 import type { StatusBar } from "./screen";
+
+/** What the camera says about its outbox's storage (`StatusBarView` in `vigil/edge/screen_view.py`). */
+interface OutboxStorage {
+  readonly outbox_in_memory?: number;
+  readonly storage_warning?: string | null;
+}
 
 const LINK_WORDS = { up: "Control: linked", down: "Control: NO LINK", offline: "Control: offline mode" } as const;
 
 /** Show the status bar. */
-export function renderStatus(status: StatusBar): void {
+export function renderStatus(status: StatusBar & OutboxStorage): void {
   const link = required("#status-link");
   link.dataset["state"] = status.link;
   setText(link, LINK_WORDS[status.link]);
 
   const outbox = required("#status-outbox");
-  outbox.dataset["state"] = status.outbox_backlog === 0 ? "empty" : "waiting";
-  setText(outbox, status.outbox_backlog === 0 ? "Outbox empty" : `Outbox ${status.outbox_backlog} waiting`);
+  const inMemory = status.outbox_in_memory ?? 0;
+  const storageWarning = status.storage_warning ?? null;
+  outbox.dataset["state"] = storageWarning !== null ? "stale" : status.outbox_backlog === 0 ? "empty" : "waiting";
+  const waiting = status.outbox_backlog === 0 ? "Outbox empty" : `Outbox ${status.outbox_backlog} waiting`;
+  setText(outbox, inMemory > 0 ? `${waiting} (${inMemory} only in memory)` : waiting);
+  renderStorageBanner(storageWarning);
 
   const gps = required("#status-gps");
   gps.dataset["state"] = status.gps === null ? "none" : "fix";
@@ -32,6 +45,18 @@ export function renderStatus(status: StatusBar): void {
   const banner = required("#banner");
   banner.hidden = status.watchlist_warning === null;
   setText(banner, status.watchlist_warning === null ? "" : `WATCHLIST OUT OF DATE: ${status.watchlist_warning}`);
+}
+
+/** The storage banner, made under the watchlist banner the first time it is needed. */
+function renderStorageBanner(warning: string | null): void {
+  let banner = document.querySelector<HTMLElement>("#storage-banner");
+  if (banner === null) {
+    if (warning === null) return;
+    banner = element("div", { id: "storage-banner", class: "banner", role: "alert", "data-testid": "storage-banner" });
+    required("#banner").after(banner);
+  }
+  banner.hidden = warning === null;
+  setText(banner, warning ?? "");
 }
 
 const dateStyle: Intl.DateTimeFormatOptions = {

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from vigil.command.emergencies.errors import EmergencyResolved, EmergencyWithoutPosition, UnknownEmergency
 from vigil.command.errors import (
     BatchTooLarge,
     BodyTooLarge,
@@ -97,6 +98,9 @@ HTTP_STATUS: dict[type[VigilError], HTTPStatus] = {
     SubjectAlreadyPursued: HTTPStatus.CONFLICT,
     AlertWithoutPlace: HTTPStatus.UNPROCESSABLE_ENTITY,
     UnitNotDispatchable: HTTPStatus.CONFLICT,
+    UnknownEmergency: HTTPStatus.NOT_FOUND,
+    EmergencyResolved: HTTPStatus.CONFLICT,
+    EmergencyWithoutPosition: HTTPStatus.CONFLICT,
     InvalidArea: HTTPStatus.UNPROCESSABLE_ENTITY,
     InvalidCoordinate: HTTPStatus.UNPROCESSABLE_ENTITY,
     UnknownIndexedUnit: HTTPStatus.NOT_FOUND,

@@ -23,6 +23,7 @@ from vigil.events import (
     AlertReviewed,
     DispatchCancelled,
     DispatchOrder,
+    EmergencyAcknowledged,
     WatchlistAvailable,
     encode_event,
     topic_for,
@@ -34,8 +35,9 @@ _log = logging.getLogger(__name__)
 ENQUEUED = "vigil.downlink.enqueued"
 """``Session.info`` key: set when the session's transaction enqueued a message (to wake the sender on commit)."""
 
-DownEvent = AlertReviewed | WatchlistAvailable | DispatchOrder | DispatchCancelled
-"""What the command centre sends devices: review decisions, watchlist announcements, orders and stand-downs."""
+DownEvent = AlertReviewed | WatchlistAvailable | DispatchOrder | DispatchCancelled | EmergencyAcknowledged
+"""What the command centre sends devices: review decisions, watchlist announcements, orders and stand-downs, and
+an operator's acknowledgement of an officer's emergency."""
 
 
 def enqueue(*, session: Session, event: DownEvent, now: datetime) -> None:

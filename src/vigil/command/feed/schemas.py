@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from vigil.command.alerts.schemas import AlertSummary
 from vigil.command.devices.schemas import DeviceStatusReported
 from vigil.command.dispatches.schemas import DispatchStatusReported
+from vigil.command.emergencies.schemas import EmergencyOut
 from vigil.command.incidents.schemas import DispatchEscalated, IncidentChanged
 from vigil.command.reviews.schemas import AlertEscalated, ReviewOutcome
 from vigil.command.units.schemas import PositionReported, UnitChanged
@@ -105,6 +106,20 @@ class WatchlistVersionEntry(_Entry):
     payload: WatchlistVersionMade
 
 
+class EmergencyRaisedEntry(_Entry):
+    """An officer raised an emergency (never throttled or dropped): show it above every alert."""
+
+    kind: Literal["emergency.raised"]
+    payload: EmergencyOut
+
+
+class EmergencyChangedEntry(_Entry):
+    """An emergency was acknowledged, answered with units, or resolved (the payload is the emergency now)."""
+
+    kind: Literal["emergency.changed"]
+    payload: EmergencyOut
+
+
 FeedMessage = Annotated[
     PositionEntry
     | UnitChangedEntry
@@ -117,7 +132,9 @@ FeedMessage = Annotated[
     | IncidentOpenedEntry
     | IncidentChangedEntry
     | DispatchSentEntry
-    | DispatchEscalatedEntry,
+    | DispatchEscalatedEntry
+    | EmergencyRaisedEntry
+    | EmergencyChangedEntry,
     Field(discriminator="kind"),
 ]
 """One feed entry, as ``GET /api/v1/feed`` lists it and the WebSocket sends it (one JSON text message each)."""

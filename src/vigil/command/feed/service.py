@@ -58,6 +58,8 @@ class FeedKind(enum.StrEnum):
     INCIDENT_CHANGED = "incident.changed"
     DISPATCH_SENT = "dispatch.sent"
     DISPATCH_ESCALATED = "dispatch.escalated"
+    EMERGENCY_RAISED = "emergency.raised"
+    EMERGENCY_CHANGED = "emergency.changed"
 
 
 def open_feed_for_writing(*, session: Session) -> None:

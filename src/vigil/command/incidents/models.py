@@ -9,6 +9,7 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vigil.command.database import Base, string_enum
+from vigil.command.emergencies.models import Emergency
 from vigil.dispatch.unit import UnitStatus
 
 
@@ -44,21 +45,32 @@ FINISHED_ORDER_STATES = frozenset({OrderState.DECLINED, OrderState.CLEARED, Orde
 """States after which an order asks nothing more of its unit."""
 
 
+class IncidentKind(enum.StrEnum):
+    """What an incident is for: a subject of a confirmed alert, or an officer in danger."""
+
+    SUBJECT = "subject"
+    OFFICER_EMERGENCY = "officer_emergency"
+
+
 class Incident(Base):
-    """A confirmed alert acted on: where the subject was last seen, the search area, and the outcome."""
+    """A confirmed alert or an officer's emergency acted on: the target, the search area, and the outcome.
+
+    Exactly one of ``alert_id`` (with ``subject_id`` and ``target_alert_id``) and ``emergency_id`` is set.
+    """
 
     __tablename__ = "incidents"
     __table_args__ = (Index("ix_incidents_subject_id_status", "subject_id", "status"),)
 
     incident_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    alert_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("alerts.alert_id"), unique=True)
-    subject_id: Mapped[str] = mapped_column(String(64))
+    alert_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("alerts.alert_id"), unique=True)
+    emergency_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey(Emergency.emergency_id), unique=True)
+    subject_id: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[IncidentStatus] = mapped_column(string_enum(IncidentStatus, name="incident_status"))
     target_lat: Mapped[float]
     target_lon: Mapped[float]
     target_accuracy_m: Mapped[float | None]
-    target_at: Mapped[datetime] = mapped_column(doc="When the subject was seen there (UTC).")
-    target_alert_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("alerts.alert_id"))
+    target_at: Mapped[datetime] = mapped_column(doc="When the subject (or the officer) was there (UTC).")
+    target_alert_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("alerts.alert_id"))
     target_revision: Mapped[int] = mapped_column(doc="Raised each time the target or the area changes.")
     area: Mapped[dict[str, Any]] = mapped_column(doc="The search area, GeoJSON (a circle as a Point Feature).")
     opened_by: Mapped[str] = mapped_column(String(200))
@@ -67,6 +79,11 @@ class Incident(Base):
     closed_at: Mapped[datetime | None]
     outcome: Mapped[IncidentOutcome | None] = mapped_column(string_enum(IncidentOutcome, name="incident_outcome"))
     outcome_notes: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def kind(self) -> IncidentKind:
+        """What the incident is for."""
+        return IncidentKind.SUBJECT if self.emergency_id is None else IncidentKind.OFFICER_EMERGENCY
 
 
 class DispatchOrderRecord(Base):

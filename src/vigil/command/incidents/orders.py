@@ -4,16 +4,23 @@ The order carries the target, the search area as one polygon (a circle is sent a
 the subject's summary and watchlist photo, and the evidence of the match: the camera's face crop, the enrolled
 chip, the distance and the threshold. These images reach the officers sent, and no one else, only because a
 person confirmed the match (the incident could not exist otherwise).
+
+An order for an officer's emergency carries who is in danger (unit, call sign, when it was raised) instead of a
+subject, and no images: the target is the officer's latest position.
 """
+
+import uuid
 
 from sqlalchemy.orm import Session
 
 from vigil.command.alerts.models import Alert
-from vigil.command.errors import UnknownAlert
+from vigil.command.emergencies.models import Emergency
+from vigil.command.errors import UnknownAlert, UnknownUnit
 from vigil.command.incidents.models import DispatchOrderRecord, Incident
 from vigil.command.reviews.service import enrolled_chip, matched_subject
+from vigil.command.units.models import Unit
 from vigil.dispatch.area import Area
-from vigil.events import DispatchOrder, Location, MatchEvidence, SubjectBrief
+from vigil.events import DispatchOrder, EmergencyBrief, Location, MatchEvidence, SubjectBrief
 
 
 def order_event(
@@ -24,8 +31,11 @@ def order_event(
     Raises:
         UnknownAlert: the alert that placed the target has lost its face crop (it cannot be, while the
             incident is open: retention holds it).
+        UnknownUnit: the officer's unit of an emergency is missing (units are never deleted).
     """
-    alert = session.get(Alert, incident.target_alert_id)
+    if incident.emergency_id is not None:
+        return _emergency_order(session, incident, incident.emergency_id, order, area, device_id)
+    alert = session.get(Alert, incident.target_alert_id) if incident.target_alert_id is not None else None
     if alert is None or alert.probe_jpeg is None:
         raise UnknownAlert(
             f"alert {incident.target_alert_id} has no face crop to send as evidence",
@@ -60,6 +70,36 @@ def order_event(
             threshold=alert.threshold,
             probe_jpeg=alert.probe_jpeg,
             enrolled_jpeg=chip,
+        ),
+        instructions=order.instructions,
+    )
+
+
+def _emergency_order(
+    session: Session,
+    incident: Incident,
+    emergency_id: uuid.UUID,
+    order: DispatchOrderRecord,
+    area: Area,
+    device_id: str,
+) -> DispatchOrder:
+    emergency = session.get_one(Emergency, emergency_id)  # the incident's foreign key holds it
+    unit = session.get(Unit, emergency.unit_id)
+    if unit is None:
+        raise UnknownUnit(emergency.unit_id)
+    return DispatchOrder(
+        device_id=device_id,
+        dispatch_id=order.dispatch_id,
+        incident_id=incident.incident_id,
+        revision=incident.target_revision,
+        unit_id=order.unit_id,
+        target=Location(lat=incident.target_lat, lon=incident.target_lon, accuracy_m=incident.target_accuracy_m),
+        area=area.polygon_geojson(),
+        emergency=EmergencyBrief(
+            emergency_id=emergency.emergency_id,
+            unit_id=emergency.unit_id,
+            call_sign=unit.call_sign,
+            raised_at=emergency.raised_at,
         ),
         instructions=order.instructions,
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from vigil.command.incidents.models import IncidentOutcome, IncidentStatus, OrderState
+from vigil.command.incidents.models import IncidentKind, IncidentOutcome, IncidentStatus, OrderState
 from vigil.dispatch.unit import UnitKind
 
 
@@ -56,15 +56,17 @@ class IncidentClose(BaseModel):
 
 
 class TargetOut(BaseModel):
-    """Where the subject was last seen."""
+    """Where the subject was last seen, or where the officer in danger last was."""
 
     model_config = ConfigDict(frozen=True)
 
     lat: float
     lon: float
     accuracy_m: float | None
-    at: datetime = Field(description="When the subject was seen there (UTC).")
-    alert_id: uuid.UUID = Field(description="The confirmed alert that placed the target here.")
+    at: datetime = Field(description="When the subject was seen there, or the officer was there (UTC).")
+    alert_id: uuid.UUID | None = Field(
+        description="The confirmed alert that placed the target here; None on an officer's emergency."
+    )
     revision: int = Field(description="Raised each time the target or the area changes.")
 
 
@@ -100,13 +102,15 @@ class DispatchOut(BaseModel):
 
 
 class IncidentOut(BaseModel):
-    """An incident with its target, area and orders."""
+    """An incident with its target, area and orders: for a subject, or for an officer in danger."""
 
     model_config = ConfigDict(frozen=True)
 
     incident_id: uuid.UUID
-    alert_id: uuid.UUID
-    subject: SubjectOut
+    kind: IncidentKind
+    alert_id: uuid.UUID | None = Field(description="The confirmed alert it was opened on; None for an emergency.")
+    subject: SubjectOut | None = Field(description="Who is sought; None for an officer's emergency.")
+    emergency_id: uuid.UUID | None = Field(description="The officer's emergency it answers; None for a subject.")
     status: IncidentStatus
     outcome: IncidentOutcome | None
     outcome_notes: str | None

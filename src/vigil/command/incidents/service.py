@@ -1,5 +1,10 @@
 """Incidents: open one on a confirmed alert, mark the area, send units, follow their answers, move the target, close.
 
+An incident is for a subject of a confirmed alert or for an officer in danger
+(:mod:`vigil.command.emergencies`): the emergency's incident targets the officer, follows their positions
+(:func:`follow_officer`) and sends orders naming the officer instead of a subject; answers, escalation,
+stand-down and closing are the same.
+
 Rules a control room relies on:
 
 * **A person first.** An incident opens only on an alert a person confirmed
@@ -30,6 +35,7 @@ from vigil.command.alerts.models import Alert
 from vigil.command.audit.service import record_action, record_by
 from vigil.command.devices.models import Device
 from vigil.command.downlink.service import enqueue
+from vigil.command.emergencies.models import Emergency
 from vigil.command.feed.service import FeedKind, append_entry, open_feed_for_writing
 from vigil.command.incidents.errors import (
     AlertAlreadyActedOn,
@@ -68,7 +74,7 @@ from vigil.dispatch.area import Area, CircleArea
 from vigil.dispatch.area_geojson import parse_area
 from vigil.dispatch.escalation import SentOrder, escalate
 from vigil.dispatch.eta import EtaModel
-from vigil.dispatch.geodesy import GeoPoint
+from vigil.dispatch.geodesy import GeoPoint, distance_m
 from vigil.dispatch.ranking import rank_units
 from vigil.dispatch.settings import DispatchSettings
 from vigil.dispatch.unit import UnitStatus, status_after_answer
@@ -79,6 +85,10 @@ _log = logging.getLogger(__name__)
 
 _PROGRESS = (OrderState.SENT, OrderState.ACCEPTED, OrderState.EN_ROUTE, OrderState.ON_SCENE, OrderState.CLEARED)
 _ANSWERED = frozenset(_PROGRESS[1:]) | {OrderState.DECLINED}
+_OFFICER_MOVED_M = 25.0
+"""An officer in danger must have moved at least this far before the units are sent a new target, metres."""
+_OFFICER_EVERY = timedelta(seconds=10)
+"""And at most this often (by the positions' times): a position a second would flood the units' handsets."""
 
 
 def open_incident(
@@ -138,6 +148,66 @@ def open_incident(
         now=now,
         settings=settings,
     )
+
+
+def open_emergency_incident(
+    *,
+    session: Session,
+    emergency_id: uuid.UUID,
+    target: GeoPoint,
+    accuracy_m: float | None,
+    at: datetime,
+    actor: Actor,
+    now: datetime,
+    settings: DispatchSettings,
+) -> IncidentOut:
+    """Open the incident answering an officer's emergency, around the officer's latest position.
+
+    The emergencies service calls it when units are first sent; it has checked that none is open for the
+    emergency.
+
+    Args:
+        session: in the caller's transaction; the caller commits.
+        emergency_id: the emergency.
+        target: where the officer last was.
+        accuracy_m: that position's accuracy, metres (None when unknown).
+        at: when the officer was there (UTC).
+        actor: who sends the units.
+        now: the time of the change (UTC).
+        settings: dispatch settings (the default circle).
+    """
+    open_feed_for_writing(session=session)
+    incident = Incident(
+        incident_id=uuid.uuid4(),
+        emergency_id=emergency_id,
+        status=IncidentStatus.OPEN,
+        target_lat=target.lat,
+        target_lon=target.lon,
+        target_accuracy_m=accuracy_m,
+        target_at=at,
+        target_revision=1,
+        area=read_area({}, target=target, settings=settings).to_geojson(),
+        opened_by=actor.user_id,
+        opened_at=now,
+    )
+    session.add(incident)
+    session.flush()
+    return _announced(
+        session,
+        incident,
+        kind=FeedKind.INCIDENT_OPENED,
+        change="opened",
+        action="incident.opened",
+        details={"emergency_id": str(emergency_id)},
+        actor=actor,
+        now=now,
+        settings=settings,
+    )
+
+
+def emergency_incident(*, session: Session, emergency_id: uuid.UUID) -> Incident | None:
+    """The incident answering an emergency (open or closed), if units were sent."""
+    return session.scalar(select(Incident).where(Incident.emergency_id == emergency_id))
 
 
 def get_incident(*, session: Session, incident_id: uuid.UUID, now: datetime, settings: DispatchSettings) -> IncidentOut:
@@ -354,6 +424,59 @@ def follow_sighting(
     )
 
 
+def follow_officer(
+    *,
+    session: Session,
+    emergency_id: uuid.UUID,
+    position: GeoPoint,
+    accuracy_m: float | None,
+    at: datetime,
+    actor: Actor,
+    now: datetime,
+    settings: DispatchSettings,
+) -> IncidentOut | None:
+    """Move an emergency's open incident to the officer's newer position, and tell the units on it.
+
+    The target moves when the officer is at least 25 m from it and its time is at least 10 s old (by the
+    positions' times), so that a position a second does not flood the units; a default circle moves with it.
+    Ingestion calls it in the position's transaction: an incident an operator is changing at that moment is
+    skipped (its row is locked), and the officer's next position moves it.
+
+    Returns:
+        The incident after the move; None when it did not move (or none is open, or it was busy).
+    """
+    open_feed_for_writing(session=session)
+    incident = session.scalar(
+        select(Incident)
+        .where(Incident.emergency_id == emergency_id, Incident.status == IncidentStatus.OPEN)
+        .with_for_update(skip_locked=True)
+    )
+    if incident is None or at < incident.target_at + _OFFICER_EVERY:
+        return None
+    old_target = _target(incident)
+    if distance_m(old_target, position) < _OFFICER_MOVED_M:
+        return None
+    area = _area(incident, settings)
+    incident.target_lat, incident.target_lon = position.lat, position.lon
+    incident.target_accuracy_m, incident.target_at = accuracy_m, at
+    incident.target_revision += 1
+    if isinstance(area, CircleArea) and area.centre == old_target:
+        area = CircleArea(centre=position, radius_m=area.radius_m)
+        incident.area = area.to_geojson()
+    _resend(session, incident, area, now)
+    return _announced(
+        session,
+        incident,
+        kind=FeedKind.INCIDENT_CHANGED,
+        change="target_moved",
+        action="incident.target_moved",
+        details={"emergency_id": str(emergency_id), "revision": incident.target_revision},
+        actor=actor,
+        now=now,
+        settings=settings,
+    )
+
+
 def close_incident(
     *,
     session: Session,
@@ -428,8 +551,13 @@ def escalate_overdue(
         if not any(o.answer in (None, DispatchState.DECLINED) and not o.escalated for o in sent):
             continue
         target = _target(incident)
+        officer = _officer_of(session, incident)  # an officer in danger is never proposed to help themselves
         candidates = rank_units(
-            index.units_in_area(_area(incident, settings), target=target, now=now).rows(),
+            (
+                u
+                for u in index.units_in_area(_area(incident, settings), target=target, now=now).rows()
+                if u.unit_id != officer
+            ),
             target=target,
             eta_model=eta_model,
         )
@@ -487,17 +615,12 @@ def incident_out(*, session: Session, incident: Incident, now: datetime, setting
         unit.unit_id: unit
         for unit in session.scalars(select(Unit).where(Unit.unit_id.in_({order.unit_id for order in orders})))
     }
-    alert = session.get(Alert, incident.alert_id)
-    found = matched_subject(session, alert) if alert is not None else None
-    subject = (
-        SubjectOut(subject_id=incident.subject_id, name=found[1].display_name, category=found[1].category)
-        if found is not None
-        else SubjectOut(subject_id=incident.subject_id, name=incident.subject_id, category="unknown")
-    )
     return IncidentOut(
         incident_id=incident.incident_id,
+        kind=incident.kind,
         alert_id=incident.alert_id,
-        subject=subject,
+        subject=_subject_of(session, incident),
+        emergency_id=incident.emergency_id,
         status=incident.status,
         outcome=incident.outcome,
         outcome_notes=incident.outcome_notes,
@@ -544,6 +667,24 @@ class OpenIncidentHold:
         return held_alert_ids(session=session, alert_ids=alert_ids)
 
 
+def _officer_of(session: Session, incident: Incident) -> str | None:
+    """The unit of the officer in danger, for an emergency's incident."""
+    if incident.emergency_id is None:
+        return None
+    return session.get_one(Emergency, incident.emergency_id).unit_id
+
+
+def _subject_of(session: Session, incident: Incident) -> SubjectOut | None:
+    """Who the incident seeks (None for an officer's emergency)."""
+    if incident.subject_id is None:
+        return None
+    alert = session.get(Alert, incident.alert_id) if incident.alert_id is not None else None
+    found = matched_subject(session, alert) if alert is not None else None
+    if found is None:
+        return SubjectOut(subject_id=incident.subject_id, name=incident.subject_id, category="unknown")
+    return SubjectOut(subject_id=incident.subject_id, name=found[1].display_name, category=found[1].category)
+
+
 def _incident(session: Session, incident_id: uuid.UUID, *, lock: bool = False) -> Incident:
     query = select(Incident).where(Incident.incident_id == incident_id)
     incident = session.scalar(query.with_for_update() if lock else query)
@@ -557,9 +698,13 @@ def _open(session: Session, incident_id: uuid.UUID) -> Incident:
     open_feed_for_writing(session=session)
     incident = _incident(session, incident_id, lock=True)
     if incident.status is not IncidentStatus.OPEN:
+        again = (
+            "open a new one on a new alert"
+            if incident.emergency_id is None
+            else f"the officer's emergency {incident.emergency_id} can send no more units through it"
+        )
         raise IncidentClosed(
-            f"incident {incident_id} was closed ({incident.outcome}): open a new one on a new alert",
-            incident_id=str(incident_id),
+            f"incident {incident_id} was closed ({incident.outcome}): {again}", incident_id=str(incident_id)
         )
     return incident
 

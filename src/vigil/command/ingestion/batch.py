@@ -10,6 +10,7 @@ from vigil.command.ingestion.models import Transport
 from vigil.command.ingestion.schemas import EventOutcome, IngestResponse, Outcome
 from vigil.command.ingestion.service import ingest
 from vigil.command.settings import IngestionLimits
+from vigil.dispatch.planning import DispatchPlanning
 
 
 def ingest_request(
@@ -19,6 +20,7 @@ def ingest_request(
     authenticated_device_id: str,
     limits: IngestionLimits,
     metrics: IngestionMetrics,
+    planning: DispatchPlanning | None = None,
 ) -> IngestResponse:
     """Ingest the events of one HTTP request, one transaction each: a bad one does not stop the others.
 
@@ -28,6 +30,7 @@ def ingest_request(
         authenticated_device_id: the device whose token the request carried.
         limits: what is accepted.
         metrics: counted here.
+        planning: as for :func:`ingest`.
 
     Returns:
         Each event's result, and the ids now stored.
@@ -46,6 +49,7 @@ def ingest_request(
                 authenticated_device_id=authenticated_device_id,
                 limits=limits,
                 metrics=metrics,
+                planning=planning,
             ),
         )
         for index, raw in enumerate(split_batch(body, max_events=limits.max_batch_events))

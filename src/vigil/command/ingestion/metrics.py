@@ -1,9 +1,14 @@
-"""In-process counters of ingestion outcomes, shared by the HTTP handlers and the bus subscriber."""
+"""In-process counters of ingestion outcomes, shared by the HTTP handlers and the bus subscriber.
+
+With an MQTT bus, the snapshot also says how the servers' share group stands (``share_group``): members that went
+away without leaving hold a share of the events until their session expires (:mod:`.group`).
+"""
 
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from vigil.command.ingestion.group import ShareGroupStatus
 from vigil.command.ingestion.models import RejectReason, Transport
 from vigil.command.ingestion.schemas import IngestionCounts, IngestResult, Outcome, TransportCounts
 
@@ -15,6 +20,11 @@ class IngestionMetrics:
         """Start every count at zero."""
         self._lock = threading.Lock()
         self._counts: Counter[tuple[Transport, Outcome, RejectReason | None]] = Counter()
+        self._group: Callable[[], ShareGroupStatus] | None = None
+
+    def watch_group(self, status: Callable[[], ShareGroupStatus]) -> None:
+        """Include the share group's status, as ``status`` tells it, in every snapshot."""
+        self._group = status
 
     def count(self, *, transport: Transport, results: Sequence[IngestResult]) -> None:
         """Count results (one lock for a whole batch)."""
@@ -43,4 +53,5 @@ class IngestionMetrics:
             rejected=by_outcome[Outcome.REJECTED],
             rejected_by_reason=dict(by_reason),
             by_transport=by_transport,
+            share_group=self._group() if self._group is not None else None,
         )

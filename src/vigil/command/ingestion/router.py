@@ -1,9 +1,11 @@
 """Ingestion over HTTP: devices' events with a bearer token, OsmAnd trackers' fixes, and the counters."""
 
 import urllib.parse
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from vigil.command.api.body import read_body
@@ -11,8 +13,9 @@ from vigil.command.api.dependencies import AdminDep, DeviceIdDep, RuntimeDep
 from vigil.command.api.problems import ERROR_RESPONSES
 from vigil.command.errors import FixRejected, InvalidRequest
 from vigil.command.ingestion.batch import ingest_request
-from vigil.command.ingestion.osmand import OSMAND_PATH, ingest_osmand, json_params
-from vigil.command.ingestion.schemas import IngestResponse, IngestResult, MetricsReport, Outcome
+from vigil.command.ingestion.osmand import OSMAND_PATH, OsmAndAnswer, ingest_osmand
+from vigil.command.ingestion.osmand_json import UnreadableReport, json_reports
+from vigil.command.ingestion.schemas import IngestResponse, MetricsReport
 from vigil.events import utc_now
 
 router = APIRouter(prefix="/api/v1", tags=["ingestion"], responses=ERROR_RESPONSES)
@@ -50,6 +53,7 @@ async def post_events(request: Request, device_id: DeviceIdDep, runtime: Runtime
                 authenticated_device_id=device_id,
                 limits=runtime.settings.limits,
                 metrics=runtime.metrics,
+                planning=runtime.dispatch_planning(),
             )
 
     return await run_in_threadpool(run)
@@ -69,37 +73,46 @@ def get_metrics(runtime: RuntimeDep, admin: AdminDep) -> MetricsReport:
 @osmand_router.get(OSMAND_PATH + "{secret}", response_class=Response)
 @osmand_router.post(OSMAND_PATH + "{secret}", response_class=Response)
 async def osmand(secret: str, request: Request, runtime: RuntimeDep) -> Response:
-    """A position from an OsmAnd tracker such as Traccar Client (``id``, ``lat``, ``lon``, ``timestamp`` …).
+    """Positions from an OsmAnd tracker such as Traccar Client: query, form or JSON (single or batched).
 
     ``secret`` is the device's OsmAnd secret (`vigil devices register --osmand`): the tracker's server URL is
-    ``https://HOST/osmand/<secret>``. Answers 200 with an empty body once the fix is committed (or was already),
-    400 when it was rejected (it is recorded among the rejected events); an unknown id, a wrong secret and a
-    device without one all get the same answer (reason ``not_authenticated``).
+    ``https://HOST/osmand/<secret>``. Answers 200 once every report is committed or refused for good: an empty
+    body when all were stored (a report without a fix stores only its battery level), else
+    ``{"refused": [{"reason", "message"}, …]}`` (each is recorded among the rejected events; the tracker may
+    forget it: it would be refused again). Answers 400 when the tracker must keep its reports and send them again:
+    no readable device id, a device its secret does not authenticate (an unknown id, a wrong secret and a device
+    without one all get the same answer, reason ``not_authenticated``), or an SOS that could not be stored.
     """
     body = await read_body(request, limit_bytes=runtime.settings.limits.max_request_bytes)
-    params = dict(request.query_params)
+    query = dict(request.query_params)
     content_type = request.headers.get("content-type", "")
-    if body and content_type.startswith("application/x-www-form-urlencoded"):
-        params.update(urllib.parse.parse_qsl(body.decode("utf-8", errors="replace")))
-    elif body and content_type.startswith("application/json"):
-        params.update(json_params(body))
-    if not params:
+    reports: list[Mapping[str, str] | UnreadableReport] = []
+    if body and content_type.startswith("application/json"):
+        reports = [r if isinstance(r, UnreadableReport) else query | r for r in json_reports(body)]
+    elif body and content_type.startswith("application/x-www-form-urlencoded"):
+        query.update(urllib.parse.parse_qsl(body.decode("utf-8", errors="replace")))
+    if not reports and query:
+        reports = [query]
+    if not reports:
         raise InvalidRequest("this is the OsmAnd endpoint: send id, lat, lon and timestamp; the API is at /api/docs")
     raw = request.url.query.encode("utf-8") + (b"\n" + body if body else b"")
 
-    def run() -> list[IngestResult]:
+    def run() -> OsmAndAnswer:
         with runtime.database.session() as session:
             return ingest_osmand(
                 session=session,
-                params=params,
+                reports=reports,
                 secret=secret,
                 raw=raw,
                 limits=runtime.settings.limits,
                 metrics=runtime.metrics,
+                planning=runtime.dispatch_planning(),
             )
 
-    results = await run_in_threadpool(run)
-    for result in results:
-        if result.outcome is Outcome.REJECTED and result.reason is not None:
-            raise FixRejected(result.message or "the fix was rejected", reason=result.reason.value)
-    return Response(status_code=200)
+    answer = await run_in_threadpool(run)
+    if answer.retry is not None and answer.retry.reason is not None:
+        raise FixRejected(answer.retry.message or "the report was refused", reason=answer.retry.reason.value)
+    if not answer.refused:
+        return Response(status_code=200)
+    refused = [{"reason": r.reason, "message": r.message} for r in answer.refused]
+    return JSONResponse({"refused": refused}, status_code=200)

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from vigil.command.ingestion.group import ShareGroupStatus
 from vigil.command.ingestion.models import RejectReason, Transport
 
 
@@ -106,6 +107,9 @@ class IngestionCounts(BaseModel):
     rejected: int
     rejected_by_reason: dict[RejectReason, int]
     by_transport: dict[Transport, TransportCounts]
+    share_group: ShareGroupStatus | None = Field(
+        None, description="MQTT: the servers sharing the devices' events, and any holding a share while away."
+    )
 
 
 class MetricsReport(BaseModel):

@@ -10,7 +10,13 @@ The checks, in order:
 3. new: an id in ``ingested_events`` is a duplicate, acknowledged and otherwise ignored;
 4. not stamped in the future (beyond the clock-skew limit), about the device's own unit; an alert naming a
    watchlist version the device was sent and a subject that version held, made with that version's face model
-   (:mod:`.sent_watchlists`), not contradicting a stored alert.
+   (:mod:`.sent_watchlists`), not contradicting a stored alert; an officer's emergency stored already (a resend
+   under a new event id) is a duplicate, one stored for another unit a conflict.
+
+Positions of a unit whose officer raised an emergency move the emergency's incident to the officer
+(:func:`~vigil.command.emergencies.service.follow_officers`). The units proposed on an emergency's
+``emergency.raised`` entry, and the incident it moves, are planned with the server's dispatch settings and
+arrival-time model (``planning``), as the API plans them.
 
 An accepted event is stored in one transaction with its ``ingested_events`` row and a feed entry, and the
 function returns after the commit. Two copies racing each other (an MQTT resend and an HTTP retry, or two
@@ -30,7 +36,7 @@ import base64
 import binascii
 import logging
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple, assert_never
@@ -47,6 +53,7 @@ from vigil.command.database import UNAVAILABLE_ERRORS, Base, unavailable
 from vigil.command.devices.models import Device
 from vigil.command.devices.service import record_status as record_device_status
 from vigil.command.dispatches.service import record_status as record_dispatch_status
+from vigil.command.emergencies.service import follow_officers, known_emergencies, record_emergency
 from vigil.command.feed.service import FeedKind, append_entries, open_feed_for_writing
 from vigil.command.incidents.service import record_answer
 from vigil.command.ingestion.metrics import IngestionMetrics
@@ -56,11 +63,14 @@ from vigil.command.ingestion.schemas import IngestResult, Outcome
 from vigil.command.ingestion.sent_watchlists import SentWatchlists, sent_watchlists
 from vigil.command.settings import IngestionLimits
 from vigil.command.units.service import record_positions
+from vigil.dispatch.planning import DispatchPlanning
+from vigil.dispatch.settings import DispatchSettings
 from vigil.events import (
     AlertRaised,
     DeviceStatus,
     DispatchStatus,
     MalformedEvent,
+    OfficerEmergency,
     Position,
     is_from_the_future,
     parse_event,
@@ -71,7 +81,8 @@ from vigil.vision.image import verify_jpeg
 
 _log = logging.getLogger(__name__)
 
-UpEvent = Position | AlertRaised | DeviceStatus | DispatchStatus
+
+UpEvent = Position | AlertRaised | DeviceStatus | DispatchStatus | OfficerEmergency
 """The events devices send (``events.DIRECTIONS`` says "up")."""
 
 
@@ -106,6 +117,7 @@ def ingest(
     authenticated_device_id: str,
     limits: IngestionLimits,
     metrics: IngestionMetrics,
+    planning: DispatchPlanning | None = None,
     now: datetime | None = None,
 ) -> IngestResult:
     """Store one event sent by a device, or record why not; returns after the commit.
@@ -118,6 +130,8 @@ def ingest(
             the broker's ACL ties to the client; the HTTP token).
         limits: what is accepted.
         metrics: counted here.
+        planning: the server's dispatch settings and arrival-time model, for an officer's emergency; None: the
+            default settings, arrival times in a straight line (tools and tests that ingest without a server).
         now: the time of receipt (UTC); the current time when None.
 
     Returns:
@@ -132,6 +146,7 @@ def ingest(
         transport=transport,
         limits=limits,
         metrics=metrics,
+        planning=planning,
         now=now,
     )
     return result
@@ -144,6 +159,7 @@ def ingest_many(
     transport: Transport,
     limits: IngestionLimits,
     metrics: IngestionMetrics,
+    planning: DispatchPlanning | None = None,
     now: datetime | None = None,
 ) -> list[IngestResult]:
     """Store several events in one transaction, each checked as :func:`ingest` checks it; returns after the commit.
@@ -154,6 +170,7 @@ def ingest_many(
         transport: how they arrived.
         limits: what is accepted.
         metrics: counted here.
+        planning: as for :func:`ingest`.
         now: the time of receipt (UTC); the current time when None.
 
     Returns:
@@ -163,14 +180,15 @@ def ingest_many(
         DatabaseUnavailable: nothing could be stored; retry later.
     """
     received_at = now if now is not None else utc_now()
+    planning = planning if planning is not None else DispatchPlanning.of(DispatchSettings())
     readable = [_read(item.raw, limits) for item in received]
     try:
         try:
-            results = _ingest_together(session, received, readable, transport, limits, received_at)
+            results = _ingest_together(session, received, readable, transport, limits, received_at, planning)
         except IntegrityError:
             session.rollback()
             results = [
-                _ingest_alone(session, item, event, transport, limits, received_at)
+                _ingest_alone(session, item, event, transport, limits, received_at, planning)
                 for item, event in zip(received, readable, strict=True)
             ]
     except UNAVAILABLE_ERRORS as exc:
@@ -195,6 +213,7 @@ def _ingest_together(
     transport: Transport,
     limits: IngestionLimits,
     received_at: datetime,
+    planning: DispatchPlanning,
 ) -> list[IngestResult]:
     """Check every event, store the accepted ones and the rejections, and commit once.
 
@@ -218,6 +237,9 @@ def _ingest_together(
     ids = [e.id for e in events]
     stored = _stored_event_ids(session, ids)
     alerts = stored_alerts(session=session, alert_ids=[e.alert_id for e in events if isinstance(e, AlertRaised)])
+    emergencies = known_emergencies(
+        session=session, emergency_ids=[e.emergency_id for e in events if isinstance(e, OfficerEmergency)]
+    )
     sent = sent_watchlists(
         session=session,
         device_ids={item.sender for item, e in zip(received, readable, strict=True) if isinstance(e, AlertRaised)},
@@ -232,7 +254,10 @@ def _ingest_together(
             if event.id in stored:
                 results.append(_duplicate(event))
                 continue
-            _plausible(event, device, limits, received_at, taken_alert_ids=alerts, sent=sent)
+            _plausible(event, device, limits, received_at, taken_alert_ids=alerts, sent=sent, emergencies=emergencies)
+            if isinstance(event, OfficerEmergency) and event.emergency_id in emergencies:
+                results.append(_duplicate(event))  # a resend of the emergency under another event id
+                continue
         except _Rejection as rejection:
             results.append(
                 add_rejection(
@@ -252,10 +277,12 @@ def _ingest_together(
         stored.add(event.id)
         if isinstance(event, AlertRaised):
             alerts.add(event.alert_id)
+        if isinstance(event, OfficerEmergency):
+            emergencies[event.emergency_id] = event.unit_id
         accepted.append((event, device))
         results.append(IngestResult.accepted(event.id, event.type))
     if accepted:
-        _store(session, accepted, transport, received_at)
+        _store(session, accepted, transport, received_at, planning)
     if any(result.outcome is Outcome.REJECTED for result in results):
         trim_rejections(session=session, transport=transport, keep=limits.max_rejected_events)
     session.commit()
@@ -286,10 +313,11 @@ def _ingest_alone(
     transport: Transport,
     limits: IngestionLimits,
     received_at: datetime,
+    planning: DispatchPlanning,
 ) -> IngestResult:
     """Ingest one event in its own transaction; a copy that committed first makes it a duplicate."""
     try:
-        (result,) = _ingest_together(session, [item], [event], transport, limits, received_at)
+        (result,) = _ingest_together(session, [item], [event], transport, limits, received_at, planning)
     except IntegrityError as exc:
         session.rollback()
         claim = Claim.read(item.raw)
@@ -384,6 +412,7 @@ def _plausible(
     *,
     taken_alert_ids: Collection[uuid.UUID],
     sent: SentWatchlists,
+    emergencies: Mapping[uuid.UUID, str],
 ) -> None:
     skew = timedelta(seconds=limits.max_clock_skew_s)
     if is_from_the_future(event, now=received_at, tolerance=skew):
@@ -392,7 +421,7 @@ def _plausible(
             f"the event is stamped {event.at.isoformat()}, {(event.at - received_at).total_seconds():,.0f} s after "
             f"it arrived; the allowed clock skew is {limits.max_clock_skew_s:g} s (check the device's clock)",
         )
-    if isinstance(event, Position | AlertRaised) and event.unit_id != device.unit_id:
+    if isinstance(event, Position | AlertRaised | OfficerEmergency) and event.unit_id != device.unit_id:
         raise _Rejection(
             RejectReason.UNIT_MISMATCH,
             f"device {device.device_id!r} serves unit {device.unit_id!r}, not {event.unit_id!r}",
@@ -401,6 +430,12 @@ def _plausible(
         _sent_to_device(event, sent)
     if isinstance(event, AlertRaised) and event.alert_id in taken_alert_ids:
         raise _Rejection(RejectReason.CONFLICT, f"alert {event.alert_id} is already stored under another event")
+    if isinstance(event, OfficerEmergency) and emergencies.get(event.emergency_id, event.unit_id) != event.unit_id:
+        raise _Rejection(
+            RejectReason.CONFLICT,
+            f"emergency {event.emergency_id} is stored for unit {emergencies[event.emergency_id]!r}, "
+            f"not {event.unit_id!r}",
+        )
 
 
 def _sent_to_device(event: AlertRaised, sent: SentWatchlists) -> None:
@@ -431,7 +466,11 @@ def _sent_to_device(event: AlertRaised, sent: SentWatchlists) -> None:
 
 
 def _store(
-    session: Session, accepted: Sequence[tuple[UpEvent, _Sender]], transport: Transport, received_at: datetime
+    session: Session,
+    accepted: Sequence[tuple[UpEvent, _Sender]],
+    transport: Transport,
+    received_at: datetime,
+    planning: DispatchPlanning,
 ) -> None:
     """Add the accepted events' rows and feed entries, in order; the caller commits."""
     # Before any row lock: a feed reader may be waiting for the writers' lock (see vigil.command.feed.service).
@@ -447,6 +486,7 @@ def _store(
     positions = [event for event, _ in accepted if isinstance(event, Position)]
     # The feed shows where units are now: each unit's newest position of the batch, and none that arrived late.
     moved = record_positions(session=session, events=positions, received_at=received_at)
+    follow_officers(session=session, moved=moved, now=received_at, settings=planning.settings)
     entries: list[tuple[FeedKind, BaseModel]] = []
     for event, device in accepted:
         match event:
@@ -468,6 +508,15 @@ def _store(
                 )
                 entries.append((FeedKind.DISPATCH_STATUS, answer))
                 record_answer(session=session, answer=event, unit_id=device.unit_id, now=received_at)
+            case OfficerEmergency():
+                raised = record_emergency(
+                    session=session,
+                    event=event,
+                    received_at=received_at,
+                    settings=planning.settings,
+                    eta_model=planning.eta_model,
+                )
+                entries.append((FeedKind.EMERGENCY_RAISED, raised))
             case _:
                 assert_never(event)
     append_entries(session=session, entries=entries, now=received_at)

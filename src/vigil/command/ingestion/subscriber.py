@@ -20,6 +20,9 @@ again, and nothing behind it could have been stored anyway.
 
 An ack that cannot be published is retried; if the server stops first, the device sends the event again after
 its resend interval, and the copy is acknowledged as a duplicate.
+
+On MQTT the server also joins its share group's presence (:mod:`vigil.command.ingestion.group`): it announces
+itself, and reports the members that went away without leaving and still hold a share of the events.
 """
 
 import logging
@@ -28,14 +31,17 @@ import threading
 import uuid
 from collections.abc import Sequence
 
+from vigil.bus.mqtt import MqttBus
 from vigil.bus.protocol import Bus, Message
 from vigil.command.database import Database
 from vigil.command.errors import IngestionStopped
 from vigil.command.ingestion.acks import AckSender
+from vigil.command.ingestion.group import ShareGroupWatch
 from vigil.command.ingestion.metrics import IngestionMetrics
 from vigil.command.ingestion.models import Transport
 from vigil.command.ingestion.service import Received, ingest_many
 from vigil.command.settings import IngestionLimits
+from vigil.dispatch.planning import DispatchPlanning
 from vigil.events import DEVICE_ID_PATTERN, TOPIC_ROOT
 
 _log = logging.getLogger(__name__)
@@ -52,7 +58,15 @@ MAX_BATCH = 500
 class EventSubscriber:
     """The bus handler that ingests devices' events and acknowledges them."""
 
-    def __init__(self, *, bus: Bus, database: Database, limits: IngestionLimits, metrics: IngestionMetrics) -> None:
+    def __init__(
+        self,
+        *,
+        bus: Bus,
+        database: Database,
+        limits: IngestionLimits,
+        metrics: IngestionMetrics,
+        planning: DispatchPlanning | None = None,
+    ) -> None:
         """Wire the handler; :func:`start_ingestion` subscribes it.
 
         Args:
@@ -60,18 +74,32 @@ class EventSubscriber:
             database: where events are stored.
             limits: what is accepted.
             metrics: ingestion counters.
+            planning: the server's dispatch settings and arrival-time model (see
+                :func:`~vigil.command.ingestion.service.ingest`).
         """
         self._bus = bus
         self._database = database
         self._limits = limits
         self._metrics = metrics
+        self._planning = planning
         self._closed = threading.Event()
         self._acks = AckSender(bus=bus)
+        self._group: ShareGroupWatch | None = None
 
     def close(self) -> None:
-        """Take no more messages (they stay unacknowledged, for the broker to deliver again); send pending acks."""
+        """Take no more messages (they stay unacknowledged, for the broker to deliver again); send pending acks.
+
+        On MQTT it then announces this server ``stopped``; stopping the bus after ends its session, so the other
+        servers take its share at once.
+        """
         self._closed.set()
         self._acks.close()
+        if self._group is not None:
+            self._group.close()
+
+    def join(self, group: ShareGroupWatch) -> None:
+        """Leave ``group`` (announce ``stopped``) on :meth:`close`."""
+        self._group = group
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until the acks of every event committed so far are published; False after ``timeout_s``."""
@@ -103,6 +131,7 @@ class EventSubscriber:
                 transport=Transport.MQTT,
                 limits=self._limits,
                 metrics=self._metrics,
+                planning=self._planning,
             )
         acks: dict[str, list[uuid.UUID]] = {}
         for message, item, result in zip(messages, received, results, strict=True):
@@ -122,14 +151,26 @@ def device_of(topic: str) -> str:
 
 
 def start_ingestion(
-    *, bus: Bus, database: Database, limits: IngestionLimits, metrics: IngestionMetrics, group: str
+    *,
+    bus: Bus,
+    database: Database,
+    limits: IngestionLimits,
+    metrics: IngestionMetrics,
+    group: str,
+    planning: DispatchPlanning | None = None,
 ) -> EventSubscriber:
     """Subscribe to every device's events, shared among the servers of ``group``.
 
+    On MQTT the server also announces itself to the group and watches the other members
+    (:class:`~vigil.command.ingestion.group.ShareGroupWatch`), reported in ``metrics``.
+
     Returns:
         The handler; :meth:`EventSubscriber.close` stops it taking messages.
+
+    Raises:
+        BusError: a subscription was refused or not confirmed.
     """
-    subscriber = EventSubscriber(bus=bus, database=database, limits=limits, metrics=metrics)
+    subscriber = EventSubscriber(bus=bus, database=database, limits=limits, metrics=metrics, planning=planning)
     bus.subscribe_batches(
         f"$share/{group}/{UP_TOPICS}",
         subscriber.handle_batch,
@@ -141,4 +182,14 @@ def start_ingestion(
         concurrency=1,
     )
     _log.info("ingestion.subscribed", extra={"topics": UP_TOPICS, "group": group})
+    if isinstance(bus, MqttBus):
+        # Subscribed after the events, whose subscription keeps the first identifier across versions. Sessions and
+        # wills are the broker's: the in-memory bus has no group to watch.
+        try:
+            watch = ShareGroupWatch(bus=bus, settings=bus.settings)
+        except BaseException:
+            subscriber.close()
+            raise
+        metrics.watch_group(watch.status)
+        subscriber.join(watch)
     return subscriber

@@ -1,0 +1,1 @@
+"""An officer in danger: raised by their device, acknowledged, answered with units, resolved."""
