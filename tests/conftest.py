@@ -11,6 +11,39 @@ from vigil.vision.model_cache import OnnxModelBuild
 
 REPO = Path(__file__).resolve().parents[1]
 
+SLOW_FILES_FIRST = (
+    "tests/edge/test_real_footage.py",
+    "tests/sim/test_demo.py",
+    "tests/command/api/test_roles.py",
+    "tests/command/test_scale_out.py",
+    "tests/test_cli.py",
+    "tests/edge/test_agent.py",
+    "tests/edge/test_recognition.py",
+    "tests/test_cli_watchlist.py",
+    "tests/command/api/test_schemathesis.py",
+    "tests/command/web/test_control_room.py",
+    "tests/command/web/test_emergency.py",
+    "tests/vision/test_embedding.py",
+    "tests/vision/test_model_slot.py",
+    "tests/command/ingestion/test_osmand.py",
+    "tests/test_bench_ingest.py",
+    "tests/test_cli_edge.py",
+    "tests/test_bench.py",
+    "tests/sim/test_shift.py",
+)
+"""The test files that take longest (a CI run's ``--durations``, 2026-12-07), started first.
+
+The workers take whole files in turn (``--dist loadfile``) in collection order (``--no-loadscope-reorder``):
+xdist's own order, the files with the most tests first, left a few long files with few tests to the end, one
+worker idle for minutes while the other finished them.
+"""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run :data:`SLOW_FILES_FIRST` first, in that order; every other file after them, in collection order."""
+    rank = {path: n for n, path in enumerate(SLOW_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
 
 @pytest.fixture(scope="session")
 def testdata() -> Path:

@@ -188,13 +188,15 @@ def test_edge_run_on_a_full_data_folder_starts_in_memory_and_says_so(
         )  # fmt: skip
     finally:
         disk.__exit__(None, None, None)
-    assert code == 0, err
+    assert code == 3, err  # what was only in memory is lost with the process, and the exit status says so
     assert "Traceback" not in err
-    assert "WARNING: the outbox cannot write to its storage: memory: storage full" in " ".join(err.split())
+    said = " ".join(err.split())
+    assert "WARNING: the outbox cannot write to its storage: memory: storage full" in said
     report = json.loads(out)
     assert report["alerts"] == 1
     assert report["outbox_storage"].startswith("memory: storage full")
-    assert report["outbox_in_memory"] == report["outbox_backlog"] >= 1
+    assert report["outbox_in_memory"] == report["outbox_backlog"] == report["outbox_lost_at_exit"] >= 1
+    assert f"error: {report['outbox_lost_at_exit']} events were only in memory when the agent stopped" in said
 
 
 def test_edge_run_refuses_a_data_folder_it_cannot_create(tmp_path: Path, street: Path) -> None:

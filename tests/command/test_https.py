@@ -45,7 +45,7 @@ def https_settings(settings: CommandSettings, certificates: ForceCertificates) -
 
 
 def _client(url: str, verify: ssl.SSLContext | bool) -> httpx.Client:
-    return httpx.Client(base_url=url, verify=verify, timeout=10)
+    return httpx.Client(base_url=url, verify=verify, timeout=60)
 
 
 def test_a_client_trusting_the_force_ca_gets_https_and_others_are_refused(
@@ -179,7 +179,7 @@ def test_vigil_serve_answers_over_https_with_its_certificate(tmp_path: Path, cer
     trusted = ssl.create_default_context(cafile=certificates.ca_file)
     with vigil_serve("--data-dir", str(tmp_path / "data"), *tls, https=trusted) as served:
         port = served.port
-        answer = httpx.get(f"https://127.0.0.1:{port}/api/v1/openapi.json", verify=trusted, timeout=5)
+        answer = httpx.get(f"https://127.0.0.1:{port}/api/v1/openapi.json", verify=trusted, timeout=60)
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"https://127.0.0.1:{port}/api/v1/openapi.json", timeout=5)  # the system's CAs only
         with pytest.raises(httpx.TransportError):

@@ -120,12 +120,14 @@ class Server:
     def sign_in(self, admin: Account) -> None:
         """Sign in as an administrator (the metrics are theirs)."""
         body = {"username": admin.username, "password": admin.password, "code": admin.code(), "delivery": "bearer"}
-        response = httpx.post(f"{self.url}/api/v1/auth/login", json=body, timeout=10)
+        response = httpx.post(f"{self.url}/api/v1/auth/login", json=body, timeout=60)
         response.raise_for_status()
         self.token = response.json()["token"]
 
     def metrics(self) -> dict[str, Any]:
-        response = httpx.get(f"{self.url}/api/v1/metrics", headers={"Authorization": f"Bearer {self.token}"}, timeout=5)
+        response = httpx.get(
+            f"{self.url}/api/v1/metrics", headers={"Authorization": f"Bearer {self.token}"}, timeout=60
+        )
         response.raise_for_status()
         ingestion: dict[str, Any] = response.json()["ingestion"]
         return ingestion

@@ -64,11 +64,11 @@ def test_nothing_of_value_crosses_the_wire_in_clear_over_https(
     crop_in_json: str = json.loads(body)["probe_jpeg"]
 
     with serving(create_app(settings), settings) as url, relayed(url) as (relay, through):
-        with httpx.Client(base_url=through, verify=verify, timeout=10) as browser:
+        with httpx.Client(base_url=through, verify=verify, timeout=60) as browser:
             signed_in = browser.post("/api/v1/auth/login", json={"username": "op-1", "password": operator.password})
             session_token = signed_in.cookies["vigil_session"]
             me = browser.get("/api/v1/auth/me")  # the session cookie goes back with every request
-        with httpx.Client(base_url=through, verify=verify, timeout=10) as device:
+        with httpx.Client(base_url=through, verify=verify, timeout=60) as device:
             posted = device.post("/api/v1/events", content=body, headers={"Authorization": f"Bearer {device_token}"})
         capture = relay.captured()
 

@@ -13,6 +13,7 @@ import pytest
 from rich.console import Console
 
 from tests.edge.conftest import active_watchlist
+from tests.support.command_centre import CopyCounter, command_centre
 from tests.support.face_networks import (
     ARCFACE_LIKE_THRESHOLD,
     arcface_like_manifest,
@@ -26,6 +27,7 @@ from vigil.bus.memory import MemoryBus
 from vigil.bus.mqtt import MqttBus
 from vigil.bus.mqtt_settings import MqttSettings
 from vigil.bus.protocol import Message
+from vigil.command.ingestion.group import server_session
 from vigil.edge.active_watchlist import ActiveWatchlist
 from vigil.edge.agent import EdgeAgent, EdgeIdentity
 from vigil.edge.device_health import LinkState
@@ -41,7 +43,6 @@ from vigil.events import (
     Ack,
     AlertRaised,
     AlertReviewed,
-    DeviceStatus,
     DispatchCancelled,
     DispatchOrder,
     DispatchState,
@@ -49,7 +50,6 @@ from vigil.events import (
     Event,
     Location,
     MatchEvidence,
-    Position,
     SubjectBrief,
     encode_event,
     parse_event,
@@ -390,19 +390,6 @@ def device_disk(tmp_path: Path) -> Iterator[SmallDisk]:
         yield mounted
 
 
-class CountingControlRoom(ControlRoom):
-    """The control room, also counting every copy of each event it receives (a resend is a second copy)."""
-
-    def __init__(self, bus: MemoryBus) -> None:
-        self.copies: dict[uuid.UUID, int] = {}
-        super().__init__(bus)
-
-    def __call__(self, message: Message) -> None:
-        event = parse_event(message.payload)
-        self.copies[event.id] = self.copies.get(event.id, 0) + 1
-        super().__call__(message)
-
-
 @pytest.mark.parametrize("link_while_full", ["down", "up"])
 def test_the_disk_full_mid_shift_loses_no_alert_the_officer_saw(
     tmp_path: Path,
@@ -413,155 +400,184 @@ def test_the_disk_full_mid_shift_loses_no_alert_the_officer_saw(
 ) -> None:
     """Positions go to disk; the disk fills; alerts are raised and shown; the disk is freed: every alert arrives once.
 
+    The receiving end is the real command centre (SQLite), which acknowledges an event only once it is stored.
     With the link down while the disk is full, the alerts wait in memory and are written to disk, in order, when
     it is freed; with the link up, they are sent from memory and the server's ack removes them there.
     """
     people = ("obama", "biden", "rose_leslie")
     video = _video(testdata, tmp_path, people, ("alex_lacamoire",))
     bus = MemoryBus()
-    room = CountingControlRoom(bus)
+    sent = CopyCounter(bus)
     screen = Screen()
     agent = _agent(tmp_path, active_watchlist(watchlist_entries, list(people)), bus=bus, notifiers=[screen])
     outbox_file = device_disk.path / "outbox.sqlite"
-    agent.start()
     try:
-        assert room.wait_for(lambda events: sum(isinstance(e, Position) for e in events) >= 2)
-        if link_while_full == "down":
-            bus.set_link(up=False)
-        truncate_wal(outbox_file)  # the next write must grow the file: the full disk refuses it
-        device_disk.fill()
-        with open_source(str(video), realtime=False) as source:
-            agent.run(source, realtime=False)
-        assert screen.cards, "the video raised no alert"
-        during = agent.outbox.state()
-        health = agent.health()
-        assert during.fault is StorageFault.FULL
-        assert health.storage_warning is not None
-        assert health.storage_warning.startswith("Storage full — ")
-        if link_while_full == "down":
-            assert during.in_memory >= len(screen.cards)
-            assert f"{during.in_memory} events only in memory, not yet sent" in health.storage_warning
-            assert agent.report().outbox_storage.startswith("memory: storage full")
+        with command_centre(
+            tmp_path / "command", bus, device_id="cam-7", unit_id="Bravo-2", watchlist_version=1, subjects=people
+        ) as centre:
+            agent.start()
+            try:
+                assert centre.wait_for(lambda c: len(c.positions()) >= 2)
+                if link_while_full == "down":
+                    bus.set_link(up=False)
+                truncate_wal(outbox_file)  # the next write must grow the file: the full disk refuses it
+                device_disk.fill()
+                with open_source(str(video), realtime=False) as source:
+                    agent.run(source, realtime=False)
+                assert screen.cards, "the video raised no alert"
+                during = agent.outbox.state()
+                health = agent.health()
+                assert during.fault is StorageFault.FULL
+                assert health.storage_warning is not None
+                assert health.storage_warning.startswith("Storage full — ")
+                if link_while_full == "down":
+                    assert during.in_memory >= len(screen.cards)
+                    assert f"{during.in_memory} events only in memory, not yet sent" in health.storage_warning
+                    assert agent.report().outbox_storage.startswith("memory: storage full")
 
-        device_disk.free()
-        deadline = time.monotonic() + 20
-        while agent.outbox.state().storage is not OutboxStorage.DISK and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert agent.outbox.state().storage is OutboxStorage.DISK, "the freed disk was not used again"
-        bus.set_link(up=True)
-        shown = [card.alert_id for card in screen.cards]
-        assert room.wait_for(
-            lambda events: {e.alert_id for e in events if isinstance(e, AlertRaised)} >= set(shown), timeout_s=30
-        )
-        deadline = time.monotonic() + 20
-        while agent.outbox.state().in_memory and time.monotonic() < deadline:
-            time.sleep(0.05)
+                device_disk.free()
+                deadline = time.monotonic() + 20
+                while agent.outbox.state().storage is not OutboxStorage.DISK and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                assert agent.outbox.state().storage is OutboxStorage.DISK, "the freed disk was not used again"
+                bus.set_link(up=True)
+                shown = [card.alert_id for card in screen.cards]
+                assert centre.wait_for(lambda c: set(c.alerts()) >= set(shown)), (
+                    f"stored {centre.alerts()} of shown {shown}; rejected: {centre.metrics().rejected_by_reason}"
+                )
+                deadline = time.monotonic() + 20
+                while agent.outbox.state().in_memory and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            finally:
+                agent.stop()
+            final = agent.outbox.state()
+            # Stopped, the device sends nothing more: the server takes every copy sent before it stops too.
+            assert centre.wait_for(lambda c: c.handled() >= sent.copies()[0], timeout_s=10)
+            stored = centre.alerts()
+            positions = centre.positions()
+            errors = centre.reported_errors()
+            ingested = centre.metrics()
     finally:
-        agent.stop()
-    final = agent.outbox.state()
-    agent.outbox.close()
-    bus.stop()
+        bus.stop()
+        agent.outbox.close()  # once no ack can reach it
 
-    stored = [e.alert_id for e in room.order if isinstance(e, AlertRaised)]
-    alert_ids = {e.id for e in room.order if isinstance(e, AlertRaised)}
-    copies = sum(room.copies[i] for i in alert_ids)
-    positions = [e for e in room.order if isinstance(e, Position)]
+    copies, alert_events = sent.copies(alerts_only=True)
+    event_copies, events_sent = sent.copies()
     counts = {
         "shown": len(shown),
         "sent": copies,
         "stored": len(stored),
         "lost": len(set(shown) - set(stored)),
         "duplicated": len(stored) - len(set(stored)),
-        "resent_copies": copies - len(alert_ids),
+        "resent_copies": copies - alert_events,
+        "events_sent": events_sent,
+        "event_copies_sent": event_copies,
+        "events_stored": ingested.accepted,
+        "server_duplicates": ingested.duplicate,  # copies of stored events (any type), acknowledged and dropped
+        "server_rejected": ingested.rejected,
         "positions_stored": len(positions),
         "spilled_to_memory": final.spilled,
         "dropped": final.dropped,
     }
     print(f"full-disk fault test (link {link_while_full} while full): {counts}")
-    assert stored == shown  # every alert the officer saw, once, in the order shown
+    assert stored == shown  # every alert the officer saw, stored once, in the order shown
+    assert ingested.rejected == 0, ingested.rejected_by_reason
+    assert ingested.accepted == events_sent  # every event the device sent was stored
     # The command centre was told, in the statuses the device sent while its disk was full.
-    warned = [e for e in room.order if isinstance(e, DeviceStatus) and e.storage_warning is not None]
-    assert warned, "no device status carried the storage warning"
-    assert warned[0].storage_warning is not None
-    assert warned[0].storage_warning.startswith("Storage full")
-    assert warned[0].last_error == warned[0].storage_warning
+    warned = [error for error in errors if error is not None and error.startswith("Storage full")]
+    assert warned, f"no device status stored with the storage warning: {errors}"
     assert final.spilled >= len(shown)
     assert (final.in_memory, final.dropped) == (0, 0)
-    assert [p.at for p in positions] == sorted(p.at for p in positions)  # oldest first overall
+    assert positions == sorted(positions)  # oldest first overall
 
 
 def test_a_camera_started_with_the_broker_down_records_and_delivers_in_order_when_it_comes(
     tmp_path: Path, testdata: Path, watchlist_entries: dict[str, WatchlistEntry]
 ) -> None:
-    """The camera starts with no broker, raises alerts, and they all arrive in order once the broker starts."""
+    """The camera starts with no broker, raises alerts, and they all arrive in order once the broker starts.
+
+    The receiving end is the real command centre (SQLite) on its own MQTT session, made before the broker went
+    down; it acknowledges an event only once it is stored.
+    """
     people = ("obama", "biden")
     video = _video(testdata, tmp_path, people, ("alex_lacamoire",))
     (tmp_path / "broker").mkdir()
     broker = start_mosquitto(tmp_path / "broker", persistence=True)
-    # The control room's session (its subscription) exists on the broker; then the broker goes down.
-    control = MqttBus(MqttSettings(host=broker.host, port=broker.port, client_id="control-room"))
-    received: list[Event] = []
-    changed = threading.Condition()
-
-    def store_and_ack(message: Message) -> None:
-        event = parse_event(message.payload)
-        with changed:
-            received.append(event)
-            changed.notify_all()
-        ack = Ack(device_id=event.device_id, ids=[event.id])
-        control.publish(f"vigil/v1/devices/{event.device_id}/down/ack", encode_event(ack))
-
-    control.subscribe("vigil/v1/devices/+/up/#", store_and_ack)
-    broker.stop()
-    device = MqttBus(
-        MqttSettings(host=broker.host, port=broker.port, client_id="edge-cam-7", publish_timeout_s=2),
-        wait_for_broker=False,
-    )
-    screen = Screen()
-    agent = _agent(tmp_path, active_watchlist(watchlist_entries, list(people)), bus=device, notifiers=[screen])
+    # The server's session (its share of the devices' events) and an observer's exist on the broker; then the
+    # broker goes down.
+    server_bus = MqttBus(server_session(MqttSettings(host=broker.host, port=broker.port, client_id="command-1")))
+    observer = MqttBus(MqttSettings(host=broker.host, port=broker.port, client_id="observer"))
+    device: MqttBus | None = None
+    agent: EdgeAgent | None = None
     try:
-        assert not device.connected
-        agent.start()
-        with open_source(str(video), realtime=False) as source:
-            agent.run(source, realtime=False)
-        shown = [card.alert_id for card in screen.cards]
-        assert shown, "the video raised no alert"
-        assert agent.health().link is LinkState.DOWN
-        waiting = agent.outbox.backlog()
-        assert waiting >= len(shown)
-        assert received == []
-
-        broker.restart()
-        with changed:
-            arrived = changed.wait_for(
-                lambda: {e.alert_id for e in received if isinstance(e, AlertRaised)} >= set(shown), timeout=90
+        sent = CopyCounter(observer)
+        with command_centre(
+            tmp_path / "command", server_bus, device_id="cam-7", unit_id="Bravo-2", watchlist_version=1, subjects=people
+        ) as centre:
+            broker.stop()
+            device = MqttBus(
+                MqttSettings(host=broker.host, port=broker.port, client_id="edge-cam-7", publish_timeout_s=2),
+                wait_for_broker=False,
             )
-        assert arrived, f"alerts arrived: {[e for e in received if isinstance(e, AlertRaised)]}"
-        deadline = time.monotonic() + 30
-        while agent.outbox.backlog() > 1 and time.monotonic() < deadline:  # the latest position may be in flight
-            time.sleep(0.05)
+            screen = Screen()
+            agent = _agent(tmp_path, active_watchlist(watchlist_entries, list(people)), bus=device, notifiers=[screen])
+            try:
+                assert not device.connected
+                agent.start()
+                with open_source(str(video), realtime=False) as source:
+                    agent.run(source, realtime=False)
+                shown = [card.alert_id for card in screen.cards]
+                assert shown, "the video raised no alert"
+                assert agent.health().link is LinkState.DOWN
+                waiting = agent.outbox.backlog()
+                assert waiting >= len(shown)
+                assert (centre.positions(), centre.alerts()) == ([], [])
+
+                broker.restart()
+                assert centre.wait_for(lambda c: set(c.alerts()) >= set(shown), timeout_s=90), (
+                    f"stored {centre.alerts()} of shown {shown}; rejected: {centre.metrics().rejected_by_reason}"
+                )
+                deadline = time.monotonic() + 30
+                while agent.outbox.backlog() > 1 and time.monotonic() < deadline:  # the latest may be in flight
+                    time.sleep(0.05)
+            finally:
+                agent.stop()
+            # Stopped, the device sends nothing more: the server takes every copy sent before it stops too.
+            assert centre.wait_for(lambda c: c.handled() >= sent.copies()[0], timeout_s=10)
+            stored = centre.alerts()
+            positions = centre.positions()
+            ingested = centre.metrics()
     finally:
-        agent.stop()
-        agent.outbox.close()
-        device.stop()
-        control.stop()
+        if device is not None:
+            device.stop()
+        if agent is not None:
+            agent.outbox.close()  # once no ack can reach it
+        server_bus.stop()
+        observer.stop()
         if broker.process.poll() is None:
             broker.stop()
-    alerts = [e.alert_id for e in received if isinstance(e, AlertRaised)]
-    positions = [e for e in received if isinstance(e, Position)]
-    unique = list(dict.fromkeys(e.id for e in received))
+    copies, alert_events = sent.copies(alerts_only=True)
+    event_copies, events_sent = sent.copies()
     print(
         "broker-down start fault test:",
         {
             "shown": len(shown),
             "waiting_before_broker": waiting,
-            "alerts_stored": len(set(alerts)),
-            "lost": len(set(shown) - set(alerts)),
-            "duplicated": len(alerts) - len(set(alerts)),
-            "events_received": len(received),
-            "events_unique": len(unique),
+            "sent": copies,
+            "stored": len(stored),
+            "lost": len(set(shown) - set(stored)),
+            "duplicated": len(stored) - len(set(stored)),
+            "resent_copies": copies - alert_events,
+            "events_sent": events_sent,
+            "event_copies_sent": event_copies,
+            "events_stored": ingested.accepted,
+            "server_duplicates": ingested.duplicate,  # copies of stored events (any type), acknowledged and dropped
+            "server_rejected": ingested.rejected,
+            "positions_stored": len(positions),
         },
     )
-    assert alerts == shown  # all, once each, in the order the officer saw them
+    assert stored == shown  # all, once each, in the order the officer saw them
+    assert ingested.rejected == 0, ingested.rejected_by_reason
+    assert ingested.accepted == events_sent  # every event the device sent was stored
     # Every event arrived oldest first: the positions' times never go back.
-    assert [p.at for p in positions] == sorted(p.at for p in positions)
+    assert positions == sorted(positions)

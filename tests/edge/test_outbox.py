@@ -199,7 +199,7 @@ def test_a_broken_file_at_start_keeps_events_in_memory_until_it_is_replaced(
     state = outbox.state()
     assert (state.storage, state.on_disk, state.in_memory, state.spilled) == (OutboxStorage.DISK, 2, 0, 3)
     assert state.warning() is None
-    outbox.close()
+    assert outbox.close() == 0  # all on disk
     reopened = Outbox(path)
     assert [item.event_id for item in reopened.oldest()] == [events[0].id, events[2].id]
     reopened.close()
@@ -285,7 +285,7 @@ def test_memory_full_drops_the_oldest_positions_never_alerts(tmp_path: Path) -> 
     assert "3 positions/statuses dropped, never sent" in warning
     outbox.put(_position(9))  # memory full of alerts: the new position is the one dropped
     assert outbox.state().dropped == 4
-    outbox.close()
+    assert outbox.close() == 4  # the file still cannot be opened: what memory holds is lost, and counted
 
 
 def test_the_uplink_delivers_events_held_in_memory_and_acks_clear_them(tmp_path: Path) -> None:

@@ -78,7 +78,7 @@ class Running:
         self.device = FakeDevice(self.state)
         self.server = ScreenServer(settings, state=self.state, device=self.device, page=page_dir("handset"))
         self.server.start()
-        self.client = httpx.Client(base_url=self.server.url, timeout=10)
+        self.client = httpx.Client(base_url=self.server.url, timeout=60)
 
     def order(self) -> uuid.UUID:
         order = _order()

@@ -27,6 +27,9 @@ from vigil.edge.settings import (
 )
 from vigil.vision.settings import SlotEmbedderSettings
 
+_LOST_EVENTS = 3
+"""The exit status when events only in memory were lost as the agent stopped (the disk could not take them)."""
+
 
 def create_edge_app() -> typer.Typer:
     """Build the ``vigil edge`` command group."""
@@ -97,7 +100,10 @@ def run(
     model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Watch a video source for watchlist faces; alert here and send alerts and positions to the command centre."""
+    """Watch a video source for watchlist faces; alert here and send alerts and positions to the command centre.
+
+    Exits 3 when events were only in memory as it stopped (the outbox's disk could not take them): they are lost.
+    """
     if (server is None) == (not offline):
         raise typer.BadParameter("give either --server mqtts://host[:port] or --offline")
     if server is None and (bus_ca or bus_certificate or bus_key or allow_plaintext_bus):
@@ -139,9 +145,17 @@ def run(
         on_screen=lambda url: console.print(f"handset screen at {url}"),
         on_warning=lambda warning: console.print(f"WARNING: {warning}", style="bold red", markup=False, soft_wrap=True),
     )
+    if report.outbox_lost_at_exit:
+        console.print(
+            f"error: {report.outbox_lost_at_exit} events were only in memory when the agent stopped and are lost "
+            f"({report.outbox_storage}): free space on the device before starting it again",
+            style="bold red",
+            markup=False,
+            soft_wrap=True,
+        )
     if json_output:
         typer.echo(report.model_dump_json(indent=2))
-        return
+        raise typer.Exit(_LOST_EVENTS if report.outbox_lost_at_exit else 0)
     console = Console()
     console.print(
         f"frames read {report.frames_read}, processed {report.frames_processed} "
@@ -160,3 +174,5 @@ def run(
             f"distance {alert.distance:.3f} (threshold {alert.threshold:.3f}), {len(evidence.matched_qualities)} of "
             f"{evidence.faces_searched} faces searched matched, quality {qualities}"
         )
+    if report.outbox_lost_at_exit:
+        raise typer.Exit(_LOST_EVENTS)

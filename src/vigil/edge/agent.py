@@ -93,6 +93,11 @@ class EdgeRunReport(BaseModel):
         0, description="Positions and statuses discarded because the memory held its limit: never delivered."
     )
     outbox_storage: str = Field("disk", description='"disk", or "memory: <why the outbox file cannot be written>".')
+    outbox_lost_at_exit: int = Field(
+        0,
+        description="Events still only in memory when the agent stopped, the disk still unable to take them: lost "
+        "(``vigil edge run`` then exits with status 3).",
+    )
 
 
 @dataclass(frozen=True)

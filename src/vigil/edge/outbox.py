@@ -267,25 +267,29 @@ class Outbox:
                 spilled=self._spilled,
             )
 
-    def close(self) -> None:
+    def close(self) -> int:
         """Try once more to write what memory holds to the file, then close it.
 
-        Events still only in memory are lost with the process: they are logged as an error, with their count.
+        Returns:
+            The events still only in memory, lost with the process (logged as an error, with their count); 0 when
+            everything is on disk or was acknowledged.
         """
         with self._lock:
             if self._closed:
-                return
+                return 0
             if self._fault is not None:
                 self._retry_locked(force=True)
-            if self._memory:
+            lost = len(self._memory)
+            if lost:
                 _log.error(
                     "outbox.closed_with_events_in_memory",
-                    extra={"path": str(self.path), "events": len(self._memory), "fault": str(self._fault)},
+                    extra={"path": str(self.path), "events": lost, "fault": str(self._fault)},
                 )
             self._closed = True
             if self._db is not None:
                 self._db.close()
                 self._db = None
+            return lost
 
     # The file, and memory (the lock is held).
 

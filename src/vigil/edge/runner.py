@@ -318,8 +318,7 @@ def run_edge(
                 screen.stop()
             agent.stop()
         report = agent.report()
-        agent.outbox.close()
-        return report
+        return report.model_copy(update={"outbox_lost_at_exit": agent.outbox.close()})
     finally:
         if event_log is not None:
             event_log.close()

@@ -13,7 +13,7 @@ from vigil.command.incidents.models import IncidentOutcome
 from vigil.command.incidents.schemas import IncidentClose
 from vigil.command.incidents.service import close_incident
 from vigil.command.report.service import build_report
-from vigil.dispatch.eta import StraightLineEta
+from vigil.dispatch.planning import DispatchPlanning
 from vigil.dispatch.settings import DispatchSettings
 from vigil.events import EmergencyTrigger, Location, OfficerEmergency, utc_now
 
@@ -40,8 +40,7 @@ def test_an_emergency_incident_closed_even_as_the_wrong_person_is_no_alert_in_th
             request=EmergencyDispatch(unit_ids=["B-7"]),
             actor=OPERATOR,
             now=now,
-            settings=DispatchSettings(),
-            eta_model=StraightLineEta(DispatchSettings().ranking),
+            planning=DispatchPlanning.of(DispatchSettings()),
         )
         assert sent.incident_id is not None
         close_incident(  # the worst an operator could record: it must not become a false alert

@@ -17,6 +17,7 @@ from vigil.command.incidents.schemas import IncidentClose
 from vigil.command.incidents.service import close_incident, escalate_overdue, get_incident
 from vigil.command.units.live_index import load_unit_index
 from vigil.dispatch.eta import StraightLineEta
+from vigil.dispatch.planning import DispatchPlanning
 from vigil.dispatch.settings import DispatchSettings, EscalationSettings
 from vigil.events import DispatchState, EmergencyTrigger, Location, OfficerEmergency, utc_now
 
@@ -51,8 +52,7 @@ def _send(database: Database, emergency_id: uuid.UUID, *unit_ids: str, now: date
             request=EmergencyDispatch(unit_ids=list(unit_ids)),
             actor=OPERATOR,
             now=now,
-            settings=SETTINGS,
-            eta_model=StraightLineEta(SETTINGS.ranking),
+            planning=DispatchPlanning.of(SETTINGS),
         )
         session.commit()
     assert out.incident_id is not None

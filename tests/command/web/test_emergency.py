@@ -88,7 +88,7 @@ class Tracker:
         }
         if sos:
             query["alarm"] = "sos"
-        with httpx.Client(base_url=room.server.url, timeout=10) as client:
+        with httpx.Client(base_url=room.server.url, timeout=60) as client:
             response = client.post(self.path, params=query, content=b"")
         assert response.status_code == 200, response.text
 

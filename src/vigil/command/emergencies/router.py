@@ -39,9 +39,7 @@ def get_emergencies(
     status: Annotated[EmergencyStatus | None, Query(description="Only these; omitted: every one not resolved.")] = None,
 ) -> EmergencyList:
     """Emergencies, newest first, each with the officer's latest position and the units proposed now."""
-    return list_emergencies(
-        session=session, status=status, now=utc_now(), settings=runtime.settings.dispatch, eta_model=runtime.eta_model()
-    )
+    return list_emergencies(session=session, status=status, now=utc_now(), planning=runtime.dispatch_planning())
 
 
 @router.get("/{emergency_id}")
@@ -53,8 +51,7 @@ def get_one_emergency(
         session=session,
         emergency_id=emergency_id,
         now=utc_now(),
-        settings=runtime.settings.dispatch,
-        eta_model=runtime.eta_model(),
+        planning=runtime.dispatch_planning(),
     )
 
 
@@ -72,8 +69,7 @@ def post_acknowledge(
         emergency_id=emergency_id,
         actor=actor_of(operator),
         now=utc_now(),
-        settings=runtime.settings.dispatch,
-        eta_model=runtime.eta_model(),
+        planning=runtime.dispatch_planning(),
     )
     session.commit()
     return out
@@ -90,8 +86,7 @@ def post_dispatch(
         request=request,
         actor=actor_of(operator),
         now=utc_now(),
-        settings=runtime.settings.dispatch,
-        eta_model=runtime.eta_model(),
+        planning=runtime.dispatch_planning(),
     )
     session.commit()
     return out
@@ -108,8 +103,7 @@ def post_resolve(
         request=request,
         actor=actor_of(operator),
         now=utc_now(),
-        settings=runtime.settings.dispatch,
-        eta_model=runtime.eta_model(),
+        planning=runtime.dispatch_planning(),
     )
     session.commit()
     return out

@@ -3,10 +3,10 @@
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.command.emergencies.models import EmergencyStatus
-from vigil.command.incidents.schemas import DispatchOut
+from vigil.command.incidents.schemas import DispatchOut, DispatchRequest
 from vigil.dispatch.unit import UnitStatus
 from vigil.events import EmergencyTrigger
 
@@ -17,20 +17,8 @@ class EmergencyAcknowledge(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class EmergencyDispatch(BaseModel):
-    """``POST /api/v1/emergencies/{emergency_id}/dispatch``: send units to the officer."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    unit_ids: list[str] = Field(min_length=1, max_length=20, description="The units to send, each once.")
-    instructions: str = Field("", max_length=4000, description="What the officers are to do, for their handsets.")
-
-    @field_validator("unit_ids")
-    @classmethod
-    def _each_once(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("name each unit once")
-        return value
+class EmergencyDispatch(DispatchRequest):
+    """``POST /api/v1/emergencies/{emergency_id}/dispatch``: send units to the officer, as to an incident."""
 
 
 class EmergencyResolve(BaseModel):

@@ -42,7 +42,7 @@ from vigil.command.errors import UnknownUnit
 from vigil.command.feed.service import FeedKind, append_entry, open_feed_for_writing
 from vigil.command.incidents.errors import UnitNotDispatchable
 from vigil.command.incidents.models import IncidentOutcome, IncidentStatus
-from vigil.command.incidents.schemas import DispatchRequest, IncidentClose
+from vigil.command.incidents.schemas import IncidentClose
 from vigil.command.incidents.service import (
     close_incident,
     dispatch_units,
@@ -54,8 +54,8 @@ from vigil.command.incidents.service import (
 from vigil.command.units.models import Unit
 from vigil.command.units.schemas import PositionReported
 from vigil.dispatch.area_answer import UnitInArea
-from vigil.dispatch.eta import EtaModel
 from vigil.dispatch.geodesy import GeoPoint, haversine_m
+from vigil.dispatch.planning import DispatchPlanning
 from vigil.dispatch.ranking import rank_units, suggest_units
 from vigil.dispatch.settings import DispatchSettings
 from vigil.dispatch.unit import UnitStatus
@@ -82,8 +82,7 @@ def record_emergency(
     session: Session,
     event: OfficerEmergency,
     received_at: datetime,
-    settings: DispatchSettings,
-    eta_model: EtaModel,
+    planning: DispatchPlanning,
 ) -> EmergencyOut:
     """Store a new emergency (ingestion calls it in the event's transaction, after its checks) and audit it.
 
@@ -91,8 +90,7 @@ def record_emergency(
         session: in ingestion's transaction; ingestion commits.
         event: the emergency, checked: from a device of its unit, not stored before.
         received_at: when it arrived (UTC).
-        settings: dispatch settings (proposals).
-        eta_model: how arrival times are estimated (proposals).
+        planning: the server's dispatch settings and arrival-time model (proposals).
 
     Returns:
         The emergency as the feed's ``emergency.raised`` entry carries it.
@@ -123,7 +121,7 @@ def record_emergency(
         details={"unit_id": event.unit_id, "trigger": event.trigger.value, "located": location is not None},
         now=received_at,
     )
-    return emergency_out(session=session, emergency=emergency, now=received_at, settings=settings, eta_model=eta_model)
+    return emergency_out(session=session, emergency=emergency, now=received_at, planning=planning)
 
 
 def follow_officers(
@@ -159,8 +157,7 @@ def list_emergencies(
     session: Session,
     status: EmergencyStatus | None,
     now: datetime,
-    settings: DispatchSettings,
-    eta_model: EtaModel,
+    planning: DispatchPlanning,
 ) -> EmergencyList:
     """Emergencies with ``status`` (every one not resolved when None), newest first."""
     query = select(Emergency).order_by(Emergency.raised_at.desc(), Emergency.emergency_id)
@@ -171,14 +168,14 @@ def list_emergencies(
     )
     return EmergencyList(
         emergencies=[
-            emergency_out(session=session, emergency=emergency, now=now, settings=settings, eta_model=eta_model)
+            emergency_out(session=session, emergency=emergency, now=now, planning=planning)
             for emergency in session.scalars(query).all()
         ]
     )
 
 
 def get_emergency(
-    *, session: Session, emergency_id: uuid.UUID, now: datetime, settings: DispatchSettings, eta_model: EtaModel
+    *, session: Session, emergency_id: uuid.UUID, now: datetime, planning: DispatchPlanning
 ) -> EmergencyOut:
     """One emergency.
 
@@ -188,7 +185,7 @@ def get_emergency(
     emergency = session.get(Emergency, emergency_id)
     if emergency is None:
         raise UnknownEmergency(f"no emergency {emergency_id}", emergency_id=str(emergency_id))
-    return emergency_out(session=session, emergency=emergency, now=now, settings=settings, eta_model=eta_model)
+    return emergency_out(session=session, emergency=emergency, now=now, planning=planning)
 
 
 def acknowledge_emergency(
@@ -197,8 +194,7 @@ def acknowledge_emergency(
     emergency_id: uuid.UUID,
     actor: Actor,
     now: datetime,
-    settings: DispatchSettings,
-    eta_model: EtaModel,
+    planning: DispatchPlanning,
 ) -> EmergencyOut:
     """An operator has the emergency: the officer's devices are told who; a second acknowledgement changes nothing.
 
@@ -218,8 +214,8 @@ def acknowledge_emergency(
             details={"unit_id": emergency.unit_id},
             now=now,
         )
-        return _announced(session, emergency, now=now, settings=settings, eta_model=eta_model)
-    return emergency_out(session=session, emergency=emergency, now=now, settings=settings, eta_model=eta_model)
+        return _announced(session, emergency, now=now, planning=planning)
+    return emergency_out(session=session, emergency=emergency, now=now, planning=planning)
 
 
 def dispatch_to_emergency(
@@ -229,8 +225,7 @@ def dispatch_to_emergency(
     request: EmergencyDispatch,
     actor: Actor,
     now: datetime,
-    settings: DispatchSettings,
-    eta_model: EtaModel,
+    planning: DispatchPlanning,
 ) -> EmergencyOut:
     """Send units to the officer: the emergency's incident is opened if needed, and acknowledged if nobody had.
 
@@ -261,7 +256,7 @@ def dispatch_to_emergency(
             at=position.at,
             actor=actor,
             now=now,
-            settings=settings,
+            settings=planning.settings,
         ).incident_id
     else:
         incident_id = incident.incident_id
@@ -274,10 +269,10 @@ def dispatch_to_emergency(
     sent = dispatch_units(
         session=session,
         incident_id=incident_id,
-        request=DispatchRequest(unit_ids=request.unit_ids, instructions=request.instructions),
+        request=request,
         actor=actor,
         now=now,
-        settings=settings,
+        settings=planning.settings,
     )
     call_signs = {d.unit_id: d.call_sign for d in sent.dispatches}
     if emergency.status is EmergencyStatus.OPEN:
@@ -293,7 +288,7 @@ def dispatch_to_emergency(
         details={"incident_id": str(incident_id), "unit_ids": request.unit_ids},
         now=now,
     )
-    return _announced(session, emergency, now=now, settings=settings, eta_model=eta_model)
+    return _announced(session, emergency, now=now, planning=planning)
 
 
 def resolve_emergency(
@@ -303,8 +298,7 @@ def resolve_emergency(
     request: EmergencyResolve,
     actor: Actor,
     now: datetime,
-    settings: DispatchSettings,
-    eta_model: EtaModel,
+    planning: DispatchPlanning,
 ) -> EmergencyOut:
     """End the emergency: its incident is closed (outcome ``other``) and the orders still open stood down.
 
@@ -315,7 +309,7 @@ def resolve_emergency(
     """
     emergency = _locked(session, emergency_id, refuse_resolved=False)
     if emergency.status is EmergencyStatus.RESOLVED:
-        return emergency_out(session=session, emergency=emergency, now=now, settings=settings, eta_model=eta_model)
+        return emergency_out(session=session, emergency=emergency, now=now, planning=planning)
     incident = emergency_incident(session=session, emergency_id=emergency_id)
     if incident is not None and incident.status is IncidentStatus.OPEN:
         close_incident(
@@ -324,7 +318,7 @@ def resolve_emergency(
             request=IncidentClose(outcome=IncidentOutcome.OTHER, notes=f"emergency resolved. {request.notes}".strip()),
             actor=actor,
             now=now,
-            settings=settings,
+            settings=planning.settings,
         )
     emergency.status = EmergencyStatus.RESOLVED
     emergency.resolved_by, emergency.resolved_at = actor.display_name, now
@@ -338,18 +332,16 @@ def resolve_emergency(
         details={"incident_id": str(incident.incident_id) if incident is not None else ""},
         now=now,
     )
-    return _announced(session, emergency, now=now, settings=settings, eta_model=eta_model)
+    return _announced(session, emergency, now=now, planning=planning)
 
 
-def emergency_out(
-    *, session: Session, emergency: Emergency, now: datetime, settings: DispatchSettings, eta_model: EtaModel
-) -> EmergencyOut:
+def emergency_out(*, session: Session, emergency: Emergency, now: datetime, planning: DispatchPlanning) -> EmergencyOut:
     """An emergency as the API and the feed show it, with the units proposed now."""
     unit = _unit(session, emergency.unit_id)
     position = officer_position(emergency, unit)
     incident = emergency_incident(session=session, emergency_id=emergency.emergency_id)
     dispatched = (
-        incident_out(session=session, incident=incident, now=now, settings=settings).dispatches
+        incident_out(session=session, incident=incident, now=now, settings=planning.settings).dispatches
         if incident is not None
         else []
     )
@@ -359,8 +351,7 @@ def emergency_out(
             GeoPoint(lat=position.lat, lon=position.lon),
             exclude={emergency.unit_id, *(order.unit_id for order in dispatched)},
             now=now,
-            settings=settings,
-            eta_model=eta_model,
+            planning=planning,
         )
         if position is not None and emergency.status is not EmergencyStatus.RESOLVED
         else []
@@ -473,16 +464,15 @@ def _proposals(
     *,
     exclude: Collection[str],
     now: datetime,
-    settings: DispatchSettings,
-    eta_model: EtaModel,
+    planning: DispatchPlanning,
 ) -> list[ProposedUnit]:
     """Up to 3 available units to send to ``target``, nearest arrival first, from the units' stored positions.
 
     The units within the largest circle an operator may draw are ranked as for an incident's area (positions older
     than ``max_age_s`` left out, stale ones after fresh ones).
     """
-    reach_m = settings.areas.max_radius_m
-    ages = settings.positions
+    reach_m = planning.settings.areas.max_radius_m
+    ages = planning.settings.positions
     band = reach_m / _METRES_PER_DEGREE_LAT
     rows = session.execute(
         select(
@@ -525,7 +515,7 @@ def _proposals(
                 stale=age > ages.stale_after_s,
             )
         )
-    ranked = rank_units(candidates, target=target, eta_model=eta_model)
+    ranked = rank_units(candidates, target=target, eta_model=planning.eta_model)
     return [
         ProposedUnit(
             unit_id=r.unit.unit_id,
@@ -538,10 +528,8 @@ def _proposals(
     ]
 
 
-def _announced(
-    session: Session, emergency: Emergency, *, now: datetime, settings: DispatchSettings, eta_model: EtaModel
-) -> EmergencyOut:
+def _announced(session: Session, emergency: Emergency, *, now: datetime, planning: DispatchPlanning) -> EmergencyOut:
     """The emergency after a change, put on the live feed (the caller audited the change)."""
-    out = emergency_out(session=session, emergency=emergency, now=now, settings=settings, eta_model=eta_model)
+    out = emergency_out(session=session, emergency=emergency, now=now, planning=planning)
     append_entry(session=session, kind=FeedKind.EMERGENCY_CHANGED, payload=out, now=now)
     return out

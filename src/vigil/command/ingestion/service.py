@@ -513,8 +513,7 @@ def _store(
                     session=session,
                     event=event,
                     received_at=received_at,
-                    settings=planning.settings,
-                    eta_model=planning.eta_model,
+                    planning=planning,
                 )
                 entries.append((FeedKind.EMERGENCY_RAISED, raised))
             case _:
