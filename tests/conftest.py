@@ -33,9 +33,9 @@ SLOW_FILES_FIRST = (
 )
 """The test files that take longest (a CI run's ``--durations``, 2026-12-07), started first.
 
-The workers take whole files in turn (``--dist loadfile``) in collection order (``--no-loadscope-reorder``):
-xdist's own order, the files with the most tests first, left a few long files with few tests to the end, one
-worker idle for minutes while the other finished them.
+The workers take whole files in turn (``--dist loadfile``) in collection order (``--no-loadscope-reorder``).
+xdist's own order puts the files with the most tests first, and so the long files with few tests (the demo, the
+real footage) last, where one worker runs them while the other has nothing left to take.
 """
 
 
