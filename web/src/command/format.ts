@@ -25,14 +25,15 @@ export function eta(seconds: number): string {
   return `${Math.floor(rounded / 60)} min ${rounded % 60} s`;
 }
 
-/** A time of day in the browser's zone, with seconds. */
+/** A time of day in the browser's zone, with seconds, on the 24-hour clock a control room and its radios use. */
 export function clock(iso: string): string {
-  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const parts = { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" } as const;
+  return new Date(iso).toLocaleTimeString([], parts);
 }
 
-/** A date and time. */
+/** A date and time, on the 24-hour clock. */
 export function when(iso: string): string {
-  return new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  return new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short", hourCycle: "h23" });
 }
 
 /** An enum value for reading: "wanted_on_warrant" → "Wanted on warrant". */
