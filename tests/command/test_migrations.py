@@ -42,7 +42,7 @@ def test_migrations_build_the_models_schema_on_an_empty_database(empty_database:
     config = Config()
     config.set_main_option("script_location", MIGRATIONS)
     assert differences == []
-    assert version == ScriptDirectory.from_config(config).get_current_head() == "0011"
+    assert version == ScriptDirectory.from_config(config).get_current_head() == "0012"
 
 
 def test_versions_made_before_0006_carry_their_watchlists_threshold_which_may_follow_the_size_after(
@@ -241,6 +241,39 @@ def test_postgis_keeps_a_geography_beside_latitude_and_longitude(database: Datab
         ).scalar_one()
     assert 900 < distance_m < 1200
     assert kind == "geography(Point,4326)"
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_units_move_is_updated_in_place_and_the_track_keeps_its_spatial_index(database: Database) -> None:
+    with database.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO units (unit_id, call_sign, kind, status, status_changed_at, created_at) "
+                "VALUES ('A-12', 'A-12', 'foot', 'available', now(), now())"
+            )
+        )
+        for step in range(50):
+            connection.execute(
+                text("UPDATE units SET position_lat = :lat, position_lon = -0.12, position_at = now()"),
+                {"lat": 51.5 + step * 1e-5},
+            )
+        # This transaction's own counts: every move a heap-only update, touching no index.
+        updates, in_place = connection.execute(
+            text("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relid = 'units'::regclass")
+        ).one()
+        indexes = set(
+            connection.scalars(
+                text(
+                    "SELECT indexname FROM pg_indexes "
+                    "WHERE tablename IN ('units', 'positions') AND schemaname = current_schema()"
+                )
+            )
+        )
+        options = connection.scalar(text("SELECT reloptions FROM pg_class WHERE oid = 'units'::regclass"))
+    assert (updates, in_place) == (50, 50)
+    assert "ix_units_geog" not in indexes
+    assert "ix_positions_geog" in indexes
+    assert options == ["fillfactor=50"]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

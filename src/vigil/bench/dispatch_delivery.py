@@ -75,8 +75,8 @@ def measure_dispatch_to_device(
             prepared = scenario.prepare(url, units)
             broker = start_broker(directory)
             try:
-                with server_process(database_url=url, bus_url=broker.url, directory=directory) as base:
-                    samples += _time_dispatches(base, broker.host, broker.port, prepared, timeout_s)
+                with server_process(database_url=url, bus_url=broker.url, directory=directory) as server:
+                    samples += _time_dispatches(server.base, broker.host, broker.port, prepared, timeout_s)
             finally:
                 broker.stop()
     milliseconds = np.array(samples) * 1000

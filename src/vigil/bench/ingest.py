@@ -20,7 +20,15 @@ Each phase warms up, then measures for ``seconds``:
 * afterwards every published event must have been acknowledged, and stored in the database exactly once
   (the rows counted before and after each phase).
 
-Figures are medians over the runs.
+Where the cores go (:mod:`vigil.bench.cpu`): unless told not to, the server processes are pinned to the last CPUs
+this process may use and the load (the fleet and the broker) to the rest, so that the server's figures do not move
+with what the load happens to do; the database is not pinned (PostgreSQL is a system service the benchmark does
+not own; SQLite runs inside the server process). In the measured time, each part's CPU time is read (the servers,
+the broker, the fleet and, for PostgreSQL on this machine, every ``postgres`` process), giving the server's and the
+database's CPU milliseconds per accepted event and each part's share of a CPU; and, where the server reports them
+(``ingestion.timing``), the microseconds per event each stage of ingestion took and the events per batch.
+
+Figures are medians over the runs, with each run's figure beside them.
 """
 
 import os
@@ -29,6 +37,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Protocol
@@ -39,6 +48,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from vigil.bench.cpu import CpuLayout, PartsCpu, allowed_cpus, cpu_layout
 from vigil.bench.fleet import EventKind, FleetPlan, FleetResult, drive_fleet
 from vigil.bench.mosquitto import start_broker
 from vigil.bench.server_process import BenchUser, server_process, sign_in
@@ -102,6 +112,31 @@ class PhaseFigures(BaseModel):
     accepted: int = Field(description="Events the server accepted, all runs (must equal published).")
     duplicates: int
     rejected: int
+    server_cpu_ms_per_event: float | None = Field(
+        description="Median over runs of the servers' CPU time per event accepted in the measured time, ms "
+        "(SQLite's work included: it runs inside the server); None: CPU time not readable (no /proc)."
+    )
+    server_cpu_ms_per_event_runs: list[float | None]
+    server_cpu_percent: float | None = Field(description="Servers' CPU time over the measured time, % of one CPU.")
+    server_cpu_percent_runs: list[float | None]
+    broker_cpu_percent: float | None = Field(description="Mosquitto's, % of one CPU.")
+    broker_cpu_percent_runs: list[float | None]
+    fleet_cpu_percent: float | None = Field(description="The simulated fleet's process, % of one CPU.")
+    fleet_cpu_percent_runs: list[float | None]
+    database_cpu_percent: float | None = Field(
+        description="Every postgres process on this machine, % of one CPU: the benchmark's and any other client's "
+        "work; a backend that exits in the measured time is not counted. None: SQLite or a database elsewhere."
+    )
+    database_cpu_percent_runs: list[float | None]
+    database_cpu_ms_per_event: float | None = Field(description="PostgreSQL's CPU time per event accepted, ms.")
+    database_cpu_ms_per_event_runs: list[float | None]
+    stages_us_per_event: dict[str, float] | None = Field(
+        description="Microseconds each stage of ingestion took per event (the servers' ingestion.timing over the "
+        "measured time), median over runs per stage; None: the server does not report the timing."
+    )
+    stages_us_per_event_runs: list[dict[str, float] | None]
+    events_per_batch: float | None = Field(description="Events per batch the servers handled in the measured time.")
+    events_per_batch_runs: list[float | None]
 
 
 class DatabaseFigures(BaseModel):
@@ -126,6 +161,7 @@ class IngestBenchReport(BaseModel):
     runs: int
     probe_bytes: int = Field(description="Size of the JPEG face crop each alert carries.")
     cpu_cores: int = Field(description="CPU cores here; server, broker, database and devices share them.")
+    cpus: CpuLayout = Field(description="Which CPUs the servers and the load (fleet and broker) were pinned to.")
     aim_positions_per_s: float = AIM_POSITIONS_PER_S
     aim_alerts_per_s: float = AIM_ALERTS_PER_S
     aim_p95_ms: float = AIM_P95_MS
@@ -143,6 +179,7 @@ def run_ingest_bench(
     servers: int = 1,
     positions_rate: float = AIM_POSITIONS_PER_S,
     alerts_rate: float = AIM_ALERTS_PER_S,
+    pin: bool = True,
 ) -> IngestBenchReport:
     """Measure both phases on each database, ``runs`` times.
 
@@ -158,6 +195,8 @@ def run_ingest_bench(
             broker client.
         positions_rate: the paced rate of the second phase, positions/s.
         alerts_rate: the paced rate of the fourth phase, alerts/s.
+        pin: pin the servers and the load to CPUs of their own (:func:`vigil.bench.cpu.cpu_layout`); done only
+            where the system can and this process may use two CPUs or more.
 
     Returns:
         The figures per database and phase.
@@ -171,10 +210,16 @@ def run_ingest_bench(
     fleet = [(f"bench-cam-{n:03d}", f"bench-unit-{n:03d}") for n in range(devices)]
     phases: list[Phase] = [("position", None), ("position", positions_rate), ("alert", None), ("alert", alerts_rate)]
     probe = crop_jpeg()
+    labels = [_label(spec) for spec in databases]
+    layout = cpu_layout(
+        allowed=allowed_cpus(),
+        servers=servers,
+        pin=pin,
+        database="; ".join(dict.fromkeys(_where_database_runs(spec) for spec in databases)),
+    )
     rows = []
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-        for spec in databases:
-            label = _label(spec)
+        for spec, label in zip(databases, labels, strict=True):
             results: dict[Phase, list[tuple[FleetResult, int]]] = {phase: [] for phase in phases}
             for _ in range(runs):
                 with (
@@ -182,9 +227,20 @@ def run_ingest_bench(
                     _fresh_database(spec, Path(tmp)) as url,
                 ):
                     admin = store.prepare(url, fleet, key_file=Path(tmp) / KEY_FILE)
-                    runs_results = _one_run(
-                        pool, store, url, Path(tmp), admin, fleet, probe, phases, seconds, warmup_s, window, servers
+                    run = _Run(
+                        url=url,
+                        directory=Path(tmp),
+                        admin=admin,
+                        fleet=fleet,
+                        probe=probe,
+                        seconds=seconds,
+                        warmup_s=warmup_s,
+                        window=window,
+                        servers=servers,
+                        layout=layout,
+                        database_processes=_postgres_here(spec),
                     )
+                    runs_results = _one_run(pool, store, run, phases)
                     for phase, result, stored in runs_results:
                         results[phase].append((result, stored))
             positions, positions_at_aim, alerts, alerts_at_aim = (_figures(phase, results[phase]) for phase in phases)
@@ -207,55 +263,68 @@ def run_ingest_bench(
         runs=runs,
         probe_bytes=len(probe),
         cpu_cores=os.cpu_count() or 1,
+        cpus=layout,
     )
 
 
+@dataclass(frozen=True)
+class _Run:
+    """One run on one database: what its phases share."""
+
+    url: str
+    directory: Path
+    admin: BenchUser
+    fleet: list[tuple[str, str]]
+    probe: bytes
+    seconds: float
+    warmup_s: float
+    window: int
+    servers: int
+    layout: CpuLayout
+    database_processes: bool
+
+
 def _one_run(
-    pool: ProcessPoolExecutor,
-    store: CommandCentreStore,
-    url: str,
-    directory: Path,
-    admin: BenchUser,
-    fleet: list[tuple[str, str]],
-    probe: bytes,
-    phases: list[Phase],
-    seconds: float,
-    warmup_s: float,
-    window: int,
-    servers: int,
+    pool: ProcessPoolExecutor, store: CommandCentreStore, run: _Run, phases: list[Phase]
 ) -> list[tuple[Phase, FleetResult, int]]:
-    broker = start_broker(directory)
+    pinned = run.layout.pinned
+    broker = start_broker(run.directory, cpus=run.layout.load if pinned else None)
     try:
         with ExitStack() as stack:
-            bases = [
+            running = [
                 stack.enter_context(
                     server_process(
-                        database_url=url,
+                        database_url=run.url,
                         bus_url=broker.url,
-                        directory=directory,
+                        directory=run.directory,
                         name=f"bench-server-{n}",
-                        key_wrap_file=directory / KEY_FILE,
+                        key_wrap_file=run.directory / KEY_FILE,
+                        cpus=frozenset(run.layout.servers) if pinned else None,
                     )
                 )
-                for n in range(1, servers + 1)
+                for n in range(1, run.servers + 1)
             ]
-            token = sign_in(bases[0], admin)  # sessions live in the database every server shares
-            metrics = [(f"{base}/metrics", token) for base in bases]
+            token = sign_in(running[0].base, run.admin)  # sessions live in the database every server shares
+            metrics = [(f"{server.base}/metrics", token) for server in running]
             results: list[tuple[Phase, FleetResult, int]] = []
             for kind, rate in phases:
-                stored_before = store.stored_events(url)
+                stored_before = store.stored_events(run.url)
                 plan = FleetPlan(
                     host=broker.host,
                     port=broker.port,
                     metrics=metrics,
-                    devices=fleet,
+                    devices=run.fleet,
                     kind=kind,
                     rate=rate,
-                    window=window,
-                    warmup_s=warmup_s,
-                    seconds=seconds,
-                    probe_jpeg=probe if kind == "alert" else None,
+                    window=run.window,
+                    warmup_s=run.warmup_s,
+                    seconds=run.seconds,
+                    probe_jpeg=run.probe if kind == "alert" else None,
                     drain_timeout_s=DRAIN_TIMEOUT_S,
+                    cpus=run.layout.load if pinned else None,
+                    server_pids=[server.pid for server in running],
+                    broker_pid=broker.process.pid,
+                    database_processes=run.database_processes,
                 )
                 result = pool.submit(drive_fleet, plan).result()
                 if result.acknowledged != result.published:
@@ -263,7 +332,7 @@ def _one_run(
                         f"{result.published - result.acknowledged} of {result.published} {kind} events were not "
                         f"acknowledged within {DRAIN_TIMEOUT_S:g} s of the phase's end"
                     )
-                stored = store.stored_events(url) - stored_before
+                stored = store.stored_events(run.url) - stored_before
                 if stored != result.published:
                     raise BenchFailed(f"{result.published} {kind} events were published and {stored} stored")
                 results.append(((kind, rate), result, stored))
@@ -309,11 +378,59 @@ def _label(spec: str) -> str:
     return "postgresql"
 
 
+def _where_database_runs(spec: str) -> str:
+    """Where a database's work runs, as the CPU layout says it."""
+    if spec == "sqlite":
+        return "SQLite inside the server process"
+    if _postgres_here(spec):
+        return "PostgreSQL not pinned (its own processes)"
+    return f"PostgreSQL on {make_url(spec).host} (not measured)"
+
+
+def _postgres_here(spec: str) -> bool:
+    """Whether a PostgreSQL URL names this machine (loopback or a Unix socket), so its processes can be read."""
+    if spec == "sqlite":
+        return False
+    url = make_url(spec)
+    socket = url.query.get("host")
+    host = url.host or (socket if isinstance(socket, str) else None)
+    return host is None or host in ("localhost", "127.0.0.1", "::1") or host.startswith("/")
+
+
+def _median(values: Sequence[float | None]) -> float | None:
+    """Median of the runs that have the figure; None when none has it."""
+    present = [value for value in values if value is not None]
+    return float(np.median(present)) if present else None
+
+
+def _ratio(part: float | None, whole: float, scale: float) -> float | None:
+    return part / whole * scale if part is not None and whole > 0 else None
+
+
+def _median_stages(runs: Sequence[dict[str, float] | None]) -> dict[str, float] | None:
+    present = [stages for stages in runs if stages is not None]
+    if not present:
+        return None
+    names = dict.fromkeys(name for stages in present for name in stages)
+    return {name: float(np.median([stages[name] for stages in present if name in stages])) for name in names}
+
+
 def _figures(phase: Phase, runs: list[tuple[FleetResult, int]]) -> PhaseFigures:
     results = [result for result, _ in runs]
     rates = [r.accepted_in_measured_time / r.measured_s for r in results]
     p50 = [float(np.percentile(r.latencies_ms, 50)) if r.latencies_ms else float("nan") for r in results]
     p95 = [float(np.percentile(r.latencies_ms, 95)) if r.latencies_ms else float("nan") for r in results]
+    cpus = [r.cpu or PartsCpu(server_s=None, broker_s=None, fleet_s=None, database_s=None) for r in results]
+    server_ms = [_ratio(c.server_s, r.accepted_in_measured_time, 1000.0) for c, r in zip(cpus, results, strict=True)]
+    server = [_ratio(c.server_s, r.measured_s, 100.0) for c, r in zip(cpus, results, strict=True)]
+    broker = [_ratio(c.broker_s, r.measured_s, 100.0) for c, r in zip(cpus, results, strict=True)]
+    fleet = [_ratio(c.fleet_s, r.measured_s, 100.0) for c, r in zip(cpus, results, strict=True)]
+    database = [_ratio(c.database_s, r.measured_s, 100.0) for c, r in zip(cpus, results, strict=True)]
+    database_ms = [
+        _ratio(c.database_s, r.accepted_in_measured_time, 1000.0) for c, r in zip(cpus, results, strict=True)
+    ]
+    stages = [r.timing.us_per_event() if r.timing is not None else None for r in results]
+    per_batch = [r.timing.events_per_batch() if r.timing is not None else None for r in results]
     return PhaseFigures(
         offered_per_s=phase[1],
         per_second=float(np.median(rates)),
@@ -329,4 +446,20 @@ def _figures(phase: Phase, runs: list[tuple[FleetResult, int]]) -> PhaseFigures:
         accepted=sum(r.accepted for r in results),
         duplicates=sum(r.duplicates for r in results),
         rejected=sum(r.rejected for r in results),
+        server_cpu_ms_per_event=_median(server_ms),
+        server_cpu_ms_per_event_runs=server_ms,
+        server_cpu_percent=_median(server),
+        server_cpu_percent_runs=server,
+        broker_cpu_percent=_median(broker),
+        broker_cpu_percent_runs=broker,
+        fleet_cpu_percent=_median(fleet),
+        fleet_cpu_percent_runs=fleet,
+        database_cpu_percent=_median(database),
+        database_cpu_percent_runs=database,
+        database_cpu_ms_per_event=_median(database_ms),
+        database_cpu_ms_per_event_runs=database_ms,
+        stages_us_per_event=_median_stages(stages),
+        stages_us_per_event_runs=stages,
+        events_per_batch=_median(per_batch),
+        events_per_batch_runs=per_batch,
     )

@@ -11,9 +11,11 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from vigil.bench.cpu import pin_process
 from vigil.errors import VigilError
 
 MAX_INFLIGHT = 10_000
@@ -54,8 +56,16 @@ class PrivateBroker:
             self.process.wait(10)
 
 
-def start_broker(directory: Path, *, start_timeout_s: float = 10.0) -> PrivateBroker:
+def start_broker(
+    directory: Path, *, start_timeout_s: float = 10.0, cpus: Collection[int] | None = None
+) -> PrivateBroker:
     """Start ``mosquitto`` on a free loopback port with a config written to ``directory``.
+
+    Args:
+        directory: for its config and log.
+        start_timeout_s: how long to wait for it to listen.
+        cpus: the CPUs it may run on, set right after it starts (Mosquitto serves every client from one thread, so
+            pinning that thread pins the broker). None: not pinned.
 
     Returns:
         The broker, accepting connections.
@@ -86,6 +96,13 @@ def start_broker(directory: Path, *, start_timeout_s: float = 10.0) -> PrivateBr
     log = directory / "mosquitto.log"
     with log.open("ab") as out:
         process = subprocess.Popen([executable, "-c", str(config)], stdout=out, stderr=subprocess.STDOUT)
+    if cpus is not None:
+        try:
+            pin_process(process.pid, cpus)
+        except OSError as exc:
+            process.kill()
+            process.wait(10)
+            raise BrokerUnavailable(f"mosquitto could not be pinned to CPUs {sorted(cpus)} ({exc})") from exc
     deadline = time.monotonic() + start_timeout_s
     while time.monotonic() < deadline:
         try:

@@ -12,11 +12,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyotp
 from pydantic import BaseModel, Field
 
+from vigil.bench.cpu import pin_command
 from vigil.bench.mosquitto import free_port
 from vigil.errors import VigilError
 
@@ -37,11 +39,30 @@ class SignInRefused(VigilError):
     """The benchmark's user could not sign in."""
 
 
+@dataclass(frozen=True)
+class RunningServer:
+    """A ``vigil serve`` process that answers.
+
+    Attributes:
+        base: its API's base URL (``http://127.0.0.1:<port>/api/v1``).
+        pid: its process id.
+    """
+
+    base: str
+    pid: int
+
+
 @contextmanager
 def server_process(
-    *, database_url: str, bus_url: str, directory: Path, name: str = "server", key_wrap_file: Path | None = None
-) -> Iterator[str]:
-    """``vigil serve`` on the database and bus, stopped at the end; yields its API's base URL (``…/api/v1``).
+    *,
+    database_url: str,
+    bus_url: str,
+    directory: Path,
+    name: str = "server",
+    key_wrap_file: Path | None = None,
+    cpus: frozenset[int] | None = None,
+) -> Iterator[RunningServer]:
+    """``vigil serve`` on the database and bus, stopped at the end; yields it once its API answers.
 
     Args:
         database_url: the database.
@@ -50,13 +71,18 @@ def server_process(
         name: the process's name, and its broker client id (servers sharing the ingestion need one each).
         key_wrap_file: the key-wrapping key servers sharing a database share (second factors are sealed under it);
             None: the server's own, in its data directory.
+        cpus: the CPUs it may run on; it pins itself before anything else, so every thread it starts inherits
+            them. None: not pinned.
 
     Raises:
         ServerDidNotStart: the server exited or did not answer within a minute.
     """
     port = free_port()
     log = directory / f"{name}.log"
-    command = [sys.executable, "-c", "from vigil.cli.app import main; main()", "serve"]
+    start = "from vigil.cli.app import main; main()"
+    if cpus is not None:
+        start = f"{pin_command(cpus)}; {start}"
+    command = [sys.executable, "-c", start, "serve"]
     command += ["--db", database_url, "--bus", bus_url, "--bus-client-id", name]
     command += ["--port", str(port), "--data-dir", str(directory / f"{name}-data")]
     with log.open("ab") as out:
@@ -75,7 +101,7 @@ def server_process(
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise ServerDidNotStart(f"vigil serve did not start: {log.read_text()[-3000:]}") from None
                 time.sleep(0.1)
-        yield base
+        yield RunningServer(base=base, pid=process.pid)
     finally:
         process.terminate()
         try:

@@ -14,13 +14,21 @@ from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from vigil.bench.cpu import CpuLayout
 from vigil.bench.dispatch import SIZES as DISPATCH_SIZES
 from vigil.bench.dispatch import DispatchBenchReport, run_dispatch_bench
 from vigil.bench.dispatch_delivery import PreparedDispatch, dispatch_units_named, measure_dispatch_to_device
 from vigil.bench.edge import run_edge_bench
 from vigil.bench.faces import FaceBenchReport, run_face_bench
 from vigil.bench.gallery import SIZES, run_gallery_bench
-from vigil.bench.ingest import DEFAULT_DATABASES, IngestBenchReport, run_ingest_bench
+from vigil.bench.ingest import (
+    AIM_ALERTS_PER_S,
+    AIM_POSITIONS_PER_S,
+    DEFAULT_DATABASES,
+    IngestBenchReport,
+    PhaseFigures,
+    run_ingest_bench,
+)
 from vigil.bench.lfw import run_lfw_bench
 from vigil.bench.server_process import BenchUser
 from vigil.bench.testdata import locate_testdata
@@ -261,6 +269,24 @@ def ingest(
     servers: Annotated[
         int, typer.Option("--servers", min=1, max=8, help="`vigil serve` processes sharing the ingestion.")
     ] = 1,
+    pin: Annotated[
+        bool,
+        typer.Option(
+            "--pin/--no-pin",
+            help="Pin the servers to the last CPUs this process may use and the fleet and broker to the rest "
+            "(Linux, with two CPUs or more; the database is never pinned).",
+        ),
+    ] = True,
+    positions_rate: Annotated[
+        float,
+        typer.Option(
+            "--positions-rate", min=1, max=100_000, help="The paced positions phase's rate (the aim), positions/s."
+        ),
+    ] = AIM_POSITIONS_PER_S,
+    alerts_rate: Annotated[
+        float,
+        typer.Option("--alerts-rate", min=1, max=10_000, help="The paced alerts phase's rate (the aim), alerts/s."),
+    ] = AIM_ALERTS_PER_S,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")] = False,
 ) -> None:
     """Ingestion: positions/s and alerts/s (20 kB crops) from devices through Mosquitto, p50/p95 to the commit."""
@@ -274,6 +300,9 @@ def ingest(
         runs=runs,
         window=window,
         servers=servers,
+        pin=pin,
+        positions_rate=positions_rate,
+        alerts_rate=alerts_rate,
     )
     if json_output:
         typer.echo(report.model_dump_json(indent=2))
@@ -395,35 +424,106 @@ class CommandCentreIncident:
 
 
 def _print_ingest_bench(report: IngestBenchReport) -> None:
+    spread = " (min–max)" if report.runs > 1 else ""
     table = Table(
         title=f"Ingestion: {report.devices} devices, {report.servers} server process(es), window {report.window}, "
-        f"{report.seconds:g} s × {report.runs} runs, {report.cpu_cores} cores (medians; latency publish → ack after "
-        "commit; aims "
+        f"{report.seconds:g} s × {report.runs} runs, {report.cpu_cores} cores (medians{spread} over runs; latency "
+        "publish → ack after commit; CPU % of one CPU; aims "
         f"{report.aim_positions_per_s:,.0f} positions/s, {report.aim_alerts_per_s:,.0f} alerts/s, "
         f"p95 < {report.aim_p95_ms:.0f} ms)"
     )
-    for column in ("database", "events", "per second", "p50 ms", "p95 ms", "published", "accepted", "dup", "rej"):
+    columns = ["database", "events", "per second", "p50 ms", "p95 ms", "server CPU ms/event"]
+    columns += ["CPU % server", "CPU % broker", "CPU % fleet", "CPU % database", "published", "accepted", "dup", "rej"]
+    for column in columns:
         table.add_column(column, justify="right")
-    crop = f"{report.probe_bytes / 1000:.0f} kB crop"
     for row in report.rows:
-        for name, phase in (
-            ("positions, as fast as acked", row.positions),
-            (f"positions at {report.aim_positions_per_s:,.0f}/s", row.positions_at_aim),
-            (f"alerts ({crop}), as fast as acked", row.alerts),
-            (f"alerts ({crop}) at {report.aim_alerts_per_s:,.0f}/s", row.alerts_at_aim),
-        ):
+        for name, phase in _ingest_phases(report, row.database):
             table.add_row(
                 row.database,
                 name,
-                f"{phase.per_second:,.0f}",
-                f"{phase.p50_ms:.1f}",
-                f"{phase.p95_ms:.1f}",
+                _spread(phase.per_second, phase.per_second_runs, ",.0f"),
+                _spread(phase.p50_ms, phase.p50_ms_runs, ".1f"),
+                _spread(phase.p95_ms, phase.p95_ms_runs, ".1f"),
+                _spread(phase.server_cpu_ms_per_event, phase.server_cpu_ms_per_event_runs, ".3f"),
+                _spread(phase.server_cpu_percent, phase.server_cpu_percent_runs, ".0f"),
+                _spread(phase.broker_cpu_percent, phase.broker_cpu_percent_runs, ".0f"),
+                _spread(phase.fleet_cpu_percent, phase.fleet_cpu_percent_runs, ".0f"),
+                _spread(phase.database_cpu_percent, phase.database_cpu_percent_runs, ".0f"),
                 f"{phase.published:,}",
                 f"{phase.accepted:,}",
                 str(phase.duplicates),
                 str(phase.rejected),
             )
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    console.print(f"CPUs: {_layout_line(report.cpus)}")
+    _print_stages(console, report)
+
+
+def _ingest_phases(report: IngestBenchReport, database: str) -> list[tuple[str, PhaseFigures]]:
+    """Each phase of the row for ``database``, with its name in the tables."""
+    row = next(row for row in report.rows if row.database == database)
+    crop = f"{report.probe_bytes / 1000:.0f} kB crop"
+    return [
+        ("positions, as fast as acked", row.positions),
+        (
+            f"positions at {row.positions_at_aim.offered_per_s or report.aim_positions_per_s:,.0f}/s",
+            row.positions_at_aim,
+        ),
+        (f"alerts ({crop}), as fast as acked", row.alerts),
+        (f"alerts ({crop}) at {row.alerts_at_aim.offered_per_s or report.aim_alerts_per_s:,.0f}/s", row.alerts_at_aim),
+    ]
+
+
+def _spread(median: float | None, runs: Sequence[float | None], form: str) -> str:
+    """``median (min–max)`` over the runs that have the figure (the median alone if they agree); ``–``: none has it."""
+    present = [value for value in runs if value is not None]
+    if median is None or not present:
+        return "–"
+    if format(min(present), form) == format(max(present), form):
+        return format(median, form)
+    return f"{median:{form}} ({min(present):{form}}–{max(present):{form}})"
+
+
+def _layout_line(layout: CpuLayout) -> str:
+    """Where the processes ran, e.g. "server on CPU 1; fleet and broker on CPU 0; PostgreSQL not pinned"."""
+
+    def named(cpus: list[int]) -> str:
+        return f"CPU{'s' if len(cpus) > 1 else ''} {', '.join(map(str, cpus))}"
+
+    if not layout.pinned:
+        return (
+            f"not pinned ({layout.unpinned_because}): server, fleet and broker share {named(layout.servers)}; "
+            f"{layout.database}"
+        )
+    return f"server on {named(layout.servers)}; fleet and broker on {named(layout.load)}; {layout.database}"
+
+
+def _print_stages(console: Console, report: IngestBenchReport) -> None:
+    """The position phases' microseconds per event in each stage of ingestion, as the servers timed them."""
+    phases = [
+        (row.database, name, phase)
+        for row in report.rows
+        for name, phase in _ingest_phases(report, row.database)[:2]
+        if phase.stages_us_per_event is not None
+    ]
+    if not phases:
+        console.print("Stages: the server does not report ingestion.timing")
+        return
+    stages = list(dict.fromkeys(stage for _, _, phase in phases for stage in phase.stages_us_per_event or {}))
+    table = Table(title="Ingestion stages, positions: µs per event (medians over runs)")
+    for column in ("database", "events", *stages, "total", "events/batch"):
+        table.add_column(column, justify="right")
+    for database, name, phase in phases:
+        timings = phase.stages_us_per_event or {}
+        table.add_row(
+            database,
+            name,
+            *(f"{timings[stage]:.1f}" if stage in timings else "–" for stage in stages),
+            f"{sum(timings.values()):.1f}",
+            _spread(phase.events_per_batch, phase.events_per_batch_runs, ".1f"),
+        )
+    console.print(table)
 
 
 def dispatch(

@@ -141,11 +141,15 @@ def test_the_ack_follows_the_commit_on_the_devices_down_topic(
             committed_when_acked.append(session.get(IngestedEvent, event.id) is not None)
 
     bus = Recorder(on_publish=check_committed)
-    subscriber = EventSubscriber(bus=bus, database=database, limits=limits, metrics=IngestionMetrics())
+    metrics = IngestionMetrics()
+    subscriber = EventSubscriber(bus=bus, database=database, limits=limits, metrics=metrics)
     for _ in range(2):  # the second copy is a duplicate, acknowledged again
         subscriber(Message(topic_for(event), encode_event(event)))
         assert subscriber.flush()
     subscriber.close()
+    timing = metrics.snapshot().timing
+    assert (timing.batches, timing.events, timing.acks) == (2, 2, 2)
+    assert timing.ack_s > 0
     acks = [parse_event(m.payload) for m in bus.published]
     assert [m.topic for m in bus.published] == ["vigil/v1/devices/cam-1/down/ack"] * 2
     assert [(a.type, a.device_id, getattr(a, "ids", None)) for a in acks] == [("ack", "cam-1", [event.id])] * 2

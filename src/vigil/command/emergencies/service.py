@@ -53,6 +53,7 @@ from vigil.command.incidents.service import (
 )
 from vigil.command.units.models import Unit
 from vigil.command.units.schemas import PositionReported
+from vigil.command.value_sets import one_of
 from vigil.dispatch.area_answer import UnitInArea
 from vigil.dispatch.geodesy import GeoPoint, haversine_m
 from vigil.dispatch.planning import DispatchPlanning
@@ -135,7 +136,7 @@ def follow_officers(
         return
     rows = session.execute(
         select(Emergency.emergency_id, Emergency.unit_id)
-        .where(Emergency.unit_id.in_(sorted(moved)), Emergency.status != EmergencyStatus.RESOLVED)
+        .where(one_of(session, Emergency.unit_id, sorted(moved)), Emergency.status != EmergencyStatus.RESOLVED)
         .order_by(Emergency.raised_at)
     )
     for emergency_id, unit_id in rows.all():

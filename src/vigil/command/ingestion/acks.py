@@ -16,11 +16,13 @@ interval, and the copies are acknowledged as duplicates.
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 
 from vigil.bus.errors import BusError
 from vigil.bus.protocol import Bus
+from vigil.command.ingestion.metrics import IngestionMetrics
 from vigil.events import Ack, encode_event, topic_for
 
 _log = logging.getLogger(__name__)
@@ -32,15 +34,24 @@ MAX_IDS_PER_ACK = 10_000
 class AckSender:
     """Publishes acks for committed events, per device, on its own thread."""
 
-    def __init__(self, *, bus: Bus, first_retry_s: float = 0.1, max_retry_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        *,
+        bus: Bus,
+        metrics: IngestionMetrics | None = None,
+        first_retry_s: float = 0.1,
+        max_retry_s: float = 5.0,
+    ) -> None:
         """Start the thread.
 
         Args:
             bus: where the acks go.
+            metrics: where the acks published, and the time publishing took, are counted; None: nowhere.
             first_retry_s: back-off after a failed round, seconds.
             max_retry_s: the longest back-off, seconds.
         """
         self._bus = bus
+        self._metrics = metrics
         self._first_retry_s = first_retry_s
         self._max_retry_s = max_retry_s
         self._changed = threading.Condition()
@@ -106,9 +117,12 @@ class AckSender:
             for device_id, ids in round_.items()
             for start in range(0, len(ids), MAX_IDS_PER_ACK)
         ]
+        started = time.perf_counter()
         try:
             self._bus.publish_many([(topic_for(ack), encode_event(ack)) for ack in acks], confirmed=False)
         except BusError as exc:
             _log.warning("acks.not_published", extra={"devices": len(round_), "reason": str(exc)})
             return round_
+        if self._metrics is not None:
+            self._metrics.count_acks(acks=len(acks), seconds=time.perf_counter() - started)
         return {}

@@ -99,6 +99,25 @@ class TransportCounts(BaseModel):
     rejected: int = 0
 
 
+class IngestionTiming(BaseModel):
+    """Where ingestion's time went since the server started: wall-clock seconds per stage.
+
+    Summed over every transaction (bus and HTTP): a stage's time per event is the difference of two readings
+    over the difference of ``events``. A stage that waits on the database counts the wait.
+    """
+
+    batches: int = Field(0, description="Transactions (a bus batch, or an HTTP event).")
+    events: int = Field(0, description="Events in them, whatever their outcome.")
+    read_s: float = Field(0.0, description="Each event read on its own: JSON, schema, face crop; no database.")
+    check_s: float = Field(
+        0.0, description="The checks that read the database: sender, duplicates, alerts' watchlists, emergencies."
+    )
+    store_s: float = Field(0.0, description="Rows, units moved, feed entries, devices' last contact; before commit.")
+    commit_s: float = Field(0.0, description="The commits.")
+    ack_s: float = Field(0.0, description="Publishing acks to devices (the bus; on a thread of its own).")
+    acks: int = Field(0, description="Ack messages published.")
+
+
 class IngestionCounts(BaseModel):
     """Events by outcome since the server started."""
 
@@ -110,6 +129,7 @@ class IngestionCounts(BaseModel):
     share_group: ShareGroupStatus | None = Field(
         None, description="MQTT: the servers sharing the devices' events, and any holding a share while away."
     )
+    timing: IngestionTiming = Field(default_factory=IngestionTiming)
 
 
 class MetricsReport(BaseModel):

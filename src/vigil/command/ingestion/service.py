@@ -35,6 +35,7 @@ must retry (HTTP 503, the bus redelivers).
 import base64
 import binascii
 import logging
+import time
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,8 +43,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple, assert_never
 
 from pydantic import BaseModel
-from sqlalchemy import Uuid, bindparam, func, or_, select, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -56,13 +56,14 @@ from vigil.command.dispatches.service import record_status as record_dispatch_st
 from vigil.command.emergencies.service import follow_officers, known_emergencies, record_emergency
 from vigil.command.feed.service import FeedKind, append_entries, open_feed_for_writing
 from vigil.command.incidents.service import record_answer
-from vigil.command.ingestion.metrics import IngestionMetrics
+from vigil.command.ingestion.metrics import IngestionMetrics, StageTimes
 from vigil.command.ingestion.models import IngestedEvent, RejectReason, Transport
 from vigil.command.ingestion.rejections import Claim, add_rejection, record_rejection, trim_rejections
 from vigil.command.ingestion.schemas import IngestResult, Outcome
 from vigil.command.ingestion.sent_watchlists import SentWatchlists, sent_watchlists
 from vigil.command.settings import IngestionLimits
 from vigil.command.units.service import record_positions
+from vigil.command.value_sets import one_of, stored
 from vigil.dispatch.planning import DispatchPlanning
 from vigil.dispatch.settings import DispatchSettings
 from vigil.events import (
@@ -181,20 +182,23 @@ def ingest_many(
     """
     received_at = now if now is not None else utc_now()
     planning = planning if planning is not None else DispatchPlanning.of(DispatchSettings())
+    stages = StageTimes()
+    started = time.perf_counter()
     readable = [_read(item.raw, limits) for item in received]
+    stages.read_s = time.perf_counter() - started
     try:
         try:
-            results = _ingest_together(session, received, readable, transport, limits, received_at, planning)
+            results = _ingest_together(session, received, readable, transport, limits, received_at, planning, stages)
         except IntegrityError:
             session.rollback()
             results = [
-                _ingest_alone(session, item, event, transport, limits, received_at, planning)
+                _ingest_alone(session, item, event, transport, limits, received_at, planning, stages)
                 for item, event in zip(received, readable, strict=True)
             ]
     except UNAVAILABLE_ERRORS as exc:
         session.rollback()
         raise unavailable(exc) from exc
-    metrics.count(transport=transport, results=results)
+    metrics.count(transport=transport, results=results, stages=stages)
     return results
 
 
@@ -214,14 +218,17 @@ def _ingest_together(
     limits: IngestionLimits,
     received_at: datetime,
     planning: DispatchPlanning,
+    stages: StageTimes,
 ) -> list[IngestResult]:
     """Check every event, store the accepted ones and the rejections, and commit once.
 
-    ``readable`` holds each event parsed, or why it could not be.
+    ``readable`` holds each event parsed, or why it could not be. The time each stage takes is added to
+    ``stages``.
 
     Raises:
         IntegrityError: a racing copy of an event committed first (nothing was committed here).
     """
+    started = time.perf_counter()
     events = [e for e in readable if not isinstance(e, _Rejection)]
     devices = {
         sender.device_id: sender
@@ -229,7 +236,7 @@ def _ingest_together(
             _Sender._make,
             session.execute(  # plain rows: what the checks need, not whole devices
                 select(Device.device_id, Device.unit_id, Device.revoked_at).where(
-                    Device.device_id.in_({item.sender for item in received})
+                    one_of(session, Device.device_id, {item.sender for item in received})
                 )
             ),
         )
@@ -281,29 +288,23 @@ def _ingest_together(
             emergencies[event.emergency_id] = event.unit_id
         accepted.append((event, device))
         results.append(IngestResult.accepted(event.id, event.type))
+    checked = time.perf_counter()
+    stages.check_s += checked - started
     if accepted:
         _store(session, accepted, transport, received_at, planning)
     if any(result.outcome is Outcome.REJECTED for result in results):
         trim_rejections(session=session, transport=transport, keep=limits.max_rejected_events)
+    written = time.perf_counter()
+    stages.store_s += written - checked
     session.commit()
+    stages.commit_s += time.perf_counter() - written
     _log.debug("ingestion.committed", extra={"accepted": len(accepted), "events": len(received)})
     return results
 
 
 def _stored_event_ids(session: Session, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
     """Which of these event ids are stored already."""
-    column = IngestedEvent.event_id
-    if session.get_bind().dialect.name != "postgresql":
-        return set(session.scalars(select(column).where(column.in_(ids))))
-    # One array parameter: one statement whatever the batch's size (an IN list is a new statement per size, for
-    # SQLAlchemy and the driver to build, with a parameter per id). Joined from the array, so that its plan,
-    # kept by the driver's prepared statement, looks each id up by key even when it was made on an empty table.
-    wanted = (
-        func.unnest(bindparam("event_ids", list(ids), type_=postgresql.ARRAY(Uuid())))
-        .table_valued("id")
-        .render_derived()
-    )
-    return set(session.scalars(select(column).join(wanted, column == wanted.c.id)))
+    return stored(session, IngestedEvent.event_id, ids)
 
 
 def _ingest_alone(
@@ -314,10 +315,11 @@ def _ingest_alone(
     limits: IngestionLimits,
     received_at: datetime,
     planning: DispatchPlanning,
+    stages: StageTimes,
 ) -> IngestResult:
     """Ingest one event in its own transaction; a copy that committed first makes it a duplicate."""
     try:
-        (result,) = _ingest_together(session, [item], [event], transport, limits, received_at, planning)
+        (result,) = _ingest_together(session, [item], [event], transport, limits, received_at, planning, stages)
     except IntegrityError as exc:
         session.rollback()
         claim = Claim.read(item.raw)
@@ -521,7 +523,7 @@ def _store(
     append_entries(session=session, entries=entries, now=received_at)
     session.execute(
         update(Device)
-        .where(Device.device_id.in_(sorted({event.device_id for event, _ in accepted})))
+        .where(one_of(session, Device.device_id, sorted({event.device_id for event, _ in accepted})))
         .where(or_(Device.last_seen_at.is_(None), Device.last_seen_at < received_at))
         .values(last_seen_at=received_at)
         .execution_options(synchronize_session=False)

@@ -83,7 +83,7 @@ class EventSubscriber:
         self._metrics = metrics
         self._planning = planning
         self._closed = threading.Event()
-        self._acks = AckSender(bus=bus)
+        self._acks = AckSender(bus=bus, metrics=metrics)
         self._group: ShareGroupWatch | None = None
 
     def close(self) -> None:

@@ -24,6 +24,7 @@ from vigil.command.units.schemas import (
     UnitOut,
     UnitPosition,
 )
+from vigil.command.value_sets import one_of
 from vigil.events import Position
 
 
@@ -157,7 +158,7 @@ def record_positions(
         unit_id: at
         for unit_id, at in session.execute(  # plain rows, not ORM objects: only each unit's latest time is needed
             select(Unit.unit_id, Unit.position_at)
-            .where(Unit.unit_id.in_({event.unit_id for event in events}))
+            .where(one_of(session, Unit.unit_id, sorted({event.unit_id for event in events})))
             .order_by(Unit.unit_id)
             .with_for_update(key_share=True)
         )
