@@ -75,7 +75,7 @@ class StageTiming(BaseModel):
     """Where ingestion spent its time: a server's ``ingestion.timing``, a sum over servers, or a difference of two.
 
     The server's document is cumulative since it started: ``batches`` and ``events`` handled, and seconds spent
-    in each stage as ``<stage>_s`` (``read_s``, ``check_s``, ``store_s``, ``commit_s``, ``ack_s``).
+    in each stage as ``<stage>_s`` (``read_s``, ``check_s``, ``store_s``, ``feed_s``, ``commit_s``, ``ack_s``).
     """
 
     batches: int

@@ -24,6 +24,7 @@ class StageTimes:
     read_s: float = 0.0
     check_s: float = 0.0
     store_s: float = 0.0
+    feed_s: float = 0.0
     commit_s: float = 0.0
 
 
@@ -53,6 +54,7 @@ class IngestionMetrics:
                 timing.read_s += stages.read_s
                 timing.check_s += stages.check_s
                 timing.store_s += stages.store_s
+                timing.feed_s += stages.feed_s
                 timing.commit_s += stages.commit_s
 
     def count_acks(self, *, acks: int, seconds: float) -> None:

@@ -112,7 +112,10 @@ class IngestionTiming(BaseModel):
     check_s: float = Field(
         0.0, description="The checks that read the database: sender, duplicates, alerts' watchlists, emergencies."
     )
-    store_s: float = Field(0.0, description="Rows, units moved, feed entries, devices' last contact; before commit.")
+    store_s: float = Field(
+        0.0, description="The events' rows, units moved, emergencies followed, devices' last contact; not the feed."
+    )
+    feed_s: float = Field(0.0, description="The feed entries the control rooms follow (in the same transaction).")
     commit_s: float = Field(0.0, description="The commits.")
     ack_s: float = Field(0.0, description="Publishing acks to devices (the bus; on a thread of its own).")
     acks: int = Field(0, description="Ack messages published.")
