@@ -10,15 +10,14 @@ from sqlalchemy.orm import Session, defer
 from vigil.command.alerts.models import Alert
 from vigil.command.alerts.schemas import AlertList, AlertSummary
 from vigil.command.errors import UnknownAlert
+from vigil.command.value_sets import stored
 from vigil.events import AlertRaised
 from vigil.vision.face_model import DLIB_MODEL_ID
 
 
 def stored_alerts(*, session: Session, alert_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
-    """The ids among ``alert_ids`` that are stored already (one query)."""
-    if not alert_ids:
-        return set()
-    return set(session.scalars(select(Alert.alert_id).where(Alert.alert_id.in_(alert_ids))))
+    """The ids among ``alert_ids`` that are stored already (one query, planned for the ids: see ``stored``)."""
+    return stored(session, Alert.alert_id, alert_ids)
 
 
 def record_alert(*, session: Session, event: AlertRaised, received_at: datetime) -> AlertSummary:

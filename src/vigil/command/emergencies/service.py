@@ -73,7 +73,9 @@ def known_emergencies(*, session: Session, emergency_ids: Collection[uuid.UUID])
     if not emergency_ids:
         return {}
     rows = session.execute(
-        select(Emergency.emergency_id, Emergency.unit_id).where(Emergency.emergency_id.in_(set(emergency_ids)))
+        select(Emergency.emergency_id, Emergency.unit_id).where(
+            one_of(session, Emergency.emergency_id, set(emergency_ids))
+        )
     )
     return {emergency_id: unit_id for emergency_id, unit_id in rows}
 

@@ -242,7 +242,7 @@ def _ingest_together(
         )
     }
     ids = [e.id for e in events]
-    stored = _stored_event_ids(session, ids)
+    known = stored(session, IngestedEvent.event_id, ids)
     alerts = stored_alerts(session=session, alert_ids=[e.alert_id for e in events if isinstance(e, AlertRaised)])
     emergencies = known_emergencies(
         session=session, emergency_ids=[e.emergency_id for e in events if isinstance(e, OfficerEmergency)]
@@ -258,7 +258,7 @@ def _ingest_together(
             if isinstance(event, _Rejection):
                 raise event
             device = _sender(devices.get(item.sender), event, item.sender)
-            if event.id in stored:
+            if event.id in known:
                 results.append(_duplicate(event))
                 continue
             _plausible(event, device, limits, received_at, taken_alert_ids=alerts, sent=sent, emergencies=emergencies)
@@ -281,7 +281,7 @@ def _ingest_together(
             )
             continue
         # A later copy in this batch is a duplicate, and a later alert with this id a conflict.
-        stored.add(event.id)
+        known.add(event.id)
         if isinstance(event, AlertRaised):
             alerts.add(event.alert_id)
         if isinstance(event, OfficerEmergency):
@@ -301,11 +301,6 @@ def _ingest_together(
     stages.commit_s += time.perf_counter() - written
     _log.debug("ingestion.committed", extra={"accepted": len(accepted), "events": len(received)})
     return results
-
-
-def _stored_event_ids(session: Session, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-    """Which of these event ids are stored already."""
-    return stored(session, IngestedEvent.event_id, ids)
 
 
 def _ingest_alone(
