@@ -116,6 +116,23 @@ def test_a_declared_300_mib_sign_in_is_refused_before_its_body_is_sent(server: R
 
 
 @pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "declared"])
+def test_a_sender_that_sends_a_refused_body_in_full_before_reading_receives_the_413(
+    server: RunningServer, chunked: bool
+) -> None:
+    """As a handset's HTTP client does: without the server's lingering read, its close resets the connection."""
+    size = 8 * 1024 * 1024
+    with _connect(server) as connection:
+        connection.sendall(_head(SIGN_IN, length=None if chunked else size))
+        for _ in range(size // len(CHUNK)):
+            connection.sendall(f"{len(CHUNK):x}\r\n".encode() + CHUNK + b"\r\n" if chunked else CHUNK)
+        if chunked:
+            connection.sendall(b"0\r\n\r\n")
+        status, headers, body = _response(connection)
+    assert (status, headers["connection"]) == (413, "close")
+    assert body["error"]["details"] == {"limit_bytes": 64 * 1024}  # type: ignore[index]
+
+
+@pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "declared"])
 def test_a_300_mib_sign_in_body_sent_in_full_is_cut_off_without_growing_the_server(
     server: RunningServer, chunked: bool
 ) -> None:

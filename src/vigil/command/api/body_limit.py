@@ -8,7 +8,13 @@ server's memory therefore never holds more of a body than its route's limit, who
 
 Most routes take a few hundred bytes of JSON (sign-in included), so everything not in the table of
 :func:`route_body_limits` gets the small default; the routes that legitimately take more are listed with the
-setting that sizes them. Every 413 also closes the connection, so the rest of a refused body is never read.
+setting that sizes them. Every 413 also closes the connection, so the rest of a refused body is never stored.
+
+Closing a connection while the sender is still sending makes the kernel answer the unread bytes with a reset,
+which can destroy the 413 before the sender reads it (RFC 9112 §9.6): a handset would see "connection reset"
+instead of the advice to send smaller batches. So the 413 waits while up to :data:`LINGER_BYTES` more of the body
+are read and thrown away, for at most :data:`LINGER_SECONDS`: a body declared larger than that is answered at
+once, and a body that keeps coming is cut off there. Thrown-away bytes cost no memory.
 """
 
 import re
@@ -16,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
+import anyio
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,6 +33,11 @@ from vigil.command.settings import CommandSettings
 
 AREA_BYTES_PER_POSITION = 128
 """Room for one GeoJSON position (``[lon, lat]`` at full precision, pretty-printed) in an area's body, bytes."""
+
+LINGER_BYTES = 32 * 1024 * 1024
+"""How much more of a refused body is read and thrown away so that its sender receives the 413, bytes."""
+LINGER_SECONDS = 5.0
+"""How long the 413 waits for a refused body's sender to finish, seconds."""
 
 _PARAMETER = re.compile(r"\{[^/{}]+\}")
 
@@ -129,17 +141,19 @@ class BodyLimit:
         refusal = self._limits.refusal_for(scope["method"], scope["path"])
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isascii() and declared.isdigit() and int(declared) > refusal.limit_bytes:
-            await _refuse(refusal, scope, receive, send)
+            await _refuse(refusal, scope, receive, send, linger=int(declared) <= LINGER_BYTES)
             return
         received = 0
         over = False
         replaced = False
+        more_to_come = True
 
         async def counted() -> Message:
-            nonlocal received, over
+            nonlocal received, over, more_to_come
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                more_to_come = message.get("more_body", False)
                 if received > refusal.limit_bytes:
                     over = True
                     raise refusal
@@ -153,7 +167,7 @@ class BodyLimit:
                 await send(message)
             elif message["type"] == "http.response.start" and not replaced:
                 replaced = True
-                await _refuse(refusal, scope, receive, send)
+                await _refuse(refusal, scope, receive, send, linger=more_to_come)
 
         try:
             await self._app(scope, counted, answer)
@@ -161,10 +175,12 @@ class BodyLimit:
             # A route that lets the refusal escape unanswered: it is answered here.
             if exc is not refusal or replaced:
                 raise
-            await _refuse(refusal, scope, receive, send)
+            await _refuse(refusal, scope, receive, send, linger=more_to_come)
 
 
-async def _refuse(refusal: BodyTooLarge, scope: Scope, receive: Receive, send: Send) -> None:
+async def _refuse(refusal: BodyTooLarge, scope: Scope, receive: Receive, send: Send, *, linger: bool) -> None:
+    if linger:
+        await _throw_away_the_rest(receive)
     body = ErrorBody(
         error=ErrorDetail(code=error_code(refusal), message=str(refusal), details={"limit_bytes": refusal.limit_bytes})
     )
@@ -172,3 +188,14 @@ async def _refuse(refusal: BodyTooLarge, scope: Scope, receive: Receive, send: S
         body.model_dump(mode="json"), status_code=HTTPStatus.REQUEST_ENTITY_TOO_LARGE, headers={"Connection": "close"}
     )
     await response(scope, receive, send)
+
+
+async def _throw_away_the_rest(receive: Receive) -> None:
+    """Read what is left of a refused body, up to :data:`LINGER_BYTES` and :data:`LINGER_SECONDS`, keeping none."""
+    thrown_away = 0
+    with anyio.move_on_after(LINGER_SECONDS):
+        while thrown_away <= LINGER_BYTES:
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                return
+            thrown_away += len(message.get("body", b""))
