@@ -14,7 +14,7 @@ ALLOWED: dict[str, set[str]] = {
     "events": {"events"},
     "bus": {"bus", "events"},
     "dispatch": {"dispatch", "events"},
-    "edge": {"edge", "vision", "watchlist", "events", "bus", "web"},
+    "edge": {"edge", "vision", "watchlist", "events", "bus", "web", "dispatch"},
     "command": {"command", "watchlist", "vision", "dispatch", "events", "bus", "web"},
     "web": {"web"},
     "pki": {"pki"},

@@ -13,6 +13,10 @@ from vigil.events import (
     Ack,
     AlertRaised,
     AlertReviewed,
+    DeploymentMode,
+    DeploymentScope,
+    DeploymentStopped,
+    DeploymentStopReason,
     DeviceStatus,
     DispatchCancelled,
     DispatchOrder,
@@ -80,7 +84,26 @@ SAMPLES = {
     ),
     "dispatch.cancelled": DispatchCancelled(device_id="cam-1", dispatch_id=uuid.uuid4(), reason="incident closed"),
     "dispatch.status": DispatchStatus(device_id="cam-1", dispatch_id=uuid.uuid4(), status="en_route"),
-    "watchlist.available": WatchlistAvailable(device_id="cam-1", version=4, sha256="a" * 64, url="https://cc/pkg/4"),
+    "watchlist.available": WatchlistAvailable(
+        device_id="cam-1",
+        version=4,
+        sha256="a" * 64,
+        url="https://cc/pkg/4",
+        scope=DeploymentScope(
+            deployment_id=uuid.uuid4(),
+            area={
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [-0.12, 51.5]},
+                "properties": {"radius_m": 500},
+            },
+            starts_at=datetime(2026, 12, 7, 8, tzinfo=UTC),
+            ends_at=datetime(2026, 12, 7, 20, tzinfo=UTC),
+            mode=DeploymentMode.SILENT,
+        ),
+    ),
+    "deployment.stopped": DeploymentStopped(
+        device_id="cam-1", deployment_id=uuid.uuid4(), reason=DeploymentStopReason.REFUSED, delete_results=True
+    ),
     "device.status": DeviceStatus(device_id="cam-1", battery_pct=80, watchlist_version=4, faces_processed=120),
     "officer.emergency": OfficerEmergency(
         device_id="cam-1",

@@ -207,6 +207,9 @@ class AlertRaised(_Event):
     first_seen_at: AwareDatetime
     location: Location | None = None
     probe_jpeg: JpegBytes = Field(description="The matched face crop, and nothing else of the frame.")
+    deployment_id: uuid.UUID | None = Field(
+        None, description="The deployment the device searched under (its package's scope); None: no deployment."
+    )
 
     @field_validator("probe_jpeg", mode="before")
     @classmethod
@@ -350,6 +353,27 @@ class DispatchStatus(_Event):
     reason: str = Field("", max_length=2000, description="Why, for a decline.")
 
 
+class DeploymentMode(enum.StrEnum):
+    """What a deployment's matches do."""
+
+    LIVE = "live"
+    """A match alerts the officer and the control room's live queue."""
+    SILENT = "silent"
+    """A trial: matches are recorded for later review by trained reviewers; no officer or live queue sees them."""
+
+
+class DeploymentScope(BaseModel):
+    """Where, when and how a device may search with a watchlist: the authorised deployment that governs it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    deployment_id: uuid.UUID
+    area: dict[str, Any] = Field(description="The deployment's area (GeoJSON, as the command centre's API takes it).")
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    mode: DeploymentMode
+
+
 class WatchlistAvailable(_Event):
     """Down: a new watchlist package is ready for the device."""
 
@@ -357,6 +381,33 @@ class WatchlistAvailable(_Event):
     version: int = Field(ge=1)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     url: str = Field(min_length=1, max_length=2000)
+    scope: DeploymentScope | None = Field(
+        None,
+        description="The authorised deployment the watchlist is used under: the device searches only inside its "
+        "area and window. None: no deployment governs this watchlist.",
+    )
+
+
+class DeploymentStopReason(enum.StrEnum):
+    """Why a deployment stopped before its window ended."""
+
+    REFUSED = "refused"
+    """The authority refused the urgent deployment's authorisation: its data and results are deleted."""
+    LAPSED = "lapsed"
+    """No authorisation came within 24 hours of an urgent start: its data and results are deleted."""
+    ENDED = "ended"
+    """A supervisor ended it early: what it recorded is kept (and reviewed, and retained, as any alert)."""
+
+
+class DeploymentStopped(_Event):
+    """Down: stop searching under this deployment now; refused or lapsed, also delete what it found."""
+
+    type: Literal["deployment.stopped"] = "deployment.stopped"
+    deployment_id: uuid.UUID
+    reason: DeploymentStopReason
+    delete_results: bool = Field(
+        description="True: delete the deployment's alerts still waiting to be sent, and their face crops."
+    )
 
 
 class DeviceStatus(_Event):
@@ -419,6 +470,7 @@ Event = Annotated[
     | DispatchCancelled
     | DispatchStatus
     | WatchlistAvailable
+    | DeploymentStopped
     | DeviceStatus
     | OfficerEmergency
     | EmergencyAcknowledged
@@ -434,6 +486,7 @@ EVENT_TYPES: dict[str, type[_Event]] = {
     "dispatch.cancelled": DispatchCancelled,
     "dispatch.status": DispatchStatus,
     "watchlist.available": WatchlistAvailable,
+    "deployment.stopped": DeploymentStopped,
     "device.status": DeviceStatus,
     "officer.emergency": OfficerEmergency,
     "emergency.acknowledged": EmergencyAcknowledged,
@@ -450,6 +503,7 @@ DIRECTIONS: dict[str, Direction] = {
     "dispatch.order": Direction.DOWN,
     "dispatch.cancelled": Direction.DOWN,
     "watchlist.available": Direction.DOWN,
+    "deployment.stopped": Direction.DOWN,
     "emergency.acknowledged": Direction.DOWN,
     "ack": Direction.DOWN,
 }

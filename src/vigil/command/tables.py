@@ -4,6 +4,7 @@ from vigil.command.accounts.models import SignInThrottle, User, UserRole, UserSe
 from vigil.command.alerts.models import Alert
 from vigil.command.audit.models import AuditEntry
 from vigil.command.database import Base
+from vigil.command.deployments.models import Deployment, DeploymentWatchlist
 from vigil.command.devices.models import Device, DeviceStatusRecord
 from vigil.command.dispatches.models import DispatchStatusRecord
 from vigil.command.downlink.models import DownlinkMessage
@@ -26,6 +27,8 @@ __all__ = [
     "Alert",
     "AuditEntry",
     "Base",
+    "Deployment",
+    "DeploymentWatchlist",
     "Device",
     "DevicePackage",
     "DevicePackageKey",

@@ -47,3 +47,5 @@ class Alert(Base):
     review_reason: Mapped[str | None] = mapped_column(Text)
     escalated_at: Mapped[datetime | None]
     probe_deleted_at: Mapped[datetime | None]
+    deployment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("deployments.deployment_id"), index=True)
+    silent: Mapped[bool] = mapped_column(default=False)  # a silent deployment's: for later review, never live

@@ -49,6 +49,11 @@ class RejectReason(enum.StrEnum):
     """An alert naming a subject the watchlist version it names did not hold."""
     MODEL_MISMATCH = "model_mismatch"
     """An alert made with another face model than the watchlist version it names (its distance means nothing)."""
+    OUTSIDE_DEPLOYMENT = "outside_deployment"
+    """An alert from outside the area or time window of the deployment that governs its watchlist (or with no
+    location to show it inside), or naming another deployment than that one."""
+    DEPLOYMENT_NOT_RUNNING = "deployment_not_running"
+    """An alert on a watchlist whose deployments are all stopped (refused, lapsed or ended) or not yet started."""
 
 
 class IngestedEvent(Base):
