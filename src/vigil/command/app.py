@@ -44,6 +44,7 @@ from vigil.command.audit.router import router as audit_router
 from vigil.command.control_room.page import mount_page
 from vigil.command.control_room.router import router as control_room_router
 from vigil.command.database import Database
+from vigil.command.deployments.router import router as deployments_router
 from vigil.command.devices.router import router as devices_router
 from vigil.command.downlink.sender import DownlinkSender
 from vigil.command.emergencies.router import router as emergencies_router
@@ -123,6 +124,7 @@ def create_app(
     for router in (
         reviews_router,
         watchlists_router,
+        deployments_router,
         device_package_router,
         retention_router,
         report_router,

@@ -1,4 +1,4 @@
-"""The jobs the scheduler runs: escalation of alerts and orders, watchlist upkeep, retention, audit checkpoints."""
+"""The jobs the scheduler runs: escalation, the urgent deployments' clock, watchlist upkeep, retention, checkpoints."""
 
 from collections.abc import Callable
 from datetime import datetime
@@ -8,6 +8,7 @@ from vigil.command.audit.anchoring import write_checkpoint
 from vigil.command.audit.checkpoint_store import checked_store
 from vigil.command.audit.keys import load_checkpoint_signing_key
 from vigil.command.database import Database
+from vigil.command.deployments.clock import lapse_overdue
 from vigil.command.incidents.service import escalate_overdue
 from vigil.command.retention.holds import RetentionHold
 from vigil.command.retention.service import run_retention
@@ -44,6 +45,18 @@ def keep_watchlists(*, database: Database, settings: CommandSettings, keys: Pack
         sync_packages(session=session, keys=keys, public_url=settings.public_url(), now=now)
         session.commit()
     return len(versions)
+
+
+def keep_deployments(*, database: Database, now: datetime) -> int:
+    """Lapse urgent deployments whose 24 hours passed without an authorisation, deleting what they found.
+
+    Returns:
+        How many lapsed.
+    """
+    with database.session() as session:
+        lapsed = lapse_overdue(session=session, now=now)
+        session.commit()
+    return len(lapsed)
 
 
 def escalate_dispatches(*, database: Database, settings: CommandSettings, units: UnitIndexSource, now: datetime) -> int:
@@ -117,6 +130,12 @@ def governance_jobs(
             every_s=schedule.escalation_every_s,
             lock_key=JOB_LOCK_BASE + 1,
             run=lambda now: _ignore(escalate(database=database, settings=settings, now=now)),
+        ),
+        Job(
+            name="urgent deployments",
+            every_s=schedule.watchlists_every_s,
+            lock_key=JOB_LOCK_BASE + 6,
+            run=lambda now: _ignore(keep_deployments(database=database, now=now)),
         ),
         Job(
             name="watchlists",

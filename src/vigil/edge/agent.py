@@ -6,6 +6,12 @@ device's notifiers at once and stored in the outbox; a position goes out every f
 every minute; the uplink sends the outbox and the downlink takes acks, reviews, orders and new watchlists.
 The officer's emergency (:meth:`EdgeAgent.raise_emergency`) is stored like any event, and while it is open the
 position goes out every second, so that control can follow an officer in trouble.
+
+A watchlist announced under a deployment (:mod:`vigil.edge.deployment`) is searched only inside the deployment's
+area and window: elsewhere the camera does not search, and the handset says why. Its alerts carry the
+deployment's id; in a silent trial they go to control only, and the officer is shown nothing of them. When
+control stops the deployment (``deployment.stopped``), its watchlist is dropped and, if control says so, its alerts
+still waiting in the outbox are deleted and their cards taken off the handset.
 """
 
 import logging
@@ -20,15 +26,16 @@ from pydantic import BaseModel, Field
 from vigil.bus.protocol import Bus
 from vigil.edge.active_watchlist import ActiveWatchlist
 from vigil.edge.battery import Battery
+from vigil.edge.deployment import HeldScope, SearchPause, stopped_pause
 from vigil.edge.device_health import DeviceHealth, LinkState, WatchlistHealth
 from vigil.edge.downlink import Downlink
 from vigil.edge.emergency import DeviceEmergency, EmergencyStatus
 from vigil.edge.event_log import EventLog
-from vigil.edge.notifier import AlertCard, Notifier
+from vigil.edge.notifier import AlertCard, DeploymentNotifier, Notifier
 from vigil.edge.orders import OrderBook
 from vigil.edge.outbox import Outbox
 from vigil.edge.pacing import feed_every_frame, feed_live
-from vigil.edge.position import PositionSource
+from vigil.edge.position import PositionFix, PositionSource
 from vigil.edge.recognition import RecognitionPipeline, RecognitionSettings, TrackAlert
 from vigil.edge.uplink import Uplink
 from vigil.edge.video import VideoSource
@@ -40,6 +47,7 @@ from vigil.events import (
     Ack,
     AlertEvidence,
     AlertRaised,
+    DeploymentStopped,
     DeviceStatus,
     DispatchState,
     DispatchStatus,
@@ -70,6 +78,8 @@ class RaisedAlert(BaseModel):
     distance: float = Field(description="Embedding distance of the nearest matching face.")
     threshold: float = Field(description="The watchlist's threshold when it matched.")
     evidence: AlertEvidence = Field(description="The faces that backed it, and where in the video it was decided.")
+    deployment_id: uuid.UUID | None = Field(None, description="The deployment it was raised under; None: none.")
+    silent: bool = Field(False, description="Raised in a silent trial: sent to control, never shown to the officer.")
 
 
 class EdgeRunReport(BaseModel):
@@ -172,6 +182,8 @@ class EdgeAgent:
         self._stopping = threading.Event()
         self._timers: list[threading.Thread] = []
         self._awaiting_delivery: dict[uuid.UUID, DispatchStatus] = {}
+        self._stopped: tuple[DeploymentStopped, int] | None = None  # the stop, and the version it withdrew
+        self._silent_alerts: set[uuid.UUID] = set()
         self.pipeline = RecognitionPipeline(
             detector=detector,
             landmarker=landmarker,
@@ -180,6 +192,7 @@ class EdgeAgent:
             watchlist=watchlist,
             settings=recognition,
             on_alert=self._raise_alert,
+            may_search=self._may_search,
         )
         self.orders = OrderBook(device_id=identity.device_id, emit=self._emit_answer)
         self.updater = updater_factory(watchlist, self._watchlist_refused) if updater_factory is not None else None
@@ -192,6 +205,8 @@ class EdgeAgent:
             on_watchlist=self._watchlist_announced,
             on_acknowledged=self._delivered,
             on_emergency_acknowledged=self._emergency_acknowledged,
+            on_deployment_stopped=self._deployment_stopped,
+            hidden_alert=self._silent_alerts.__contains__,
         )
         self._raised: list[RaisedAlert] = []
         self.frames_read = 0
@@ -271,6 +286,7 @@ class EdgeAgent:
         if self.uplink is not None:
             link = LinkState.UP if self.uplink.link_up else LinkState.DOWN
         outbox = self.outbox.state()
+        pause = self.search_pause()
         return DeviceHealth(
             link=link,
             outbox_backlog=outbox.backlog,
@@ -284,7 +300,24 @@ class EdgeAgent:
                 announced_version=self._announced_watchlist,
                 install_problem=self._watchlist_problem,
             ),
+            search_paused=None if pause is None else pause.message,
+            silent_trial=current.scope is not None and current.scope.silent,
         )
+
+    def search_pause(self) -> SearchPause | None:
+        """Why the camera does not search now; None while it does.
+
+        Returns:
+            With a deployment governing the watchlist: None inside its window and area, else why not. After control
+            stopped the deployment (until a newer watchlist is installed): that. Otherwise None.
+        """
+        current = self.watchlist.current
+        if current.scope is not None:
+            return current.scope.pause(fix=self._position.latest(), now=utc_now())
+        stopped = self._stopped
+        if stopped is not None and stopped[1] == current.version:
+            return stopped_pause(stopped[0])
+        return None
 
     def answer(self, dispatch_id: uuid.UUID, status: DispatchState, *, reason: str = "") -> DispatchStatus:
         """The officer answers a dispatch order (stored, then sent)."""
@@ -373,8 +406,23 @@ class EdgeAgent:
     def _position_interval(self) -> float:
         return self._emergency_position_interval_s if self.emergency.open else self._position_interval_s
 
+    def _may_search(self) -> bool:
+        return self.search_pause() is None
+
+    def _may_alert(self, scope: HeldScope, fix: PositionFix | None) -> bool:
+        """Whether an alert decided under ``scope`` may be raised now (the search began before a pause or stop)."""
+        held = self.watchlist.current.scope
+        return (
+            held is not None
+            and held.deployment_id == scope.deployment_id
+            and held.pause(fix=fix, now=utc_now()) is None
+        )
+
     def _raise_alert(self, alert: TrackAlert) -> None:
         fix = self._position.latest()
+        scope = alert.scope
+        if scope is not None and not self._may_alert(scope, fix):
+            return  # dropped in memory, as a face that matched nobody: not stored, logged or sent
         location = None
         if fix is not None:
             # An estimate beyond the contract's 100 km (gpsd's first epoch after losing the fix) says nothing useful.
@@ -409,7 +457,29 @@ class EdgeAgent:
             location=location,
             probe_jpeg=probe_jpeg,
             at=now,
+            deployment_id=None if scope is None else scope.deployment_id,
         )
+        silent = scope is not None and scope.silent
+        self._raised.append(
+            RaisedAlert(
+                alert_id=event.alert_id,
+                subject_id=event.subject_id,
+                distance=event.distance,
+                threshold=event.threshold,
+                evidence=evidence,
+                deployment_id=event.deployment_id,
+                silent=silent,
+            )
+        )
+        if silent:
+            # A silent trial: control records the match for trained reviewers; the officer is told nothing of it.
+            self._silent_alerts.add(event.alert_id)
+            self.emit(event)
+            _log.info(
+                "alert.raised",
+                extra={"alert_id": str(event.alert_id), "deployment_id": str(event.deployment_id), "silent": True},
+            )
+            return
         card = AlertCard(
             alert_id=event.alert_id,
             subject_id=alert.match.subject.subject_id,
@@ -421,23 +491,43 @@ class EdgeAgent:
             probe_jpeg=probe_jpeg,
             watchlist_jpeg=self.watchlist.current.gallery.template_chip(alert.match.template),
             at=now,
-        )
-        self._raised.append(
-            RaisedAlert(
-                alert_id=event.alert_id,
-                subject_id=event.subject_id,
-                distance=event.distance,
-                threshold=event.threshold,
-                evidence=evidence,
-            )
+            deployment_id=event.deployment_id,
         )
         for notifier in self._notifiers:
             notifier.alert(card)
         self.emit(event)
         _log.info(
             "alert.raised",
-            extra={"alert_id": str(event.alert_id), "subject_id": event.subject_id, "distance": event.distance},
+            extra={
+                "alert_id": str(event.alert_id),
+                "subject_id": event.subject_id,
+                "distance": event.distance,
+                "deployment_id": None if event.deployment_id is None else str(event.deployment_id),
+            },
         )
+
+    def _deployment_stopped(self, stopped: DeploymentStopped) -> None:
+        """Control stopped a deployment: stop searching under it and, if told, delete what it found."""
+        withdrawn = self.watchlist.withdraw(stopped.deployment_id)
+        if withdrawn is not None:
+            self._stopped = (stopped, withdrawn.version)
+            self.pipeline.forget_tracks()
+        deleted = self.outbox.discard_alerts(stopped.deployment_id) if stopped.delete_results else 0
+        for notifier in self._notifiers:
+            if isinstance(notifier, DeploymentNotifier):
+                notifier.deployment_stopped(stopped)
+        facts = {
+            "deployment_id": str(stopped.deployment_id),
+            "reason": stopped.reason.value,
+            "delete_results": stopped.delete_results,
+            "watchlist_version": None if withdrawn is None else withdrawn.version,
+            "subjects_dropped": 0 if withdrawn is None else len(withdrawn.gallery.subjects),
+            "alerts_deleted": deleted,
+        }
+        if withdrawn is None and deleted == 0:
+            _log.warning("deployment.stop_unknown", extra=facts)  # no watchlist of it in force, nothing of it waiting
+        else:
+            _log.info("deployment.stopped", extra=facts)
 
     def _send_position(self) -> None:
         fix = self._position.latest()

@@ -3,7 +3,8 @@
 The link to the command centre, the events waiting in the outbox (and whether its storage failed, so that some
 are only in memory), the position fix, the battery and the watchlist in force, with the one judgement the
 screen needs made here: whether that watchlist is out of date
-(expired, or control announced a newer one this device could not install).
+(expired, or control announced a newer one this device could not install). Under a deployment, also whether the
+device searches now (:mod:`vigil.edge.deployment`) and whether a silent trial is in progress.
 """
 
 import enum
@@ -73,6 +74,9 @@ class DeviceHealth:
         outbox_in_memory: of the backlog, the events held only in memory because the outbox's storage failed.
         storage_warning: what the officer must be told about the outbox's storage (full, read-only, broken) and
             the events it holds in memory or had to drop; None while everything is on disk.
+        search_paused: why the device does not search now (outside its deployment's area or window, no fix, the
+            deployment stopped), for the officer; None while it searches.
+        silent_trial: whether the watchlist in force is a deployment's silent trial (its alerts go to control only).
     """
 
     link: LinkState
@@ -82,3 +86,5 @@ class DeviceHealth:
     watchlist: WatchlistHealth
     outbox_in_memory: int = 0
     storage_warning: str | None = None
+    search_paused: str | None = None
+    silent_trial: bool = False

@@ -1,13 +1,16 @@
-"""What the command centre sends a device: acks, review decisions, dispatch orders, emergency acks, watchlists.
+"""What the command centre sends a device: acks, reviews, orders, emergency acks, watchlists, deployment stops.
 
 One handler takes every message on the device's ``…/down/#`` topics. Acks delete events from the outbox;
 reviews, orders and stand-downs go to the officer's notifiers (a redelivered order is shown once, a newer
 revision of it again); control's acknowledgement of the officer's emergency goes to the agent, which holds the
-emergency and shows it; a new watchlist is handed to the updater. A malformed message, or one for another device,
-is logged and dropped: it will never become valid, and holding it would block the messages behind it.
+emergency and shows it; a new watchlist is handed to the updater; a stopped deployment goes to the agent, which
+stops searching under it. A review of an alert the officer was never shown (a silent trial's) is not shown. A
+malformed message, or one for another device, is logged and dropped: it will never become valid, and holding it
+would block the messages behind it.
 """
 
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 
 from vigil.bus.protocol import Message
@@ -17,6 +20,7 @@ from vigil.edge.outbox import Outbox
 from vigil.events import (
     Ack,
     AlertReviewed,
+    DeploymentStopped,
     DispatchCancelled,
     DispatchOrder,
     EmergencyAcknowledged,
@@ -41,6 +45,8 @@ class Downlink:
         on_watchlist: Callable[[WatchlistAvailable], None],
         on_acknowledged: Callable[[Ack], None] | None = None,
         on_emergency_acknowledged: Callable[[EmergencyAcknowledged], None] | None = None,
+        on_deployment_stopped: Callable[[DeploymentStopped], None] | None = None,
+        hidden_alert: Callable[[uuid.UUID], bool] | None = None,
     ) -> None:
         """Wire the handler.
 
@@ -52,6 +58,8 @@ class Downlink:
             on_watchlist: called with each new-watchlist announcement.
             on_acknowledged: called after an ack was applied (e.g. to show answers as delivered).
             on_emergency_acknowledged: called with control's acknowledgement of the officer's emergency.
+            on_deployment_stopped: called when control stops a deployment on this device.
+            hidden_alert: whether an alert was kept from the officer (a silent trial's): its review is not shown.
         """
         self._device_id = device_id
         self._outbox = outbox
@@ -60,6 +68,8 @@ class Downlink:
         self._on_watchlist = on_watchlist
         self._on_acknowledged = on_acknowledged
         self._on_emergency_acknowledged = on_emergency_acknowledged
+        self._on_deployment_stopped = on_deployment_stopped
+        self._hidden_alert = hidden_alert
         self.reviews: dict[str, AlertReviewed] = {}
 
     def __call__(self, message: Message) -> None:
@@ -78,6 +88,8 @@ class Downlink:
                 if self._on_acknowledged is not None:
                     self._on_acknowledged(event)
             case AlertReviewed():
+                if self._hidden_alert is not None and self._hidden_alert(event.alert_id):
+                    return
                 if str(event.alert_id) not in self.reviews:
                     self.reviews[str(event.alert_id)] = event
                     for notifier in self._notifiers:
@@ -94,5 +106,7 @@ class Downlink:
                 self._on_watchlist(event)
             case EmergencyAcknowledged() if self._on_emergency_acknowledged is not None:
                 self._on_emergency_acknowledged(event)
+            case DeploymentStopped() if self._on_deployment_stopped is not None:
+                self._on_deployment_stopped(event)
             case _:
                 _log.warning("downlink.unexpected", extra={"topic": message.topic, "type": event.type})

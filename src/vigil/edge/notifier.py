@@ -3,19 +3,22 @@
 A notifier shows an alert card the moment a track decides (the subject's name, category, notes, watchlist photo
 beside the live crop, distance against threshold), then the command centre's review of it, dispatch orders (for a
 subject, or to help an officer in danger), and the officer's own emergency as it reaches control.
-The handset screen is another notifier; the agent can drive several at once.
+The handset screen is another notifier; the agent can drive several at once. A notifier that can also take
+back what it showed of a deployment control stopped is a :class:`DeploymentNotifier` too.
+
+In a deployment's silent trial, no notifier is told of its alerts at all: they go to control only.
 """
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from rich.console import Console
 from rich.panel import Panel
 
 from vigil.edge.emergency import EmergencyStatus
-from vigil.events import AlertReviewed, DispatchCancelled, DispatchOrder, DispatchState
+from vigil.events import AlertReviewed, DeploymentStopped, DispatchCancelled, DispatchOrder, DispatchState
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class AlertCard:
         probe_jpeg: the live face crop.
         watchlist_jpeg: the enrolled face chip.
         at: when the alert was raised (UTC).
+        deployment_id: the deployment it was raised under; None when no deployment governs the watchlist.
     """
 
     alert_id: uuid.UUID
@@ -45,6 +49,7 @@ class AlertCard:
     probe_jpeg: bytes
     watchlist_jpeg: bytes
     at: datetime
+    deployment_id: uuid.UUID | None = None
 
 
 class Notifier(Protocol):
@@ -72,6 +77,15 @@ class Notifier(Protocol):
 
     def emergency(self, status: EmergencyStatus | None) -> None:
         """Show the officer's emergency: raised, delivered, acknowledged; None once the officer dismissed it."""
+        ...
+
+
+@runtime_checkable
+class DeploymentNotifier(Protocol):
+    """A notifier that also hears when control stopped a deployment, to take back what it showed of it."""
+
+    def deployment_stopped(self, stopped: DeploymentStopped) -> None:
+        """The device no longer searches under the deployment; with ``delete_results``, forget its alert cards."""
         ...
 
 
@@ -137,3 +151,11 @@ class ConsoleNotifier:
             self._console.print("[bold red]EMERGENCY[/bold red] delivered to control")
         else:
             self._console.print(f"[bold red]EMERGENCY SENT[/bold red] {status.raised_at:%H:%M:%S}: waiting for control")
+
+    def deployment_stopped(self, stopped: DeploymentStopped) -> None:
+        """See :meth:`DeploymentNotifier.deployment_stopped` (a terminal cannot take back what it printed)."""
+        deleted = ": its alerts are withdrawn, disregard them" if stopped.delete_results else ""
+        self._console.print(
+            f"deployment {str(stopped.deployment_id)[:8]} STOPPED by control ({stopped.reason.value}); "
+            f"searching under it has stopped{deleted}"
+        )

@@ -15,10 +15,15 @@ removes them from memory too. The outbox tries the file again on the next :meth:
 order, in one transaction, before any newer event. Memory holds at most ``memory_limit`` events; past that it
 discards the oldest position or device status (a newer one supersedes it) and counts it; alerts, emergencies
 and dispatch answers are never discarded.
+
+**When control deletes a deployment's results** (:meth:`Outbox.discard_alerts`) its alerts still waiting are
+deleted, from memory and from the file. Deleted rows are overwritten with zeros (``secure_delete``, on for every
+delete) and the write-ahead log is then checkpointed and truncated, so their face crops do not linger in the files.
 """
 
 import contextlib
 import itertools
+import json
 import logging
 import sqlite3
 import threading
@@ -52,6 +57,8 @@ _INSERT = (
 
 _SUPERSEDED = frozenset({"position", "device.status"})
 """Event types a newer one of the same device replaces: the only ones memory may discard when it is full."""
+
+_ALERT = "alert.raised"
 
 _CHUNK = 500  # ids per ``IN (…)`` query, below SQLite's limit on parameters
 
@@ -236,6 +243,37 @@ class Outbox:
             removed = sum(self._memory.pop(event_id, None) is not None for event_id in event_ids)
             return removed + self._delete_locked(event_ids)
 
+    def discard_alerts(self, deployment_id: uuid.UUID) -> int:
+        """Delete the deployment's alerts still waiting (never to be sent), their face crops with them.
+
+        An alert the file refuses to delete (a full disk) is hidden at once and deleted on a later try.
+
+        Returns:
+            How many alerts were discarded.
+        """
+        wanted = str(deployment_id)
+        with self._lock:
+            self._check_open_locked()
+            in_memory = [k for k, held in self._memory.items() if _of_deployment(held.type, held.payload, wanted)]
+            for key in in_memory:
+                del self._memory[key]
+            on_disk: list[uuid.UUID] = []
+            if self._db is not None:
+                try:
+                    rows = self._db.execute("SELECT event_id, payload FROM outbox WHERE type = ?", (_ALERT,)).fetchall()
+                except sqlite3.DatabaseError as exc:
+                    self._fail_locked(exc, "read")
+                    rows = []
+                on_disk = [uuid.UUID(key) for key, payload in rows if _of_deployment(_ALERT, payload, wanted)]
+                on_disk = [key for key in on_disk if key not in self._acknowledged_on_disk]
+            self._delete_locked(on_disk)
+            if on_disk and self._db is not None and self._fault is None:
+                try:
+                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the rows' old pages leave the log
+                except sqlite3.DatabaseError as exc:
+                    self._fail_locked(exc, "checkpoint")
+            return len(in_memory) + len(on_disk)
+
     def pending_ids(self) -> set[uuid.UUID]:
         """The ids of every event still waiting, on disk and in memory."""
         with self._lock:
@@ -310,6 +348,7 @@ class Outbox:
         try:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = FULL")
+            db.execute("PRAGMA secure_delete = ON")  # an acknowledged or discarded alert's crop is overwritten
             db.execute(_SCHEMA)
         except BaseException:
             db.close()
@@ -451,3 +490,8 @@ class Outbox:
         self._detail = ""
         if self._acknowledged_on_disk:
             self._delete_locked(list(self._acknowledged_on_disk))
+
+
+def _of_deployment(kind: str, payload: bytes, deployment_id: str) -> bool:
+    """Whether a stored event is an alert raised under the deployment (its id as text)."""
+    return kind == _ALERT and json.loads(payload).get("deployment_id") == deployment_id

@@ -10,6 +10,11 @@ machine: the policy counts in the video's time, not the processor's.
 A person decided to be a watchlist subject raises one alert (:class:`TrackAlert`) saying which faces backed it;
 a subject alerted within ``cooldown_s`` of video time is not alerted again, whichever track sees them.
 
+While the device may not search (``may_search`` says no: outside its deployment's area or window,
+:mod:`vigil.edge.deployment`), frames are not even looked at: every track ends and its data is dropped, and
+nothing is detected or searched until it may again. Votes count only under the deployment they were cast under: when
+the watchlist in force changes deployment, every track's votes are dropped.
+
 Privacy by construction: chips, crops and embeddings live only in this module's memory. A face that matches
 nobody is never written, logged or sent; when its track ends, its data is dropped. Only the matched face crop
 leaves, inside the alert.
@@ -17,6 +22,7 @@ leaves, inside the alert.
 
 import logging
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,6 +30,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.edge.active_watchlist import ActiveWatchlist, LoadedWatchlist
+from vigil.edge.deployment import HeldScope
 from vigil.edge.search_policy import Candidate, Decision, SearchPolicy, SearchSettings, TrackSearch
 from vigil.edge.tracking import IouTracker
 from vigil.edge.video import Frame
@@ -70,6 +77,7 @@ class TrackAlert:
         first_seen_s: that frame's time, seconds of video.
         decided_frame: the newest frame processed when the decision was made.
         decided_s: that frame's time, seconds of video.
+        scope: the deployment the watchlist searched was used under; None when none governs it.
     """
 
     match: Match
@@ -84,6 +92,7 @@ class TrackAlert:
     first_seen_s: float
     decided_frame: int
     decided_s: float
+    scope: HeldScope | None = None
 
     @property
     def matching_embeddings(self) -> int:
@@ -105,6 +114,7 @@ class PipelineStats:
     tracks: int = 0
     embeddings: int = 0
     alerts: int = 0
+    paused_frames: int = 0
 
 
 class RecognitionPipeline:
@@ -120,6 +130,7 @@ class RecognitionPipeline:
         watchlist: ActiveWatchlist,
         settings: RecognitionSettings,
         on_alert: Callable[[TrackAlert], None],
+        may_search: Callable[[], bool] | None = None,
     ) -> None:
         """Assemble the pipeline and start its search worker.
 
@@ -131,6 +142,8 @@ class RecognitionPipeline:
             watchlist: the watchlist in force (swappable while running).
             settings: tracking, search policy and cooldown.
             on_alert: called (on the worker thread) with each alert.
+            may_search: asked before each frame whether the device may search now; while it says no, frames are
+                skipped and tracks dropped. None: always.
         """
         self._detector = detector
         self._landmarker = landmarker
@@ -139,6 +152,8 @@ class RecognitionPipeline:
         self._watchlist = watchlist
         self._settings = settings
         self._on_alert = on_alert
+        self._may_search = may_search
+        self._searched_under = _deployment_of(watchlist.current)
         self._policy = SearchPolicy(settings.search)
         self._tracker = IouTracker(
             min_iou=settings.min_iou, max_missed_frames=settings.max_missed_frames, max_shift=settings.max_shift
@@ -155,7 +170,18 @@ class RecognitionPipeline:
         self._worker.start()
 
     def process(self, frame: Frame) -> None:
-        """Detect and track the frame's faces and keep each person's best face; never waits for the worker."""
+        """Detect and track the frame's faces and keep each person's best face; never waits for the worker.
+
+        While the device may not search, the frame is skipped and every track's data dropped.
+        """
+        if self._may_search is not None and not self._may_search():
+            with self._changed:
+                self.stats.paused_frames += 1
+                self._drop_tracks_locked()
+                self._current_frame = frame.index
+                self._current_s = frame.timestamp_s
+                self._changed.notify_all()
+            return
         height, width = frame.image.shape[:2]
         detections = self._detector.detect(frame.image)
         # Tracks follow the visible part of each box; landmarks need the detector's own framing.
@@ -220,8 +246,17 @@ class RecognitionPipeline:
             self._changed.notify_all()
         self._worker.join(10)
         with self._changed:
-            self._tracker.end_all()
-            self._tracks.clear()
+            self._drop_tracks_locked()
+
+    def forget_tracks(self) -> None:
+        """End every track now and drop its chips, crops and votes; a search already running still finishes."""
+        with self._changed:
+            self._drop_tracks_locked()
+
+    def _drop_tracks_locked(self) -> None:
+        """End every track and drop its chips, crops and votes (the lock held)."""
+        self._tracker.end_all()
+        self._tracks.clear()
 
     def _due(self) -> TrackSearch | None:
         return self._policy.next_due(list(self._tracks.values()), self._current_s)
@@ -246,6 +281,12 @@ class RecognitionPipeline:
                 _log.exception("recognition.search_failed", extra={"track_id": track.track_id})
             with self._changed:
                 self.stats.embeddings += 1
+                deployment = _deployment_of(loaded)
+                if deployment != self._searched_under:
+                    # A vote cast under one deployment (its area, window and watchlist) counts for no other.
+                    self._searched_under = deployment
+                    for state in self._tracks.values():
+                        state.votes.clear()
                 decision = self._policy.record(track, candidate, match, loaded.gallery.threshold)
                 alert = self._alert(track, decision, loaded)
                 self._searching = False
@@ -280,7 +321,13 @@ class RecognitionPipeline:
             first_seen_s=track.first_seen_s,
             decided_frame=self._current_frame,
             decided_s=self._current_s,
+            scope=loaded.scope,
         )
+
+
+def _deployment_of(loaded: LoadedWatchlist) -> uuid.UUID | None:
+    """What votes are counted under: the watchlist's deployment id, or None when no deployment governs it."""
+    return None if loaded.scope is None else loaded.scope.deployment_id
 
 
 def _crop(image: RgbImage, box: Box) -> RgbImage:

@@ -4,7 +4,8 @@ Alert cards stay *unconfirmed* until the command centre's review arrives, then s
 newest revision (control moved the target), the officer's answers, each *sent* when it is in the outbox and
 *delivered* when the server acknowledged it, and control's stand-down; an officer-in-danger order names the
 officer instead of a subject. The officer's own emergency shows as it reaches control, until they dismiss it
-after control acknowledged it. Every change raises :attr:`revision`
+after control acknowledged it. When control stops a deployment and deletes its results, its alert cards go.
+Every change raises :attr:`revision`
 and wakes whoever waits in :meth:`ScreenState.wait_for_change` (the page's event stream).
 
 Only watchlist alerts' crops and chips, and the evidence control sent, are held, in memory, for the most
@@ -39,7 +40,15 @@ from vigil.edge.screen_view import (
     SubjectView,
     image_key,
 )
-from vigil.events import AlertReviewed, DispatchCancelled, DispatchOrder, DispatchState, ReviewDecision, utc_now
+from vigil.events import (
+    AlertReviewed,
+    DeploymentStopped,
+    DispatchCancelled,
+    DispatchOrder,
+    DispatchState,
+    ReviewDecision,
+    utc_now,
+)
 
 _FINISHED = {DispatchState.DECLINED, DispatchState.CLEARED}
 
@@ -150,6 +159,16 @@ class ScreenState:
                 if held.card.alert_id == review.alert_id and held.review is None:
                     held.review = review
                     self._bump()
+
+    def deployment_stopped(self, stopped: DeploymentStopped) -> None:
+        """See :meth:`vigil.edge.notifier.DeploymentNotifier.deployment_stopped`: the cards (and images) go."""
+        if not stopped.delete_results:
+            return
+        with self._changed:
+            kept = [held for held in self._cards if held.card.deployment_id != stopped.deployment_id]
+            if len(kept) != len(self._cards):
+                self._cards = kept
+                self._bump()
 
     def order(self, order: DispatchOrder) -> None:
         """See :meth:`vigil.edge.notifier.Notifier.order`: a newer revision replaces the order, answers stand."""

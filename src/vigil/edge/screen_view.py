@@ -60,6 +60,14 @@ class StatusBarView(_View):
     storage_warning: str | None = Field(
         None, description="The outbox's storage failed (full, read-only, broken): what to tell the officer; else None."
     )
+    search_paused: str | None = Field(
+        None,
+        description="Why the camera does not search now (outside the deployment's area or window, no GPS fix, the "
+        "deployment stopped), for a banner; None while it searches.",
+    )
+    silent_trial: bool = Field(
+        False, description="A silent trial is in progress: a neutral note; the handset shows nothing of any match."
+    )
 
     @classmethod
     def of(cls, health: DeviceHealth, *, now: datetime) -> "StatusBarView":
@@ -77,6 +85,8 @@ class StatusBarView(_View):
             watchlist_warning=health.watchlist.out_of_date(now),
             outbox_in_memory=health.outbox_in_memory,
             storage_warning=health.storage_warning,
+            search_paused=health.search_paused,
+            silent_trial=health.silent_trial,
         )
 
 

@@ -4,9 +4,10 @@ On a ``watchlist.available`` announcement the updater downloads the package on i
 the server checked against the force's CA: :mod:`vigil.edge.server_trust`; plain HTTP only from this device's
 loopback unless allowed), checks the announced sha256, verifies and decrypts it
 (:func:`vigil.watchlist.package.open_package`: signature, this device's key, newer than the one held, not
-expired, made with this device's face network), builds its gallery and swaps it in. The pipeline never waits:
-searches in progress finish on the old gallery. A refused package leaves the old one in force and is reported
-through ``on_error``; one made with another face network is also logged as ``watchlist.model_mismatch``.
+expired, made with this device's face network), builds its gallery and swaps it in, with the deployment scope
+announced with it (:mod:`vigil.edge.deployment`). The pipeline never waits: searches in progress finish on the old
+gallery. A refused package (or scope) leaves the old one in force and is reported through ``on_error``; one made
+with another face network is also logged as ``watchlist.model_mismatch``.
 """
 
 import hashlib
@@ -22,10 +23,11 @@ from urllib.error import URLError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from vigil.edge.active_watchlist import ActiveWatchlist, LoadedWatchlist
+from vigil.edge.deployment import HeldScope
 from vigil.edge.errors import EdgeError
 from vigil.edge.server_trust import server_tls_context
 from vigil.errors import VigilError
-from vigil.events import WatchlistAvailable, utc_now
+from vigil.events import DeploymentScope, WatchlistAvailable, utc_now
 from vigil.watchlist.errors import ModelMismatch
 from vigil.watchlist.gallery import Gallery
 from vigil.watchlist.package import WatchlistPackage, open_package
@@ -106,13 +108,14 @@ class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def loaded_from_package(package: WatchlistPackage) -> LoadedWatchlist:
-    """The searchable form of an opened package."""
+def loaded_from_package(package: WatchlistPackage, *, scope: HeldScope | None = None) -> LoadedWatchlist:
+    """The searchable form of an opened package, used under ``scope`` (None: no deployment governs it)."""
     return LoadedWatchlist(
         gallery=Gallery(list(package.entries), threshold=package.header.threshold, model=package.header.model),
         version=package.header.version,
         valid_until=package.header.valid_until,
         package=package.held,
+        scope=scope,
     )
 
 
@@ -170,21 +173,34 @@ class WatchlistUpdater:
     def _update(self, announcement: WatchlistAvailable) -> None:
         with self._lock:  # one update at a time, so two announcements cannot race each other
             try:
-                self.apply(self._fetch(announcement.url), expected_sha256=announcement.sha256)
+                self.apply(self._fetch(announcement.url), expected_sha256=announcement.sha256, scope=announcement.scope)
             except VigilError as exc:
                 _log.warning("watchlist.update_refused", extra={"version": announcement.version, "reason": str(exc)})
                 self._on_error(str(exc))
 
-    def apply(self, data: bytes, *, expected_sha256: str | None = None) -> LoadedWatchlist:
-        """Verify a package's bytes and swap it in.
+    def apply(
+        self, data: bytes, *, expected_sha256: str | None = None, scope: DeploymentScope | None = None
+    ) -> LoadedWatchlist:
+        """Verify a package's bytes and swap it in, with the deployment scope it was announced with.
+
+        Args:
+            data: the package's bytes.
+            expected_sha256: the announced digest (hex); None: not checked.
+            scope: the deployment the package is used under; None: no deployment governs it.
+
+        Returns:
+            The watchlist now in force.
 
         Raises:
             WatchlistFetchFailed: the bytes are not the announced package.
+            DeploymentAreaUnusable: the scope's area cannot be read.
+            DeploymentAlreadyStopped: the scope's deployment was stopped on this device.
             PackageError: the package is refused (signature, key, replay, expiry, corruption).
             ModelMismatch: the package was made with another face network than this device's.
         """
         if expected_sha256 is not None and hashlib.sha256(data).hexdigest() != expected_sha256:
             raise WatchlistFetchFailed("the downloaded package does not match the announced sha256")
+        held_scope = None if scope is None else HeldScope.of(scope)
         current = self._active.current
         try:
             package = open_package(
@@ -207,7 +223,15 @@ class WatchlistUpdater:
                 },
             )
             raise
-        loaded = loaded_from_package(package)
+        loaded = loaded_from_package(package, scope=held_scope)
         self._active.swap(loaded)
-        _log.info("watchlist.swapped", extra={"version": loaded.version, "subjects": len(package.entries)})
+        _log.info(
+            "watchlist.swapped",
+            extra={
+                "version": loaded.version,
+                "subjects": len(package.entries),
+                "deployment_id": None if held_scope is None else str(held_scope.deployment_id),
+                "mode": None if scope is None else scope.mode.value,
+            },
+        )
         return loaded

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from tests.command.conftest import RunningServer
 from vigil.command import errors
 from vigil.command.api.problems import HTTP_STATUS, error_code, install_error_handlers, status_of
+from vigil.command.deployments import errors as deployment_errors
 from vigil.command.emergencies import errors as emergency_errors
 from vigil.command.errors import CommandError, DatabaseUnavailable, UnknownUnit
 from vigil.command.incidents import errors as incident_errors
@@ -26,6 +27,7 @@ API_ERROR_MODULES = {
         dispatch_errors,
         incident_errors,
         emergency_errors,
+        deployment_errors,
     )
 }
 

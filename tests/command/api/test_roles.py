@@ -43,6 +43,13 @@ WHO_MAY_CALL: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/api/v1/audit/verify"): frozenset({AUDITOR}),
     # Governance (vigil.command.reviews, .watchlists, .retention, .report).
     ("GET", "/api/v1/reviews"): frozenset({OPERATOR, SUPERVISOR}),
+    ("GET", "/api/v1/reviews/trial"): frozenset({OPERATOR, SUPERVISOR}),
+    # Deployments (vigil.command.deployments).
+    ("GET", "/api/v1/deployments"): frozenset({OPERATOR, SUPERVISOR, AUDITOR}),
+    ("POST", "/api/v1/deployments"): frozenset({SUPERVISOR}),
+    ("GET", "/api/v1/deployments/{deployment_id}"): frozenset({OPERATOR, SUPERVISOR, AUDITOR}),
+    ("POST", "/api/v1/deployments/{deployment_id}/decision"): frozenset({SUPERVISOR}),
+    ("POST", "/api/v1/deployments/{deployment_id}/end"): frozenset({SUPERVISOR}),
     ("GET", "/api/v1/reviews/{alert_id}"): frozenset({OPERATOR, SUPERVISOR}),
     ("GET", "/api/v1/reviews/{alert_id}/probe.jpg"): frozenset({OPERATOR, SUPERVISOR}),
     ("GET", "/api/v1/reviews/{alert_id}/enrolled.jpg"): frozenset({OPERATOR, SUPERVISOR}),

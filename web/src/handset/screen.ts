@@ -25,6 +25,10 @@ export interface StatusBar {
   readonly watchlist_version: number;
   readonly watchlist_valid_until: string | null;
   readonly watchlist_warning: string | null;
+  /** Why the camera is not searching now (outside the deployment's area or window, no GPS fix), or null. */
+  readonly search_paused: string | null;
+  /** A silent trial deployment: matches go to control for later review, never to this screen. */
+  readonly silent_trial: boolean;
 }
 
 export interface Review {

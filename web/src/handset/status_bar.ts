@@ -45,6 +45,21 @@ export function renderStatus(status: StatusBar & OutboxStorage): void {
   const banner = required("#banner");
   banner.hidden = status.watchlist_warning === null;
   setText(banner, status.watchlist_warning === null ? "" : `WATCHLIST OUT OF DATE: ${status.watchlist_warning}`);
+  renderSearchBanner(status.search_paused, status.silent_trial);
+}
+
+/** Whether the camera searches: paused (and why) or a silent trial; made after the watchlist banner when needed. */
+function renderSearchBanner(paused: string | null, silentTrial: boolean): void {
+  const text = paused ?? (silentTrial ? "Silent trial in progress: matches go to control for review only" : null);
+  let banner = document.querySelector<HTMLElement>("#search-banner");
+  if (banner === null) {
+    if (text === null) return;
+    banner = element("div", { id: "search-banner", class: "banner", role: "status", "data-testid": "search-banner" });
+    required("#banner").after(banner);
+  }
+  banner.hidden = text === null;
+  banner.dataset["state"] = paused !== null ? "paused" : "silent";
+  setText(banner, text ?? "");
 }
 
 /** The storage banner, made under the watchlist banner the first time it is needed. */

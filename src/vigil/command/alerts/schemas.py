@@ -37,6 +37,12 @@ class AlertSummary(BaseModel):
     review_decision: ReviewDecision | None
     reviewed_by: str | None
     reviewed_at: datetime | None
+    deployment_id: uuid.UUID | None = Field(
+        description="The authorised deployment it was raised under; null when no deployment governs its watchlist."
+    )
+    silent: bool = Field(
+        description="Raised in a silent trial deployment: for later review only; nothing may be done on it."
+    )
 
 
 class AlertList(BaseModel):

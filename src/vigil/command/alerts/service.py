@@ -20,8 +20,27 @@ def stored_alerts(*, session: Session, alert_ids: Collection[uuid.UUID]) -> set[
     return stored(session, Alert.alert_id, alert_ids)
 
 
-def record_alert(*, session: Session, event: AlertRaised, received_at: datetime) -> AlertSummary:
-    """Store an alert with its face crop. The caller has checked the id is new, and commits."""
+def record_alert(
+    *,
+    session: Session,
+    event: AlertRaised,
+    received_at: datetime,
+    deployment_id: uuid.UUID | None,
+    silent: bool,
+) -> AlertSummary:
+    """Store an alert with its face crop. The caller has checked the id is new, and commits.
+
+    Args:
+        session: where to store it.
+        event: the alert as the device raised it.
+        received_at: when it arrived (UTC).
+        deployment_id: the deployment that covers it (:mod:`vigil.command.deployments.coverage`); None when no
+            deployment governs its watchlist.
+        silent: whether that deployment is a silent trial: the alert is for later review only, never live.
+
+    Returns:
+        The alert as the API and the feed show it.
+    """
     location = event.location
     alert = Alert(
         alert_id=event.alert_id,
@@ -44,6 +63,8 @@ def record_alert(*, session: Session, event: AlertRaised, received_at: datetime)
         accuracy_m=location.accuracy_m if location is not None else None,
         probe_jpeg=event.probe_jpeg,
         received_at=received_at,
+        deployment_id=deployment_id,
+        silent=silent,
     )
     session.add(alert)
     return _summary(alert, has_probe=True)
@@ -101,4 +122,6 @@ def _summary(alert: Alert, *, has_probe: bool) -> AlertSummary:
         review_decision=alert.review_decision,
         reviewed_by=alert.reviewed_by,
         reviewed_at=alert.reviewed_at,
+        deployment_id=alert.deployment_id,
+        silent=alert.silent,
     )

@@ -17,6 +17,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from vigil.command.deployments.errors import (
+    AuthorisationRequired,
+    DeploymentStateConflict,
+    InvalidDeployment,
+    UnknownDeployment,
+    WatchlistAlreadyDeployed,
+)
 from vigil.command.emergencies.errors import EmergencyResolved, EmergencyWithoutPosition, UnknownEmergency
 from vigil.command.errors import (
     BatchTooLarge,
@@ -54,7 +61,13 @@ from vigil.command.incidents.errors import (
     UnknownIncident,
 )
 from vigil.command.report.errors import ReportPeriodInvalid
-from vigil.command.reviews.errors import AlertAlreadyReviewed, AlertNotConfirmed, ReasonRequired, ReviewerRoleMissing
+from vigil.command.reviews.errors import (
+    AlertAlreadyReviewed,
+    AlertInSilentTrial,
+    AlertNotConfirmed,
+    ReasonRequired,
+    ReviewerRoleMissing,
+)
 from vigil.command.watchlists.errors import (
     AlreadyOnModel,
     ChipUnusable,
@@ -108,6 +121,7 @@ HTTP_STATUS: dict[type[VigilError], HTTPStatus] = {
     AlertAlreadyReviewed: HTTPStatus.CONFLICT,
     ReasonRequired: HTTPStatus.UNPROCESSABLE_ENTITY,
     AlertNotConfirmed: HTTPStatus.CONFLICT,
+    AlertInSilentTrial: HTTPStatus.CONFLICT,
     UnknownWatchlist: HTTPStatus.NOT_FOUND,
     UnknownSubject: HTTPStatus.NOT_FOUND,
     SubjectIdTaken: HTTPStatus.CONFLICT,
@@ -123,6 +137,11 @@ HTTP_STATUS: dict[type[VigilError], HTTPStatus] = {
     PackageKeyExists: HTTPStatus.CONFLICT,
     NoPackage: HTTPStatus.NOT_FOUND,
     ReportPeriodInvalid: HTTPStatus.UNPROCESSABLE_ENTITY,
+    UnknownDeployment: HTTPStatus.NOT_FOUND,
+    AuthorisationRequired: HTTPStatus.UNPROCESSABLE_ENTITY,
+    InvalidDeployment: HTTPStatus.UNPROCESSABLE_ENTITY,
+    WatchlistAlreadyDeployed: HTTPStatus.CONFLICT,
+    DeploymentStateConflict: HTTPStatus.CONFLICT,
     SignInFailed: HTTPStatus.UNAUTHORIZED,
     ReauthenticationFailed: HTTPStatus.FORBIDDEN,
     SecondFactorUnreadable: HTTPStatus.INTERNAL_SERVER_ERROR,

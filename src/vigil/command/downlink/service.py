@@ -21,6 +21,7 @@ from vigil.command.database import Database
 from vigil.command.downlink.models import DownlinkMessage
 from vigil.events import (
     AlertReviewed,
+    DeploymentStopped,
     DispatchCancelled,
     DispatchOrder,
     EmergencyAcknowledged,
@@ -35,9 +36,11 @@ _log = logging.getLogger(__name__)
 ENQUEUED = "vigil.downlink.enqueued"
 """``Session.info`` key: set when the session's transaction enqueued a message (to wake the sender on commit)."""
 
-DownEvent = AlertReviewed | WatchlistAvailable | DispatchOrder | DispatchCancelled | EmergencyAcknowledged
-"""What the command centre sends devices: review decisions, watchlist announcements, orders and stand-downs, and
-an operator's acknowledgement of an officer's emergency."""
+DownEvent = (
+    AlertReviewed | WatchlistAvailable | DispatchOrder | DispatchCancelled | DeploymentStopped | EmergencyAcknowledged
+)
+"""What the command centre sends devices: review decisions, watchlist announcements, orders and stand-downs, a
+deployment's stop, and an operator's acknowledgement of an officer's emergency."""
 
 
 def enqueue(*, session: Session, event: DownEvent, now: datetime) -> None:

@@ -9,6 +9,9 @@ Rules a control room relies on:
 
 * **A person first.** An incident opens only on an alert a person confirmed
   (:func:`~vigil.command.reviews.service.confirmed_alert`); every order comes from an incident.
+* **Never from a silent trial.** An alert made in a silent trial deployment is reviewed for the trial's figures
+  only: the same gate refuses to open an incident on it, confirmed or not
+  (:class:`~vigil.command.reviews.errors.AlertInSilentTrial`).
 * **One incident per subject at a time.** A new confirmed sighting of the same subject moves the open incident's
   target (:func:`follow_sighting`) and sends the units already on it the new revision of their order.
 * **Orders are outbox events.** Each order, update and stand-down is stored with the change that made it and
@@ -98,6 +101,7 @@ def open_incident(
 
     Raises:
         UnknownAlert: no such alert.
+        AlertInSilentTrial: it was made in a silent trial deployment: for review only, never acted on.
         AlertNotConfirmed: nobody confirmed it (unreviewed, or dismissed).
         AlertAlreadyActedOn: an incident was opened for it already.
         SubjectAlreadyPursued: an incident for the same subject is open.

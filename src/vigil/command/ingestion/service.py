@@ -11,7 +11,12 @@ The checks, in order:
 4. not stamped in the future (beyond the clock-skew limit), about the device's own unit; an alert naming a
    watchlist version the device was sent and a subject that version held, made with that version's face model
    (:mod:`.sent_watchlists`), not contradicting a stored alert; an officer's emergency stored already (a resend
-   under a new event id) is a duplicate, one stored for another unit a conflict.
+   under a new event id) is a duplicate, one stored for another unit a conflict;
+5. an alert on a watchlist a deployment governs comes from inside the area and window of a running deployment of
+   that watchlist, and names no other deployment (:mod:`vigil.command.deployments.coverage`): refused
+   ``deployment_not_running`` when all of them are refused, lapsed or ended, ``outside_deployment`` otherwise.
+   The alert is stored with its deployment; a silent deployment's alert is stored for later review, with no feed
+   entry (the control room's live queue and map never show it).
 
 Positions of a unit whose officer raised an emergency move the emergency's incident to the officer
 (:func:`~vigil.command.emergencies.service.follow_officers`). The units proposed on an emergency's
@@ -50,6 +55,13 @@ from sqlalchemy.orm import Session
 from vigil.command.alerts.service import event_model, record_alert, stored_alerts
 from vigil.command.bulk_insert import bulk_insert
 from vigil.command.database import UNAVAILABLE_ERRORS, Base, unavailable
+from vigil.command.deployments.coverage import (
+    DeploymentCoverage,
+    GoverningDeployment,
+    NotCovered,
+    Uncovered,
+    deployment_coverage,
+)
 from vigil.command.devices.models import Device
 from vigil.command.devices.service import record_status as record_device_status
 from vigil.command.dispatches.service import record_status as record_dispatch_status
@@ -68,6 +80,7 @@ from vigil.dispatch.planning import DispatchPlanning
 from vigil.dispatch.settings import DispatchSettings
 from vigil.events import (
     AlertRaised,
+    DeploymentMode,
     DeviceStatus,
     DispatchStatus,
     MalformedEvent,
@@ -251,8 +264,12 @@ def _ingest_together(
         session=session,
         device_ids={item.sender for item, e in zip(received, readable, strict=True) if isinstance(e, AlertRaised)},
     )
+    coverage = deployment_coverage(
+        session=session, versions={e.watchlist_version for e in events if isinstance(e, AlertRaised)}
+    )
     results: list[IngestResult] = []
     accepted: list[tuple[UpEvent, _Sender]] = []
+    deployments: dict[uuid.UUID, GoverningDeployment] = {}
     for item, event in zip(received, readable, strict=True):
         try:
             if isinstance(event, _Rejection):
@@ -265,6 +282,7 @@ def _ingest_together(
             if isinstance(event, OfficerEmergency) and event.emergency_id in emergencies:
                 results.append(_duplicate(event))  # a resend of the emergency under another event id
                 continue
+            deployment = _covered(event, coverage) if isinstance(event, AlertRaised) else None
         except _Rejection as rejection:
             results.append(
                 add_rejection(
@@ -287,12 +305,14 @@ def _ingest_together(
         if isinstance(event, OfficerEmergency):
             emergencies[event.emergency_id] = event.unit_id
         accepted.append((event, device))
+        if deployment is not None:
+            deployments[event.id] = deployment
         results.append(IngestResult.accepted(event.id, event.type))
     checked = time.perf_counter()
     stages.check_s += checked - started
     feed_before = stages.feed_s
     if accepted:
-        _store(session, accepted, transport, received_at, planning, stages)
+        _store(session, accepted, deployments, transport, received_at, planning, stages)
     if any(result.outcome is Outcome.REJECTED for result in results):
         trim_rejections(session=session, transport=transport, keep=limits.max_rejected_events)
     written = time.perf_counter()
@@ -463,9 +483,24 @@ def _sent_to_device(event: AlertRaised, sent: SentWatchlists) -> None:
         )
 
 
+def _covered(event: AlertRaised, coverage: DeploymentCoverage) -> GoverningDeployment | None:
+    """The deployment covering an alert; None when its watchlist is governed by none."""
+    found = coverage.cover(event)
+    if not isinstance(found, NotCovered):
+        return found
+    match found.why:
+        case Uncovered.NOT_RUNNING:
+            raise _Rejection(RejectReason.DEPLOYMENT_NOT_RUNNING, found.message)
+        case Uncovered.OUTSIDE:
+            raise _Rejection(RejectReason.OUTSIDE_DEPLOYMENT, found.message)
+        case _:
+            assert_never(found.why)
+
+
 def _store(
     session: Session,
     accepted: Sequence[tuple[UpEvent, _Sender]],
+    deployments: Mapping[uuid.UUID, GoverningDeployment],
     transport: Transport,
     received_at: datetime,
     planning: DispatchPlanning,
@@ -473,7 +508,8 @@ def _store(
 ) -> None:
     """Add the accepted events' rows and feed entries, in order; the caller commits.
 
-    The time the feed entries take is added to ``stages.feed_s``.
+    ``deployments`` holds the deployment covering each alert a deployment governs, by event id. The time the feed
+    entries take is added to ``stages.feed_s``.
     """
     # Before any row lock: a feed reader may be waiting for the writers' lock (see vigil.command.feed.service).
     open_feed_for_writing(session=session)
@@ -497,8 +533,16 @@ def _store(
                 if report is not None and report.event_id == event.id:
                     entries.append((FeedKind.UNIT_POSITION, report))
             case AlertRaised():
-                summary = record_alert(session=session, event=event, received_at=received_at)
-                entries.append((FeedKind.ALERT_RAISED, summary))
+                deployment = deployments.get(event.id)
+                summary = record_alert(
+                    session=session,
+                    event=event,
+                    received_at=received_at,
+                    deployment_id=deployment.deployment_id if deployment is not None else None,
+                    silent=deployment is not None and deployment.mode is DeploymentMode.SILENT,
+                )
+                if not summary.silent:  # a silent trial's alert waits for later review, unseen live
+                    entries.append((FeedKind.ALERT_RAISED, summary))
             case DeviceStatus():
                 status = record_device_status(
                     session=session, event=event, device=_device(session, device), received_at=received_at

@@ -8,9 +8,10 @@ Hierarchy::
             ├── ReviewerRoleMissing      reviewing needs the operator or supervisor role (403)
             ├── AlertAlreadyReviewed     a person decided this alert already (409)
             ├── ReasonRequired           a dismissal needs a reason (422)
-            └── AlertNotConfirmed        only a confirmed alert may be acted on (409)
-                ├── AlertUnreviewed      nobody has reviewed it yet
-                └── AlertDismissed       a person dismissed it
+            ├── AlertNotConfirmed        only a confirmed alert may be acted on (409)
+            │   ├── AlertUnreviewed      nobody has reviewed it yet
+            │   └── AlertDismissed       a person dismissed it
+            └── AlertInSilentTrial       a silent trial's alert is for review only: nothing may be done on it (409)
 """
 
 from vigil.command.errors import CommandError
@@ -63,3 +64,19 @@ class AlertUnreviewed(AlertNotConfirmed):
 
 class AlertDismissed(AlertNotConfirmed):
     """A person dismissed the alert."""
+
+
+class AlertInSilentTrial(ReviewError):
+    """The alert was made in a silent trial deployment: reviewed for the trial's figures, never acted on.
+
+    Attributes:
+        deployment_id: the silent deployment.
+    """
+
+    def __init__(self, *, alert_id: str, deployment_id: str) -> None:
+        super().__init__(
+            f"alert {alert_id} was made in silent trial deployment {deployment_id}: matches in a silent trial are "
+            "for review only; nothing may be done on them (no incident, no dispatch)",
+            alert_id=alert_id,
+        )
+        self.deployment_id = deployment_id

@@ -1,6 +1,8 @@
 """Review API: the queue, the reviewer's view and its images (each view audited), and the decision.
 
-Operators and supervisors review. A decision is one POST and final (409 for a second one).
+Operators and supervisors review. A decision is one POST and final (409 for a second one). A silent trial's
+alerts are not in the queue: ``GET /api/v1/reviews/trial?deployment_id=…`` lists them for later review (audited);
+they are decided with the same POST, and nothing is started from them.
 """
 
 import uuid
@@ -14,7 +16,7 @@ from vigil.command.api.dependencies import Principal, RuntimeDep, SessionDep, re
 from vigil.command.api.images import jpeg_response
 from vigil.command.api.problems import ERROR_RESPONSES
 from vigil.command.incidents.service import follow_sighting
-from vigil.command.reviews.schemas import ReviewDetail, ReviewOutcome, ReviewQueue, ReviewRequest
+from vigil.command.reviews.schemas import ReviewDetail, ReviewOutcome, ReviewQueue, ReviewRequest, TrialReview
 from vigil.command.reviews.service import (
     confirmed_alert,
     decide,
@@ -23,6 +25,7 @@ from vigil.command.reviews.service import (
     review_probe,
     review_queue,
 )
+from vigil.command.reviews.trial import trial_alerts
 from vigil.events import ReviewDecision, utc_now
 
 router = APIRouter(prefix="/api/v1/reviews", tags=["reviews"], responses=ERROR_RESPONSES)
@@ -40,8 +43,31 @@ def get_queue(
     reviewer: ReviewerDep,
     limit: Annotated[int, Query(ge=1, le=1000, description="Most alerts returned.")] = 100,
 ) -> ReviewQueue:
-    """Alerts awaiting review, oldest first, with their age."""
+    """Alerts awaiting review, oldest first, with their age (a silent trial's are listed under ``/trial``)."""
     return review_queue(session=session, now=utc_now(), limit=limit)
+
+
+@router.get("/trial")
+def get_trial(
+    session: SessionDep,
+    reviewer: ReviewerDep,
+    deployment_id: Annotated[uuid.UUID, Query(description="The silent trial deployment.")],
+    pending: Annotated[
+        bool | None, Query(description="true: only alerts awaiting review; false: only decided ones; absent: all.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Most alerts returned.")] = 100,
+) -> TrialReview:
+    """A silent trial deployment's alerts for later review, oldest first, with its figures (the view is audited)."""
+    trial = trial_alerts(
+        session=session,
+        deployment_id=deployment_id,
+        pending=pending,
+        limit=limit,
+        actor=actor_of(reviewer),
+        now=utc_now(),
+    )
+    session.commit()
+    return trial
 
 
 @router.get("/{alert_id}")
@@ -74,11 +100,12 @@ def post_decision(
 ) -> ReviewOutcome:
     """Confirm or dismiss (with a reason) an alert; the device is told (``alert.reviewed``).
 
-    A confirmed sighting of a subject already pursued moves that incident's target, and its units are told.
+    A confirmed sighting of a subject already pursued moves that incident's target, and its units are told. A
+    silent trial's alert is only recorded: nobody is told, and nothing moves.
     """
     actor, now = actor_of(reviewer), utc_now()
     outcome = decide(session=session, alert_id=alert_id, request=request, actor=actor, now=now)
-    if outcome.decision is ReviewDecision.CONFIRMED:
+    if outcome.decision is ReviewDecision.CONFIRMED and not outcome.silent:
         follow_sighting(
             session=session,
             alert=confirmed_alert(session=session, alert_id=alert_id),

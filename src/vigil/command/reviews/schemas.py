@@ -75,7 +75,8 @@ class ReviewDetail(BaseModel):
     lon: float | None
     accuracy_m: float | None
     inside_deployment: bool | None = Field(
-        description="Whether the alert's position lies in the deployment's area (null: no area or no position)."
+        description="Whether the alert's position lies in its deployment's area (the authorised deployment's, else "
+        "the watchlist's; null: no area or no position)."
     )
     first_seen_at: datetime
     raised_at: datetime
@@ -88,6 +89,12 @@ class ReviewDetail(BaseModel):
     reviewed_at: datetime | None
     reason: str | None
     escalated_at: datetime | None
+    deployment_id: uuid.UUID | None = Field(
+        description="The authorised deployment it was raised under; null when no deployment governs its watchlist."
+    )
+    silent: bool = Field(
+        description="Raised in a silent trial: decide it for the trial's figures; nothing may be done on it."
+    )
 
 
 class ReviewRequest(BaseModel):
@@ -118,6 +125,38 @@ class ReviewOutcome(BaseModel):
     reviewer_name: str
     reviewed_at: datetime
     reason: str
+    silent: bool = Field(
+        description="A silent trial's alert: the decision is recorded for the trial only (no feed, no device, no "
+        "dispatch)."
+    )
+
+
+class TrialAlert(BaseModel):
+    """An alert of a silent trial deployment, for later review."""
+
+    model_config = ConfigDict(frozen=True)
+
+    alert_id: uuid.UUID
+    subject_id: str
+    device_id: str
+    unit_id: str
+    raised_at: datetime
+    distance: float
+    threshold: float
+    decision: ReviewDecision | None = Field(description="The reviewer's decision; null while it awaits review.")
+    reviewed_at: datetime | None
+    detail_url: str
+
+
+class TrialReview(BaseModel):
+    """A silent trial deployment's alerts, oldest first, and the trial's figures so far."""
+
+    deployment_id: uuid.UUID
+    deployment_name: str
+    alerts: list[TrialAlert]
+    pending: int = Field(description="How many of its silent alerts await review.")
+    confirmed: int = Field(description="How many a reviewer confirmed (true matches).")
+    dismissed: int = Field(description="How many a reviewer dismissed (false matches).")
 
 
 class AlertEscalated(BaseModel):

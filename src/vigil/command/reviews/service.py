@@ -8,11 +8,18 @@ transaction. Each view of the evidence (the detail, the probe crop, the enrolled
 :func:`confirmed_alert` is the gate for anything acted on from an alert (a dispatch): it raises unless a person
 confirmed it. :func:`escalate_unreviewed` puts an alert still pending after the escalation time on the feed for
 supervisors, once.
+
+A silent trial deployment's alerts (``Alert.silent``) stay out of all of that live work: they are not in the
+queue, never escalated, and their decision goes neither on the feed nor to the device (the officer never saw the
+alert). Trained reviewers find them by deployment (:mod:`vigil.command.reviews.trial`) and decide them here, for
+the trial's figures; :func:`confirmed_alert` refuses every one of them (:class:`AlertInSilentTrial`), confirmed
+or not: nothing may be done on a match made in a silent trial.
 """
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, defer
@@ -20,12 +27,14 @@ from sqlalchemy.orm import Session, defer
 from vigil.command.actor import Actor
 from vigil.command.alerts.models import Alert
 from vigil.command.audit.service import record_by
+from vigil.command.deployments.models import Deployment
 from vigil.command.downlink.service import enqueue
 from vigil.command.errors import UnknownAlert
 from vigil.command.feed.service import FeedKind, append_entry, open_feed_for_writing
 from vigil.command.reviews.errors import (
     AlertAlreadyReviewed,
     AlertDismissed,
+    AlertInSilentTrial,
     AlertUnreviewed,
     ReasonRequired,
     ReviewerRoleMissing,
@@ -78,8 +87,8 @@ class ConfirmedAlert:
 
 
 def review_queue(*, session: Session, now: datetime, limit: int) -> ReviewQueue:
-    """Alerts awaiting review, oldest first, at most ``limit``, with their age."""
-    pending = Alert.review_decision.is_(None)
+    """Alerts awaiting review live, oldest first, at most ``limit``, with their age (silent trials' are not)."""
+    pending = Alert.review_decision.is_(None) & Alert.silent.is_(False)
     rows = session.scalars(
         select(Alert)
         .options(defer(Alert.probe_jpeg))
@@ -136,7 +145,9 @@ def review_detail(*, session: Session, alert_id: uuid.UUID, actor: Actor, now: d
         )
         if enrolled_chip(session, row) is not None:
             enrolled_url = f"{_DETAIL_URL.format(alert_id=alert_id)}/enrolled.jpg"
-        inside = _inside(watchlist, alert)
+        inside = _inside(watchlist.area, alert)
+    if alert.deployment_id is not None:  # the authorised area, where a deployment governs the watchlist
+        inside = _inside(session.get_one(Deployment, alert.deployment_id).area, alert)
     unit = session.get(Unit, alert.unit_id)
     record_by(
         actor,
@@ -176,6 +187,8 @@ def review_detail(*, session: Session, alert_id: uuid.UUID, actor: Actor, now: d
         reviewed_at=alert.reviewed_at,
         reason=alert.review_reason,
         escalated_at=alert.escalated_at,
+        deployment_id=alert.deployment_id,
+        silent=alert.silent,
     )
 
 
@@ -228,7 +241,8 @@ def decide(
 ) -> ReviewOutcome:
     """Record a person's decision, audit it, put it on the feed and queue ``alert.reviewed`` for the device.
 
-    The caller commits (which publishes the decision to the device).
+    The caller commits (which publishes the decision to the device). A silent trial's alert is decided and audited
+    alike, but its decision goes neither on the feed nor to the device: it never reached either live.
 
     Raises:
         UnknownAlert: no such alert.
@@ -274,9 +288,15 @@ def decide(
         reviewer_name=actor.display_name,
         reviewed_at=now,
         reason=request.reason,
+        silent=alert.silent,
     )
     # The reason is kept with the decision on the alert; the audit holds ids and flags only.
-    details = {"decision": request.decision.value, "with_reason": bool(request.reason), "subject_id": alert.subject_id}
+    details = {
+        "decision": request.decision.value,
+        "with_reason": bool(request.reason),
+        "subject_id": alert.subject_id,
+        "silent": alert.silent,
+    }
     record_by(
         actor,
         session=session,
@@ -286,6 +306,8 @@ def decide(
         details=details,
         now=now,
     )
+    if alert.silent:
+        return outcome
     append_entry(session=session, kind=FeedKind.ALERT_REVIEWED, payload=outcome, now=now)
     enqueue(
         session=session,
@@ -303,14 +325,17 @@ def decide(
 
 
 def confirmed_alert(*, session: Session, alert_id: uuid.UUID) -> ConfirmedAlert:
-    """The alert, if a person confirmed it: the gate every dispatch passes.
+    """The alert, if a person confirmed it and it was not made in a silent trial: the gate every dispatch passes.
 
     Raises:
         UnknownAlert: no such alert.
+        AlertInSilentTrial: it was made in a silent trial deployment, whose matches are for review only.
         AlertUnreviewed: nobody has reviewed it yet.
         AlertDismissed: a person dismissed it.
     """
     alert = _alert(session, alert_id)
+    if alert.silent:
+        raise AlertInSilentTrial(alert_id=str(alert_id), deployment_id=str(alert.deployment_id))
     match alert.review_decision:
         case None:
             raise AlertUnreviewed(
@@ -340,7 +365,7 @@ def confirmed_alert(*, session: Session, alert_id: uuid.UUID) -> ConfirmedAlert:
 def escalate_unreviewed(*, session: Session, escalation_s: float, now: datetime) -> list[AlertEscalated]:
     """Put every alert pending for ``escalation_s`` or longer, and not yet escalated, on the feed for supervisors.
 
-    Each alert is escalated once. The caller commits.
+    Each alert is escalated once; a silent trial's never is (it waits for later review). The caller commits.
 
     Returns:
         The escalations made, oldest alert first.
@@ -350,7 +375,12 @@ def escalate_unreviewed(*, session: Session, escalation_s: float, now: datetime)
     due = session.scalars(
         select(Alert)
         .options(defer(Alert.probe_jpeg))
-        .where(Alert.review_decision.is_(None), Alert.escalated_at.is_(None), Alert.raised_at <= cutoff)
+        .where(
+            Alert.review_decision.is_(None),
+            Alert.silent.is_(False),
+            Alert.escalated_at.is_(None),
+            Alert.raised_at <= cutoff,
+        )
         .order_by(Alert.raised_at, Alert.alert_id)
         .with_for_update(skip_locked=True)
     ).all()
@@ -399,10 +429,10 @@ def enrolled_chip(session: Session, subject: WatchlistSubject) -> bytes | None:
     )
 
 
-def _inside(watchlist: Watchlist, alert: Alert) -> bool | None:
-    if watchlist.area is None or alert.lat is None or alert.lon is None:
+def _inside(area: dict[str, Any] | None, alert: Alert) -> bool | None:
+    if area is None or alert.lat is None or alert.lon is None:
         return None
     try:
-        return parse_area(watchlist.area, limits=DEPLOYMENT_AREA_LIMITS).contains(GeoPoint(alert.lat, alert.lon))
+        return parse_area(area, limits=DEPLOYMENT_AREA_LIMITS).contains(GeoPoint(alert.lat, alert.lon))
     except DispatchError:
         return None

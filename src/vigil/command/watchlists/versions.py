@@ -12,20 +12,28 @@ watchlist's current version (signed by the centre, encrypted for that device's k
 ``watchlist.available`` announcement with its sha256 and URL, all in the caller's transaction. It runs in the
 request that made the version and again from the scheduler (for a window that opens, a device newly given a
 key, or a server that had no keys).
+
+A watchlist named by a deployment (:mod:`vigil.command.deployments`) is packaged only while one of its
+deployments is running (a running state, and its window holds the time): the announcement then carries that
+deployment's scope (area, window, mode), and the package is valid no longer than the deployment's window. A device
+holding a package made before the deployment that governs it now (or under another) is sent a new one. A
+watchlist no deployment names is packaged as before, with no scope.
 """
 
 import hashlib
 import logging
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import func, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from vigil.command.actor import Actor
 from vigil.command.audit.service import record_action
+from vigil.command.deployments.models import RUNNING_STATES, Deployment, DeploymentWatchlist
 from vigil.command.devices.models import Device
 from vigil.command.downlink.service import enqueue
 from vigil.command.feed.service import FeedKind, append_entry
@@ -45,7 +53,7 @@ from vigil.command.watchlists.models import (
 )
 from vigil.command.watchlists.schemas import WatchlistVersionMade
 from vigil.command.watchlists.thresholds import version_threshold
-from vigil.events import WatchlistAvailable
+from vigil.events import DeploymentScope, WatchlistAvailable
 from vigil.watchlist.package import export_package
 from vigil.watchlist.store import WatchlistEntry
 from vigil.watchlist.subject import Subject, Template
@@ -173,8 +181,10 @@ def sync_packages(
 ) -> int:
     """Make the current version's package for every assigned device lacking it, and queue its announcement.
 
-    Only watchlists whose window is open and whose current version is still valid are packaged; devices that
-    are revoked or have no package key are passed over. The caller commits.
+    Only watchlists whose window is open and whose current version is still valid are packaged, and a watchlist
+    a deployment names only while one of its deployments is running (its package then carries that deployment's
+    scope and is valid no longer than its window); devices that are revoked or have no package key are passed
+    over. The caller commits.
 
     Args:
         session: the transaction.
@@ -189,6 +199,7 @@ def sync_packages(
     Raises:
         PackagesNotConfigured: a device key was stored under another key-wrapping key.
     """
+    governance = deployment_governance(session=session, now=now)
     query = (
         select(WatchlistDevice, Watchlist, DevicePackageKey, DevicePackage)
         .join(Watchlist, Watchlist.watchlist_id == WatchlistDevice.watchlist_id)
@@ -196,12 +207,18 @@ def sync_packages(
         .join(DevicePackageKey, DevicePackageKey.device_id == WatchlistDevice.device_id)
         .outerjoin(DevicePackage, DevicePackage.device_id == WatchlistDevice.device_id)
         .where(Device.revoked_at.is_(None), Watchlist.current_version.is_not(None))
-        .where((DevicePackage.version.is_(None)) | (DevicePackage.version != Watchlist.current_version))
+        .where(
+            or_(
+                DevicePackage.version.is_(None),
+                DevicePackage.version != Watchlist.current_version,
+                Watchlist.watchlist_id.in_(sorted(governance.running)),  # its scope may be newer than its package
+            )
+        )
         .order_by(WatchlistDevice.device_id)
     )
     if watchlist_id is not None:
         query = query.where(Watchlist.watchlist_id == watchlist_id)
-    due = [row for row in session.execute(query) if window_open(row[1], now)]
+    due = [row for row in session.execute(query) if window_open(row[1], now) and governance.due(row[1], row[3])]
     if not due:
         return 0
     if keys is None:
@@ -217,7 +234,9 @@ def sync_packages(
             version = session.get_one(WatchlistVersion, number)
             entries[number] = (version, version_entries(session=session, version=version))
         version, content = entries[number]
-        if version.valid_until <= now:
+        deployment = governance.running.get(watchlist.watchlist_id)
+        valid_until = version.valid_until if deployment is None else min(version.valid_until, deployment.ends_at)
+        if valid_until <= now:
             continue
         device_key = unwrap_device_key(stored_key.wrapped_key, device_id=assignment.device_id, wrap_key=keys.wrap_key)
         data = export_package(
@@ -231,7 +250,7 @@ def sync_packages(
             device_key=device_key,
             signing_key=keys.signing_key,
             now=now,
-            valid_for=version.valid_until - now,
+            valid_for=valid_until - now,
         )
         digest = hashlib.sha256(data).hexdigest()
         if package is None:
@@ -241,7 +260,7 @@ def sync_packages(
         package.sha256 = digest
         package.package = data
         package.created_at = now
-        package.valid_until = version.valid_until
+        package.valid_until = valid_until
         enqueue(
             session=session,
             event=WatchlistAvailable(
@@ -249,6 +268,7 @@ def sync_packages(
                 version=number,
                 sha256=digest,
                 url=public_url + PACKAGE_PATH.format(version=number),
+                scope=deployment_scope(deployment) if deployment is not None else None,
                 at=now,
             ),
             now=now,
@@ -256,6 +276,59 @@ def sync_packages(
         made += 1
     _log.info("watchlist.packages_made", extra={"packages": made})
     return made
+
+
+@dataclass(frozen=True)
+class DeploymentGovernance:
+    """Which watchlists deployments name, and the deployment each runs under at one moment.
+
+    Attributes:
+        governed: the watchlists any deployment names, whatever its state.
+        running: for each governed watchlist with a running deployment at the moment, that deployment (at most
+            one: a watchlist is in one running deployment for any moment).
+    """
+
+    governed: frozenset[uuid.UUID]
+    running: dict[uuid.UUID, Deployment]
+
+    def due(self, watchlist: Watchlist, package: DevicePackage | None) -> bool:
+        """Whether a device carrying ``watchlist`` and holding ``package`` needs a new package now.
+
+        A governed watchlist with no running deployment is never packaged. Under a running deployment, a package
+        of an older version, or made before the deployment was recorded or its window opened (so carrying no
+        scope, or another's), is replaced.
+        """
+        deployment = self.running.get(watchlist.watchlist_id)
+        if deployment is None:
+            return watchlist.watchlist_id not in self.governed
+        if package is None or package.version != watchlist.current_version:
+            return True
+        return package.created_at < max(deployment.starts_at, deployment.requested_at)
+
+
+def deployment_governance(*, session: Session, now: datetime) -> DeploymentGovernance:
+    """The watchlists deployments name, and the deployment each runs under at ``now`` (UTC)."""
+    governed = frozenset(session.scalars(select(DeploymentWatchlist.watchlist_id).distinct()))
+    if not governed:
+        return DeploymentGovernance(governed=governed, running={})
+    rows = session.execute(
+        select(DeploymentWatchlist.watchlist_id, Deployment)
+        .join(Deployment, Deployment.deployment_id == DeploymentWatchlist.deployment_id)
+        .where(Deployment.state.in_(RUNNING_STATES), Deployment.starts_at <= now, Deployment.ends_at > now)
+        .order_by(Deployment.requested_at)
+    )
+    return DeploymentGovernance(governed=governed, running={watchlist_id: d for watchlist_id, d in rows})
+
+
+def deployment_scope(deployment: Deployment) -> DeploymentScope:
+    """What a device is told of the deployment it searches under."""
+    return DeploymentScope(
+        deployment_id=deployment.deployment_id,
+        area=deployment.area,
+        starts_at=deployment.starts_at,
+        ends_at=deployment.ends_at,
+        mode=deployment.mode,
+    )
 
 
 def version_entries(*, session: Session, version: WatchlistVersion) -> list[WatchlistEntry]:
