@@ -265,6 +265,15 @@ class MatchEvidence(BaseModel):
     threshold: float = Field(gt=0, le=2, description="The watchlist's threshold when it matched.")
     probe_jpeg: JpegBytes = Field(description="The face crop the camera matched.")
     enrolled_jpeg: JpegBytes | None = Field(None, description="The watchlist's face chip of the subject.")
+    confirmed_by: str | None = Field(
+        None, max_length=200, description="The operator whose confirmation of the match is its first verification."
+    )
+    verified_by: str | None = Field(
+        None,
+        max_length=200,
+        description="The second person who verified the match (EU AI Act Art 14(5)); None: the identity is not yet "
+        "verified by two people, and nothing may be done on the identification alone.",
+    )
 
     @field_validator("probe_jpeg", mode="before")
     @classmethod
@@ -275,6 +284,28 @@ class MatchEvidence(BaseModel):
     @classmethod
     def _enrolled_is_jpeg(cls, value: Any) -> bytes | None:
         return None if value is None else _jpeg_from_base64(value)
+
+
+class IdentityVerdict(enum.StrEnum):
+    """A person's second verification of a match: comparing the camera's crop with the watchlist photo."""
+
+    SAME_PERSON = "same_person"
+    NOT_THE_PERSON = "not_the_person"
+    CANNOT_TELL = "cannot_tell"
+
+
+class AlertVerified(_Event):
+    """Up: the officer sent to a confirmed match compared the camera's crop with the watchlist photo.
+
+    It is the match's second verification (the operator's confirmation was the first), made by the officer on
+    scene before any stop.
+    """
+
+    type: Literal["alert.verified"] = "alert.verified"
+    alert_id: uuid.UUID
+    dispatch_id: uuid.UUID = Field(description="The order whose evidence the officer compared.")
+    unit_id: str = Field(min_length=1, max_length=64)
+    verdict: IdentityVerdict
 
 
 class EmergencyTrigger(enum.StrEnum):
@@ -469,6 +500,7 @@ Event = Annotated[
     | DispatchOrder
     | DispatchCancelled
     | DispatchStatus
+    | AlertVerified
     | WatchlistAvailable
     | DeploymentStopped
     | DeviceStatus
@@ -485,6 +517,7 @@ EVENT_TYPES: dict[str, type[_Event]] = {
     "dispatch.order": DispatchOrder,
     "dispatch.cancelled": DispatchCancelled,
     "dispatch.status": DispatchStatus,
+    "alert.verified": AlertVerified,
     "watchlist.available": WatchlistAvailable,
     "deployment.stopped": DeploymentStopped,
     "device.status": DeviceStatus,
@@ -497,6 +530,7 @@ DIRECTIONS: dict[str, Direction] = {
     "position": Direction.UP,
     "alert.raised": Direction.UP,
     "dispatch.status": Direction.UP,
+    "alert.verified": Direction.UP,
     "device.status": Direction.UP,
     "officer.emergency": Direction.UP,
     "alert.reviewed": Direction.DOWN,

@@ -42,7 +42,7 @@ def test_migrations_build_the_models_schema_on_an_empty_database(empty_database:
     config = Config()
     config.set_main_option("script_location", MIGRATIONS)
     assert differences == []
-    assert version == ScriptDirectory.from_config(config).get_current_head() == "0013"
+    assert version == ScriptDirectory.from_config(config).get_current_head() == "0014"
 
 
 def test_versions_made_before_0006_carry_their_watchlists_threshold_which_may_follow_the_size_after(

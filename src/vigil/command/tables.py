@@ -13,6 +13,7 @@ from vigil.command.feed.models import FeedEntry
 from vigil.command.incidents.models import DispatchOrderRecord, Incident
 from vigil.command.ingestion.models import IngestedEvent, RejectedEvent
 from vigil.command.units.models import PositionRecord, Unit
+from vigil.command.verifications.models import AlertVerification
 from vigil.command.watchlists.models import (
     DevicePackage,
     DevicePackageKey,
@@ -25,6 +26,7 @@ from vigil.command.watchlists.models import (
 
 __all__ = [
     "Alert",
+    "AlertVerification",
     "AuditEntry",
     "Base",
     "Deployment",
