@@ -1,6 +1,7 @@
 """The demo's set-up on a real database, and the demo's refusals before anything runs."""
 
 import socket
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,9 +18,13 @@ from vigil.command.accounts.passwords import Passwords
 from vigil.command.accounts.sealing import SecretSealer
 from vigil.command.app import create_app, init_database
 from vigil.command.database import Database
-from vigil.command.settings import AccountSettings, CommandSettings
+from vigil.command.deployments.models import Deployment, DeploymentState, DeploymentWatchlist
+from vigil.command.downlink.models import DownlinkMessage
+from vigil.command.settings import AccountSettings, CommandSettings, WatchlistServerSettings
 from vigil.command.watchlists.models import SubjectState, WatchlistDevice, WatchlistSubject
+from vigil.events import WatchlistAvailable
 from vigil.sim.demo_setup import (
+    DEMO_AUTHORISATION,
     LEGAL_BASIS,
     create_demo_users,
     enrol_demo_watchlist,
@@ -100,11 +105,13 @@ def test_the_demo_without_photos_says_how_to_get_them(tmp_path: Path) -> None:
     assert result.stdout == ""
 
 
-def test_the_watchlist_is_proposed_by_one_person_and_approved_by_another_over_http(
+def test_the_watchlist_is_authorised_proposed_by_one_person_and_approved_by_another_over_http(
     testdata: Path, tmp_path: Path
 ) -> None:
+    keys = make_package_keys(tmp_path / "keys")
+    packages = WatchlistServerSettings(signing_key_file=keys.signing_key, key_wrap_file=keys.wrap_key)
     servers = serving(ws="none")
-    server = next(servers)(create_app(CommandSettings(data_dir=tmp_path)))
+    server = next(servers)(create_app(CommandSettings(data_dir=tmp_path, watchlists=packages)))
     try:
         runtime = server.app.state.runtime
         settings = AccountSettings()
@@ -114,12 +121,16 @@ def test_the_watchlist_is_proposed_by_one_person_and_approved_by_another_over_ht
             sealer=runtime.sealer,
             settings=settings,
         )
-        keys = make_package_keys(tmp_path / "keys")
         members = roster(ShiftSettings(officers_on_foot=1, officers_in_cars=1, cameras=1))
         register_demo_devices(database=runtime.database, members=members, wrap_key=load_device_key(keys.wrap_key))
         photos = read_photo_folders(testdata / "identities" / "train", subjects=["obama"])
-        watchlist_id = enrol_demo_watchlist(
-            base_url=server.url, people=people, subjects=photos.subjects, cameras=["bodycam-01"]
+        area = {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [-0.127, 51.507]},
+            "properties": {"radius_m": 1400},
+        }
+        made = enrol_demo_watchlist(
+            base_url=server.url, people=people, subjects=photos.subjects, cameras=["bodycam-01"], area=area
         )
         # The set-up used the supervisor's code of its time step; the code printed for a person is the next step's.
         supervisor = people.supervisor
@@ -131,8 +142,23 @@ def test_the_watchlist_is_proposed_by_one_person_and_approved_by_another_over_ht
             carried = session.scalars(select(WatchlistDevice)).all()
             found = [(s.subject_id, s.state, s.proposed_by, s.approved_by, s.legal_basis) for s in subjects]
             assignments = [(d.device_id, str(d.watchlist_id)) for d in carried]
+            deployment = session.get_one(Deployment, uuid.UUID(made.deployment_id))
+            governed = session.scalars(select(DeploymentWatchlist.watchlist_id)).all()
+            announced = [
+                WatchlistAvailable.model_validate_json(m.payload).scope
+                for m in session.scalars(select(DownlinkMessage).where(DownlinkMessage.type == "watchlist.available"))
+            ]
     finally:
         next(servers, None)
     assert printed.status_code == 200, printed.text
     assert found == [("obama", SubjectState.LIVE, "demo-operator", "demo-supervisor", LEGAL_BASIS)]
-    assert assignments == [("bodycam-01", watchlist_id)]
+    assert assignments == [("bodycam-01", made.watchlist_id)]
+    # The deployment was authorised before any subject went live: every package the camera was sent carries it.
+    assert (deployment.state, deployment.authority, deployment.area) == (
+        DeploymentState.AUTHORISED,
+        DEMO_AUTHORISATION["authority"],
+        area,
+    )
+    assert [str(w) for w in governed] == [made.watchlist_id]
+    assert announced
+    assert all(s is not None and str(s.deployment_id) == made.deployment_id for s in announced)

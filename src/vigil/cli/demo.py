@@ -248,7 +248,11 @@ def summary_table(summary: DemoSummary) -> Table:
         "alerts by subject": ", ".join(f"{k} {v}" for k, v in sorted(summary.alerts_by_subject.items())) or "none",
         "true / false alerts (ground truth)": f"{summary.true_alerts} / {summary.false_alerts}",
         "alerts lost between device and server": str(len(summary.alerts_lost)),
+        "deployment (authorisation)": summary.deployment,
         "confirmed / dismissed / unreviewed": f"{summary.confirmed} / {summary.dismissed} / {summary.unreviewed}",
+        "second verification: officer / control room / not the person": (
+            f"{summary.verified_by_officer} / {summary.verified_in_control_room} / {summary.refuted}"
+        ),
         "incidents (closed)": f"{summary.incidents} ({summary.incidents_closed})",
         "dispatch orders / acknowledged / declined / on scene": (
             f"{summary.dispatches} / {summary.acknowledged} / {summary.declined} / {summary.on_scene}"

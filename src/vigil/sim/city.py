@@ -215,6 +215,23 @@ class City:
         segment = rng.choices(usable, weights=[self._segments[i].length_m for i in usable])[0]
         return self._segment_point(segment, rng.random())
 
+    def covering_circle(self, *, margin_m: float) -> dict[str, Any]:
+        """A circle around the whole map, ``margin_m`` beyond its farthest point, as the API takes areas.
+
+        The demo's deployment area: every street the officers patrol lies inside it.
+        """
+        centre = np.radians(np.array(self._origin))
+        points = np.radians(self._lat_lon)
+        # Haversine from the centre to each point of the map.
+        half = np.sin((points - centre) / 2) ** 2
+        a = half[:, 0] + np.cos(centre[0]) * np.cos(points[:, 0]) * half[:, 1]
+        farthest_m = float(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(a)).max())
+        return {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [self._origin[1], self._origin[0]]},
+            "properties": {"radius_m": round(farthest_m + margin_m)},
+        }
+
     def street_geojson(self) -> dict[str, Any]:
         """The streets as a GeoJSON FeatureCollection of LineStrings, the street file dispatch reads.
 

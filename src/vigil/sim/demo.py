@@ -76,6 +76,8 @@ _log = logging.getLogger(__name__)
 
 RUN_FOLDER = "run"
 """The demo's state for one run, under the data folder; emptied at each start (the photos are kept)."""
+DEPLOYMENT_MARGIN_M = 300.0
+"""How far the demo's deployment area reaches beyond its farthest street point (GPS noise, cars turning)."""
 
 
 class DemoSettings(BaseModel):
@@ -231,7 +233,14 @@ class Demo:
 
         self._say("enrolling the watchlist: proposed by the operator, approved by the supervisor")
         cameras = [m.device_id for m in self._shift.members if m.camera]
-        enrol_demo_watchlist(base_url=base_url, people=people, subjects=photos.subjects, cameras=cameras)
+        self._say("recording the deployment's authorisation: the cameras search only inside the city and its window")
+        enrol_demo_watchlist(
+            base_url=base_url,
+            people=people,
+            subjects=photos.subjects,
+            cameras=cameras,
+            area=city.covering_circle(margin_m=DEPLOYMENT_MARGIN_M),
+        )
         self._say("waiting for each body camera to load its signed watchlist package")
         self._wait_for_watchlists()
         self._shift.start_cameras()

@@ -1,4 +1,4 @@
-"""The demo's set-up, as a force would do it: people, keys, devices, and a watchlist under two-person approval.
+"""The demo's set-up, as a force would do it: people, keys, devices, an authorised deployment and its watchlist.
 
 What an installer does on the server's own machine (as ``vigil users create``, ``vigil watchlist keys`` and
 ``vigil devices register`` do, audited as ``system``): :func:`create_demo_users` makes the demo's people,
@@ -6,9 +6,12 @@ What an installer does on the server's own machine (as ``vigil users create``, `
 officer's device with its token and watchlist package key.
 
 What people do at the page, through the HTTP API (:func:`enrol_demo_watchlist`): the supervisor creates the
-deployment's watchlist; the operator proposes each subject with their photos, the category, the legal basis and an
-expiry; the supervisor, a second person, approves; the supervisor has the body cameras carry it. The server then
-makes a signed package per camera, encrypted with that camera's key, and announces it on the bus.
+deployment's watchlist and records the deployment with its (simulated) judicial authorisation, its purpose, the
+city as its area and the next twelve hours as its window (EU AI Act Art 5(3): no live face recognition without
+one); the operator proposes each subject with their photos, the category, the legal basis and an expiry; the
+supervisor, a second person, approves; the supervisor has the body cameras carry it. The server then makes a
+signed package per camera, encrypted with that camera's key, and announces it on the bus with the deployment's
+scope: the cameras search only inside its area and window.
 """
 
 import base64
@@ -17,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pyotp
 from pydantic import SecretStr
@@ -27,11 +31,12 @@ from vigil.command.accounts.sealing import SecretSealer
 from vigil.command.accounts.service import create_user
 from vigil.command.audit.chain import SYSTEM_ACTOR
 from vigil.command.database import Database
+from vigil.command.deployments.models import DeploymentPurpose
 from vigil.command.devices.service import register_device
 from vigil.command.errors import DeviceAlreadyRegistered, UserAlreadyExists
 from vigil.command.settings import AccountSettings
 from vigil.command.watchlists.keys import issue_package_key
-from vigil.events import utc_now
+from vigil.events import DeploymentMode, utc_now
 from vigil.sim.control_api import ControlRoomClient, DemoUser
 from vigil.sim.errors import DemoDatabaseNotEmpty
 from vigil.sim.photos import DemoPerson
@@ -46,6 +51,31 @@ AUTOPILOT = "demo-autopilot"
 WATCHLIST_NAME = "Demo: Westminster patrol"
 LEGAL_BASIS = "Demonstration only: a simulated warrant (no real person is sought)"
 SUBJECT_VALID_FOR = timedelta(days=7)
+DEPLOYMENT_NAME = "Demo: Operation Westminster"
+DEPLOYMENT_WINDOW = timedelta(hours=12)
+DEMO_AUTHORISATION = {
+    "authority": "Westminster Magistrates' Court (simulated for the demo)",
+    "reference": "DEMO-LFR-0001",
+    "authorised_by_name": "District Judge (simulated)",
+}
+"""The deployment's authorisation: simulated, and says so wherever it is shown."""
+DEMO_PURPOSE_DETAIL = (
+    "Locating people wanted on warrant for offences punishable by at least four years' custody "
+    "(simulated subjects of the Vigil demo; no real person is sought)"
+)
+
+
+@dataclass(frozen=True)
+class DemoDeployment:
+    """What :func:`enrol_demo_watchlist` made.
+
+    Attributes:
+        watchlist_id: the deployment's watchlist.
+        deployment_id: the authorised deployment.
+    """
+
+    watchlist_id: str
+    deployment_id: str
 
 
 @dataclass(frozen=True)
@@ -199,12 +229,19 @@ def register_demo_devices(
 
 
 def enrol_demo_watchlist(
-    *, base_url: str, people: DemoPeople, subjects: Sequence[DemoPerson], cameras: Sequence[str]
-) -> str:
-    """Put the subjects on a new watchlist under two-person approval and have the cameras carry it, over HTTP.
+    *,
+    base_url: str,
+    people: DemoPeople,
+    subjects: Sequence[DemoPerson],
+    cameras: Sequence[str],
+    area: dict[str, Any],
+) -> DemoDeployment:
+    """Authorise a deployment, put the subjects on its watchlist under two-person approval, give it to the cameras.
+
+    All over HTTP, as people at the page would. The deployment covers ``area`` for the next twelve hours.
 
     Returns:
-        The watchlist's id.
+        The watchlist's and the deployment's ids.
 
     Raises:
         DemoStepRefused: the server refused a step (a photo without a usable face, say: its message says why).
@@ -221,6 +258,22 @@ def enrol_demo_watchlist(
             json={"name": WATCHLIST_NAME},
         )
         watchlist_id: str = created["watchlist_id"]
+        now = utc_now()
+        deployment = supervisor.call(
+            "POST",
+            "/api/v1/deployments",
+            step="recording the deployment's authorisation",
+            json={
+                "name": DEPLOYMENT_NAME,
+                "purpose": DeploymentPurpose.SUSPECT_LOCALISATION.value,
+                "purpose_detail": DEMO_PURPOSE_DETAIL,
+                "mode": DeploymentMode.LIVE.value,
+                "area": area,
+                "ends_at": (now + DEPLOYMENT_WINDOW).isoformat(),
+                "watchlist_ids": [watchlist_id],
+                "authorisation": {**DEMO_AUTHORISATION, "decided_at": (now - timedelta(minutes=1)).isoformat()},
+            },
+        )
         base = f"/api/v1/watchlists/{watchlist_id}"
         expires_at = (utc_now() + SUBJECT_VALID_FOR).isoformat()
         for person in subjects:
@@ -246,4 +299,4 @@ def enrol_demo_watchlist(
             supervisor.call("POST", f"{base}/subjects/{person.person_id}/approve", step=f"approving {person.person_id}")
         for device_id in cameras:
             supervisor.call("PUT", f"{base}/devices/{device_id}", step=f"giving {device_id} the watchlist")
-    return watchlist_id
+    return DemoDeployment(watchlist_id=watchlist_id, deployment_id=deployment["deployment_id"])

@@ -10,6 +10,9 @@ street cameras' ground truth. Two latencies are measured, not estimated:
   ``on_scene`` answer to one of the incident's orders, in simulated seconds (the officers move on the simulated
   clock).
 
+The deployment the cameras searched under, and each confirmed match's second verification (by the officer on
+scene or a second person in the control room), come from the command centre's database too.
+
 "Nothing lost" is checked too: every alert a device raised (and showed its officer) must be stored by the server.
 """
 
@@ -23,10 +26,12 @@ from sqlalchemy import select
 
 from vigil.command.alerts.models import Alert
 from vigil.command.database import Database
+from vigil.command.deployments.models import Deployment
 from vigil.command.dispatches.models import DispatchStatusRecord
 from vigil.command.incidents.models import DispatchOrderRecord, Incident, IncidentStatus
+from vigil.command.verifications.models import AlertVerification, VerifierKind
 from vigil.edge.agent import EdgeRunReport
-from vigil.events import AlertEvidence, DispatchState, ReviewDecision
+from vigil.events import AlertEvidence, DispatchState, IdentityVerdict, ReviewDecision
 from vigil.sim.autopilot import AutopilotCounts
 from vigil.sim.ground_truth import AlertSeen, in_view_when_seen, match_alerts
 from vigil.sim.handset_log import HandsetLog
@@ -83,9 +88,17 @@ class DemoSummary(BaseModel):
     false_alerts: int = Field(description="Stored alerts naming someone the camera was not showing.")
     alerts_lost: list[uuid.UUID] = Field(description="Alerts a device raised that the server never stored.")
     outbox_backlog: int = Field(description="Events still in the devices' outboxes at the end.")
+    deployment: str = Field(description="The authorised deployment the cameras searched under, and its authority.")
     confirmed: int
     dismissed: int
     unreviewed: int
+    verified_by_officer: int = Field(
+        description="Confirmed alerts the officer on scene verified as the same person (the second verification)."
+    )
+    verified_in_control_room: int = Field(
+        description="Confirmed alerts a second person in the control room verified as the same person."
+    )
+    refuted: int = Field(description="Confirmed alerts a second person found were not the person (false alerts).")
     incidents: int
     incidents_closed: int
     dispatches: int = Field(description="Dispatch orders sent to units.")
@@ -150,6 +163,8 @@ def summarise(
         incidents = list(session.scalars(select(Incident)))
         orders = list(session.scalars(select(DispatchOrderRecord)))
         answers = list(session.scalars(select(DispatchStatusRecord)))
+        verifications = list(session.scalars(select(AlertVerification)))
+        deployments = list(session.scalars(select(Deployment).order_by(Deployment.requested_at)))
         session.expunge_all()
     handsets = list(handsets)
     verdicts = match_alerts(appearances, [AlertSeen(a.device_id, a.subject_id, a.received_at) for a in alerts])
@@ -190,6 +205,10 @@ def summarise(
         confirmed=sum(a.review_decision is ReviewDecision.CONFIRMED for a in alerts),
         dismissed=sum(a.review_decision is ReviewDecision.DISMISSED for a in alerts),
         unreviewed=sum(a.review_decision is None for a in alerts),
+        deployment="; ".join(f"{d.name} ({d.authority}, {d.authority_reference})" for d in deployments) or "none",
+        verified_by_officer=_settled(verifications, IdentityVerdict.SAME_PERSON, VerifierKind.OFFICER),
+        verified_in_control_room=_settled(verifications, IdentityVerdict.SAME_PERSON, VerifierKind.CONTROL_ROOM),
+        refuted=_settled(verifications, IdentityVerdict.NOT_THE_PERSON, None),
         incidents=len(incidents),
         incidents_closed=sum(i.status is IncidentStatus.CLOSED for i in incidents),
         dispatches=len(orders),
@@ -214,6 +233,11 @@ def summarise(
         ),
         autopilot=autopilot,
     )
+
+
+def _settled(verifications: Sequence[AlertVerification], verdict: IdentityVerdict, kind: VerifierKind | None) -> int:
+    """Alerts whose second verification gave ``verdict``, by ``kind`` of verifier (None: either)."""
+    return len({v.alert_id for v in verifications if v.verdict is verdict and kind in (None, v.verifier_kind)})
 
 
 def _backing(alert: Alert) -> AlertBacking:
