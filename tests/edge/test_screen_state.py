@@ -149,6 +149,7 @@ def test_a_newer_revision_moves_the_target_and_keeps_the_answers() -> None:
     state = _state()
     order = _order(lat=51.51)
     state.order(order)
+    assert not state.view(health=_health(), now=NOW).orders[0].target_moved
     state.order_status(order.dispatch_id, DispatchState.ACCEPTED, delivered=False)
     moved = _order(revision=2, dispatch_id=order.dispatch_id, lat=51.52)
     state.order(moved)
@@ -156,7 +157,21 @@ def test_a_newer_revision_moves_the_target_and_keeps_the_answers() -> None:
     state.order(order)  # an older revision arriving late changes nothing
     assert state.revision == revision
     view = state.view(health=_health(), now=NOW).orders[0]
-    assert (view.revision, view.target.lat, view.state) == (2, 51.52, DispatchState.ACCEPTED)
+    assert (view.revision, view.target.lat, view.state, view.target_moved) == (2, 51.52, DispatchState.ACCEPTED, True)
+
+
+def test_a_revision_that_only_names_the_second_verifier_is_no_move() -> None:
+    state = _state()
+    order = _order(lat=51.51)
+    state.order(order)
+    assert order.evidence is not None
+    verified = order.model_copy(
+        update={"revision": 2, "evidence": order.evidence.model_copy(update={"verified_by": "PC Jones"})}
+    )
+    state.order(verified)
+    view = state.view(health=_health(), now=NOW).orders[0]
+    assert view.evidence is not None
+    assert (view.revision, view.target_moved, view.evidence.verified_by) == (2, False, "PC Jones")
 
 
 def test_a_stood_down_order_takes_no_answer_and_finished_orders_are_dropped_oldest_first() -> None:

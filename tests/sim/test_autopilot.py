@@ -9,6 +9,7 @@ import io
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -26,7 +27,8 @@ from vigil.command.database import Database
 from vigil.command.incidents.models import DispatchOrderRecord, Incident, IncidentOutcome, IncidentStatus, OrderState
 from vigil.command.runtime import ServerRuntime
 from vigil.command.settings import AccountSettings, CommandSettings
-from vigil.events import DispatchState, Event, ReviewDecision, encode_event
+from vigil.command.verifications.models import AlertVerification
+from vigil.events import AlertVerified, DispatchState, Event, IdentityVerdict, ReviewDecision, encode_event
 from vigil.sim.autopilot import Autopilot, AutopilotSettings
 from vigil.sim.control_api import ControlRoomClient
 from vigil.sim.demo_setup import DemoDevice, create_demo_users, make_package_keys, register_demo_devices
@@ -123,6 +125,12 @@ def _incident(database: Database) -> tuple[Incident, list[DispatchOrderRecord]] 
     return (incident, orders) if incident is not None else None
 
 
+def _verified_at(database: Database) -> datetime:
+    """When the server recorded the (only) second verification."""
+    with database.session() as session:
+        return session.scalars(select(AlertVerification.recorded_at)).one()
+
+
 def test_the_autopilot_dismisses_a_false_match_and_works_a_true_one_to_the_end(control_room: ControlRoom) -> None:
     room = control_room
     units = {m.member.unit_id: m.member.device_id for m in room.devices.values()}
@@ -148,16 +156,26 @@ def test_the_autopilot_dismisses_a_false_match_and_works_a_true_one_to_the_end(c
     assert {o.unit_id for o in orders} <= set(PLACES)
     assert len({o.unit_id for o in orders}) == 2
 
+    # On scene, the officer compares the faces on the handset: the second verification. Only then is the arrest
+    # recorded (EU AI Act Art 14(5)): the operator acts on the identification once two people have verified it.
     first = orders[0]
-    room.send(
-        units[first.unit_id],
-        dispatch_status(device_id=units[first.unit_id], dispatch_id=first.dispatch_id, status=DispatchState.ON_SCENE),
+    device = units[first.unit_id]
+    room.send(device, dispatch_status(device_id=device, dispatch_id=first.dispatch_id, status=DispatchState.ON_SCENE))
+    verified = AlertVerified(
+        device_id=device,
+        alert_id=alerts["obama"].alert_id,
+        dispatch_id=first.dispatch_id,
+        unit_id=first.unit_id,
+        verdict=IdentityVerdict.SAME_PERSON,
     )
+    room.send(device, verified)
     closed, orders = _wait_for(
         "the incident closed",
         lambda: (found := _incident(room.database)) and found[0].status is IncidentStatus.CLOSED and found,
     )
     assert closed.outcome is IncidentOutcome.ARREST
+    assert closed.closed_at is not None
+    assert closed.closed_at >= _verified_at(room.database)
     # Closing stands every open order down, the one on scene included, and frees the units.
     assert [o.state for o in orders] == [OrderState.CANCELLED, OrderState.CANCELLED]
     # The server has closed it; the operator counts it once its request has returned.

@@ -16,14 +16,17 @@ import pytest
 from vigil.bus.protocol import Message
 from vigil.dispatch.unit import UnitKind
 from vigil.edge.downlink import Downlink
-from vigil.edge.orders import OrderBook
+from vigil.edge.orders import OrderBook, Verifications
 from vigil.edge.outbox import Outbox
 from vigil.edge.route import Point, haversine_m
 from vigil.events import (
+    AlertVerified,
     DispatchCancelled,
     DispatchOrder,
     DispatchState,
     DispatchStatus,
+    EmergencyBrief,
+    IdentityVerdict,
     Location,
     MatchEvidence,
     SubjectBrief,
@@ -56,11 +59,15 @@ class Handset:
     """The parts of an edge agent an officer's taps and orders pass through, without the bus."""
 
     book: OrderBook
+    verifications: Verifications
     outbox: Outbox
     downlink: Downlink
 
     def answer(self, dispatch_id: uuid.UUID, status: DispatchState, *, reason: str = "") -> DispatchStatus:
         return self.book.answer(dispatch_id, status, reason=reason)
+
+    def verify(self, dispatch_id: uuid.UUID, verdict: IdentityVerdict) -> AlertVerified:
+        return self.verifications.verify(dispatch_id, verdict)
 
     def deliver(self, event: DispatchOrder | DispatchCancelled) -> None:
         """Control's message arrives, as the bus hands it to the downlink."""
@@ -69,6 +76,10 @@ class Handset:
     def sent(self) -> list[tuple[DispatchState, str]]:
         answers = [parse_event(item.payload) for item in self.outbox.oldest(limit=100)]
         return [(a.status, a.reason) for a in answers if isinstance(a, DispatchStatus)]
+
+    def verdicts(self) -> list[AlertVerified]:
+        events = [parse_event(item.payload) for item in self.outbox.oldest(limit=100)]
+        return [event for event in events if isinstance(event, AlertVerified)]
 
 
 @dataclass
@@ -117,7 +128,8 @@ def make_scene(city: City, tmp_path: Path) -> Iterator[MakeScene]:
         downlink = Downlink(
             device_id=DEVICE, outbox=outbox, orders=book, notifiers=[officer], on_watchlist=lambda event: None
         )
-        handset = Handset(book=book, outbox=outbox, downlink=downlink)
+        verifications = Verifications(orders=book, device_id=DEVICE, unit_id="Bravo-2", emit=outbox.put)
+        handset = Handset(book=book, verifications=verifications, outbox=outbox, downlink=downlink)
         officer.attach(handset)
         officer.movement.start()
         return Scene(clock=clock, officer=officer, handset=handset)
@@ -127,7 +139,9 @@ def make_scene(city: City, tmp_path: Path) -> Iterator[MakeScene]:
         outbox.close()
 
 
-def _order(target: Point, *, dispatch_id: uuid.UUID | None = None, revision: int = 1) -> DispatchOrder:
+def _order(
+    target: Point, *, dispatch_id: uuid.UUID | None = None, revision: int = 1, verified_by: str | None = None
+) -> DispatchOrder:
     return DispatchOrder(
         device_id=DEVICE,
         dispatch_id=dispatch_id or uuid.uuid4(),
@@ -138,7 +152,13 @@ def _order(target: Point, *, dispatch_id: uuid.UUID | None = None, revision: int
         area=AREA,
         subject=SubjectBrief(subject_id="s1", name="A Person", category="wanted_on_warrant"),
         evidence=MatchEvidence(
-            alert_id=uuid.uuid4(), seen_at=utc_now(), distance=0.4, threshold=0.5, probe_jpeg=b"\xff\xd8\xff\xe0"
+            alert_id=uuid.uuid4(),
+            seen_at=utc_now(),
+            distance=0.4,
+            threshold=0.5,
+            probe_jpeg=b"\xff\xd8\xff\xe0",
+            confirmed_by="op.ahmed",
+            verified_by=verified_by,
         ),
     )
 
@@ -268,6 +288,53 @@ def test_a_moved_target_after_arrival_sends_the_officer_on_without_a_second_on_s
         DispatchState.EN_ROUTE,
         DispatchState.ON_SCENE,
     ]
+
+
+# --- the second verification -----------------------------------------------------------------------------------
+
+
+def test_on_scene_the_officer_verifies_the_match_once_through_the_handset(make_scene: MakeScene, city: City) -> None:
+    points = city.street_map.points
+    scene = make_scene(start=points["horse_guards"])
+    order = _order(points["downing_street"])
+    scene.handset.deliver(order)
+    scene.run(140)  # 8 s to set off, about 125 s on the way
+    assert scene.officer.activity is Activity.ON_SCENE
+    assert order.evidence is not None
+    verdicts = scene.handset.verdicts()
+    assert [(v.verdict, v.alert_id, v.dispatch_id, v.unit_id) for v in verdicts] == [
+        (IdentityVerdict.SAME_PERSON, order.evidence.alert_id, order.dispatch_id, "Bravo-2")
+    ]
+    assert [v.dispatch_id for v in scene.officer.verdicts] == [order.dispatch_id]
+    scene.handset.deliver(_order(points["cenotaph"], dispatch_id=order.dispatch_id, revision=2))
+    scene.run(60)  # sent on to the moved target, on scene there again: no second verdict
+    assert scene.officer.activity is Activity.ON_SCENE
+    assert scene.handset.verdicts() == verdicts
+
+
+@pytest.mark.parametrize("kind", ["verified by two people", "officer in danger"])
+def test_no_verdict_where_there_is_nothing_to_verify(make_scene: MakeScene, city: City, kind: str) -> None:
+    points = city.street_map.points
+    scene = make_scene(start=points["horse_guards"])
+    if kind == "verified by two people":
+        order = _order(points["downing_street"], verified_by="Sgt Okafor")
+    else:
+        order = DispatchOrder(
+            device_id=DEVICE,
+            dispatch_id=uuid.uuid4(),
+            incident_id=uuid.uuid4(),
+            unit_id="Bravo-2",
+            target=Location(lat=points["downing_street"][0], lon=points["downing_street"][1]),
+            area=AREA,
+            emergency=EmergencyBrief(
+                emergency_id=uuid.uuid4(), unit_id="A-12", call_sign="Alpha 12", raised_at=utc_now()
+            ),
+        )
+    scene.handset.deliver(order)
+    scene.run(140)
+    assert scene.officer.activity is Activity.ON_SCENE
+    assert scene.handset.verdicts() == []
+    assert scene.officer.verdicts == []
 
 
 # --- declines and stand-downs ----------------------------------------------------------------------------------

@@ -65,6 +65,7 @@ from vigil.command.scheduler import Scheduler
 from vigil.command.settings import CommandSettings, MemoryBusSettings
 from vigil.command.units.live_index import UnitIndexFollower
 from vigil.command.units.router import router as units_router
+from vigil.command.verifications.router import router as verifications_router
 from vigil.command.watchlists.enrolment import Enroller
 from vigil.command.watchlists.keys import load_package_keys
 from vigil.command.watchlists.router import device_router as device_package_router
@@ -123,6 +124,7 @@ def create_app(
         app.include_router(router)
     for router in (
         reviews_router,
+        verifications_router,
         watchlists_router,
         deployments_router,
         device_package_router,

@@ -5,7 +5,8 @@ buffer; alerts become ``alert.raised`` events with the officer's position and th
 device's notifiers at once and stored in the outbox; a position goes out every few seconds and a device status
 every minute; the uplink sends the outbox and the downlink takes acks, reviews, orders and new watchlists.
 The officer's emergency (:meth:`EdgeAgent.raise_emergency`) is stored like any event, and while it is open the
-position goes out every second, so that control can follow an officer in trouble.
+position goes out every second, so that control can follow an officer in trouble. The officer's verdict on a
+subject order's match (:meth:`EdgeAgent.verify`) is stored and sent like an answer to the order.
 
 A watchlist announced under a deployment (:mod:`vigil.edge.deployment`) is searched only inside the deployment's
 area and window: elsewhere the camera does not search, and the handset says why. Its alerts carry the
@@ -32,7 +33,7 @@ from vigil.edge.downlink import Downlink
 from vigil.edge.emergency import DeviceEmergency, EmergencyStatus
 from vigil.edge.event_log import EventLog
 from vigil.edge.notifier import AlertCard, DeploymentNotifier, Notifier
-from vigil.edge.orders import OrderBook
+from vigil.edge.orders import OrderBook, VerdictNotifier, Verifications
 from vigil.edge.outbox import Outbox
 from vigil.edge.pacing import feed_every_frame, feed_live
 from vigil.edge.position import PositionFix, PositionSource
@@ -47,6 +48,7 @@ from vigil.events import (
     Ack,
     AlertEvidence,
     AlertRaised,
+    AlertVerified,
     DeploymentStopped,
     DeviceStatus,
     DispatchState,
@@ -54,6 +56,7 @@ from vigil.events import (
     EmergencyAcknowledged,
     EmergencyTrigger,
     Event,
+    IdentityVerdict,
     Location,
     OfficerEmergency,
     Position,
@@ -181,7 +184,7 @@ class EdgeAgent:
         self._watchlist_problem: str | None = None
         self._stopping = threading.Event()
         self._timers: list[threading.Thread] = []
-        self._awaiting_delivery: dict[uuid.UUID, DispatchStatus] = {}
+        self._awaiting_delivery: dict[uuid.UUID, DispatchStatus | AlertVerified] = {}
         self._stopped: tuple[DeploymentStopped, int] | None = None  # the stop, and the version it withdrew
         self._silent_alerts: set[uuid.UUID] = set()
         self.pipeline = RecognitionPipeline(
@@ -195,6 +198,9 @@ class EdgeAgent:
             may_search=self._may_search,
         )
         self.orders = OrderBook(device_id=identity.device_id, emit=self._emit_answer)
+        self.verifications = Verifications(
+            orders=self.orders, device_id=identity.device_id, unit_id=identity.unit_id, emit=self._emit_verdict
+        )
         self.updater = updater_factory(watchlist, self._watchlist_refused) if updater_factory is not None else None
         self.uplink = Uplink(outbox=outbox, bus=bus) if bus is not None else None
         self.downlink = Downlink(
@@ -323,6 +329,23 @@ class EdgeAgent:
         """The officer answers a dispatch order (stored, then sent)."""
         return self.orders.answer(dispatch_id, status, reason=reason)
 
+    def verify(self, dispatch_id: uuid.UUID, verdict: IdentityVerdict) -> AlertVerified:
+        """The officer compared a subject order's crop with the watchlist photo (stored, then sent).
+
+        Returns:
+            The ``alert.verified`` event in the outbox (the one stored before, for the same verdict again).
+
+        Raises:
+            UnknownDispatch: no such order.
+            InvalidVerification: see :meth:`vigil.edge.orders.Verifications.verify`.
+        """
+        event = self.verifications.verify(dispatch_id, verdict)
+        _log.info(
+            "alert.verified",
+            extra={"alert_id": str(event.alert_id), "dispatch_id": str(dispatch_id), "verdict": event.verdict.value},
+        )
+        return event
+
     def raise_emergency(self) -> OfficerEmergency:
         """The officer holds the emergency button: raise the officer's emergency, or return the open one.
 
@@ -363,13 +386,25 @@ class EdgeAgent:
         for notifier in self._notifiers:
             notifier.order_status(event.dispatch_id, event.status, delivered=False)
 
+    def _emit_verdict(self, event: AlertVerified) -> None:
+        self._awaiting_delivery[event.id] = event
+        self.emit(event)
+        self._show_verdict(event, delivered=False)
+
+    def _show_verdict(self, event: AlertVerified, *, delivered: bool) -> None:
+        for notifier in self._notifiers:
+            if isinstance(notifier, VerdictNotifier):
+                notifier.order_verified(event.dispatch_id, event.verdict, delivered=delivered)
+
     def _delivered(self, ack: Ack) -> None:
         self.emergency.delivered(ack.ids)
         for event_id in ack.ids:
-            answer = self._awaiting_delivery.pop(event_id, None)
-            if answer is not None:
-                for notifier in self._notifiers:
-                    notifier.order_status(answer.dispatch_id, answer.status, delivered=True)
+            match self._awaiting_delivery.pop(event_id, None):
+                case DispatchStatus() as answer:
+                    for notifier in self._notifiers:
+                        notifier.order_status(answer.dispatch_id, answer.status, delivered=True)
+                case AlertVerified() as verdict:
+                    self._show_verdict(verdict, delivered=True)
 
     def _new_emergency(self) -> OfficerEmergency:
         fix = self._position.latest()

@@ -9,6 +9,11 @@ It needs no link to the command centre. Routes:
 * ``GET /api/images/{key}``: an image the screen refers to (never cached by the browser);
 * ``POST /api/orders/{dispatch_id}/answers``: the officer's tap, ``{"status": …, "reason": …}``; the answer is
   in the outbox when the response says so (201), 404 for an unknown order, 409 for an answer out of turn;
+* ``POST /api/orders/{dispatch_id}/verification``: the officer compared the order's crop with the watchlist photo,
+  ``{"verdict": "same_person" | "not_the_person" | "cannot_tell"}``; the ``alert.verified`` is in the outbox when
+  the response says so (201), 404 for an unknown order, 409 when the order takes no verdict (an officer-in-danger
+  order, one that is over, an identity already verified by two people) or a different one was given (only
+  "cannot tell" may be followed by another);
 * ``POST /api/emergency``: the officer held the emergency button; the emergency is in the outbox when the
   response says so (201, the screen's :class:`~vigil.edge.screen_view.EmergencyView`; a second press while one
   is open answers the open one);
@@ -17,7 +22,7 @@ It needs no link to the command centre. Routes:
 
 Every response forbids the page to load anything from elsewhere (Content-Security-Policy; only a configured
 tile server is allowed besides), the server answers only requests addressed to its own host name, and a tap
-(an answer, an emergency) is taken only from the page's own origin.
+(an answer, a verdict, an emergency) is taken only from the page's own origin.
 """
 
 import asyncio
@@ -43,11 +48,11 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from vigil.edge.device_health import DeviceHealth
 from vigil.edge.emergency import EmergencyNotAcknowledged, NoEmergency
 from vigil.edge.errors import EdgeError
-from vigil.edge.orders import InvalidDispatchAnswer, UnknownDispatch
+from vigil.edge.orders import InvalidDispatchAnswer, InvalidVerification, UnknownDispatch
 from vigil.edge.screen_state import ScreenState
 from vigil.edge.screen_view import EmergencyView, ScreenView
 from vigil.edge.settings import ScreenSettings
-from vigil.events import DispatchState, DispatchStatus, OfficerEmergency, utc_now
+from vigil.events import AlertVerified, DispatchState, DispatchStatus, IdentityVerdict, OfficerEmergency, utc_now
 from vigil.web.page_security import SecurityHeaders, content_security_policy
 
 _log = logging.getLogger(__name__)
@@ -69,6 +74,10 @@ class HandsetDevice(Protocol):
 
     def answer(self, dispatch_id: uuid.UUID, status: DispatchState, *, reason: str = "") -> DispatchStatus:
         """Answer an order; stored in the outbox before it returns."""
+        ...
+
+    def verify(self, dispatch_id: uuid.UUID, verdict: IdentityVerdict) -> AlertVerified:
+        """The officer's verdict on an order's match; stored in the outbox before it returns."""
         ...
 
     def health(self) -> DeviceHealth:
@@ -107,6 +116,23 @@ class AnswerSent(BaseModel):
     status: DispatchState
 
 
+class VerificationRequest(BaseModel):
+    """The officer's tap after comparing the order's crop with the watchlist photo."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    verdict: IdentityVerdict
+
+
+class VerdictSent(BaseModel):
+    """The verdict is in the outbox; the screen shows it as delivered once the command centre acknowledges it."""
+
+    event_id: uuid.UUID
+    dispatch_id: uuid.UUID
+    alert_id: uuid.UUID
+    verdict: IdentityVerdict
+
+
 def create_screen_app(
     *,
     settings: ScreenSettings,
@@ -121,7 +147,7 @@ def create_screen_app(
     Args:
         settings: the screen's settings.
         state: what the screen shows.
-        device: the agent: answers and health.
+        device: the agent: answers, verdicts and health.
         page: the built page's folder.
         stopping: set when the server stops, to end the event streams.
         clock: the current time (UTC).
@@ -164,6 +190,20 @@ def create_screen_app(
             raise HTTPException(409, str(exc)) from exc
         _log.info("screen.answer", extra={"dispatch_id": str(dispatch_id), "status": body.status.value})
         return AnswerSent(event_id=event.id, dispatch_id=event.dispatch_id, status=event.status)
+
+    @app.post("/api/orders/{dispatch_id}/verification", status_code=201)
+    def verify(dispatch_id: uuid.UUID, body: VerificationRequest, request: Request) -> VerdictSent:
+        _own_page_only(request)
+        try:
+            event = device.verify(dispatch_id, body.verdict)
+        except UnknownDispatch as exc:
+            raise HTTPException(404, str(exc)) from exc
+        except InvalidVerification as exc:
+            raise HTTPException(409, str(exc)) from exc
+        _log.info("screen.verdict", extra={"dispatch_id": str(dispatch_id), "verdict": body.verdict.value})
+        return VerdictSent(
+            event_id=event.id, dispatch_id=event.dispatch_id, alert_id=event.alert_id, verdict=event.verdict
+        )
 
     @app.post("/api/emergency", status_code=201)
     def raise_emergency(request: Request) -> EmergencyView:

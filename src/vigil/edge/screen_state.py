@@ -1,12 +1,12 @@
 """The handset screen's model: a :class:`~vigil.edge.notifier.Notifier` that keeps what the officer is shown.
 
 Alert cards stay *unconfirmed* until the command centre's review arrives, then show it. Orders keep their
-newest revision (control moved the target), the officer's answers, each *sent* when it is in the outbox and
-*delivered* when the server acknowledged it, and control's stand-down; an officer-in-danger order names the
-officer instead of a subject. The officer's own emergency shows as it reaches control, until they dismiss it
-after control acknowledged it. When control stops a deployment and deletes its results, its alert cards go.
-Every change raises :attr:`revision`
-and wakes whoever waits in :meth:`ScreenState.wait_for_change` (the page's event stream).
+newest revision (control moved the target, or named the second verifier of the identity), the officer's answers
+and verdict on the match, each *sent* when it is in the outbox and *delivered* when the server acknowledged it,
+and control's stand-down; an officer-in-danger order names the officer instead of a subject. The officer's own
+emergency shows as it reaches control, until they dismiss it after control acknowledged it. When control stops a
+deployment and deletes its results, its alert cards go. Every change raises :attr:`revision` and wakes whoever
+waits in :meth:`ScreenState.wait_for_change` (the page's event stream).
 
 Only watchlist alerts' crops and chips, and the evidence control sent, are held, in memory, for the most
 recent cards; nothing here is written anywhere.
@@ -21,7 +21,7 @@ from datetime import datetime
 from vigil.edge.device_health import DeviceHealth
 from vigil.edge.emergency import EmergencyStatus
 from vigil.edge.notifier import AlertCard
-from vigil.edge.orders import allowed_answers
+from vigil.edge.orders import allowed_answers, allowed_verdicts
 from vigil.edge.route import bearing_deg, haversine_m
 from vigil.edge.screen_view import (
     IMAGE_PATH,
@@ -38,6 +38,7 @@ from vigil.edge.screen_view import (
     ScreenView,
     StatusBarView,
     SubjectView,
+    VerdictView,
     image_key,
 )
 from vigil.events import (
@@ -46,6 +47,7 @@ from vigil.events import (
     DispatchCancelled,
     DispatchOrder,
     DispatchState,
+    IdentityVerdict,
     ReviewDecision,
     utc_now,
 )
@@ -73,12 +75,21 @@ class _Answer:
 
 
 @dataclass
+class _Verdict:
+    verdict: IdentityVerdict
+    at: datetime
+    delivered: bool = False
+
+
+@dataclass
 class _Order:
     order: DispatchOrder
     keys: dict[bytes, str]
     received_at: datetime
     answers: list[_Answer] = field(default_factory=list)
+    verdicts: list[_Verdict] = field(default_factory=list)
     cancellation: DispatchCancelled | None = None
+    target_moved: bool = False
 
     @property
     def state(self) -> DispatchState | None:
@@ -178,6 +189,8 @@ class ScreenState:
                 self._orders[order.dispatch_id] = _Order(order, _order_keys(order), received_at=self._clock())
                 self._forget_finished_orders()
             elif order.revision > held.order.revision:
+                # A revision may only name the second verifier: the officer is told of a move only when there was one.
+                held.target_moved |= order.target != held.order.target or order.area != held.order.area
                 held.order, held.keys = order, _order_keys(order)
             else:
                 return
@@ -206,6 +219,21 @@ class ScreenState:
                     return
                 waiting[0].delivered = True
             self._forget_finished_orders()
+            self._bump()
+
+    def order_verified(self, dispatch_id: uuid.UUID, verdict: IdentityVerdict, delivered: bool) -> None:
+        """See :meth:`vigil.edge.orders.VerdictNotifier.order_verified`."""
+        with self._changed:
+            held = self._orders.get(dispatch_id)
+            if held is None:
+                return
+            if not delivered:
+                held.verdicts.append(_Verdict(verdict=verdict, at=self._clock()))
+            else:
+                waiting = [v for v in held.verdicts if v.verdict is verdict and not v.delivered]
+                if not waiting:
+                    return
+                waiting[0].delivered = True
             self._bump()
 
     def emergency(self, status: EmergencyStatus | None) -> None:
@@ -276,6 +304,7 @@ def _card_view(held: _Card) -> AlertCardView:
 def _order_view(held: _Order, health: DeviceHealth) -> OrderView:
     order, evidence, subject, emergency = held.order, held.order.evidence, held.order.subject, held.order.emergency
     fix, target = health.fix, (order.target.lat, order.target.lon)
+    verdict = held.verdicts[-1] if held.verdicts else None
     route = None
     if fix is not None:
         here = (fix.lat, fix.lon)
@@ -284,6 +313,7 @@ def _order_view(held: _Order, health: DeviceHealth) -> OrderView:
         dispatch_id=order.dispatch_id,
         incident_id=order.incident_id,
         revision=order.revision,
+        target_moved=held.target_moved,
         received_at=held.received_at,
         target=order.target,
         area=order.area,
@@ -305,6 +335,8 @@ def _order_view(held: _Order, health: DeviceHealth) -> OrderView:
             threshold=evidence.threshold,
             probe_image=IMAGE_PATH + held.keys[evidence.probe_jpeg],
             enrolled_image=_path(held.keys, evidence.enrolled_jpeg),
+            confirmed_by=evidence.confirmed_by,
+            verified_by=evidence.verified_by,
         ),
         emergency=None
         if emergency is None
@@ -319,6 +351,15 @@ def _order_view(held: _Order, health: DeviceHealth) -> OrderView:
         state=held.state,
         answers=[AnswerView(status=a.status, delivered=a.delivered, at=a.at) for a in held.answers],
         allowed=[] if held.cancellation is not None else allowed_answers(held.state),
+        verdict=None
+        if verdict is None
+        else VerdictView(verdict=verdict.verdict, delivered=verdict.delivered, at=verdict.at),
+        verdicts_allowed=allowed_verdicts(
+            order,
+            state=held.state,
+            stood_down=held.cancellation is not None,
+            held=None if verdict is None else verdict.verdict,
+        ),
         stood_down=held.cancellation is not None,
         stand_down_reason="" if held.cancellation is None else held.cancellation.reason,
     )

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.edge.device_health import DeviceHealth, LinkState
-from vigil.events import DispatchState, Location, ReviewDecision
+from vigil.events import DispatchState, IdentityVerdict, Location, ReviewDecision
 
 IMAGE_PATH = "/api/images/"
 
@@ -150,7 +150,7 @@ class SubjectView(_View):
 
 
 class EvidenceView(_View):
-    """Why control believes the subject was seen."""
+    """Why control believes the subject was seen, and who has verified the identity."""
 
     alert_id: uuid.UUID
     seen_at: datetime
@@ -158,6 +158,18 @@ class EvidenceView(_View):
     threshold: float
     probe_image: str
     enrolled_image: str | None
+    confirmed_by: str | None = Field(description="The operator who confirmed the match (its first verification).")
+    verified_by: str | None = Field(
+        description="The second person who verified it; None: not yet verified by two people, compare before any stop."
+    )
+
+
+class VerdictView(_View):
+    """The officer's own verdict on an order's match: sent (in the outbox), then delivered (the server has it)."""
+
+    verdict: IdentityVerdict
+    delivered: bool
+    at: datetime
 
 
 class EmergencyOrderView(_View):
@@ -185,7 +197,11 @@ class OrderView(_View):
 
     dispatch_id: uuid.UUID
     incident_id: uuid.UUID
-    revision: int = Field(description="Above 1: control moved the target since the first order.")
+    revision: int = Field(
+        description="Above 1: control changed the order since the first (moved the target, or named the second "
+        "verifier of the identity)."
+    )
+    target_moved: bool = Field(description="Control moved the target or the area since the first revision.")
     received_at: datetime
     target: Location
     area: dict[str, Any] = Field(description="GeoJSON Polygon geometry.")
@@ -197,6 +213,11 @@ class OrderView(_View):
     state: DispatchState | None = Field(description="The latest answer given; None before any.")
     answers: list[AnswerView]
     allowed: list[DispatchState] = Field(description="The answers the officer may give now.")
+    verdict: VerdictView | None = Field(description="The officer's latest verdict on the match; None before any.")
+    verdicts_allowed: list[IdentityVerdict] = Field(
+        description="The verdicts the officer may give now besides the one given: none on an officer-in-danger order, "
+        "an order that is over, an identity two people verified, or after a firm verdict (not 'cannot tell')."
+    )
     stood_down: bool = Field(description="Control cancelled the order: it takes no more answers.")
     stand_down_reason: str
 

@@ -6,8 +6,10 @@ truth, where a person would compare the face crop with the enrolled photo. On a 
 incident (one per subject at a time: a later sighting moves the open incident's target, which the server does
 itself) with a search area drawn around the sighting, asks which units are inside it, widening the circle when
 fewer than it needs are available, and dispatches the nearest available ones. When an order is declined or left
-unanswered, it sends the unit the server proposes instead. When the first officer reports on scene, it closes the
-incident with an arrest, which stands the other orders down and frees the units.
+unanswered, it sends the unit the server proposes instead. It acts on an identification only once two people
+have verified it (EU AI Act Art 14(5)): when the officer on scene verifies the match on their handset (the second
+verification, after its own confirmation), it closes the incident with an arrest, which stands the other orders
+down and frees the units; when the officer finds it is not the person, it closes it as the wrong person.
 
 Nothing here bypasses a rule: the server checks the roles, the human-review gate and the states as it would for
 anyone. A request the server refuses is recorded (see :meth:`Autopilot.counts`) and the operator carries on
@@ -27,15 +29,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from vigil.command.alerts.schemas import AlertSummary
 from vigil.command.feed.schemas import (
     AlertEntry,
+    AlertVerifiedEntry,
     DispatchEscalatedEntry,
-    DispatchStatusEntry,
     FeedMessage,
     IncidentChangedEntry,
     IncidentOpenedEntry,
 )
 from vigil.command.incidents.models import IncidentOutcome, IncidentStatus
+from vigil.command.verifications.schemas import IdentityState
 from vigil.dispatch.unit import UnitStatus
-from vigil.events import DispatchState
 from vigil.sim.control_api import ControlRoomClient
 from vigil.sim.errors import DemoStepRefused
 
@@ -97,7 +99,6 @@ class Autopilot:
         self.settings = settings or AutopilotSettings()
         self._inbox: queue.Queue[FeedMessage | None] = queue.Queue()
         self._open: dict[str, uuid.UUID] = {}  # subject id → their open incident
-        self._orders: dict[uuid.UUID, uuid.UUID] = {}  # dispatch id → its incident
         self._lock = threading.Lock()
         self._counts = AutopilotCounts()
         self._thread = threading.Thread(target=self._work, name="autopilot", daemon=True)
@@ -133,8 +134,8 @@ class Autopilot:
         match entry:
             case AlertEntry(payload=alert) if alert.review_decision is None:
                 self._review(alert)
-            case DispatchStatusEntry(payload=answer) if answer.status is DispatchState.ON_SCENE:
-                self._close(self._orders.get(answer.dispatch_id))
+            case AlertVerifiedEntry(payload=verification) if verification.identity.state in _SETTLED:
+                self._close(verification.incident_id, _SETTLED[verification.identity.state])
             case DispatchEscalatedEntry(payload=escalated) if escalated.proposed_unit_id is not None:
                 if escalated.incident_id in self._open.values():
                     self._dispatch(escalated.incident_id, [escalated.proposed_unit_id], replacement=True)
@@ -198,24 +199,25 @@ class Autopilot:
         return chosen
 
     def _dispatch(self, incident_id: uuid.UUID, unit_ids: list[str], *, replacement: bool) -> None:
-        incident = self._client.call(
+        self._client.call(
             "POST",
             f"/api/v1/incidents/{incident_id}/dispatches",
             step=f"dispatching {', '.join(unit_ids)}",
-            json={"unit_ids": unit_ids, "instructions": "Locate and detain the subject; confirm identity first."},
+            json={
+                "unit_ids": unit_ids,
+                "instructions": "Locate the subject; compare the faces on your handset and verify before any stop.",
+            },
         )
-        for order in incident["dispatches"]:
-            self._orders[uuid.UUID(order["dispatch_id"])] = incident_id
         self._count("replacements_dispatched" if replacement else "units_dispatched", len(unit_ids))
 
-    def _close(self, incident_id: uuid.UUID | None) -> None:
+    def _close(self, incident_id: uuid.UUID | None, outcome: IncidentOutcome) -> None:
         if incident_id is None or incident_id not in self._open.values():
             return
         self._client.call(
             "POST",
             f"/api/v1/incidents/{incident_id}/close",
             step=f"closing incident {incident_id}",
-            json={"outcome": IncidentOutcome.ARREST.value, "notes": "Subject detained by the first unit on scene."},
+            json={"outcome": outcome.value, "notes": _CLOSING_NOTES[outcome]},
         )
         self._open = {subject: open_id for subject, open_id in self._open.items() if open_id != incident_id}
         self._count("incidents_closed")
@@ -223,6 +225,14 @@ class Autopilot:
     def _count(self, name: str, by: int = 1) -> None:
         with self._lock:
             setattr(self._counts, name, getattr(self._counts, name) + by)
+
+
+_SETTLED = {IdentityState.VERIFIED: IncidentOutcome.ARREST, IdentityState.REFUTED: IncidentOutcome.WRONG_PERSON}
+"""How the operator closes an incident once a second person has settled its identification."""
+_CLOSING_NOTES = {
+    IncidentOutcome.ARREST: "Subject detained by the unit on scene after the officer verified the identity.",
+    IncidentOutcome.WRONG_PERSON: "The officer on scene found it was not the person: stood down.",
+}
 
 
 def _circle(lat: float, lon: float, radius_m: float) -> dict[str, Any]:

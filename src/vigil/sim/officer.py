@@ -12,7 +12,11 @@ What they do, in simulated time (:mod:`vigil.sim.clock`), each step on a :meth:`
    set probability; always when already committed to another order);
 3. a moment later report en route and go along the streets to the target; a newer revision of the order that
    moves the target sends them to the new one from wherever they are;
-4. report on scene on arrival, stay a while, report clear, and go back on patrol from there.
+4. report on scene on arrival and, on a subject order whose identity two people have not yet verified, compare
+   the camera's crop with the watchlist photo on the handset and tap "same person"
+   (:meth:`~vigil.edge.agent.EdgeAgent.verify`, as the handset's screen does): the demo's operator confirms only
+   true matches, so the person at the target is the subject;
+5. stay a while, report clear, and go back on patrol from there.
 
 Control standing them down (``dispatch.cancelled``) ends the order at once: back to patrol, no more answers.
 """
@@ -32,9 +36,18 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from vigil.dispatch.unit import UnitKind
 from vigil.edge.emergency import EmergencyStatus
 from vigil.edge.notifier import AlertCard
-from vigil.edge.orders import InvalidDispatchAnswer, UnknownDispatch
+from vigil.edge.orders import InvalidDispatchAnswer, InvalidVerification, UnknownDispatch
 from vigil.edge.route import Point
-from vigil.events import AlertReviewed, DispatchCancelled, DispatchOrder, DispatchState, DispatchStatus, utc_now
+from vigil.events import (
+    AlertReviewed,
+    AlertVerified,
+    DispatchCancelled,
+    DispatchOrder,
+    DispatchState,
+    DispatchStatus,
+    IdentityVerdict,
+    utc_now,
+)
 from vigil.sim.city import City
 from vigil.sim.clock import Clock
 from vigil.sim.errors import InvalidSimSettings
@@ -86,6 +99,10 @@ class Handset(Protocol):
         """Store the answer in the outbox and send it."""
         ...
 
+    def verify(self, dispatch_id: uuid.UUID, verdict: IdentityVerdict) -> AlertVerified:
+        """Store the verdict on the order's match in the outbox and send it."""
+        ...
+
 
 class Activity(enum.StrEnum):
     """What the officer is doing."""
@@ -117,6 +134,21 @@ class AnswerGiven:
     sim_time: float
     at: datetime
     where: Point
+
+
+@dataclass(frozen=True)
+class VerdictGiven:
+    """The officer's verdict on an order's match, given on scene.
+
+    Attributes:
+        dispatch_id: the order.
+        verdict: what the officer saw.
+        sim_time: when, simulated seconds.
+    """
+
+    dispatch_id: uuid.UUID
+    verdict: IdentityVerdict
+    sim_time: float
 
 
 @dataclass
@@ -179,6 +211,7 @@ class SimulatedOfficer:
         self._assignment: _Assignment | None = None
         self._declining: dict[uuid.UUID, tuple[float, str]] = {}
         self._answers: list[AnswerGiven] = []
+        self._verdicts: list[VerdictGiven] = []
         self._patrol()
 
     def attach(self, handset: Handset) -> None:
@@ -196,6 +229,12 @@ class SimulatedOfficer:
         """Every answer given so far, oldest first."""
         with self._lock:
             return list(self._answers)
+
+    @property
+    def verdicts(self) -> list[VerdictGiven]:
+        """Every verdict given on an order's match so far, oldest first."""
+        with self._lock:
+            return list(self._verdicts)
 
     # --- what the handset shows (the Notifier seam) ----------------------------------------------------------
 
@@ -290,6 +329,7 @@ class SimulatedOfficer:
                         dispatch_id, DispatchState.ON_SCENE, now
                     ):
                         self._set_activity(assignment, Activity.ON_SCENE, now + stay)
+                        self._verify(assignment.order, now)
                 case Activity.ON_SCENE if now >= assignment.next_at:
                     if self._answer(dispatch_id, DispatchState.CLEARED, now):
                         self._end_assignment()
@@ -312,10 +352,8 @@ class SimulatedOfficer:
 
     def _answer(self, dispatch_id: uuid.UUID, status: DispatchState, now: float, *, reason: str = "") -> bool:
         """Tap the answer on the handset; False (and the order dropped) when the order no longer takes it."""
-        if self._handset is None:
-            raise InvalidSimSettings(f"officer {self.unit_id} has no handset: call attach() with their edge agent")
         try:
-            event = self._handset.answer(dispatch_id, status, reason=reason)
+            event = self._attached().answer(dispatch_id, status, reason=reason)
         except (InvalidDispatchAnswer, UnknownDispatch) as exc:
             # Control stood the officer down between the order and the tap: the handset refuses the answer.
             _log.info("officer.answer_refused", extra={"unit_id": self.unit_id, "reason": str(exc)})
@@ -327,6 +365,27 @@ class SimulatedOfficer:
                 AnswerGiven(dispatch_id, status, reason, sim_time=now, at=event.at, where=self.movement.where())
             )
         return True
+
+    def _verify(self, order: DispatchOrder, now: float) -> None:
+        """On scene: compare the crop with the watchlist photo, unless two people have verified the identity."""
+        if order.evidence is None or order.evidence.verified_by is not None:
+            return
+        with self._lock:
+            if any(v.dispatch_id == order.dispatch_id for v in self._verdicts):
+                return
+        try:
+            event = self._attached().verify(order.dispatch_id, IdentityVerdict.SAME_PERSON)
+        except (InvalidVerification, UnknownDispatch) as exc:
+            # Control stood the officer down between the arrival and the tap: the handset refuses the verdict.
+            _log.info("officer.verdict_refused", extra={"unit_id": self.unit_id, "reason": str(exc)})
+            return
+        with self._lock:
+            self._verdicts.append(VerdictGiven(order.dispatch_id, event.verdict, sim_time=now))
+
+    def _attached(self) -> Handset:
+        if self._handset is None:
+            raise InvalidSimSettings(f"officer {self.unit_id} has no handset: call attach() with their edge agent")
+        return self._handset
 
     def _end_assignment(self) -> None:
         with self._lock:

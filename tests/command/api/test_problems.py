@@ -14,6 +14,7 @@ from vigil.command.errors import CommandError, DatabaseUnavailable, UnknownUnit
 from vigil.command.incidents import errors as incident_errors
 from vigil.command.report import errors as report_errors
 from vigil.command.reviews import errors as review_errors
+from vigil.command.verifications import errors as verification_errors
 from vigil.command.watchlists import errors as watchlist_errors
 from vigil.dispatch import errors as dispatch_errors
 
@@ -28,6 +29,7 @@ API_ERROR_MODULES = {
         incident_errors,
         emergency_errors,
         deployment_errors,
+        verification_errors,
     )
 }
 
@@ -44,6 +46,7 @@ def test_every_command_error_has_a_status_code() -> None:
     unmapped = {cls.__name__ for cls in concrete if not any(base in HTTP_STATUS for base in cls.__mro__)}
     assert {review_errors.AlertDismissed, watchlist_errors.NoPackage, report_errors.ReportPeriodInvalid} <= concrete
     assert {emergency_errors.UnknownEmergency, emergency_errors.EmergencyResolved} <= concrete
+    assert {verification_errors.ConfirmerCannotVerify, incident_errors.IdentityNotVerified} <= concrete
     assert unmapped == set()
     assert {cls.__module__ for cls in HTTP_STATUS} <= API_ERROR_MODULES
 

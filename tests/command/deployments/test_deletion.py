@@ -25,15 +25,18 @@ from vigil.command.ingestion.service import ingest
 from vigil.command.jobs import keep_deployments
 from vigil.command.settings import IngestionLimits
 from vigil.command.units.models import Unit
+from vigil.command.verifications.models import AlertVerification
 from vigil.command.watchlists.service import assign_device
 from vigil.dispatch.settings import DispatchSettings
 from vigil.dispatch.unit import UnitStatus
 from vigil.events import (
     AlertRaised,
+    AlertVerified,
     DeploymentStopped,
     DeploymentStopReason,
     DispatchCancelled,
     DispatchState,
+    IdentityVerdict,
     Location,
     encode_event,
     utc_now,
@@ -128,7 +131,7 @@ def _resend(database: Database, raised: AlertRaised) -> Outcome:
         ).outcome
 
 
-def test_a_refusal_stops_the_deployment_and_deletes_its_alerts_incidents_orders_and_feed_entries(
+def test_a_refusal_stops_the_deployment_and_deletes_its_alerts_incidents_orders_verifications_and_feed_entries(
     database: Database, desk: Desk, street: None, probe_jpeg: bytes
 ) -> None:
     deployment_id = _deployment(database, desk)
@@ -140,6 +143,16 @@ def test_a_refusal_stops_the_deployment_and_deletes_its_alerts_incidents_orders_
     assert _status(database, "A-1") is not UnitStatus.AVAILABLE
     assert [e.dispatch_id for e in queued(database, "dispatch.order")] == [dispatch_id]
     assert [e.alert_id for e in queued(database, "alert.reviewed")] == [pursued.alert_id]
+    # The officer on scene verifies the match (its second verification): A-1 is sent its order again.
+    verified = AlertVerified(
+        device_id="radio-A-1",
+        alert_id=pursued.alert_id,
+        dispatch_id=dispatch_id,
+        unit_id="A-1",
+        verdict=IdentityVerdict.SAME_PERSON,
+    )
+    ingest_events(database, "radio-A-1", verified)
+    assert [e.revision for e in queued(database, "dispatch.order")] == [1, 2]
 
     with desk.supervisor() as sam:
         refused = sam.post(f"/api/v1/deployments/{deployment_id}/decision", json=decision(granted=False))
@@ -156,6 +169,7 @@ def test_a_refusal_stops_the_deployment_and_deletes_its_alerts_incidents_orders_
         assert session.get(Incident, incident_id) is None
         assert session.get(DispatchOrderRecord, dispatch_id) is None
         assert session.scalar(select(func.count()).select_from(DispatchStatusRecord)) == 0
+        assert session.scalar(select(func.count()).select_from(AlertVerification)) == 0
         # the idempotency records stay: a resend is a duplicate, and nothing is stored again
         assert session.get(IngestedEvent, pursued.id) is not None
     feed = _feed_text(database)
@@ -189,12 +203,13 @@ def test_a_refusal_stops_the_deployment_and_deletes_its_alerts_incidents_orders_
     ]
     actor, _, deleted = trail[-1]
     assert actor == record["decision_recorded_by"]
-    assert (deleted["alerts"], deleted["incidents"], deleted["dispatch_orders"], deleted["orders_stood_down"]) == (
-        2,
-        1,
-        1,
-        1,
-    )
+    assert (
+        deleted["alerts"],
+        deleted["incidents"],
+        deleted["dispatch_orders"],
+        deleted["orders_stood_down"],
+        deleted["verifications"],
+    ) == (2, 1, 1, 1, 1)
 
 
 def _status(database: Database, unit_id: str) -> UnitStatus:

@@ -1,10 +1,12 @@
-"""Camera to dispatch through a real Mosquitto: alert, confirmation, units in the area, orders, answers, close."""
+"""Camera to dispatch through a real Mosquitto: alert, confirmation, units in the area, orders, answers, the
+officer's verification of the match, close."""
 
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,11 +22,13 @@ from vigil.command.database import Database
 from vigil.command.settings import CommandSettings
 from vigil.events import (
     AlertReviewed,
+    AlertVerified,
     DispatchCancelled,
     DispatchOrder,
     DispatchState,
     DispatchStatus,
     Event,
+    IdentityVerdict,
     Location,
     encode_event,
     parse_event,
@@ -61,6 +65,19 @@ class Device:
             if not found:
                 raise AssertionError(f"{self.device_id} received no {kind.__name__}")
             return next((t, e) for t, e in self.received if isinstance(e, kind))
+
+    def wait_for_order(self, *, revision: int, timeout_s: float = 10) -> tuple[float, DispatchOrder]:
+        def found() -> tuple[float, DispatchOrder] | None:
+            return next(
+                ((t, e) for t, e in self.received if isinstance(e, DispatchOrder) and e.revision == revision), None
+            )
+
+        with self._changed:
+            if not self._changed.wait_for(lambda: found() is not None, timeout_s):
+                raise AssertionError(f"{self.device_id} received no order of revision {revision}")
+            order = found()
+            assert order is not None
+            return order
 
     def _on_message(self, message: Message) -> None:
         with self._changed:
@@ -132,6 +149,7 @@ def test_from_alert_to_officers_answers_over_mqtt(
             for unit_id, (_, order) in arrivals.items():
                 assert isinstance(order, DispatchOrder)
                 assert (order.unit_id, order.evidence.alert_id) == (unit_id, raised.alert_id)
+                assert (order.evidence.confirmed_by, order.evidence.verified_by) == ("OP-1", None)
             assert max(at for at, _ in arrivals.values()) - called < 5  # (the aim, under 1 s, is the bench's)
 
             a1, a2 = (arrivals[u][1] for u in suggested)
@@ -151,10 +169,28 @@ def test_from_alert_to_officers_answers_over_mqtt(
             units = {u["unit_id"]: u["status"] for u in operator.get("/api/v1/units").json()["units"]}
             assert (units["A-1"], units["A-2"], units["A-3"]) == ("en_route", "dispatched", "available")
 
-            closed = operator.post(
-                f"/api/v1/incidents/{incident['incident_id']}/close", json={"outcome": "arrest", "notes": "detained"}
+            def close() -> dict[str, Any]:
+                answer: dict[str, Any] = operator.post(
+                    f"/api/v1/incidents/{incident['incident_id']}/close",
+                    json={"outcome": "arrest", "notes": "detained"},
+                ).json()
+                return answer
+
+            # No arrest on the operator's confirmation alone: the officer on scene verifies the match first.
+            assert close()["error"]["code"] == "identity_not_verified"
+            radios["A-1"].send(
+                AlertVerified(
+                    device_id="radio-A-1",
+                    alert_id=raised.alert_id,
+                    dispatch_id=a1.dispatch_id,
+                    unit_id="A-1",
+                    verdict=IdentityVerdict.SAME_PERSON,
+                )
             )
-            assert closed.json()["status"] == "closed"
+            _, verified = radios["A-2"].wait_for_order(revision=2)  # both units hear who verified it
+            assert (verified.evidence.confirmed_by, verified.evidence.verified_by) == ("OP-1", "A-1")
+            closed = close()
+            assert (closed["status"], closed["identity"]["state"]) == ("closed", "verified")
             _, stand_down = radios["A-2"].wait_for(DispatchCancelled)
             assert isinstance(stand_down, DispatchCancelled)
             assert stand_down.dispatch_id == a2.dispatch_id

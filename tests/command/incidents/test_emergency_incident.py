@@ -78,9 +78,10 @@ def test_an_unanswered_order_for_an_officer_is_escalated_never_proposing_the_off
     assert [(e.unit_id, e.why, e.proposed_unit_id) for e in found] == [("A-1", "unanswered", "A-2")]
     with database.session() as session:
         incident = get_incident(session=session, incident_id=incident_id, now=utc_now(), settings=SETTINGS)
-    assert (incident.kind, incident.subject, incident.emergency_id) == (
+    assert (incident.kind, incident.subject, incident.identity, incident.emergency_id) == (
         IncidentKind.OFFICER_EMERGENCY,
         None,
+        None,  # nobody's identity to verify
         emergency_id,
     )
     assert (incident.target.lat, incident.target.alert_id) == (OFFICER.lat, None)

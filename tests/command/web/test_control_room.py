@@ -174,6 +174,15 @@ def test_an_operator_confirms_an_alert_narrows_the_area_dispatches_two_units_and
     escalation.get_by_role("button", name="Keep waiting").click()
     expect(escalation).to_have_count(0)
 
+    # A second person verifies the match (EU AI Act Art 14(5)): only then can an arrest be recorded.
+    expect(page.locator("[data-testid=outcome] option[value=arrest]")).to_be_disabled()
+    second = control_room.server.sign_in(control_room.people["second operator"])
+    with control_room.server.client(second) as client:
+        verified = client.post(f"/api/v1/reviews/{raised.alert_id}/verification", json={"verdict": "same_person"})
+    verified.raise_for_status()
+    expect(page.locator("[data-testid=incident] [data-testid=identity]")).to_have_attribute(
+        "data-state", "verified", timeout=TIMEOUT_MS
+    )
     page.locator("[data-testid=outcome]").select_option("arrest")
     page.locator("[data-testid=outcome-notes]").fill("Detained at the north terrace.")
     page.locator("[data-testid=close-incident]").click()

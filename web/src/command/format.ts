@@ -41,3 +41,8 @@ export function label(value: string): string {
   const spaced = value.replaceAll("_", " ");
   return spaced.charAt(0).toUpperCase() + spaced.slice(1);
 }
+
+/** A time of day as hours and minutes ("21:40"), on the 24-hour clock. */
+export function hoursMinutes(iso: string): string {
+  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+}

@@ -1,17 +1,34 @@
 /**
  * The selected incident: its search area (the default circle around the confirmed alert, which the operator
  * resizes or replaces with a polygon), the units inside it ranked by arrival, the orders sent and their answers
- * as they arrive, an escalation prompt when an order goes unanswered, and closing with an outcome.
+ * as they arrive, an escalation prompt when an order goes unanswered, and closing with an outcome. A subject's
+ * incident says whether two people have verified the match (amber until they have) and lets a second person
+ * verify it beside the two faces; an arrest can be recorded only once the identity is verified.
  */
 import { element, setText } from "../shared/dom";
 import { ApiError, get, post, put } from "./api";
 import { escalationPrompt } from "./escalation";
 import { age, clock, eta, label, metres, secondsSince } from "./format";
+import { IdentityCheck, settledFirst } from "./identity";
+import { faces } from "./review";
 import { areaGeoJson, drawnArea, type DrawnArea, type SituationMap } from "./situation_map";
-import type { AreaUnit, DispatchEscalated, Incident, PageConfig, UnitStatus } from "./types";
+import type {
+  AreaUnit,
+  CurrentUser,
+  DispatchEscalated,
+  Identity,
+  Incident,
+  PageConfig,
+  ReviewDetail,
+  UnitStatus,
+  Verification,
+} from "./types";
 
 const ACTIVE = new Set(["sent", "accepted", "en_route", "on_scene"]);
 const OUTCOMES = ["arrest", "not_found", "wrong_person", "other"] as const;
+const NOT_VERIFIED_TWICE =
+  "The identity is not yet verified by a second person: units sent now are told so, and must not act on the " +
+  "identification alone.";
 
 /** What an incident is about, in a few words: the subject sought, or the officer in danger (by call sign). */
 export function incidentName(incident: Incident, callSign?: string): string {
@@ -39,6 +56,10 @@ export class IncidentPanel {
   private readonly error = element("p", { class: "error", role: "alert", "data-testid": "incident-error" });
   private readonly outcome = element("select", { id: "outcome", "data-testid": "outcome" });
   private readonly notes = element("input", { id: "outcome-notes", maxlength: "4000", "data-testid": "outcome-notes" });
+  private readonly arrestNote = element("p", { class: "hint verify-note", hidden: "", "data-testid": "arrest-note" });
+  private readonly dispatchNote = element("p", { class: "hint verify-note", hidden: "", "data-testid": "dispatch-note" });
+  private readonly identitySlot = element("div", { class: "identity-slot" });
+  private check: IdentityCheck | null = null;
   private readonly closeButton = element("button", { type: "button", class: "danger", "data-testid": "close-incident" }, "Close incident");
   private readonly closedBanner = element("p", { class: "closed-banner", role: "status", tabindex: "-1", "data-testid": "closed-banner" });
   /** What only an open incident offers: the area, the units, dispatching, closing. */
@@ -49,6 +70,7 @@ export class IncidentPanel {
     private readonly panel: HTMLElement,
     private readonly map: SituationMap,
     private readonly config: PageConfig,
+    private readonly user: CurrentUser,
     private readonly closed: () => void,
   ) {
     this.radius.min = String(config.min_radius_m);
@@ -85,6 +107,7 @@ export class IncidentPanel {
       back,
       this.title,
       this.summary,
+      this.identitySlot,
       this.closedBanner,
       this.prompts,
       element("h3", {}, "Orders"),
@@ -113,6 +136,7 @@ export class IncidentPanel {
         this.unitRows,
       ),
       element("div", { class: "actions" }, this.suggestButton, this.dispatchButton),
+      this.dispatchNote,
       element("h3", {}, "Close"),
       element(
         "div",
@@ -123,6 +147,7 @@ export class IncidentPanel {
         this.notes,
         this.closeButton,
       ),
+      this.arrestNote,
     );
     window.setInterval(() => this.renderOrders(), 1000);
   }
@@ -160,9 +185,21 @@ export class IncidentPanel {
     if (incident.target.revision < this.incident.target.revision) return;
     const areaMoved = JSON.stringify(incident.area) !== JSON.stringify(this.incident.area) ||
       incident.target.revision !== this.incident.target.revision;
-    this.incident = incident;
+    this.incident = { ...incident, identity: settledFirst(this.incident.identity, incident.identity) };
     this.render(areaMoved);
     if (areaMoved) void this.refreshUnits();
+  }
+
+  /** A second look at a match was recorded (here or elsewhere: the feed's `alert.verified`). */
+  verified(verification: Verification): void {
+    const incident = this.incident;
+    if (incident === null) return;
+    // The incident's identity may be a later sighting's (the one whose confirmation moved its target).
+    const ours = verification.incident_id === incident.incident_id || verification.alert_id === incident.alert_id;
+    if (!ours) return;
+    this.incident = { ...incident, identity: verification.identity };
+    this.check?.verified(verification);
+    this.renderIdentity();
   }
 
   /** An order went unanswered (or was declined): prompt the operator with the proposed replacement. */
@@ -219,9 +256,66 @@ export class IncidentPanel {
     this.working.hidden = closed;
     this.closedBanner.hidden = !closed;
     setText(this.closedBanner, closed ? `Closed: ${label(incident.outcome ?? "other")}. Open orders were stood down.` : "");
+    this.renderIdentity();
     this.renderOrders();
     this.renderPrompts();
     this.renderUnits();
+  }
+
+  /** The identity line (and the second verification, where this user may give it) and the arrest it allows. */
+  private renderIdentity(): void {
+    const incident = this.incident;
+    if (incident === null) return;
+    const identity = incident.identity ?? null;
+    if (incident.alert_id === null || identity === null) {
+      this.check = null;
+      this.identitySlot.replaceChildren();
+    } else if (this.check?.alertId !== incident.alert_id) {
+      const check = new IdentityCheck(incident.alert_id, identity);
+      this.check = check;
+      this.identitySlot.replaceChildren(check.element);
+      if (identity.state === "awaiting_second" && incident.status === "open") void this.offerVerification(check);
+    } else {
+      this.check.changed(identity);
+    }
+    // Units may be sent on the first verification: the operator is told, as the orders tell the units.
+    const first = identity?.state === "awaiting_second";
+    this.dispatchNote.hidden = !first;
+    setText(this.dispatchNote, first ? NOT_VERIFIED_TWICE : "");
+    this.renderArrest(identity);
+  }
+
+  /** Whether the signed-in user confirmed the match decides whether they may verify it; the faces come along. */
+  private async offerVerification(check: IdentityCheck): Promise<void> {
+    try {
+      const detail = await get<ReviewDetail>(`/api/v1/reviews/${check.alertId}`);
+      const mine = detail.reviewed_by === this.user.username;
+      check.offerTo({
+        mine,
+        faces: mine ? null : faces(detail),
+        verifications: detail.verifications ?? [],
+        recorded: (verification) => this.verified(verification),
+      });
+    } catch (caught) {
+      this.fail(caught);
+    }
+  }
+
+  /** An arrest needs the identity verified by two people (the server refuses it otherwise): say so up front. */
+  private renderArrest(identity: Identity | null): void {
+    const arrest = this.outcome.querySelector<HTMLOptionElement>("option[value=arrest]");
+    if (arrest === null) return;
+    const why =
+      identity === null || identity.state === "verified"
+        ? ""
+        : identity.state === "refuted"
+          ? "Arrest cannot be recorded: the identity was refuted (not the person)."
+          : "Arrest can be recorded only once a second person has verified the identity.";
+    arrest.disabled = why !== "";
+    setText(arrest, why === "" ? label("arrest") : `${label("arrest")} (identity not verified twice)`);
+    if (arrest.disabled && this.outcome.value === "arrest") this.outcome.value = "";
+    this.arrestNote.hidden = why === "";
+    setText(this.arrestNote, why);
   }
 
   private dispatchable(unit: AreaUnit): boolean {

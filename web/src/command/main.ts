@@ -1,16 +1,18 @@
 /**
  * The control-room page `vigil serve` serves at /control/: sign-in (with the second factor), then the views the
- * user's roles allow: operations (officers in danger above everything, map, alert queue, review, incident and
- * dispatch) for operators and supervisors, watchlists for operators, supervisors and auditors, the audit trail
- * for auditors.
+ * user's roles allow: operations (officers in danger above everything, map, alert queue, matches awaiting their
+ * second verification, review, incident and dispatch) for operators and supervisors, watchlists for operators,
+ * supervisors and auditors, the audit trail for auditors.
  */
 import { element, required, setText } from "../shared/dom";
 import { ApiError, get, post, SIGNED_OUT } from "./api";
 import { showAudit } from "./audit";
+import { AwaitingVerification } from "./awaiting";
 import { armCue } from "./cue";
 import { EmergencyBoard } from "./emergency";
 import { FeedLink } from "./feed";
 import { label } from "./format";
+import { IdentityCheck, identityTag, settledFirst } from "./identity";
 import { IncidentPanel, incidentName } from "./incident";
 import { AlertQueue } from "./queue";
 import { showReview } from "./review";
@@ -30,6 +32,7 @@ import type {
   Role,
   Unit,
   UnitChanged,
+  Verification,
 } from "./types";
 import { showWatchlists } from "./watchlists";
 
@@ -91,7 +94,7 @@ async function signIn(form: HTMLFormElement): Promise<void> {
 }
 
 /** Operations: the map, the queue, the review and the incident, kept live by the feed. */
-async function startOperations(config: PageConfig): Promise<SituationMap> {
+async function startOperations(config: PageConfig, user: CurrentUser): Promise<SituationMap> {
   const map = new SituationMap(required("#map"), config.map);
   const reviewPanel = required("#review");
   const queuePanel = required("#queue-panel");
@@ -109,7 +112,7 @@ async function startOperations(config: PageConfig): Promise<SituationMap> {
     queuePanel.hidden = false;
     queue.select(null);
   };
-  const incident = new IncidentPanel(required("#incident"), map, config, () => {
+  const incident = new IncidentPanel(required("#incident"), map, config, user, () => {
     queuePanel.hidden = false;
     renderIncidents();
   });
@@ -117,10 +120,14 @@ async function startOperations(config: PageConfig): Promise<SituationMap> {
     const items = [...openIncidents.values()].map((open) => {
       const callSign = open.emergency_id === null ? undefined : emergencies.callSign(open.emergency_id);
       const category = open.subject === null ? [] : [label(open.subject.category)];
+      const identity = open.identity ?? null;
       const button = element(
         "button",
         { type: "button", class: "incident-item", "data-incident": open.incident_id },
         [incidentName(open, callSign), ...category, `${open.dispatches.length} order(s)`].join(" · "),
+        identity === null
+          ? null
+          : element("span", { class: `identity-tag ${identity.state}`, "data-state": identity.state }, identityTag(identity)),
       );
       button.addEventListener("click", () => {
         reviewPanel.hidden = queuePanel.hidden = true;
@@ -132,11 +139,28 @@ async function startOperations(config: PageConfig): Promise<SituationMap> {
     incidentList.replaceChildren(...items);
   };
   const remember = (changed: Incident): void => {
-    if (changed.status === "open") openIncidents.set(changed.incident_id, changed);
-    else openIncidents.delete(changed.incident_id);
+    const known = openIncidents.get(changed.incident_id)?.identity ?? null;
+    const newest = { ...changed, identity: settledFirst(known, changed.identity) };
+    if (newest.status === "open") openIncidents.set(newest.incident_id, newest);
+    else openIncidents.delete(newest.incident_id);
     renderIncidents();
-    incident.update(changed);
+    incident.update(newest);
+    awaiting.incident(newest);
   };
+  /** A second look at a match, recorded here or elsewhere: every view of that match follows it. */
+  const verified = (verification: Verification): void => {
+    awaiting.verified(verification);
+    incident.verified(verification);
+    if (shownCheck?.alertId === verification.alert_id) shownCheck.verified(verification);
+    for (const open of openIncidents.values()) {
+      const ours = open.incident_id === verification.incident_id || open.alert_id === verification.alert_id;
+      if (ours) openIncidents.set(open.incident_id, { ...open, identity: verification.identity });
+    }
+    renderIncidents();
+  };
+  /** The review shown, and its identity check once loaded (a confirmed alert's). */
+  let reviewing: string | null = null;
+  let shownCheck: IdentityCheck | null = null;
 
   const openAlert = (alertId: string): void => {
     queue.select(alertId);
@@ -144,15 +168,28 @@ async function startOperations(config: PageConfig): Promise<SituationMap> {
     required("#incident").hidden = true;
     const pending = queue.get(alertId);
     if (pending?.lat != null && pending.lon != null) map.focus(pending.lat, pending.lon);
-    showReview(reviewPanel, alertId, {
+    reviewing = alertId;
+    shownCheck = null;
+    showReview(reviewPanel, alertId, user, {
       decided: (outcome: ReviewOutcome) => void decided(outcome),
       close: showQueue,
+      verified,
+    }).then((check) => {
+      if (reviewing === alertId) shownCheck = check;
     }).catch((caught: unknown) => {
       notice(caught instanceof ApiError ? caught.message : String(caught));
       showQueue();
     });
   };
   const queue = new AlertQueue(required("#queue"), openAlert);
+  const awaiting = new AwaitingVerification(required("#awaiting"), user, openAlert);
+  required("#awaiting-count").addEventListener("click", () => {
+    required("#incident").hidden = reviewPanel.hidden = true;
+    queuePanel.hidden = false;
+    queue.select(null);
+    required("#awaiting-section").scrollIntoView({ block: "start" });
+    required<HTMLButtonElement>("#awaiting .awaiting-item").focus();
+  });
 
   const decided = async (outcome: ReviewOutcome): Promise<void> => {
     queue.remove(outcome.alert_id);
@@ -193,7 +230,10 @@ async function startOperations(config: PageConfig): Promise<SituationMap> {
   // The queue's entries carry no place; the alert list does (without opening a review, which is audited).
   const waiting = new Set(pending.alerts.map((alert) => alert.alert_id));
   for (const alert of recent.alerts) if (waiting.has(alert.alert_id)) map.addAlert(alert, openAlert);
-  for (const open of incidents.incidents) openIncidents.set(open.incident_id, open);
+  for (const open of incidents.incidents) {
+    openIncidents.set(open.incident_id, open);
+    awaiting.incident(open);
+  }
   renderIncidents();
   // After the units are framed: an officer in danger takes the map. Should the list fail, the alerts still work.
   await emergencies.load().catch(failed);
@@ -227,8 +267,12 @@ async function startOperations(config: PageConfig): Promise<SituationMap> {
           const outcome = entry.payload as ReviewOutcome;
           queue.remove(outcome.alert_id);
           map.removeAlert(outcome.alert_id);
+          awaiting.reviewed(outcome);
           break;
         }
+        case "alert.verified":
+          verified(entry.payload as Verification);
+          break;
         case "unit.position": {
           const position = entry.payload as PositionReported;
           if (position.is_latest) {
@@ -329,7 +373,7 @@ async function main(): Promise<void> {
   required("#link").hidden = required("#pending-count").hidden = !views.includes("operations");
   if (views.includes("operations")) {
     required("#view-operations").hidden = false;
-    map = await startOperations(config);
+    map = await startOperations(config, user);
   }
   switchView(first, user, map);
   document.body.dataset["ready"] = "1";

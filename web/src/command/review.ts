@@ -1,21 +1,26 @@
 /**
  * Reviewing one alert: the camera's face crop beside the enrolled photo, the distance against the threshold,
  * quality, device, officer and place, and the subject's category, legal basis and notes. Confirm is one press;
- * Dismiss needs a reason. Opening the review (and its images) is recorded in the audit trail by the server.
+ * Dismiss needs a reason. A confirmed alert shows its identity under the faces: a second person verifies it there
+ * with one click. Opening the review (and its images) is recorded in the audit trail by the server.
  */
 import { element, setText } from "../shared/dom";
 import { ApiError, get, post } from "./api";
 import { age, clock, label, secondsSince, when } from "./format";
-import type { ReviewDetail, ReviewOutcome } from "./types";
+import { IdentityCheck } from "./identity";
+import type { CurrentUser, ReviewDetail, ReviewOutcome, Verification } from "./types";
 
 export interface ReviewActions {
   /** The decision was recorded. */
   decided(outcome: ReviewOutcome, detail: ReviewDetail): void;
   /** Back to the queue without deciding. */
   close(): void;
+  /** A second look at a confirmed match was recorded here. */
+  verified(verification: Verification): void;
 }
 
-function face(role: string, title: string, url: string | null): HTMLElement {
+/** A face with its caption: the camera's crop ("probe") or the watchlist's photo ("enrolled"). */
+export function face(role: string, title: string, url: string | null): HTMLElement {
   const picture =
     url === null
       ? element("div", { class: "no-image" }, "Image deleted (retention)")
@@ -28,7 +33,21 @@ function fact(name: string, value: string, testId = ""): HTMLElement[] {
   return [element("dt", {}, name), element("dd", attributes, value)];
 }
 
-export async function showReview(panel: HTMLElement, alertId: string, actions: ReviewActions): Promise<void> {
+/** The camera's face crop beside the enrolled photo. */
+export function faces(detail: ReviewDetail): HTMLElement {
+  return element("div", { class: "faces" }, face("probe", "Camera", detail.probe_url), face("enrolled", "Enrolled", detail.enrolled_url));
+}
+
+/**
+ * Show one alert for review; returns its identity check when it is a confirmed one (to follow the feed's second
+ * verifications), else null.
+ */
+export async function showReview(
+  panel: HTMLElement,
+  alertId: string,
+  user: CurrentUser,
+  actions: ReviewActions,
+): Promise<IdentityCheck | null> {
   panel.hidden = false;
   panel.replaceChildren(element("p", { class: "quiet" }, "Loading the alert…"));
   const detail = await get<ReviewDetail>(`/api/v1/reviews/${alertId}`);
@@ -87,6 +106,14 @@ export async function showReview(panel: HTMLElement, alertId: string, actions: R
   back.addEventListener("click", () => actions.close());
 
   const decided = detail.decision !== null;
+  const identity = detail.identity ?? null;
+  const check = identity === null ? null : new IdentityCheck(alertId, identity);
+  check?.offerTo({
+    mine: detail.reviewed_by === user.username,
+    faces: null,
+    verifications: detail.verifications ?? [],
+    recorded: actions.verified,
+  });
   panel.replaceChildren(
     back,
     element("h2", { id: "review-title" }, `Review: ${subject?.display_name ?? detail.subject_id}`),
@@ -95,7 +122,8 @@ export async function showReview(panel: HTMLElement, alertId: string, actions: R
       { class: "caution" },
       "Compare the faces yourself. A match alone is not grounds to act; confirm only if they are the same person.",
     ),
-    element("div", { class: "faces" }, face("probe", "Camera", detail.probe_url), face("enrolled", "Enrolled", detail.enrolled_url)),
+    faces(detail),
+    ...(check === null ? [] : [check.element]),
     element(
       "p",
       { class: `verdict ${within ? "within" : "outside"}`, "data-testid": "distance" },
@@ -116,12 +144,13 @@ export async function showReview(panel: HTMLElement, alertId: string, actions: R
       ...fact("Raised", `${clock(detail.raised_at)} (${age(secondsSince(detail.raised_at))} ago)`),
     ),
     decided
-      ? element("p", { class: "quiet" }, `Already ${detail.decision ?? ""} by ${detail.reviewed_by ?? "someone"}.`)
+      ? element("p", { class: "quiet" }, `Already ${detail.decision ?? ""} by ${detail.reviewer_name ?? detail.reviewed_by ?? "someone"}.`)
       : element("div", { class: "actions" }, confirm, dismissStart),
     dismissBox,
     error,
   );
   if (!decided) confirm.focus();
+  return check;
 }
 
 /** How many faces backed the match and how good they were: the reviewer weighs one poor face against several good. */

@@ -101,14 +101,62 @@ export interface ReviewDetail {
   readonly subject_id: string;
   readonly subject: ReviewSubject | null;
   readonly decision: "confirmed" | "dismissed" | null;
+  /** The reviewer's user name (compare with {@link CurrentUser.username}). */
   readonly reviewed_by: string | null;
+  readonly reviewer_name: string | null;
+  /** Second looks at a confirmed match, oldest first. */
+  readonly verifications: VerificationRecord[];
+  /** Whether two people have verified the match; null: not confirmed. */
+  readonly identity: Identity | null;
+}
+
+export type IdentityState = "awaiting_second" | "verified" | "refuted";
+export type IdentityVerdict = "same_person" | "not_the_person" | "cannot_tell";
+export type VerifierKind = "control_room" | "officer";
+
+/**
+ * Whether two people have verified a match (EU AI Act Art 14(5)): the operator's confirmation is the first
+ * verification; a second person in the control room or the officer on scene makes the second.
+ */
+export interface Identity {
+  readonly state: IdentityState;
+  /** Who confirmed the match (the first verification). */
+  readonly confirmed_by: string;
+  readonly confirmed_at: string;
+  /** Who verified (or refuted) it second; null while it awaits a second person. */
+  readonly verified_by: string | null;
+  readonly verified_at: string | null;
+  /** Where the second verification came from; null while it awaits a second person. */
+  readonly verifier_kind: VerifierKind | null;
+}
+
+/** One second look at a confirmed match (a review's `verifications`). */
+export interface VerificationRecord {
+  readonly verification_id: string;
+  readonly alert_id: string;
+  readonly incident_id: string | null;
+  readonly verdict: IdentityVerdict;
+  readonly verifier_kind: VerifierKind;
+  /** The person's display name, or the officer's call sign. */
+  readonly verifier_name: string;
+  readonly verified_at: string;
+}
+
+/** A second look with the identity after it (`POST /api/v1/reviews/{id}/verification`, the feed's `alert.verified`). */
+export interface Verification extends VerificationRecord {
+  readonly identity: Identity;
 }
 
 export interface ReviewOutcome {
   readonly alert_id: string;
   readonly subject_id: string;
   readonly decision: "confirmed" | "dismissed";
+  /** The reviewer's user name. */
   readonly reviewed_by: string;
+  readonly reviewer_name: string;
+  readonly reviewed_at: string;
+  /** A silent trial's alert: nothing is done on it. */
+  readonly silent: boolean;
 }
 
 export interface DispatchOut {
@@ -138,6 +186,8 @@ export interface Incident {
   readonly opened_by: string;
   readonly opened_at: string;
   readonly dispatches: DispatchOut[];
+  /** A subject incident's identity: whether two people have verified the match; null for an emergency. */
+  readonly identity: Identity | null;
 }
 
 export interface GeoJsonArea {

@@ -8,7 +8,7 @@ import { ScreenLink } from "./connection";
 import { armCue, cue } from "./cue";
 import { EmergencyControl } from "./emergency";
 import { OrderCards } from "./orders";
-import type { DispatchState, Screen } from "./screen";
+import type { DispatchState, IdentityVerdict, Screen } from "./screen";
 import { renderStatus } from "./status_bar";
 
 const NIGHT_KEY = "vigil.handset.night";
@@ -18,6 +18,15 @@ async function sendAnswer(dispatchId: string, status: DispatchState, reason: str
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ status, reason }),
+  });
+  if (!response.ok) throw await refusal(response);
+}
+
+async function sendVerdict(dispatchId: string, verdict: IdentityVerdict): Promise<void> {
+  const response = await fetch(`/api/orders/${encodeURIComponent(dispatchId)}/verification`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ verdict }),
   });
   if (!response.ok) throw await refusal(response);
 }
@@ -48,7 +57,7 @@ function setNight(night: boolean, orders: OrderCards): void {
 
 function main(): void {
   const alerts = required("#alerts");
-  const orders = new OrderCards(required("#orders"), sendAnswer);
+  const orders = new OrderCards(required("#orders"), sendAnswer, sendVerdict);
   const quiet = required("#quiet");
   const screenLink = required("#screen-link");
   const emergency = new EmergencyControl(

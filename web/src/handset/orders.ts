@@ -4,16 +4,34 @@
  * sign, and no faces), and the answer buttons. A tap is posted to the agent, which
  * stores it in the outbox before it answers; the card then shows it as sent, and as delivered once control
  * has acknowledged it.
+ *
+ * Until two people have verified a subject order's identity, its card opens with a banner saying so, the camera's
+ * crop beside the watchlist photo, and three verdict buttons (same person, not the person, cannot tell), all on
+ * the first screen: the officer compares before any stop. The buttons look alike, so that none is suggested.
+ * After the tap the card says what the officer verified; once control re-sends the order with the second
+ * verifier, it says who verified and who confirmed the identity.
  */
 import * as L from "leaflet";
 
 import { element, required, setText } from "../shared/dom";
 import { createMap, type MapConfig } from "../shared/map";
 import { face } from "./alerts";
-import { clock, type DispatchState, type Gps, type Order, STATE_WORDS, words } from "./screen";
+import {
+  clock,
+  type DispatchState,
+  type Gps,
+  type IdentityVerdict,
+  type Order,
+  STATE_WORDS,
+  VERDICT_WORDS,
+  words,
+} from "./screen";
 
 /** Sends an answer; rejects with a message for the officer when the agent refuses it. */
 export type SendAnswer = (dispatchId: string, status: DispatchState, reason: string) => Promise<void>;
+
+/** Sends the officer's verdict on an order's match; rejects with a message for the officer when refused. */
+export type SendVerdict = (dispatchId: string, verdict: IdentityVerdict) => Promise<void>;
 
 const BUTTONS: readonly [DispatchState, string][] = [
   ["accepted", "Accept"],
@@ -22,6 +40,12 @@ const BUTTONS: readonly [DispatchState, string][] = [
   ["on_scene", "On scene"],
   ["cleared", "Clear"],
 ];
+const VERDICT_BUTTONS: readonly [IdentityVerdict, string][] = [
+  ["same_person", "Same person"],
+  ["not_the_person", "Not the person"],
+  ["cannot_tell", "Cannot tell"],
+];
+const UNVERIFIED = "IDENTITY NOT YET VERIFIED BY A SECOND PERSON — compare before any stop";
 const DECLINE_REASONS = ["Committed to another incident", "Cannot reach the area in time", "Officer safety"];
 const COMPASS = ["N", "NE", "E", "SE", "S", "SW", "W", "NW"];
 
@@ -32,6 +56,7 @@ export class OrderCards {
   constructor(
     private readonly list: HTMLElement,
     private readonly send: SendAnswer,
+    private readonly sendVerdict: SendVerdict,
   ) {}
 
   /** Draw every map's base layer again (after a change of theme). */
@@ -39,7 +64,7 @@ export class OrderCards {
     for (const card of this.cards.values()) card.redrawMap();
   }
 
-  /** Show `orders` (open first); returns the ids of orders new to the screen or moved by control. */
+  /** Show `orders` (open first); returns the ids of orders new to the screen or changed by control. */
   render(orders: readonly Order[], config: MapConfig, gps: Gps | null): string[] {
     const changed: string[] = [];
     const wanted = new Set(orders.map((order) => order.dispatch_id));
@@ -53,7 +78,7 @@ export class OrderCards {
     for (const order of orders) {
       let card = this.cards.get(order.dispatch_id);
       if (card === undefined) {
-        card = new OrderCard(order, this.send);
+        card = new OrderCard(order, this.send, this.sendVerdict);
         this.cards.set(order.dispatch_id, card);
       }
       const view = card.root;
@@ -76,10 +101,12 @@ class OrderCard {
   private readonly layers = L.layerGroup();
   private officer: L.CircleMarker | null = null;
   private pending: DispatchState | null = null;
+  private pendingVerdict: IdentityVerdict | null = null;
 
   constructor(
     order: Order,
     private readonly send: SendAnswer,
+    private readonly sendVerdict: SendVerdict,
   ) {
     this.order = order;
     this.root = element(
@@ -98,17 +125,31 @@ class OrderCard {
       ),
       element("p", { class: "moved", hidden: "" }),
       element("p", { class: "stood-down", role: "alert", hidden: "" }),
+      element(
+        "p",
+        { class: "unverified", role: "alert", "data-testid": "unverified", hidden: "" },
+        element("span", { class: "headline" }, UNVERIFIED),
+        element("span", { class: "confirmed" }),
+      ),
+      element("div", { class: "faces" }),
+      element(
+        "div",
+        { class: "verdicts", "data-testid": "verdicts", "aria-label": "Is it the same person?", hidden: "" },
+        ...VERDICT_BUTTONS.map(([verdict, label]) => this.verdictButton(verdict, label)),
+      ),
+      element("p", { class: "error verdict-error", role: "alert", hidden: "" }),
+      element("p", { class: "your-verdict", role: "status", "data-testid": "your-verdict", hidden: "" }),
+      element("p", { class: "verified", role: "status", "data-testid": "verified", hidden: "" }),
       element("h2", { class: "name" }),
       element("p", { class: "category" }),
       element("p", { class: "risk" }),
       element("p", { class: "instructions" }),
       element("div", { class: "map", "aria-label": "Target and search area" }),
       element("p", { class: "route" }),
-      element("div", { class: "faces" }),
       element("p", { class: "evidence" }),
       element("div", { class: "buttons" }, ...BUTTONS.map(([status, label]) => this.button(status, label))),
       this.declineForm(),
-      element("p", { class: "error", role: "alert", hidden: "" }),
+      element("p", { class: "error answer-error", role: "alert", hidden: "" }),
       element("ol", { class: "answers", "aria-label": "Your answers" }),
     );
   }
@@ -124,7 +165,7 @@ class OrderCard {
     this.root.remove();
   }
 
-  /** Show the order's current state; true when it is new or control moved it (worth a cue). */
+  /** Show the order's current state; true when it is new or control changed it (worth a cue). */
   update(order: Order, config: MapConfig, gps: Gps | null): boolean {
     this.order = order;
     const moved = order.revision !== this.shownRevision;
@@ -132,7 +173,7 @@ class OrderCard {
     root.dataset["state"] = order.stood_down ? "stood_down" : (order.state ?? "new");
     root.dataset["revision"] = String(order.revision);
     const movedNote = required(".moved", root);
-    movedNote.hidden = order.revision === 1;
+    movedNote.hidden = !order.target_moved;
     setText(movedNote, `UPDATED by control: the target moved (update ${order.revision})`);
     const stoodDown = required(".stood-down", root);
     stoodDown.hidden = !order.stood_down;
@@ -150,6 +191,7 @@ class OrderCard {
     setText(required(".route", root), routeText(order));
     if (moved) this.showEvidence(order);
     this.showMap(order, config, gps, moved);
+    this.showVerification();
     this.showButtons();
     this.showAnswers();
     this.shownRevision = order.revision;
@@ -199,6 +241,68 @@ class OrderCard {
     }
   }
 
+  /** The second verification: the banner and buttons while two people have not verified it, then who did. */
+  private showVerification(): void {
+    const root = this.root;
+    const order = this.order;
+    const evidence = order.evidence;
+    const verdict = order.verdict;
+    if (this.pendingVerdict !== null && verdict?.verdict === this.pendingVerdict) this.pendingVerdict = null;
+    const unverified = evidence !== null && evidence.verified_by === null;
+    root.dataset["verification"] = evidence === null ? "none" : unverified ? "unverified" : "verified";
+    required(".unverified", root).hidden = !unverified;
+    setText(
+      required(".unverified .confirmed", root),
+      evidence === null || evidence.confirmed_by === null ? "" : ` (confirmed by ${evidence.confirmed_by})`,
+    );
+    const buttons = required(".verdicts", root);
+    buttons.hidden = !unverified || order.verdicts_allowed.length === 0;
+    for (const button of buttons.querySelectorAll<HTMLButtonElement>("button")) {
+      const choice = button.dataset["verdict"] as IdentityVerdict;
+      button.disabled = this.pendingVerdict !== null || !order.verdicts_allowed.includes(choice);
+      button.classList.toggle("done", verdict?.verdict === choice);
+    }
+    const yours = required(".your-verdict", root);
+    const shown = this.pendingVerdict ?? verdict?.verdict ?? null;
+    yours.hidden = evidence === null || shown === null;
+    if (shown !== null) {
+      const delivery = this.pendingVerdict !== null ? "sending" : verdict?.delivered === true ? "delivered" : "sent";
+      yours.dataset["verdict"] = shown;
+      yours.dataset["delivery"] = delivery;
+      yours.dataset["waiting"] = String(unverified);
+      const waiting = unverified ? " — waiting for control" : "";
+      const note = { sending: " (sending…)", sent: " (not yet delivered: waiting for the link)", delivered: "" }[delivery];
+      setText(yours, `You verified: ${VERDICT_WORDS[shown]}${waiting}${note}`);
+    }
+    const verified = required(".verified", root);
+    verified.hidden = evidence === null || evidence.verified_by === null;
+    if (evidence !== null && evidence.verified_by !== null) {
+      const confirmed = evidence.confirmed_by === null ? "" : ` and confirmed by ${evidence.confirmed_by}`;
+      setText(verified, `Identity verified by ${evidence.verified_by}${confirmed}`);
+    }
+  }
+
+  private verdictButton(verdict: IdentityVerdict, label: string): HTMLButtonElement {
+    const button = element("button", { type: "button", "data-verdict": verdict, class: "verdict-choice" }, label);
+    button.addEventListener("click", () => void this.verify(verdict));
+    return button;
+  }
+
+  private async verify(verdict: IdentityVerdict): Promise<void> {
+    const error = required(".verdict-error", this.root);
+    error.hidden = true;
+    this.pendingVerdict = verdict;
+    this.showVerification();
+    try {
+      await this.sendVerdict(this.order.dispatch_id, verdict);
+    } catch (problem) {
+      this.pendingVerdict = null;
+      setText(error, problem instanceof Error ? problem.message : String(problem));
+      error.hidden = false;
+      this.showVerification();
+    }
+  }
+
   private button(status: DispatchState, label: string): HTMLButtonElement {
     const button = element("button", { type: "button", "data-answer": status, class: `answer ${status}` }, label);
     button.addEventListener("click", () => {
@@ -236,7 +340,7 @@ class OrderCard {
   }
 
   private async answer(status: DispatchState, reason: string): Promise<void> {
-    const error = required(".error", this.root);
+    const error = required(".answer-error", this.root);
     error.hidden = true;
     this.pending = status;
     this.showButtons();

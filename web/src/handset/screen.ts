@@ -9,6 +9,7 @@ import type { MapConfig } from "../shared/map";
 export type LinkState = "up" | "down" | "offline";
 export type AlertState = "unconfirmed" | "confirmed" | "dismissed";
 export type DispatchState = "accepted" | "declined" | "en_route" | "on_scene" | "cleared";
+export type IdentityVerdict = "same_person" | "not_the_person" | "cannot_tell";
 
 export interface Gps {
   readonly lat: number;
@@ -74,6 +75,17 @@ export interface Evidence {
   readonly threshold: number;
   readonly probe_image: string;
   readonly enrolled_image: string | null;
+  /** The operator who confirmed the match: its first verification. */
+  readonly confirmed_by: string | null;
+  /** The second person who verified it; null: compare the faces before any stop. */
+  readonly verified_by: string | null;
+}
+
+/** The officer's own verdict on an order's match: sent (in the outbox), then delivered. */
+export interface Verdict {
+  readonly verdict: IdentityVerdict;
+  readonly delivered: boolean;
+  readonly at: string;
 }
 
 /** The officer an officer-in-danger order sends this unit to help. */
@@ -99,6 +111,8 @@ export interface Order {
   readonly dispatch_id: string;
   readonly incident_id: string;
   readonly revision: number;
+  /** Control moved the target or the area since the first revision (a revision may only name the verifier). */
+  readonly target_moved: boolean;
   readonly received_at: string;
   readonly target: { readonly lat: number; readonly lon: number; readonly accuracy_m: number | null };
   readonly area: Polygon;
@@ -110,6 +124,8 @@ export interface Order {
   readonly state: DispatchState | null;
   readonly answers: readonly Answer[];
   readonly allowed: readonly DispatchState[];
+  readonly verdict: Verdict | null;
+  readonly verdicts_allowed: readonly IdentityVerdict[];
   readonly stood_down: boolean;
   readonly stand_down_reason: string;
 }
@@ -132,6 +148,13 @@ export const STATE_WORDS: Readonly<Record<DispatchState, string>> = {
   en_route: "En route",
   on_scene: "On scene",
   cleared: "Clear",
+};
+
+/** Words for a verdict, as the officer reads them after the tap. */
+export const VERDICT_WORDS: Readonly<Record<IdentityVerdict, string>> = {
+  same_person: "same person",
+  not_the_person: "not the person",
+  cannot_tell: "cannot tell",
 };
 
 /** `wanted_on_warrant` → `wanted on warrant`. */

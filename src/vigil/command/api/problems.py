@@ -55,6 +55,7 @@ from vigil.command.errors import (
 from vigil.command.incidents.errors import (
     AlertAlreadyActedOn,
     AlertWithoutPlace,
+    IdentityNotVerified,
     IncidentClosed,
     SubjectAlreadyPursued,
     UnitNotDispatchable,
@@ -68,6 +69,7 @@ from vigil.command.reviews.errors import (
     ReasonRequired,
     ReviewerRoleMissing,
 )
+from vigil.command.verifications.errors import ConfirmerCannotVerify, IdentityAlreadySettled, OfficerNotSent
 from vigil.command.watchlists.errors import (
     AlreadyOnModel,
     ChipUnusable,
@@ -111,6 +113,7 @@ HTTP_STATUS: dict[type[VigilError], HTTPStatus] = {
     SubjectAlreadyPursued: HTTPStatus.CONFLICT,
     AlertWithoutPlace: HTTPStatus.UNPROCESSABLE_ENTITY,
     UnitNotDispatchable: HTTPStatus.CONFLICT,
+    IdentityNotVerified: HTTPStatus.CONFLICT,
     UnknownEmergency: HTTPStatus.NOT_FOUND,
     EmergencyResolved: HTTPStatus.CONFLICT,
     EmergencyWithoutPosition: HTTPStatus.CONFLICT,
@@ -122,6 +125,9 @@ HTTP_STATUS: dict[type[VigilError], HTTPStatus] = {
     ReasonRequired: HTTPStatus.UNPROCESSABLE_ENTITY,
     AlertNotConfirmed: HTTPStatus.CONFLICT,
     AlertInSilentTrial: HTTPStatus.CONFLICT,
+    ConfirmerCannotVerify: HTTPStatus.CONFLICT,
+    IdentityAlreadySettled: HTTPStatus.CONFLICT,
+    OfficerNotSent: HTTPStatus.CONFLICT,
     UnknownWatchlist: HTTPStatus.NOT_FOUND,
     UnknownSubject: HTTPStatus.NOT_FOUND,
     SubjectIdTaken: HTTPStatus.CONFLICT,

@@ -13,7 +13,8 @@ In one transaction, for every alert raised under the deployment:
   (a reader that follows the feed from the start no longer finds them);
 * the messages for devices that carry them go (orders with the face crop as evidence, review decisions), except
   the stand-downs just queued;
-* the alerts go, with their face crops, evidence and review decisions.
+* the alerts' second verifications go (the control room's and the officers'), then the alerts, with their face
+  crops, evidence and review decisions.
 
 What stays: the deployment's record (with ``data_deleted_at`` and ``alerts_deleted``), the audit trail (which
 never holds images), and the ingestion's idempotency records (``ingested_events``: ids only), so that a device
@@ -44,6 +45,7 @@ from vigil.command.feed.service import FeedKind, open_feed_for_writing
 from vigil.command.incidents.models import FINISHED_ORDER_STATES, DispatchOrderRecord, Incident, OrderState
 from vigil.command.units.models import Unit
 from vigil.command.units.service import change_status
+from vigil.command.verifications.models import AlertVerification
 from vigil.dispatch.unit import UnitStatus
 from vigil.events import AlertReviewed, DispatchCancelled, DispatchOrder, parse_event
 
@@ -52,7 +54,7 @@ _log = logging.getLogger(__name__)
 STAND_DOWN_REASON = "the deployment's authorisation was refused or lapsed: its results are deleted"
 
 _BUSY = (UnitStatus.DISPATCHED, UnitStatus.EN_ROUTE, UnitStatus.ON_SCENE)
-_ALERT_KINDS = (FeedKind.ALERT_RAISED, FeedKind.ALERT_REVIEWED, FeedKind.ALERT_ESCALATED)
+_ALERT_KINDS = (FeedKind.ALERT_RAISED, FeedKind.ALERT_REVIEWED, FeedKind.ALERT_ESCALATED, FeedKind.ALERT_VERIFIED)
 _INCIDENT_KINDS = (FeedKind.INCIDENT_OPENED, FeedKind.INCIDENT_CHANGED, FeedKind.DISPATCH_SENT)
 _CARRYING = ("dispatch.order", "alert.reviewed")
 """Messages for devices that carry an alert's results: orders (with its face crop) and review decisions."""
@@ -113,6 +115,7 @@ def delete_deployment_data(*, session: Session, deployment: Deployment, actor: A
     )
     deleted_rows(session, delete(DispatchOrderRecord).where(DispatchOrderRecord.dispatch_id.in_(dispatch_ids)))
     deleted_rows(session, delete(Incident).where(Incident.incident_id.in_(incident_ids)))
+    verifications = deleted_rows(session, delete(AlertVerification).where(AlertVerification.alert_id.in_(alert_ids)))
     alerts = deleted_rows(session, delete(Alert).where(Alert.alert_id.in_(alert_ids)))
     deployment.data_deleted_at = now
     deployment.alerts_deleted = alerts
@@ -122,6 +125,7 @@ def delete_deployment_data(*, session: Session, deployment: Deployment, actor: A
         "dispatch_orders": len(dispatch_ids),
         "orders_stood_down": len(stood_down),
         "dispatch_answers": answers,
+        "verifications": verifications,
         "feed_entries": entries,
         "device_messages": messages,
     }

@@ -12,6 +12,7 @@ from vigil.command.emergencies.schemas import EmergencyOut
 from vigil.command.incidents.schemas import DispatchEscalated, IncidentChanged
 from vigil.command.reviews.schemas import AlertEscalated, ReviewOutcome
 from vigil.command.units.schemas import PositionReported, UnitChanged
+from vigil.command.verifications.schemas import VerificationOut
 from vigil.command.watchlists.schemas import WatchlistVersionMade
 
 
@@ -71,6 +72,13 @@ class AlertEscalatedEntry(_Entry):
     payload: AlertEscalated
 
 
+class AlertVerifiedEntry(_Entry):
+    """A second person verified a confirmed match (same person, not the person, or cannot tell)."""
+
+    kind: Literal["alert.verified"]
+    payload: VerificationOut
+
+
 class IncidentOpenedEntry(_Entry):
     """An operator opened an incident on a confirmed alert."""
 
@@ -128,6 +136,7 @@ FeedMessage = Annotated[
     | DispatchStatusEntry
     | AlertReviewedEntry
     | AlertEscalatedEntry
+    | AlertVerifiedEntry
     | WatchlistVersionEntry
     | IncidentOpenedEntry
     | IncidentChangedEntry

@@ -53,6 +53,7 @@ class FeedKind(enum.StrEnum):
     DISPATCH_STATUS = "dispatch.status"
     ALERT_REVIEWED = "alert.reviewed"
     ALERT_ESCALATED = "alert.escalated"
+    ALERT_VERIFIED = "alert.verified"
     WATCHLIST_VERSION = "watchlist.version"
     INCIDENT_OPENED = "incident.opened"
     INCIDENT_CHANGED = "incident.changed"

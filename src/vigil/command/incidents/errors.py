@@ -10,7 +10,8 @@ Hierarchy::
             ├── AlertAlreadyActedOn      an incident exists for this alert already (409)
             ├── SubjectAlreadyPursued    an incident for this subject is open; its target follows new sightings (409)
             ├── AlertWithoutPlace        the alert carries no location to search around (422)
-            └── UnitNotDispatchable      the unit cannot take this order now (409)
+            ├── UnitNotDispatchable      the unit cannot take this order now (409)
+            └── IdentityNotVerified      an arrest on an identification no second person verified (409)
 
 Starting a dispatch from an alert nobody confirmed is refused by the review's gate
 (:class:`~vigil.command.reviews.errors.AlertNotConfirmed`).
@@ -61,3 +62,15 @@ class UnitNotDispatchable(IncidentError):
     def __init__(self, message: str, *, incident_id: str, unit_id: str) -> None:
         super().__init__(message, incident_id=incident_id)
         self.unit_id = unit_id
+
+
+class IdentityNotVerified(IncidentError):
+    """Closing with an arrest on a match that a second person has not verified (EU AI Act Art 14(5)).
+
+    Attributes:
+        state: where the identity stands (``awaiting_second`` or ``refuted``).
+    """
+
+    def __init__(self, message: str, *, incident_id: str, state: str) -> None:
+        super().__init__(message, incident_id=incident_id)
+        self.state = state

@@ -2,8 +2,10 @@
 
 The order carries the target, the search area as one polygon (a circle is sent as the polygon drawn around it),
 the subject's summary and watchlist photo, and the evidence of the match: the camera's face crop, the enrolled
-chip, the distance and the threshold. These images reach the officers sent, and no one else, only because a
-person confirmed the match (the incident could not exist otherwise).
+chip, the distance and the threshold, and who verified it: the operator who confirmed it (the first
+verification) and, once a second person verified the identity (:mod:`vigil.command.verifications`), who did
+(``verified_by``; None until then: nothing may be done on the identification alone). These images reach the
+officers sent, and no one else, only because a person confirmed the match (the incident could not exist otherwise).
 
 An order for an officer's emergency carries who is in danger (unit, call sign, when it was raised) instead of a
 subject, and no images: the target is the officer's latest position.
@@ -19,6 +21,8 @@ from vigil.command.errors import UnknownAlert, UnknownUnit
 from vigil.command.incidents.models import DispatchOrderRecord, Incident
 from vigil.command.reviews.service import enrolled_chip, matched_subject
 from vigil.command.units.models import Unit
+from vigil.command.verifications.schemas import IdentityState
+from vigil.command.verifications.service import identity_of_incident
 from vigil.dispatch.area import Area
 from vigil.events import DispatchOrder, EmergencyBrief, Location, MatchEvidence, SubjectBrief
 
@@ -41,6 +45,8 @@ def order_event(
             f"alert {incident.target_alert_id} has no face crop to send as evidence",
             alert_id=str(incident.target_alert_id),
         )
+    identity = identity_of_incident(session=session, incident=incident)
+    verified = identity is not None and identity.state is IdentityState.VERIFIED
     found = matched_subject(session, alert)
     chip = enrolled_chip(session, found[1]) if found is not None else None
     subject = (
@@ -70,6 +76,8 @@ def order_event(
             threshold=alert.threshold,
             probe_jpeg=alert.probe_jpeg,
             enrolled_jpeg=chip,
+            confirmed_by=alert.reviewer_name or alert.reviewed_by,
+            verified_by=identity.verified_by if verified and identity is not None else None,
         ),
         instructions=order.instructions,
     )

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vigil.command.incidents.models import IncidentKind, IncidentOutcome, IncidentStatus, OrderState
+from vigil.command.verifications.schemas import IdentityOut
 from vigil.dispatch.unit import UnitKind
 
 
@@ -47,7 +48,11 @@ class DispatchRequest(BaseModel):
 
 
 class IncidentClose(BaseModel):
-    """``POST /api/v1/incidents/{incident_id}/close``: how it ended (``wrong_person`` is a false alert)."""
+    """``POST /api/v1/incidents/{incident_id}/close``: how it ended (``wrong_person`` is a false alert).
+
+    ``arrest`` needs the match verified by a second person (the officer on the handset, or another person in the
+    control room); the other outcomes do not.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -110,6 +115,10 @@ class IncidentOut(BaseModel):
     kind: IncidentKind
     alert_id: uuid.UUID | None = Field(description="The confirmed alert it was opened on; None for an emergency.")
     subject: SubjectOut | None = Field(description="Who is sought; None for an officer's emergency.")
+    identity: IdentityOut | None = Field(
+        description="Whether two people verified the match (its target's sighting when a second person settled it, "
+        "else the opening alert's); None for an officer's emergency. An arrest needs ``verified``."
+    )
     emergency_id: uuid.UUID | None = Field(description="The officer's emergency it answers; None for a subject.")
     status: IncidentStatus
     outcome: IncidentOutcome | None

@@ -19,6 +19,10 @@ Rules a control room relies on:
 * **Units' status follows the officers.** Sending an order makes a unit ``dispatched``; its officer's answers move
   it on (:func:`~vigil.dispatch.unit.status_after_answer`); a decline returns it to what it was doing; closing the
   incident stands down every order still open and frees its unit.
+* **Two people before an arrest.** The operator's confirmation is a match's first verification; orders say who
+  made it and, once a second person verified the match (:mod:`vigil.command.verifications`), who did: a
+  ``same_person`` verification sends every live order the new revision (:func:`send_verified_identity`).
+  Closing with an arrest is refused until then (:class:`IdentityNotVerified`); the other outcomes are not.
 * **Escalation.** An order nobody answered within ``ack_timeout_s``, or one declined, is put on the feed once, with
   the next nearest available unit proposed (:func:`escalate_overdue`, run by the scheduler).
 * **Everything is audited and on the feed.** The caller commits.
@@ -30,7 +34,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from vigil.command.actor import Actor
@@ -43,6 +47,7 @@ from vigil.command.feed.service import FeedKind, append_entry, open_feed_for_wri
 from vigil.command.incidents.errors import (
     AlertAlreadyActedOn,
     AlertWithoutPlace,
+    IdentityNotVerified,
     IncidentClosed,
     SubjectAlreadyPursued,
     UnitNotDispatchable,
@@ -52,6 +57,7 @@ from vigil.command.incidents.models import (
     FINISHED_ORDER_STATES,
     DispatchOrderRecord,
     Incident,
+    IncidentOutcome,
     IncidentStatus,
     OrderState,
 )
@@ -73,6 +79,8 @@ from vigil.command.reviews.service import ConfirmedAlert, confirmed_alert, match
 from vigil.command.units.areas import read_area
 from vigil.command.units.models import Unit
 from vigil.command.units.service import change_status
+from vigil.command.verifications.schemas import IdentityState
+from vigil.command.verifications.service import identity_of_incident
 from vigil.dispatch.area import Area, CircleArea
 from vigil.dispatch.area_geojson import parse_area
 from vigil.dispatch.escalation import SentOrder, escalate
@@ -481,6 +489,39 @@ def follow_officer(
     )
 
 
+def send_verified_identity(
+    *, session: Session, alert_id: uuid.UUID, now: datetime, settings: DispatchSettings
+) -> list[uuid.UUID]:
+    """Send every live order of the open incidents on a just-verified alert again, saying who verified it.
+
+    Each incident opened on the alert, or whose target it placed, moves to a new revision, and the units still on
+    it are sent that revision (the order's evidence now names the second person). Call it in the verification's
+    transaction; the caller commits.
+
+    Returns:
+        The incidents whose orders were sent again.
+    """
+    open_feed_for_writing(session=session)  # before the incidents' row locks
+    incidents = session.scalars(
+        select(Incident)
+        .where(
+            or_(Incident.alert_id == alert_id, Incident.target_alert_id == alert_id),
+            Incident.status == IncidentStatus.OPEN,
+        )
+        .order_by(Incident.opened_at)
+        .with_for_update()
+    ).all()
+    for incident in incidents:
+        incident.target_revision += 1
+        _resend(session, incident, _area(incident, settings), now)
+    if incidents:
+        _log.info(
+            "incident.identity_verified",
+            extra={"alert_id": str(alert_id), "incidents": [str(i.incident_id) for i in incidents]},
+        )
+    return [incident.incident_id for incident in incidents]
+
+
 def close_incident(
     *,
     session: Session,
@@ -494,8 +535,11 @@ def close_incident(
 
     Raises:
         UnknownIncident, IncidentClosed.
+        IdentityNotVerified: an arrest, on a match no second person verified as the same person.
     """
     incident = _open(session, incident_id)
+    if request.outcome is IncidentOutcome.ARREST:
+        _check_verified(session, incident)
     reason = f"incident closed: {request.outcome.value.replace('_', ' ')}"
     for order in _orders(session, incident.incident_id):
         if order.state in FINISHED_ORDER_STATES:
@@ -624,6 +668,7 @@ def incident_out(*, session: Session, incident: Incident, now: datetime, setting
         kind=incident.kind,
         alert_id=incident.alert_id,
         subject=_subject_of(session, incident),
+        identity=identity_of_incident(session=session, incident=incident),
         emergency_id=incident.emergency_id,
         status=incident.status,
         outcome=incident.outcome,
@@ -767,6 +812,25 @@ def _moves_forward(current: OrderState, answer: OrderState) -> bool:
     if answer is OrderState.DECLINED:
         return current is OrderState.SENT
     return _PROGRESS.index(answer) > _PROGRESS.index(current)
+
+
+def _check_verified(session: Session, incident: Incident) -> None:
+    """Refuse an arrest unless a second person verified the match as the same person."""
+    identity = identity_of_incident(session=session, incident=incident)
+    if identity is not None and identity.state is IdentityState.VERIFIED:
+        return
+    state = identity.state if identity is not None else IdentityState.AWAITING_SECOND
+    why = (
+        f"{identity.verified_by} found it is not the person (a false alert): close it as wrong_person"
+        if identity is not None and identity.state is IdentityState.REFUTED
+        else "a second person must verify the match first: the officer on the handset, or a second person in the "
+        f"control room (not {identity.confirmed_by if identity is not None else 'the operator'}, who confirmed it)"
+    )
+    raise IdentityNotVerified(
+        f"incident {incident.incident_id} cannot close with an arrest: {why}",
+        incident_id=str(incident.incident_id),
+        state=state.value,
+    )
 
 
 def _place_of(alert: ConfirmedAlert) -> GeoPoint:

@@ -54,6 +54,9 @@ class RejectReason(enum.StrEnum):
     location to show it inside), or naming another deployment than that one."""
     DEPLOYMENT_NOT_RUNNING = "deployment_not_running"
     """An alert on a watchlist whose deployments are all stopped (refused, lapsed or ended) or not yet started."""
+    VERIFICATION_REFUSED = "verification_refused"
+    """An officer's verification of a match their unit was not sent, of an alert not confirmed (or of a silent
+    trial), or of one whose identity a second person settled already."""
 
 
 class IngestedEvent(Base):

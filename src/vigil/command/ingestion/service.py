@@ -16,7 +16,12 @@ The checks, in order:
    that watchlist, and names no other deployment (:mod:`vigil.command.deployments.coverage`): refused
    ``deployment_not_running`` when all of them are refused, lapsed or ended, ``outside_deployment`` otherwise.
    The alert is stored with its deployment; a silent deployment's alert is stored for later review, with no feed
-   entry (the control room's live queue and map never show it).
+   entry (the control room's live queue and map never show it);
+6. an officer's ``alert.verified`` (the second verification of a match, from the handset) names a confirmed alert
+   of no silent trial, whose identity no second person settled yet, and an order the device's unit was sent for an
+   incident on that alert (:func:`~vigil.command.verifications.service.check_officer_verification`): refused
+   ``verification_refused`` otherwise. A ``same_person`` verdict sends the incident's units the new revision of
+   their orders (:func:`~vigil.command.incidents.service.send_verified_identity`).
 
 Positions of a unit whose officer raised an emergency move the emergency's incident to the officer
 (:func:`~vigil.command.emergencies.service.follow_officers`). The units proposed on an emergency's
@@ -66,23 +71,29 @@ from vigil.command.devices.models import Device
 from vigil.command.devices.service import record_status as record_device_status
 from vigil.command.dispatches.service import record_status as record_dispatch_status
 from vigil.command.emergencies.service import follow_officers, known_emergencies, record_emergency
+from vigil.command.errors import UnknownAlert
 from vigil.command.feed.service import FeedKind, append_entries, open_feed_for_writing
-from vigil.command.incidents.service import record_answer
+from vigil.command.incidents.service import record_answer, send_verified_identity
 from vigil.command.ingestion.metrics import IngestionMetrics, StageTimes
 from vigil.command.ingestion.models import IngestedEvent, RejectReason, Transport
 from vigil.command.ingestion.rejections import Claim, add_rejection, record_rejection, trim_rejections
 from vigil.command.ingestion.schemas import IngestResult, Outcome
 from vigil.command.ingestion.sent_watchlists import SentWatchlists, sent_watchlists
+from vigil.command.reviews.errors import ReviewError
 from vigil.command.settings import IngestionLimits
 from vigil.command.units.service import record_positions
 from vigil.command.value_sets import one_of, stored
+from vigil.command.verifications.errors import VerificationError
+from vigil.command.verifications.service import SETTLING, check_officer_verification, record_officer_verification
 from vigil.dispatch.planning import DispatchPlanning
 from vigil.dispatch.settings import DispatchSettings
 from vigil.events import (
     AlertRaised,
+    AlertVerified,
     DeploymentMode,
     DeviceStatus,
     DispatchStatus,
+    IdentityVerdict,
     MalformedEvent,
     OfficerEmergency,
     Position,
@@ -96,7 +107,7 @@ from vigil.vision.image import verify_jpeg
 _log = logging.getLogger(__name__)
 
 
-UpEvent = Position | AlertRaised | DeviceStatus | DispatchStatus | OfficerEmergency
+UpEvent = Position | AlertRaised | DeviceStatus | DispatchStatus | OfficerEmergency | AlertVerified
 """The events devices send (``events.DIRECTIONS`` says "up")."""
 
 
@@ -270,6 +281,7 @@ def _ingest_together(
     results: list[IngestResult] = []
     accepted: list[tuple[UpEvent, _Sender]] = []
     deployments: dict[uuid.UUID, GoverningDeployment] = {}
+    settled: set[uuid.UUID] = set()  # alerts whose identity an officer's verification of this batch settles
     for item, event in zip(received, readable, strict=True):
         try:
             if isinstance(event, _Rejection):
@@ -283,6 +295,8 @@ def _ingest_together(
                 results.append(_duplicate(event))  # a resend of the emergency under another event id
                 continue
             deployment = _covered(event, coverage) if isinstance(event, AlertRaised) else None
+            if isinstance(event, AlertVerified):
+                _verifiable(session, event, device, settled)
         except _Rejection as rejection:
             results.append(
                 add_rejection(
@@ -304,6 +318,8 @@ def _ingest_together(
             alerts.add(event.alert_id)
         if isinstance(event, OfficerEmergency):
             emergencies[event.emergency_id] = event.unit_id
+        if isinstance(event, AlertVerified) and event.verdict in SETTLING:
+            settled.add(event.alert_id)
         accepted.append((event, device))
         if deployment is not None:
             deployments[event.id] = deployment
@@ -439,7 +455,7 @@ def _plausible(
             f"the event is stamped {event.at.isoformat()}, {(event.at - received_at).total_seconds():,.0f} s after "
             f"it arrived; the allowed clock skew is {limits.max_clock_skew_s:g} s (check the device's clock)",
         )
-    if isinstance(event, Position | AlertRaised | OfficerEmergency) and event.unit_id != device.unit_id:
+    if isinstance(event, Position | AlertRaised | OfficerEmergency | AlertVerified) and event.unit_id != device.unit_id:
         raise _Rejection(
             RejectReason.UNIT_MISMATCH,
             f"device {device.device_id!r} serves unit {device.unit_id!r}, not {event.unit_id!r}",
@@ -481,6 +497,14 @@ def _sent_to_device(event: AlertRaised, sent: SentWatchlists) -> None:
             f"with {expected}: distances between two models' embeddings mean nothing (the device runs another "
             "model than its package's)",
         )
+
+
+def _verifiable(session: Session, event: AlertVerified, device: _Sender, settled: Collection[uuid.UUID]) -> None:
+    """Reject an officer's verification of a match their unit was not sent, or that cannot be verified now."""
+    try:
+        check_officer_verification(session=session, event=event, unit_id=device.unit_id, settled=settled)
+    except (VerificationError, ReviewError, UnknownAlert) as exc:
+        raise _Rejection(RejectReason.VERIFICATION_REFUSED, str(exc)) from exc
 
 
 def _covered(event: AlertRaised, coverage: DeploymentCoverage) -> GoverningDeployment | None:
@@ -562,6 +586,13 @@ def _store(
                     planning=planning,
                 )
                 entries.append((FeedKind.EMERGENCY_RAISED, raised))
+            case AlertVerified():
+                verified = record_officer_verification(session=session, event=event, received_at=received_at)
+                entries.append((FeedKind.ALERT_VERIFIED, verified))
+                if event.verdict is IdentityVerdict.SAME_PERSON:
+                    send_verified_identity(
+                        session=session, alert_id=event.alert_id, now=received_at, settings=planning.settings
+                    )
             case _:
                 assert_never(event)
     feed_from = time.perf_counter()

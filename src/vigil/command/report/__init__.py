@@ -1,1 +1,1 @@
-"""The public report: faces processed, alerts, confirmed and dismissed, per device, deployment and version."""
+"""The public reports: a period's, and each deployment's (its authorisation and its figures at every step)."""

@@ -4,19 +4,11 @@ from collections.abc import Sequence
 from html import escape
 
 from vigil.command.report.chart import Segment, stacked_bars
+from vigil.command.report.page import count, distance, document, moment, percent
 from vigil.command.report.schemas import Figures, PublicReport, VersionRow
 from vigil.command.watchlists.models import ThresholdBasis
 
 OUTCOMES = (Segment("confirmed", "#1b7837"), Segment("dismissed", "#c51b7d"), Segment("unreviewed", "#999999"))
-
-_STYLE = """
-body { font-family: sans-serif; margin: 2em; color: #111; }
-table { border-collapse: collapse; margin: 1em 0 2em; }
-th, td { border: 1px solid #bbb; padding: 4px 8px; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
-caption { text-align: left; font-weight: bold; margin-bottom: 4px; }
-.headline { font-size: 1.3em; }
-"""
 
 
 def render_html(report: PublicReport) -> str:
@@ -28,31 +20,27 @@ def render_html(report: PublicReport) -> str:
         ("Deployments", [(d.name, d.figures) for d in report.deployments]),
         ("Watchlist versions", [(_version_label(v.version, v.watchlist_name), v.figures) for v in report.versions]),
     ]
-    sections = []
-    for title, table in rows:
-        sections.append(f"<h2>{escape(title)}</h2>")
-        sections.append(
-            stacked_bars(
-                f"Alerts by outcome per {title.lower()}",
-                [(label, (f.confirmed, f.dismissed, f.pending)) for label, f in table],
-                OUTCOMES,
-            )
+    sections = [
+        f"<section><h2>{escape(title)}</h2>"
+        + stacked_bars(
+            f"Alerts by outcome per {title.lower()}",
+            [(label, (f.confirmed, f.dismissed, f.pending)) for label, f in table],
+            OUTCOMES,
         )
-        sections.append(_table(title, table))
+        + _table(title, table)
+        + "</section>"
+        for title, table in rows
+    ]
     sections.append(_thresholds(report.versions))
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
-        'img-src data:">'
-        f"<title>Vigil report {escape(period)}</title><style>{_STYLE}</style></head><body>"
+    body = (
         "<h1>Live facial recognition: deployment report</h1>"
-        f"<p>Period: {escape(period)}. Generated {report.generated_at:%Y-%m-%d %H:%M} UTC.</p>"
+        f"<p>Period: {escape(period)}. Generated {escape(moment(report.generated_at))}.</p>"
         f'<p class="headline">{totals.faces_processed:,} faces processed; {totals.alerts:,} alerts: '
         f"{totals.confirmed:,} confirmed ({totals.wrong_person:,} of them the wrong person when officers got there), "
         f"{totals.dismissed:,} dismissed, {totals.pending:,} "
-        f"unreviewed. False-alert rate {_rate(totals)}; {_one_in(totals)}.</p>" + "".join(sections) + "</body></html>\n"
+        f"unreviewed. False-alert rate {_rate(totals)}; {_one_in(totals)}.</p>" + "".join(sections)
     )
+    return document(title=f"Vigil report {period}", body=body)
 
 
 def _table(title: str, rows: Sequence[tuple[str, Figures]]) -> str:
@@ -77,15 +65,15 @@ def _thresholds(versions: Sequence[VersionRow]) -> str:
     )
     body = "".join(
         f"<tr><td>{escape(_version_label(v.version, v.watchlist_name))}</td><td>{escape(v.model or '–')}</td>"
-        f"<td>{_count(v.subjects)}</td><td>{_distance(v.threshold)}</td><td>{_distance(v.size_threshold)}</td>"
+        f"<td>{count(v.subjects)}</td><td>{distance(v.threshold)}</td><td>{distance(v.size_threshold)}</td>"
         f"<td>{escape(_basis(v))}</td><td>{escape(v.expected or 'not recorded')}</td></tr>"
         for v in versions
         if v.watchlist_id is not None
     )
     return (
-        "<h2>Thresholds</h2><p>Each watchlist version runs at the threshold measured for its face model and number "
-        "of people, unless a supervisor chose a stricter one, or a looser one and said why.</p>"
-        f"<table><caption>Thresholds by watchlist version</caption>{head}{body}</table>"
+        "<section><h2>Thresholds</h2><p>Each watchlist version runs at the threshold measured for its face model and "
+        "number of people, unless a supervisor chose a stricter one, or a looser one and said why.</p>"
+        f"<table><caption>Thresholds by watchlist version</caption>{head}{body}</table></section>"
     )
 
 
@@ -101,16 +89,8 @@ def _basis(version: VersionRow) -> str:
             return "not recorded"
 
 
-def _distance(value: float | None) -> str:
-    return "–" if value is None else f"{value:.3f}"
-
-
-def _count(value: int | None) -> str:
-    return "–" if value is None else f"{value:,}"
-
-
 def _rate(figures: Figures) -> str:
-    return "–" if figures.false_alert_rate is None else f"{figures.false_alert_rate:.1%}"
+    return percent(figures.false_alert_rate)
 
 
 def _faces(figures: Figures) -> str:

@@ -3,11 +3,7 @@
 **Alerts** are counted by when they were raised, in ``[from, to)``, with their review decision as it stands. The
 false alerts are the dismissed ones and the confirmed ones whose incident closed with the wrong person found.
 
-**Faces processed** come from device statuses: each carries ``faces_processed``, the faces the agent has searched
-since it started. A device's faces in the period are the increases between its consecutive statuses, each
-counted at the later status's time (and under that status's watchlist version): the baseline is the last
-status before the period; a count that goes down means the agent restarted, so the new count is all new faces;
-a device's very first status counts in full.
+**Faces processed** are counted from device statuses as :mod:`vigil.command.report.tallies` says.
 """
 
 import uuid
@@ -19,10 +15,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vigil.command.alerts.models import Alert
-from vigil.command.devices.models import Device, DeviceStatusRecord
-from vigil.command.incidents.models import Incident, IncidentOutcome
+from vigil.command.devices.models import Device
 from vigil.command.report.errors import ReportPeriodInvalid
 from vigil.command.report.schemas import DeploymentRow, DeviceRow, Figures, PublicReport, VersionRow
+from vigil.command.report.tallies import face_increments, wrong_person_alert_ids
 from vigil.command.watchlists.models import Watchlist, WatchlistVersion
 from vigil.events import ReviewDecision
 
@@ -56,10 +52,10 @@ def build_report(*, session: Session, period_from: datetime, period_to: datetime
     totals = _Tally()
     devices: dict[str, _Tally] = defaultdict(_Tally)
     versions: dict[int | None, _Tally] = defaultdict(_Tally)
-    for device_id, version, faces in _face_increments(session, period_from, period_to):
-        totals.faces += faces
-        devices[device_id].faces += faces
-        versions[version].faces += faces
+    for increment in face_increments(session=session, period_from=period_from, period_to=period_to):
+        totals.faces += increment.faces
+        devices[increment.device_id].faces += increment.faces
+        versions[increment.watchlist_version].faces += increment.faces
     alerts = session.execute(
         select(Alert.device_id, Alert.watchlist_version, Alert.review_decision, func.count())
         .where(Alert.raised_at >= period_from, Alert.raised_at < period_to)
@@ -76,11 +72,7 @@ def build_report(*, session: Session, period_from: datetime, period_to: datetime
             Alert.raised_at >= period_from,
             Alert.raised_at < period_to,
             Alert.review_decision == ReviewDecision.CONFIRMED,
-            Alert.alert_id.in_(
-                select(Incident.alert_id)
-                .where(Incident.outcome == IncidentOutcome.WRONG_PERSON)
-                .union(select(Incident.target_alert_id).where(Incident.outcome == IncidentOutcome.WRONG_PERSON))
-            ),
+            Alert.alert_id.in_(wrong_person_alert_ids()),
         )
         .group_by(Alert.device_id, Alert.watchlist_version)
     )
@@ -98,8 +90,8 @@ def build_report(*, session: Session, period_from: datetime, period_to: datetime
     }
     deployments: dict[uuid.UUID | None, _Tally] = defaultdict(_Tally)
     watchlists: dict[uuid.UUID, Watchlist] = {}
-    for version, tally in versions.items():
-        found = known.get(version) if version is not None else None
+    for reported, tally in versions.items():
+        found = known.get(reported) if reported is not None else None
         key = found[1].watchlist_id if found is not None else None
         if found is not None:
             watchlists[found[1].watchlist_id] = found[1]
@@ -152,38 +144,3 @@ def _version_row(version: int | None, found: tuple[WatchlistVersion, Watchlist] 
         expected=str(row.expected["sentence"]) if row.expected is not None else None,
         figures=figures,
     )
-
-
-def _face_increments(session: Session, period_from: datetime, period_to: datetime) -> list[tuple[str, int | None, int]]:
-    """(device, watchlist version, faces) for each status in the period that added faces."""
-    latest_before = (
-        select(DeviceStatusRecord.device_id, func.max(DeviceStatusRecord.at).label("at"))
-        .where(DeviceStatusRecord.at < period_from)
-        .group_by(DeviceStatusRecord.device_id)
-        .subquery()
-    )
-    baselines = dict(
-        session.execute(
-            select(DeviceStatusRecord.device_id, func.max(DeviceStatusRecord.faces_processed))
-            .join(
-                latest_before,
-                (latest_before.c.device_id == DeviceStatusRecord.device_id)
-                & (latest_before.c.at == DeviceStatusRecord.at),
-            )
-            .group_by(DeviceStatusRecord.device_id)
-        ).all()
-    )
-    statuses = session.execute(
-        select(DeviceStatusRecord.device_id, DeviceStatusRecord.watchlist_version, DeviceStatusRecord.faces_processed)
-        .where(DeviceStatusRecord.at >= period_from, DeviceStatusRecord.at < period_to)
-        .order_by(DeviceStatusRecord.device_id, DeviceStatusRecord.at, DeviceStatusRecord.id)
-    )
-    increments = []
-    previous: dict[str, int | None] = dict(baselines)
-    for device_id, version, faces in statuses:
-        before = previous.get(device_id)
-        added = faces if before is None or faces < before else faces - before
-        previous[device_id] = faces
-        if added:
-            increments.append((device_id, version, added))
-    return increments

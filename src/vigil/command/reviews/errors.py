@@ -66,6 +66,10 @@ class AlertDismissed(AlertNotConfirmed):
     """A person dismissed the alert."""
 
 
+class AlertRefuted(AlertNotConfirmed):
+    """A second person found the confirmed match was not the person: a false alert, never acted on again."""
+
+
 class AlertInSilentTrial(ReviewError):
     """The alert was made in a silent trial deployment: reviewed for the trial's figures, never acted on.
 

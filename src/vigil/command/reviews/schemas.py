@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from vigil.command.verifications.schemas import IdentityOut, VerificationRecord
 from vigil.events import AlertEvidence, ReviewDecision
 from vigil.watchlist.subject import SubjectCategory
 
@@ -94,6 +95,13 @@ class ReviewDetail(BaseModel):
     )
     silent: bool = Field(
         description="Raised in a silent trial: decide it for the trial's figures; nothing may be done on it."
+    )
+    identity: IdentityOut | None = Field(
+        description="Once confirmed, whether a second person verified the match (EU AI Act Art 14(5)); null while "
+        "unconfirmed."
+    )
+    verifications: list[VerificationRecord] = Field(
+        description="The second looks at the confirmed match, oldest first (cannot_tell settles nothing)."
     )
 
 

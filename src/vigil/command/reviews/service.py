@@ -3,7 +3,9 @@
 Every stored alert is *pending* until a person confirms or dismisses it. The decision is taken once (a second
 one is refused: :class:`AlertAlreadyReviewed`; there is no override, so the record the device and the report
 saw never changes), audited, put on the live feed and sent to the device as ``alert.reviewed``, all in one
-transaction. Each view of the evidence (the detail, the probe crop, the enrolled chip) is audited.
+transaction. A confirmation is the match's first verification; the reviewer's view shows the second
+(:mod:`vigil.command.verifications`). Each view of the evidence (the detail, the probe crop, the enrolled chip)
+is audited.
 
 :func:`confirmed_alert` is the gate for anything acted on from an alert (a dispatch): it raises unless a person
 confirmed it. :func:`escalate_unreviewed` puts an alert still pending after the escalation time on the feed for
@@ -35,6 +37,7 @@ from vigil.command.reviews.errors import (
     AlertAlreadyReviewed,
     AlertDismissed,
     AlertInSilentTrial,
+    AlertRefuted,
     AlertUnreviewed,
     ReasonRequired,
     ReviewerRoleMissing,
@@ -49,6 +52,8 @@ from vigil.command.reviews.schemas import (
     ReviewSubject,
 )
 from vigil.command.units.models import Unit
+from vigil.command.verifications.schemas import IdentityState
+from vigil.command.verifications.service import identity_of, verifications_of
 from vigil.command.watchlists.models import Watchlist, WatchlistSubject, WatchlistTemplate, WatchlistVersion
 from vigil.command.watchlists.service import DEPLOYMENT_AREA_LIMITS
 from vigil.dispatch.area_geojson import parse_area
@@ -189,6 +194,8 @@ def review_detail(*, session: Session, alert_id: uuid.UUID, actor: Actor, now: d
         escalated_at=alert.escalated_at,
         deployment_id=alert.deployment_id,
         silent=alert.silent,
+        identity=identity_of(session=session, alert_id=alert_id),
+        verifications=verifications_of(session=session, alert_id=alert_id),
     )
 
 
@@ -332,6 +339,7 @@ def confirmed_alert(*, session: Session, alert_id: uuid.UUID) -> ConfirmedAlert:
         AlertInSilentTrial: it was made in a silent trial deployment, whose matches are for review only.
         AlertUnreviewed: nobody has reviewed it yet.
         AlertDismissed: a person dismissed it.
+        AlertRefuted: a second person found it was not the person.
     """
     alert = _alert(session, alert_id)
     if alert.silent:
@@ -350,6 +358,13 @@ def confirmed_alert(*, session: Session, alert_id: uuid.UUID) -> ConfirmedAlert:
             )
     if alert.reviewed_by is None or alert.reviewed_at is None:
         raise AlertUnreviewed(f"alert {alert_id} has a decision but no reviewer on record", alert_id=str(alert_id))
+    identity = identity_of(session=session, alert_id=alert_id)
+    if identity is not None and identity.state is IdentityState.REFUTED:
+        raise AlertRefuted(
+            f"alert {alert_id} was confirmed, then {identity.verified_by} found it is not the person: a false alert "
+            "cannot start a dispatch",
+            alert_id=str(alert_id),
+        )
     return ConfirmedAlert(
         alert_id=alert.alert_id,
         subject_id=alert.subject_id,

@@ -1,8 +1,9 @@
 """Second verifications of matches, by a second person in the control room or by the officer on scene.
 
 ``alert_verifications``: one row per second look at a confirmed alert (same person, not the person, cannot
-tell), who made it and when; an officer's names their device, the order and the event it came in. Nothing else
-changes: an alert made before this revision has no second verification.
+tell), who made it and when; an officer's names their device, the order and the event it came in. Rejections gain
+a reason: an officer's verification refused. Nothing else changes: an alert made before this revision has no second
+verification.
 
 Revision ID: 0014
 Revises: 0013
@@ -16,13 +17,37 @@ down_revision: str | None = "0013"
 branch_labels: str | None = None
 depends_on: str | None = None
 
+_REJECT_REASONS = (
+    "malformed",
+    "down_only_type",
+    "probe_too_large",
+    "probe_not_jpeg",
+    "from_the_future",
+    "unknown_device",
+    "revoked_device",
+    "device_mismatch",
+    "unit_mismatch",
+    "conflict",
+    "not_authenticated",
+    "version_not_sent",
+    "subject_not_sent",
+    "model_mismatch",
+    "outside_deployment",
+    "deployment_not_running",
+)
+_NEW_REJECT_REASONS = ("verification_refused",)
+
+
+def _reasons(values: tuple[str, ...]) -> sa.Enum:
+    return sa.Enum(*values, name="reject_reason", native_enum=False, create_constraint=True)
+
 
 def _enum(name: str, values: tuple[str, ...], *, type_name: str) -> sa.Column[str]:
     return sa.Column(name, sa.Enum(*values, name=type_name, native_enum=False, create_constraint=True), nullable=False)
 
 
 def upgrade() -> None:
-    """Create the second verifications' table."""
+    """Create the second verifications' table; let rejections say an officer's verification was refused."""
     op.create_table(
         "alert_verifications",
         sa.Column("verification_id", sa.Uuid(), nullable=False),
@@ -47,9 +72,28 @@ def upgrade() -> None:
         sa.UniqueConstraint("event_id", name=op.f("uq_alert_verifications_event_id")),
     )
     op.create_index(op.f("ix_alert_verifications_alert_id"), "alert_verifications", ["alert_id"])
+    with op.batch_alter_table("rejected_events") as batch:
+        batch.alter_column(
+            "reason",
+            existing_type=_reasons(_REJECT_REASONS),
+            type_=_reasons(_REJECT_REASONS + _NEW_REJECT_REASONS),
+            existing_nullable=False,
+        )
 
 
 def downgrade() -> None:
-    """Drop the second verifications."""
+    """Drop the second verifications (and the rejections of refused ones)."""
+    op.execute(
+        sa.text("DELETE FROM rejected_events WHERE reason IN :reasons").bindparams(
+            sa.bindparam("reasons", _NEW_REJECT_REASONS, expanding=True)
+        )
+    )
+    with op.batch_alter_table("rejected_events") as batch:
+        batch.alter_column(
+            "reason",
+            existing_type=_reasons(_REJECT_REASONS + _NEW_REJECT_REASONS),
+            type_=_reasons(_REJECT_REASONS),
+            existing_nullable=False,
+        )
     op.drop_index(op.f("ix_alert_verifications_alert_id"), table_name="alert_verifications")
     op.drop_table("alert_verifications")
