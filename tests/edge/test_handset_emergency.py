@@ -6,7 +6,6 @@ acknowledgement, an officer-in-danger order). The scenario runs in order on one 
 are saved in the session's screenshot folder (printed).
 """
 
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,9 +15,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, Request
 
+from tests.support.acking_control_room import AckingControlRoom
 from tests.support.browser import WatchedPage, watch
 from vigil.bus.memory import MemoryBus
-from vigil.bus.protocol import Message
 from vigil.edge.active_watchlist import ActiveWatchlist, LoadedWatchlist
 from vigil.edge.agent import EdgeAgent, EdgeIdentity
 from vigil.edge.outbox import Outbox
@@ -28,19 +27,14 @@ from vigil.edge.runner import screen_state
 from vigil.edge.screen_server import ScreenServer
 from vigil.edge.settings import ScreenSettings
 from vigil.events import (
-    Ack,
     DispatchOrder,
     DispatchState,
     DispatchStatus,
     EmergencyAcknowledged,
     EmergencyBrief,
     EmergencyTrigger,
-    Event,
     Location,
     OfficerEmergency,
-    encode_event,
-    parse_event,
-    topic_for,
     utc_now,
 )
 from vigil.vision.blazeface import BlazeFaceDetector
@@ -63,38 +57,11 @@ HOLD_S = 1.5  # HOLD_MS in web/src/handset/emergency.ts
 TIMEOUT_MS = 20_000
 
 
-class ControlRoom:
-    """Stands in for the command centre on the in-process bus: keeps what the device sends and acks it."""
-
-    def __init__(self, bus: MemoryBus) -> None:
-        self.bus = bus
-        self.received: list[Event] = []
-        self._lock = threading.Lock()
-        bus.subscribe(f"vigil/v1/devices/{DEVICE}/up/#", self)
-
-    def __call__(self, message: Message) -> None:
-        event = parse_event(message.payload)
-        with self._lock:
-            self.received.append(event)
-        self.send(Ack(device_id=event.device_id, ids=[event.id]))
-
-    def send(self, event: Event) -> None:
-        self.bus.publish(topic_for(event), encode_event(event))
-
-    def emergencies(self) -> list[OfficerEmergency]:
-        with self._lock:
-            return [event for event in self.received if isinstance(event, OfficerEmergency)]
-
-    def answers(self) -> list[DispatchState]:
-        with self._lock:
-            return [event.status for event in self.received if isinstance(event, DispatchStatus)]
-
-
 @dataclass
 class Handset:
     agent: EdgeAgent
     bus: MemoryBus
-    room: ControlRoom
+    room: AckingControlRoom
     screen: WatchedPage
     posted: list[str]
 
@@ -118,7 +85,7 @@ class Handset:
 def handset(tmp_path_factory: pytest.TempPathFactory, browser: Browser, screenshots: Path) -> Iterator[Handset]:
     directory = tmp_path_factory.mktemp("handset-emergency")
     bus = MemoryBus()
-    room = ControlRoom(bus)
+    room = AckingControlRoom(bus, DEVICE)
     state = screen_state(ScreenSettings(port=0), device_id=DEVICE, unit_id=UNIT)
     empty = LoadedWatchlist(
         gallery=Gallery([], threshold=0.5, model=DLIB_MODEL_ID), version=1, valid_until=None, package=None
@@ -218,7 +185,7 @@ def test_letting_go_early_sends_nothing(handset: Handset) -> None:
     handset.page.evaluate("0")  # Playwright hands the test the page's events (requests) during its own calls
     assert handset.posted == []
     assert not handset.agent.emergency.open
-    assert handset.room.emergencies() == []
+    assert handset.room.received(OfficerEmergency) == []
     assert handset.panel.is_hidden()
 
 
@@ -233,12 +200,12 @@ def test_holding_the_button_sends_the_emergency_and_shows_it_delivered(handset: 
         assert "EMERGENCY SENT — waiting for control" in handset.panel.inner_text()
         assert handset.posted == ["POST"]
         handset.shot("sent")
-        assert handset.room.emergencies() == []
+        assert handset.room.received(OfficerEmergency) == []
     finally:
         handset.bus.set_link(up=True)
     handset.page.locator("[data-testid=emergency][data-state=delivered]").wait_for(timeout=TIMEOUT_MS)
     assert "Delivered to control" in handset.panel.inner_text()
-    [event] = handset.room.emergencies()
+    [event] = handset.room.received(OfficerEmergency)
     assert (event.trigger, event.unit_id) == (EmergencyTrigger.HANDSET, UNIT)
     assert event.location is not None
     assert handset.panel.get_attribute("data-emergency-id") == str(event.emergency_id)
@@ -253,11 +220,11 @@ def test_a_second_hold_while_it_is_open_raises_no_second_emergency(handset: Hand
     handset.page.locator("[data-testid=emergency-button][data-hold=idle]").wait_for(timeout=TIMEOUT_MS)
     assert handset.posted == ["POST", "POST"]
     _wait(lambda: handset.agent.outbox.backlog() == 0)
-    assert len(handset.room.emergencies()) == 1
+    assert len(handset.room.received(OfficerEmergency)) == 1
 
 
 def test_control_acknowledges_and_the_handset_shows_who(handset: Handset) -> None:
-    [event] = handset.room.emergencies()
+    [event] = handset.room.received(OfficerEmergency)
     handset.room.send(
         EmergencyAcknowledged(
             device_id=DEVICE, emergency_id=event.emergency_id, by="Op. Ahmed", message="2 units on their way: B-7, C-3"
@@ -299,7 +266,7 @@ def test_an_officer_in_danger_order_is_red_and_names_the_officer(handset: Handse
     assert enabled == ["accepted", "declined"]
     card.locator("button[data-answer=accepted]").click()
     card.locator(".answers li[data-status=accepted][data-delivery=delivered]").wait_for(timeout=TIMEOUT_MS)
-    assert handset.room.answers() == [DispatchState.ACCEPTED]
+    assert [a.status for a in handset.room.received(DispatchStatus)] == [DispatchState.ACCEPTED]
 
     # The emergency button stays reachable over the order: nothing covers its middle.
     box = handset.button.bounding_box()

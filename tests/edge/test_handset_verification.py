@@ -7,7 +7,6 @@ screen; a tap reaches control as ``alert.verified``; control's next revision nam
 Screenshots are saved in the session's screenshot folder (printed).
 """
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,22 +17,17 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page
 
 from tests.edge.test_verification import DEVICE, UNIT, make_agent, officer_in_danger_order, subject_order
+from tests.support.acking_control_room import AckingControlRoom
 from tests.support.browser import WatchedPage, watch
 from vigil.bus.memory import MemoryBus
-from vigil.bus.protocol import Message
 from vigil.edge.agent import EdgeAgent
 from vigil.edge.runner import screen_state
 from vigil.edge.screen_server import ScreenServer
 from vigil.edge.settings import ScreenSettings
 from vigil.events import (
-    Ack,
     AlertVerified,
     DispatchOrder,
-    Event,
     IdentityVerdict,
-    encode_event,
-    parse_event,
-    topic_for,
 )
 from vigil.vision.blazeface import BlazeFaceDetector
 from vigil.vision.image import encode_jpeg, load_image
@@ -55,33 +49,10 @@ def _face_jpeg(photo: Path) -> bytes:
     return encode_jpeg(image[top:bottom, left:right], quality=85)
 
 
-class ControlRoom:
-    """Stands in for the command centre on the in-process bus: keeps what the device sends and acks it."""
-
-    def __init__(self, bus: MemoryBus) -> None:
-        self.bus = bus
-        self._received: list[Event] = []
-        self._lock = threading.Lock()
-        bus.subscribe(f"vigil/v1/devices/{DEVICE}/up/#", self)
-
-    def __call__(self, message: Message) -> None:
-        event = parse_event(message.payload)
-        with self._lock:
-            self._received.append(event)
-        self.send(Ack(device_id=event.device_id, ids=[event.id]))
-
-    def send(self, event: Event) -> None:
-        self.bus.publish(topic_for(event), encode_event(event))
-
-    def verdicts(self) -> list[AlertVerified]:
-        with self._lock:
-            return [event for event in self._received if isinstance(event, AlertVerified)]
-
-
 @dataclass
 class Handset:
     agent: EdgeAgent
-    room: ControlRoom
+    room: AckingControlRoom
     screen: WatchedPage
     url: str
 
@@ -99,7 +70,7 @@ class Handset:
 @pytest.fixture
 def handset(tmp_path: Path, browser: Browser, screenshots: Path) -> Iterator[Handset]:
     bus = MemoryBus()
-    room = ControlRoom(bus)
+    room = AckingControlRoom(bus, DEVICE)
     state = screen_state(ScreenSettings(port=0), device_id=DEVICE, unit_id=UNIT)
     agent = make_agent(tmp_path, embedder=build_embedder(OnnxEmbedderSettings()), screen=state, bus=bus)
     screen = ScreenServer(ScreenSettings(port=0), state=state, device=agent, page=page_dir("handset"))
@@ -188,8 +159,8 @@ def test_the_officer_compares_the_faces_taps_a_verdict_and_sees_who_verified(han
     assert yours.inner_text() == "You verified: same person — waiting for control"
     assert card.locator("[data-testid=verdicts]").is_hidden()  # one firm verdict per order
     assert banner.is_visible()  # still not verified by a second person: control has not said so yet
-    _wait(lambda: len(handset.room.verdicts()) == 2)
-    sent = handset.room.verdicts()
+    _wait(lambda: len(handset.room.received(AlertVerified)) == 2)
+    sent = handset.room.received(AlertVerified)
     assert [v.verdict for v in sent] == [IdentityVerdict.CANNOT_TELL, IdentityVerdict.SAME_PERSON]
     assert {(v.alert_id, v.dispatch_id, v.unit_id, v.device_id) for v in sent} == {
         (order.evidence.alert_id, order.dispatch_id, UNIT, DEVICE)
@@ -202,7 +173,7 @@ def test_the_officer_compares_the_faces_taps_a_verdict_and_sees_who_verified(han
     )
     assert refused.status_code == 409
     assert "you already verified this match: same person; a verdict cannot be changed" in refused.json()["detail"]
-    assert len(handset.room.verdicts()) == 2
+    assert len(handset.room.received(AlertVerified)) == 2
 
     page.reload()  # the verdict is the device's, not the page's
     card.locator("[data-testid=your-verdict][data-verdict=same_person]").wait_for(timeout=TIMEOUT_MS)
