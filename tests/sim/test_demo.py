@@ -63,6 +63,10 @@ def test_the_summary_counts_a_whole_loop_from_camera_to_officer_on_scene(
     assert summary["acknowledged"] == summary["dispatches"]
     assert summary["orders_not_on_handset"] == 0
     assert summary["on_scene"] >= 1
+    # Under an authorised deployment, and two people verified each match acted on: the operator, then the officer.
+    assert "DEMO-LFR-0001" in summary["deployment"]
+    assert summary["verified_by_officer"] >= 1
+    assert summary["refuted"] == 0
     # Face to screen: a real WebSocket, a real pipeline; a few seconds at most on a busy machine.
     face_to_feed = summary["face_to_feed"]
     assert face_to_feed["count"] == summary["alerts"]
@@ -100,6 +104,8 @@ def test_the_database_holds_reviewed_alerts_of_the_subject_only_and_the_officers
     assert {a.subject_id for a in alerts} == {"obama"}
     assert {a.device_id for a in alerts} <= {"bodycam-01", "bodycam-02"}
     assert all(a.review_decision is ReviewDecision.CONFIRMED for a in alerts)
+    assert len({a.deployment_id for a in alerts}) == 1
+    assert None not in {a.deployment_id for a in alerts}
     assert {a.reviewer_name for a in alerts} == {"Autopilot (the demo's scripted operator)"}
     assert {i.alert_id for i in incidents} <= {a.alert_id for a in alerts}
     assert len(orders) == summary["dispatches"]

@@ -2,18 +2,21 @@
 
 import base64
 import json
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from tests.command.conftest import CreateAccount, Register, RunningServer
 from tests.command.events import alert, position, send_watchlist, with_fields
+from tests.command.ingestion.deployments import deploy
 from vigil.command.accounts.models import Role
 from vigil.command.database import Database
+from vigil.command.deployments.models import DeploymentState
 from vigil.command.devices.service import revoke_device
 from vigil.command.ingestion.models import RejectedEvent
 from vigil.command.units.models import PositionRecord
-from vigil.events import encode_event, utc_now
+from vigil.events import DeploymentMode, Location, encode_event, utc_now
 
 
 def test_a_device_sends_one_event_and_learns_it_was_committed(server: RunningServer, register: Register) -> None:
@@ -152,3 +155,42 @@ def test_alerts_for_what_the_device_was_never_sent_never_reach_the_review_queue(
         kept = session.scalars(select(RejectedEvent.raw)).all()
     assert len(kept) == 3
     assert not any(base64.b64encode(probe_jpeg)[:100] in raw for raw in kept)
+
+
+def test_a_deployments_bounds_are_kept_over_http_and_a_silent_trials_alert_reaches_no_queue(
+    server: RunningServer, register: Register, database: Database, accounts: CreateAccount, probe_jpeg: bytes
+) -> None:
+    """Through the device's own endpoint: the place, the time and the state of the governing deployment decide."""
+    cam_1 = register("cam-1", "A-12")
+    for version in (3, 5, 6, 7):  # four watchlists, each governed by its own deployment around Trafalgar Square
+        send_watchlist(database, "cam-1", version=version)
+    live = deploy(database, version=3)
+    silent = deploy(database, version=5, mode=DeploymentMode.SILENT, name="Op Kite (trial)")
+    deploy(database, version=6, ends_at=utc_now() - timedelta(minutes=5), name="Op Heron (over)")
+    deploy(database, version=7, state=DeploymentState.REFUSED, name="Op Crane (refused)")
+    inside = alert(probe_jpeg, deployment_id=live)
+    sent = [
+        inside,
+        alert(probe_jpeg, location=Location(lat=51.5155, lon=-0.1419, accuracy_m=8)),  # Oxford Circus: outside
+        alert(probe_jpeg, location=None),  # no fix: it cannot be shown inside
+        alert(probe_jpeg, watchlist_version=6),  # its deployment's window has closed
+        alert(probe_jpeg, watchlist_version=7),  # its deployment was refused
+        alert(probe_jpeg, watchlist_version=5, deployment_id=silent),
+    ]
+    with server.client(cam_1) as client:
+        answer = client.post("/api/v1/events", content=b"[" + b",".join(map(encode_event, sent)) + b"]").json()
+    assert [(r["outcome"], r["reason"]) for r in answer["results"]] == [
+        ("accepted", None),
+        ("rejected", "outside_deployment"),
+        ("rejected", "outside_deployment"),
+        ("rejected", "outside_deployment"),
+        ("rejected", "deployment_not_running"),
+        ("accepted", None),
+    ]
+    assert "Op Crane (refused)" in answer["results"][4]["message"]
+    with server.client(server.sign_in(accounts("op-1", Role.OPERATOR))) as operator:
+        queue = operator.get("/api/v1/reviews").json()
+        trial = operator.get("/api/v1/reviews/trial", params={"deployment_id": str(silent)}).json()
+    # The silent trial's alert waits for the trial's reviewers, not in the live queue.
+    assert [item["alert_id"] for item in queue["alerts"]] == [str(inside.alert_id)]
+    assert [item["alert_id"] for item in trial["alerts"]] == [str(sent[-1].alert_id)]
