@@ -6,9 +6,8 @@ says, in amber, that the identity is not yet verified by a second person, the co
 verdicts (and the server refuses theirs), and an arrest cannot be recorded. A second operator finds the match
 at a glance (a badge, a list under the queue), compares the faces and verifies it with one click: both screens
 turn green and the arrest can be recorded. "Cannot tell" shows and settles nothing; "Not the person" turns them
-red. A screen that missed the feed and
-offers a verdict on a match already settled shows the server's refusal. Screenshots go to the session's
-screenshot folder (``$VIGIL_SCREENSHOTS`` keeps them).
+red. A screen that missed the feed and offers a verdict on a match already settled shows the server's refusal.
+Screenshots go to the session's screenshot folder (``$VIGIL_SCREENSHOTS`` keeps them).
 """
 
 import re
